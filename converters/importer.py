@@ -1,0 +1,336 @@
+"""Import of torch modules, ONNX files and OpenVINO models into the layer graph.
+
+Every source goes through OpenVINO's frontends, so one reader of OpenVINO's operation set
+covers them all. OpenVINO folds BatchNorm into the preceding convolution and drops
+Dropout and Identity; whatever remains outside the supported set is refused.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .graph import (
+    SUPPORTED_LAYERS,
+    Add,
+    AvgPool2d,
+    Conv2d,
+    Dense,
+    Flatten,
+    Graph,
+    Input,
+    MaxPool2d,
+    Node,
+)
+
+__all__ = ["load", "to_openvino", "UnsupportedLayerError"]
+
+
+class UnsupportedLayerError(ValueError):
+    """A layer of the source model has no counterpart in the layer graph."""
+
+    def __init__(self, op_type: str, name: str, why: str = ""):
+        self.op_type, self.name = op_type, name
+        detail = f" ({why})" if why else ""
+        super().__init__(
+            f"unsupported layer {op_type!r} named {name!r} in the source model{detail}; "
+            f"supported: {', '.join(SUPPORTED_LAYERS)}"
+        )
+
+
+def to_openvino(model: Any, example_input: Any = None):
+    """Return an ``openvino.Model`` with a static input shape for any accepted source."""
+    import openvino as ov
+
+    if isinstance(model, ov.Model):
+        ov_model = model.clone()
+    elif isinstance(model, str | Path):
+        path = Path(model)
+        if not path.exists():
+            raise FileNotFoundError(f"model file {path} does not exist")
+        ov_model = ov.Core().read_model(str(path))
+    elif _is_torch_module(model):
+        if example_input is None:
+            raise ValueError("a torch model needs example_input (a tensor of one input batch)")
+        import torch
+
+        model.eval()
+        example = torch.as_tensor(np.asarray(example_input, dtype=np.float32))
+        ov_model = ov.convert_model(model, example_input=example)
+    else:
+        raise TypeError(
+            f"cannot load a model of type {type(model).__name__}; "
+            "accepted: torch.nn.Module, a path to an .onnx file, openvino.Model"
+        )
+    if example_input is not None:
+        shape = [1, *np.shape(example_input)[1:]]
+        ov_model.reshape({ov_model.inputs[0]: shape})
+        _fold_constants(ov_model)
+    if len(ov_model.inputs) != 1 or len(ov_model.outputs) != 1:
+        raise ValueError(
+            f"the model has {len(ov_model.inputs)} inputs and {len(ov_model.outputs)} outputs; "
+            "neuroemu converts single-input, single-output networks"
+        )
+    if not ov_model.inputs[0].get_partial_shape().is_static:
+        raise ValueError("the model's input shape is dynamic: pass example_input to fix it")
+    return ov_model
+
+
+def load(model: Any, example_input: Any = None) -> Graph:
+    """Import ``model`` (torch.nn.Module, .onnx path or openvino.Model) as a float Graph.
+
+    Parameters
+    ----------
+    model
+        The trained network.
+    example_input
+        An input batch (array or tensor of shape (N, C, H, W) or (N, F)); required for
+        torch models, optional otherwise (it fixes a dynamic input shape).
+    """
+    return _Reader(to_openvino(model, example_input)).graph()
+
+
+def _from_module(op) -> bool:
+    return bool(_layer_name(op.get_friendly_name()))
+
+
+def _fold_constants(ov_model) -> None:
+    from openvino import passes
+
+    manager = passes.Manager()
+    manager.register_pass(passes.ConstantFolding())
+    manager.run_passes(ov_model)
+
+
+def _is_torch_module(obj: Any) -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    return isinstance(obj, torch.nn.Module)
+
+
+def _layer_name(friendly: str) -> str:
+    """The torch module path of an op (``__module.features.0/...`` gives ``features_0``), or ''."""
+    match = re.match(r"__module\.([^/]+)/", friendly)
+    return re.sub(r"\W", "_", match.group(1)).strip("_") if match else ""
+
+
+class _Reader:
+    """Walks OpenVINO's ops in topological order and builds graph nodes."""
+
+    def __init__(self, ov_model):
+        self.ov_model = ov_model
+        self.nodes: list[Node] = []
+        self.consts: dict[str, np.ndarray] = {}
+        self.tensor: dict[str, str] = {}  # id of an OpenVINO output node -> graph node name
+        self.biased: set[str] = set()
+        self.output: str | None = None
+        self._named: dict[str, bool] = {}  # whether a node's name comes from the source model
+
+    def graph(self) -> Graph:
+        for op in self.ov_model.get_ordered_ops():
+            self._read(op)
+        for node in self.nodes:
+            _check_finite(node)
+        return Graph(self.nodes, self.output)
+
+    def _source(self, op, k: int):
+        return op.input_value(k).get_node()
+
+    def _const(self, op, k: int) -> np.ndarray | None:
+        return self.consts.get(self._source(op, k).get_name())
+
+    def _arg(self, op, k: int) -> str:
+        key = self._key(self._source(op, k))
+        if key not in self.tensor:
+            raise UnsupportedLayerError(op.get_type_name(), op.get_friendly_name(), "reads an unsupported input")
+        return self.tensor[key]
+
+    @staticmethod
+    def _key(node) -> str:
+        return node.get_name()
+
+    def _add(self, op, node: Node) -> None:
+        taken = {n.name for n in self.nodes}
+        if not node.name:
+            node.name = f"{type(node).__name__.lower()}{len(self.nodes)}"
+        name, k = node.name, 1
+        while name in taken:
+            k += 1
+            name = f"{node.name}_{k}"
+        self._named[name] = bool(node.name == name and _from_module(op))
+        node.name = name
+        self.nodes.append(node)
+        self.tensor[self._key(op)] = name
+
+    def _alias(self, op, name: str) -> None:
+        self.tensor[self._key(op)] = name
+
+    def _last(self, name: str) -> Node:
+        return next(n for n in self.nodes if n.name == name)
+
+    def _read(self, op) -> None:
+        kind, friendly = op.get_type_name(), op.get_friendly_name()
+        name = _layer_name(friendly)
+        attrs = op.get_attributes()
+        if kind == "Constant":
+            self.consts[op.get_name()] = np.array(op.get_data(), dtype=np.float64)
+            return
+        if kind == "Convert" and self._const(op, 0) is not None:
+            self.consts[op.get_name()] = self._const(op, 0)
+            return
+        if kind == "Parameter":
+            shape = tuple(int(d) for d in op.get_output_shape(0))[1:]
+            self._add(op, Input("input", shape))
+            self._named["input"] = True
+            return
+        if kind == "Result":
+            self.output = self._arg(op, 0)
+            return
+        if kind in ("Convolution", "GroupConvolution"):
+            weight = self._const(op, 1)
+            if weight is None:
+                raise UnsupportedLayerError(kind, friendly, "its weights are not constant")
+            if any(d != 1 for d in attrs["dilations"]):
+                raise UnsupportedLayerError(kind, friendly, "dilated convolution")
+            groups = 1
+            if kind == "GroupConvolution":
+                groups = weight.shape[0]
+                weight = weight.reshape(-1, *weight.shape[2:])
+            pads = _pads(op, attrs)
+            conv = Conv2d(
+                name,
+                [self._arg(op, 0)],
+                weight,
+                np.zeros(weight.shape[0]),
+                tuple(attrs["strides"]),
+                pads,
+                groups,
+            )
+            self._add(op, conv)
+            return
+        if kind == "MatMul":
+            weight = self._const(op, 1)
+            if weight is None or weight.ndim != 2:
+                raise UnsupportedLayerError(kind, friendly, "only x @ constant matrices are supported")
+            weight = weight if attrs["transpose_b"] else weight.T
+            self._add(op, Dense(name, [self._arg(op, 0)], weight, np.zeros(weight.shape[0])))
+            return
+        if kind in ("Add", "Multiply"):
+            self._elementwise(op, kind, friendly, name)
+            return
+        if kind == "Relu":
+            src = self._last(self._arg(op, 0))
+            if not hasattr(src, "relu") or src.relu or len(self._consumers_of(op)) > 1:
+                raise UnsupportedLayerError(kind, friendly, "ReLU must directly follow a Conv, Dense or Add")
+            src.relu = True
+            self._alias(op, src.name)
+            return
+        if kind in ("AvgPool", "MaxPool"):
+            if attrs.get("rounding_type", "floor") != "floor" and not _floor_equals_ceil(op):
+                raise UnsupportedLayerError(kind, friendly, "ceil_mode pooling")
+            pads = _pads(op, attrs)
+            args = (name, [self._arg(op, 0)], tuple(attrs["kernel"]), tuple(attrs["strides"]), pads)
+            if kind == "AvgPool":
+                self._add(op, AvgPool2d(*args, count_include_pad=not attrs["exclude-pad"]))
+            else:
+                if any(d != 1 for d in attrs.get("dilations", [1, 1])):
+                    raise UnsupportedLayerError(kind, friendly, "dilated pooling")
+                self._add(op, MaxPool2d(*args))
+            return
+        if kind in ("ReduceMean", "AdaptiveAvgPool"):
+            in_shape = tuple(op.input_value(0).get_shape())
+            out_shape = tuple(op.get_output_shape(0))
+            if len(in_shape) != 4 or tuple(out_shape[2:]) not in ((1, 1), ()):
+                raise UnsupportedLayerError(kind, friendly, "only global average pooling")
+            hw = tuple(int(s) for s in in_shape[2:])
+            self._add(op, AvgPool2d(name, [self._arg(op, 0)], hw, hw))
+            if out_shape[2:] == ():
+                self._add(op, Flatten(f"{name}_flat" if name else "", [self.nodes[-1].name]))
+            return
+        if kind in ("Reshape", "Squeeze", "Unsqueeze", "Flatten"):
+            in_shape = tuple(op.input_value(0).get_shape())
+            out_shape = tuple(op.get_output_shape(0))
+            if in_shape == out_shape:
+                self._alias(op, self._arg(op, 0))
+            elif len(out_shape) == 2 and len(in_shape) == 4:
+                self._add(op, Flatten(name, [self._arg(op, 0)]))
+            else:
+                raise UnsupportedLayerError(kind, friendly, f"reshape {in_shape} -> {out_shape}")
+            return
+        raise UnsupportedLayerError(kind, friendly)
+
+    def _consumers_of(self, op) -> list:
+        return [t for out in op.input_value(0).get_node().outputs() for t in out.get_target_inputs()]
+
+    def _elementwise(self, op, kind: str, friendly: str, name: str) -> None:
+        const = [self._const(op, k) for k in range(2)]
+        if const[0] is None and const[1] is None:
+            if kind == "Multiply":
+                raise UnsupportedLayerError(kind, friendly, "product of two tensors")
+            self._add(op, Add(name, [self._arg(op, 0), self._arg(op, 1)]))
+            return
+        k = 0 if const[1] is not None else 1
+        value = const[1 - k]
+        src = self._last(self._arg(op, k))
+        single_use = len([t for t in self._source(op, k).output(0).get_target_inputs()]) == 1
+        if not isinstance(src, Conv2d | Dense) or src.relu or not single_use:
+            raise UnsupportedLayerError(
+                kind, friendly, "a constant can only be added to or multiply a Conv or Dense output"
+            )
+        per_channel = np.broadcast_to(value.reshape(-1), src.bias.shape) if value.size > 1 else value
+        if kind == "Add":
+            src.bias = src.bias + per_channel
+        else:
+            scale = np.broadcast_to(np.asarray(per_channel, dtype=np.float64), src.bias.shape)
+            src.weight = src.weight * scale.reshape(-1, *([1] * (src.weight.ndim - 1)))
+            src.bias = src.bias * scale
+        if name and not self._named[src.name]:
+            self._rename(src, name)
+        self._alias(op, src.name)
+
+    def _rename(self, node: Node, name: str) -> None:
+        if any(n.name == name for n in self.nodes):
+            return
+        old, node.name = node.name, name
+        self._named[name] = True
+        self.tensor = {k: (name if v == old else v) for k, v in self.tensor.items()}
+
+
+def _pads(op, attrs) -> tuple[int, int, int, int]:
+    if attrs.get("auto_pad", "explicit") not in ("explicit", "notset", "valid"):
+        in_hw = tuple(op.input_value(0).get_shape())[2:]
+        out_hw = tuple(op.get_output_shape(0))[2:]
+        kernel = attrs.get("kernel") or tuple(op.input_value(1).get_shape())[-2:]
+        total = [
+            max((o - 1) * s + k - i, 0)
+            for i, o, s, k in zip(in_hw, out_hw, attrs["strides"], kernel, strict=True)
+        ]
+        begin = [t // 2 for t in total] if attrs["auto_pad"] == "same_upper" else [(t + 1) // 2 for t in total]
+        end = [t - b for t, b in zip(total, begin, strict=True)]
+        return (begin[0], begin[1], end[0], end[1])
+    begin, end = attrs.get("pads_begin", [0, 0]), attrs.get("pads_end", [0, 0])
+    return (int(begin[0]), int(begin[1]), int(end[0]), int(end[1]))
+
+
+def _floor_equals_ceil(op) -> bool:
+    attrs = op.get_attributes()
+    in_hw = tuple(op.input_value(0).get_shape())[2:]
+    pads = _pads(op, attrs)
+    for i, (size, k, s) in enumerate(zip(in_hw, attrs["kernel"], attrs["strides"], strict=True)):
+        span = size + pads[i] + pads[i + 2] - k
+        if span % s:
+            return False
+    return True
+
+
+def _check_finite(node: Node) -> None:
+    for field_name in ("weight", "bias"):
+        value = getattr(node, field_name, None)
+        if value is not None and not np.all(np.isfinite(value)):
+            bad = int(np.size(value) - np.count_nonzero(np.isfinite(value)))
+            raise ValueError(f"layer {node.name!r} has {bad} NaN or infinite values in its {field_name}")
