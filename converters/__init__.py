@@ -2,6 +2,8 @@
 
 from .graph import Add, AvgPool2d, Conv2d, Dense, Flatten, Graph, Input, MaxPool2d
 from .importer import UnsupportedLayerError, load, to_openvino
+from .loihi import LoihiInput, LoihiLayer, LoihiNet, LoihiProjection, QuantizationReport, to_loihi
+from .normalization import activation_scales, normalize
 
 __all__ = [
     "Add",
@@ -11,6 +13,14 @@ __all__ = [
     "Flatten",
     "Graph",
     "Input",
+    "LoihiInput",
+    "LoihiLayer",
+    "LoihiNet",
+    "LoihiProjection",
+    "QuantizationReport",
+    "activation_scales",
+    "normalize",
+    "to_loihi",
     "MaxPool2d",
     "UnsupportedLayerError",
     "load",

@@ -29,6 +29,7 @@ class Input:
     name: str
     shape: tuple[int, ...]  # one sample: (C, H, W) or (F,)
     inputs: list[str] = field(default_factory=list)
+    scale: float = 1.0  # the graph reads its input divided by this (set by normalization)
 
 
 @dataclass
@@ -82,6 +83,7 @@ class Add:
     name: str
     inputs: list[str]  # two or more tensors of one shape
     relu: bool = False
+    scale: tuple[float, ...] | None = None  # per-input factors; None means all ones
 
 
 Node = Input | Conv2d | Dense | AvgPool2d | MaxPool2d | Flatten | Add
@@ -148,7 +150,7 @@ class Graph:
             raise ValueError(
                 f"input batch has sample shape {x.shape[1:]}, the graph expects {tuple(self.input.shape)}"
             )
-        values: dict[str, np.ndarray] = {self.input.name: x}
+        values: dict[str, np.ndarray] = {self.input.name: x / self.input.scale}
         for node in self.nodes[1:]:
             values[node.name] = _evaluate(node, [values[i] for i in node.inputs])
         return values if keep_all else values[self.output]
@@ -168,7 +170,8 @@ def _evaluate(node: Node, args: list[np.ndarray]) -> np.ndarray:
     elif isinstance(node, Flatten):
         y = x.reshape(len(x), -1)
     elif isinstance(node, Add):
-        y = np.sum(args, axis=0)
+        scale = node.scale or (1.0,) * len(args)
+        y = sum(s * a for s, a in zip(scale, args, strict=True))
     else:
         raise TypeError(f"cannot evaluate node {node!r}")
     if getattr(node, "relu", False):

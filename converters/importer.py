@@ -147,7 +147,9 @@ class _Reader:
     def _arg(self, op, k: int) -> str:
         key = self._key(self._source(op, k))
         if key not in self.tensor:
-            raise UnsupportedLayerError(op.get_type_name(), op.get_friendly_name(), "reads an unsupported input")
+            raise UnsupportedLayerError(
+                op.get_type_name(), op.get_friendly_name(), "reads an unsupported input"
+            )
         return self.tensor[key]
 
     @staticmethod
@@ -156,8 +158,11 @@ class _Reader:
 
     def _add(self, op, node: Node) -> None:
         taken = {n.name for n in self.nodes}
+        kind = type(node).__name__.lower()
         if not node.name:
-            node.name = f"{type(node).__name__.lower()}{len(self.nodes)}"
+            node.name = f"{kind}{len(self.nodes)}"
+        elif node.name[0].isdigit():
+            node.name = f"{kind}{node.name}"
         name, k = node.name, 1
         while name in taken:
             k += 1
@@ -216,7 +221,9 @@ class _Reader:
         if kind == "MatMul":
             weight = self._const(op, 1)
             if weight is None or weight.ndim != 2:
-                raise UnsupportedLayerError(kind, friendly, "only x @ constant matrices are supported")
+                raise UnsupportedLayerError(
+                    kind, friendly, "only x @ constant matrices are supported"
+                )
             weight = weight if attrs["transpose_b"] else weight.T
             self._add(op, Dense(name, [self._arg(op, 0)], weight, np.zeros(weight.shape[0])))
             return
@@ -226,7 +233,9 @@ class _Reader:
         if kind == "Relu":
             src = self._last(self._arg(op, 0))
             if not hasattr(src, "relu") or src.relu or len(self._consumers_of(op)) > 1:
-                raise UnsupportedLayerError(kind, friendly, "ReLU must directly follow a Conv, Dense or Add")
+                raise UnsupportedLayerError(
+                    kind, friendly, "ReLU must directly follow a Conv, Dense or Add"
+                )
             src.relu = True
             self._alias(op, src.name)
             return
@@ -265,7 +274,9 @@ class _Reader:
         raise UnsupportedLayerError(kind, friendly)
 
     def _consumers_of(self, op) -> list:
-        return [t for out in op.input_value(0).get_node().outputs() for t in out.get_target_inputs()]
+        return [
+            t for out in op.input_value(0).get_node().outputs() for t in out.get_target_inputs()
+        ]
 
     def _elementwise(self, op, kind: str, friendly: str, name: str) -> None:
         const = [self._const(op, k) for k in range(2)]
@@ -282,7 +293,9 @@ class _Reader:
             raise UnsupportedLayerError(
                 kind, friendly, "a constant can only be added to or multiply a Conv or Dense output"
             )
-        per_channel = np.broadcast_to(value.reshape(-1), src.bias.shape) if value.size > 1 else value
+        per_channel = (
+            np.broadcast_to(value.reshape(-1), src.bias.shape) if value.size > 1 else value
+        )
         if kind == "Add":
             src.bias = src.bias + per_channel
         else:
@@ -310,7 +323,11 @@ def _pads(op, attrs) -> tuple[int, int, int, int]:
             max((o - 1) * s + k - i, 0)
             for i, o, s, k in zip(in_hw, out_hw, attrs["strides"], kernel, strict=True)
         ]
-        begin = [t // 2 for t in total] if attrs["auto_pad"] == "same_upper" else [(t + 1) // 2 for t in total]
+        begin = (
+            [t // 2 for t in total]
+            if attrs["auto_pad"] == "same_upper"
+            else [(t + 1) // 2 for t in total]
+        )
         end = [t - b for t, b in zip(total, begin, strict=True)]
         return (begin[0], begin[1], end[0], end[1])
     begin, end = attrs.get("pads_begin", [0, 0]), attrs.get("pads_end", [0, 0])
@@ -333,4 +350,6 @@ def _check_finite(node: Node) -> None:
         value = getattr(node, field_name, None)
         if value is not None and not np.all(np.isfinite(value)):
             bad = int(np.size(value) - np.count_nonzero(np.isfinite(value)))
-            raise ValueError(f"layer {node.name!r} has {bad} NaN or infinite values in its {field_name}")
+            raise ValueError(
+                f"layer {node.name!r} has {bad} NaN or infinite values in its {field_name}"
+            )

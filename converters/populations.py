@@ -1,0 +1,152 @@
+"""The graph cut at its nonlinearities: spiking populations and the sparse linear maps between them.
+
+Every ReLU output (and the graph's output) becomes a population. Linear nodes between
+populations (convolutions without ReLU, average pooling, flattening, additions) are composed
+into one sparse matrix per (source, target) pair, so for population ``l``::
+
+    a_l = relu( sum_k M[l, k] @ a_k + b_l )
+
+holds exactly for the float graph. Max pooling is not linear and is refused here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from .graph import Add, AvgPool2d, Conv2d, Dense, Flatten, Graph, MaxPool2d
+
+__all__ = ["Population", "populations", "conv_matrix", "pool_matrix"]
+
+
+@dataclass
+class Population:
+    name: str
+    shape: tuple[int, ...]  # per-sample shape of the activation it carries
+    inputs: dict[str, sp.csr_matrix]  # source population -> [size, source size]
+    bias: np.ndarray  # [size]
+    relu: bool
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape))
+
+
+@dataclass
+class _Linear:
+    """A node's output as an affine map of populations."""
+
+    maps: dict[str, sp.csr_matrix]
+    bias: np.ndarray
+
+
+def populations(graph: Graph) -> list[Population]:
+    """Cut ``graph`` into populations (the input first, the output last)."""
+    shapes = graph.shapes()
+    inp = graph.input
+    pops = [Population(inp.name, tuple(inp.shape), {}, np.zeros(int(np.prod(inp.shape))), False)]
+    size = pops[0].size
+    linear: dict[str, _Linear] = {
+        inp.name: _Linear({inp.name: sp.identity(size, format="csr")}, np.zeros(size))
+    }
+    for node in graph.nodes[1:]:
+        in_shape = shapes[node.inputs[0]]
+        args = [linear[i] for i in node.inputs]
+        if isinstance(node, Conv2d):
+            m = conv_matrix(node.weight, in_shape, node.stride, node.padding, node.groups)
+            out = _apply(m, args[0], np.repeat(node.bias, np.prod(shapes[node.name][1:])))
+        elif isinstance(node, Dense):
+            out = _apply(sp.csr_matrix(node.weight), args[0], node.bias)
+        elif isinstance(node, AvgPool2d):
+            m = pool_matrix(
+                in_shape, node.kernel, node.stride, node.padding, node.count_include_pad
+            )
+            out = _apply(m, args[0], np.zeros(m.shape[0]))
+        elif isinstance(node, Flatten):
+            out = args[0]
+        elif isinstance(node, Add):
+            out = _sum(args, node.scale)
+        elif isinstance(node, MaxPool2d):
+            raise ValueError(
+                f"layer {node.name!r} is MaxPool2d, which has no exact spiking counterpart on Loihi; "
+                "replace it by AvgPool2d (or convert for Akida, which pools on potentials)"
+            )
+        else:
+            raise TypeError(f"unexpected node {node!r}")
+        if getattr(node, "relu", False) or node.name == graph.output:
+            shape = shapes[node.name]
+            pops.append(
+                Population(node.name, shape, out.maps, out.bias, bool(getattr(node, "relu", False)))
+            )
+            n = int(np.prod(shape))
+            out = _Linear({node.name: sp.identity(n, format="csr")}, np.zeros(n))
+        linear[node.name] = out
+    return pops
+
+
+def _apply(m: sp.csr_matrix, x: _Linear, bias: np.ndarray) -> _Linear:
+    return _Linear({k: sp.csr_matrix(m @ v) for k, v in x.maps.items()}, m @ x.bias + bias)
+
+
+def _sum(args: list[_Linear], scale) -> _Linear:
+    scale = scale or (1.0,) * len(args)
+    maps: dict[str, sp.csr_matrix] = {}
+    bias = np.zeros_like(args[0].bias)
+    for s, a in zip(scale, args, strict=True):
+        for k, v in a.maps.items():
+            maps[k] = maps[k] + s * v if k in maps else s * v
+        bias = bias + s * a.bias
+    return _Linear({k: sp.csr_matrix(v) for k, v in maps.items()}, bias)
+
+
+def _window_index(in_shape, kernel, stride, padding) -> np.ndarray:
+    """Flat input index of every (c, ho, wo, i, j) window cell, -1 for padding."""
+    c, h, w = in_shape
+    idx = np.arange(c * h * w).reshape(c, h, w)
+    top, left, bottom, right = padding
+    idx = np.pad(idx, ((0, 0), (top, bottom), (left, right)), constant_values=-1)
+    win = np.lib.stride_tricks.sliding_window_view(idx, kernel, axis=(1, 2))
+    return win[:, :: stride[0], :: stride[1]]  # C, Ho, Wo, kh, kw
+
+
+def conv_matrix(weight: np.ndarray, in_shape, stride, padding, groups: int = 1) -> sp.csr_matrix:
+    """The sparse [O*Ho*Wo, C*H*W] matrix of a cross-correlation (torch's Conv2d)."""
+    win = _window_index(in_shape, weight.shape[2:], stride, padding)
+    n_out, cin_g = weight.shape[0], weight.shape[1]
+    cout_g = n_out // groups
+    ho, wo = win.shape[1:3]
+    rows, cols, vals = [], [], []
+    for o in range(n_out):
+        g = o // cout_g
+        pre = win[g * cin_g : (g + 1) * cin_g]  # cin_g, Ho, Wo, kh, kw
+        post = o * ho * wo + np.arange(ho * wo).reshape(ho, wo)
+        w = np.broadcast_to(weight[o][:, None, None], pre.shape)
+        post = np.broadcast_to(post[None, :, :, None, None], pre.shape)
+        keep = pre >= 0
+        rows.append(post[keep])
+        cols.append(pre[keep])
+        vals.append(w[keep])
+    m = sp.coo_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+        shape=(n_out * ho * wo, int(np.prod(in_shape))),
+    )
+    return m.tocsr()
+
+
+def pool_matrix(in_shape, kernel, stride, padding, count_include_pad: bool = True) -> sp.csr_matrix:
+    """The sparse matrix of average pooling, channel by channel."""
+    win = _window_index(in_shape, kernel, stride, padding)
+    c, ho, wo = win.shape[:3]
+    post = np.arange(c * ho * wo).reshape(c, ho, wo)[..., None, None]
+    post = np.broadcast_to(post, win.shape)
+    keep = win >= 0
+    counts = (
+        keep.sum(axis=(3, 4), keepdims=True) if not count_include_pad else kernel[0] * kernel[1]
+    )
+    vals = np.broadcast_to(1.0 / counts, win.shape)
+    m = sp.coo_matrix(
+        (vals[keep], (post[keep], win[keep])), shape=(c * ho * wo, int(np.prod(in_shape)))
+    )
+    return m.tocsr()

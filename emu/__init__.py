@@ -1,0 +1,6 @@
+"""Brian2 emulation of Loihi and Akida arithmetic, and the spike traces it records."""
+
+from .records import BatchRecord
+from .traces import TraceFormatError, load_traces, make_traces, save_traces
+
+__all__ = ["BatchRecord", "TraceFormatError", "load_traces", "make_traces", "save_traces"]
