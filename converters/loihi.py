@@ -183,6 +183,7 @@ class QuantizationReport:
 class LoihiNet:
     """A spiking network in Loihi's integers: input population, then layers in order."""
 
+    target = "loihi"
     input: LoihiInput
     layers: list[LoihiLayer]
     timesteps: int

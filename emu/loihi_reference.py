@@ -8,7 +8,8 @@ Per layer and step t, all integers (DESIGN.md)::
     in[t+1] = sum of w_eff over the synapses of neurons that spiked at t
 
 Rate-coded inputs draw ``r = (r * 1103515245 + 12345) mod 2**31`` per step and fire when
-``r < level * 2**31 // 255``; the generator state starts at the sample's seed.
+``r // 8421505 < level``: r // 8421505 spreads over 0..254, so a level of 0..255 fires with
+probability level / 255. The generator state starts at the sample's seed.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ U_RANGE = 2**23
 V_MAX = 2**23 - 1
 INPUT_RANGE = 2**21
 LCG_MULTIPLIER, LCG_INCREMENT, LCG_MODULUS = 1103515245, 12345, 2**31
+RATE_BIN = -(-LCG_MODULUS // INPUT_LEVELS)  # 8421505: r // RATE_BIN lies in 0..254
 
 
 def trunc_decay(x: np.ndarray, decay: int) -> np.ndarray:
@@ -126,7 +128,7 @@ def simulate(
     rng = None if seeds is None else np.asarray(seeds, np.int64).copy()
     if rate and rng is None:
         rng = input_seeds(batch, net.input.size)
-    p_int = (np.asarray(levels, np.int64) * LCG_MODULUS) // INPUT_LEVELS
+    levels = np.asarray(levels, np.int64)
     inputs = [np.zeros((batch, layer.size), np.int64) for layer in layers]
     steps = net.timesteps
     per_step = np.zeros((batch, steps, len(layers)), np.int32)
@@ -146,7 +148,7 @@ def simulate(
                 s = np.asarray(external_spikes[:, t], bool)
             elif k == 0 and rate:
                 rng = (rng * LCG_MULTIPLIER + LCG_INCREMENT) % LCG_MODULUS
-                s = rng < p_int
+                s = rng // RATE_BIN < levels
             else:
                 s = step_layer(states[k], layer, inputs[k], biases[k])
             spikes.append(s)

@@ -1,0 +1,123 @@
+"""Brian2 devices for the emulation: C++ standalone builds compiled once and cached, and runtime.
+
+A build is keyed by a digest of everything that is baked into the generated code (network
+topology, batch size, recording options, Brian2 version). Parameters that may change
+between runs (weights, thresholds, biases, inputs) travel as ``run_args``, so sweeps over
+them reuse the binary. A file lock makes a shared cache safe for several processes.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import brian2
+
+__all__ = ["DEVICES", "default_cache_dir", "build_key", "StandaloneBuild", "runtime_scope"]
+
+DEVICES = ("runtime", "cpp_standalone", "cuda_standalone")
+
+
+def default_cache_dir() -> Path:
+    """Where builds are cached: ``$NEUROEMU_CACHE`` or ``~/.cache/neuroemu``."""
+    return Path(os.environ.get("NEUROEMU_CACHE", Path.home() / ".cache" / "neuroemu"))
+
+
+def build_key(*parts: object) -> str:
+    h = hashlib.sha256(repr((brian2.__version__, *parts)).encode())
+    return h.hexdigest()[:20]
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class StandaloneBuild:
+    """One compiled C++ standalone project and the Brian2 objects that describe it.
+
+    ``construct`` creates the Brian2 objects (with fixed names) and returns them together
+    with the simulated duration; it is called with the standalone device active.
+    """
+
+    _active: str | None = None  # key of the build the process-wide device currently holds
+
+    def __init__(
+        self, key: str, cache_dir: Path, construct: Callable[[], tuple[list, object]], device: str
+    ):
+        self.key = key
+        self.directory = Path(cache_dir) / f"{device}-{key}"
+        self.construct = construct
+        self.device_name = device
+        self.objects: list = []
+        self.compile_seconds = 0.0
+        self.compiled = False
+
+    def activate(self) -> None:
+        """Make this build the device's current project, compiling only if the cache lacks it."""
+        if StandaloneBuild._active == self.key and self.objects:
+            return
+        brian2.device.reinit()
+        brian2.set_device(self.device_name, build_on_run=False)
+        brian2.defaultclock.dt = 1 * brian2.ms
+        objects, duration = self.construct()
+        network = brian2.Network(objects)
+        network.run(duration)
+        start = time.perf_counter()
+        with _locked(self.directory.with_suffix(".lock")):
+            binary_exists = (self.directory / "main").exists()
+            brian2.device.build(
+                directory=str(self.directory), compile=True, run=False, with_output=False
+            )
+        self.compile_seconds = time.perf_counter() - start
+        self.compiled = not binary_exists
+        self.objects = objects
+        StandaloneBuild._active = self.key
+
+    def run(self, run_args: dict, results: str) -> None:
+        """Run the binary once with ``run_args``, writing results to the relative dir ``results``."""
+        self.activate()
+        brian2.device.run(
+            directory=str(self.directory),
+            results_directory=results,
+            with_output=False,
+            run_args=run_args,
+        )
+        for name in brian2.device.run_args_arrays:
+            path = self.directory / "static_arrays" / name
+            if path.exists():
+                path.unlink()
+
+    def clear_results(self, results: str) -> None:
+        shutil.rmtree(self.directory / results, ignore_errors=True)
+
+
+@contextmanager
+def runtime_scope() -> Iterator[None]:
+    """Run Brian2's runtime device with the numpy code generation target and 1 ms steps."""
+    if (
+        StandaloneBuild._active is not None
+        or brian2.get_device().__class__.__name__ != "RuntimeDevice"
+    ):
+        brian2.device.reinit()
+        brian2.set_device("runtime")
+        StandaloneBuild._active = None
+    previous = brian2.prefs.codegen.target
+    brian2.prefs.codegen.target = "numpy"
+    brian2.defaultclock.dt = 1 * brian2.ms
+    try:
+        yield
+    finally:
+        brian2.prefs.codegen.target = previous
