@@ -1,0 +1,305 @@
+"""Lazy access to trace files and to the shards of partial runs, with checked selections.
+
+:func:`open_traces` reads metadata only: every variable stays on disk as a dask array and a
+selection (by sample, layer, step or neuron) reads only the HDF5 chunks it touches.
+
+Shard layout of a long run (one trace file per chunk, written as chunks finish)::
+
+    <run>.shards/
+        manifest.json                    {"format": "neuroemu-shards", "total_samples": N,
+                                          "chunk_size": C}
+        shard_<first>_<last>.h5          a trace file of samples first..last (inclusive, global
+                                         indices; the ``sample`` coordinate holds them too)
+
+``event_sample`` inside every trace file, shard or not, counts samples from the start of
+that file (the position along ``sample``), as a :class:`~emu.records.BatchRecord` holds it.
+A run that stopped early opens with the samples it finished; ``attrs["missing_samples"]``
+lists the absent ranges and a :class:`PartialRunWarning` says so.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from .traces import TraceFormatError, load_traces
+
+__all__ = [
+    "MANIFEST",
+    "SHARD_FORMAT",
+    "PartialRunWarning",
+    "SelectionError",
+    "open_traces",
+    "shard_name",
+    "missing_samples",
+    "select",
+    "layer_counts",
+    "sample_events",
+]
+
+MANIFEST = "manifest.json"
+SHARD_FORMAT = "neuroemu-shards"
+_SHARD_RE = re.compile(r"^shard_(\d+)_(\d+)\.h5$")
+_SAMPLE_CHUNK = 1024
+_EVENT_CHUNK = 1 << 22
+
+
+class PartialRunWarning(UserWarning):
+    """A run's shards do not yet hold every sample its manifest announces."""
+
+
+class SelectionError(IndexError):
+    """A selection names samples, layers, steps or neurons that the traces do not hold."""
+
+
+def shard_name(first: int, last: int) -> str:
+    """File name of the shard of samples ``first..last`` (inclusive)."""
+    return f"shard_{first:08d}_{last:08d}.h5"
+
+
+def open_traces(path: str | os.PathLike) -> xr.Dataset:
+    """Open a trace file or a run's shard directory lazily (metadata only).
+
+    Parameters
+    ----------
+    path
+        A trace file (``run.h5``), a shard directory (``run.shards``), or ``run.h5`` whose
+        file is absent but whose ``run.shards`` directory exists.
+
+    Returns
+    -------
+    xarray.Dataset
+        Dask-backed; ``attrs["missing_samples"]`` holds ``[[first, last], ...]`` as JSON
+        (empty for a complete file).
+    """
+    path = Path(path)
+    if path.is_dir():
+        return _open_shards(path)
+    if not path.exists() and path.with_suffix(".shards").is_dir():
+        return _open_shards(path.with_suffix(".shards"))
+    ds = load_traces(path, lazy=True)
+    ds = ds.chunk(_chunks(ds))
+    ds.attrs["missing_samples"] = "[]"
+    return ds
+
+
+def _chunks(ds: xr.Dataset) -> dict[str, int]:
+    chunks = {"sample": _SAMPLE_CHUNK}
+    if "event" in ds.dims:
+        chunks["event"] = _EVENT_CHUNK
+    return chunks
+
+
+def _open_shards(directory: Path) -> xr.Dataset:
+    manifest_path = directory / MANIFEST
+    if not manifest_path.exists():
+        raise TraceFormatError(f"{directory} is not a shard directory: it has no {MANIFEST}")
+    try:
+        manifest = json.loads(manifest_path.read_text())
+        total = int(manifest["total_samples"])
+        int(manifest["chunk_size"])
+    except (ValueError, KeyError, TypeError) as err:
+        raise TraceFormatError(
+            f"{manifest_path} is not a shard manifest (needs total_samples and chunk_size): {err}"
+        ) from err
+    if manifest.get("format", SHARD_FORMAT) != SHARD_FORMAT:
+        raise TraceFormatError(f"{manifest_path} has format {manifest['format']!r}")
+    ranges = sorted(
+        (int(m[1]), int(m[2]), p) for p in directory.iterdir() if (m := _SHARD_RE.match(p.name))
+    )
+    if not ranges:
+        raise TraceFormatError(f"{directory} holds no finished shard (shard_<first>_<last>.h5)")
+    parts = []
+    for first, last, p in ranges:
+        ds = load_traces(p, lazy=True)
+        samples = ds["sample"].values
+        if len(samples) != last - first + 1 or samples[0] != first or samples[-1] != last:
+            raise TraceFormatError(
+                f"{p.name} should hold samples {first}..{last}, holds {samples[0]}..{samples[-1]}"
+            )
+        parts.append(ds)
+    digests = {ds.attrs.get("net_digest") for ds in parts}
+    if len(digests) > 1:
+        raise TraceFormatError(f"the shards of {directory} come from different networks {digests}")
+    combined = _concat(parts)
+    missing = _gaps([(f, la) for f, la, _ in ranges], total)
+    combined.attrs["total_samples"] = total
+    combined.attrs["missing_samples"] = json.dumps(missing)
+    if missing:
+        warnings.warn(
+            f"{directory} holds {combined.sizes['sample']} of {total} samples; missing "
+            + ", ".join(f"{a}..{b}" for a, b in missing),
+            PartialRunWarning,
+            stacklevel=2,
+        )
+    return combined
+
+
+def _concat(parts: list[xr.Dataset]) -> xr.Dataset:
+    sample_vars = [v for v in parts[0].data_vars if "sample" in parts[0][v].dims]
+    combined = xr.concat([ds[sample_vars] for ds in parts], dim="sample")
+    combined["saturation"] = sum(ds["saturation"] for ds in parts)
+    if "event_sample" in parts[0]:
+        offsets = np.cumsum([0] + [ds.sizes["sample"] for ds in parts[:-1]])
+        events = [
+            ds[[f"event_{k}" for k in ("sample", "step", "layer", "neuron")]].assign(
+                event_sample=ds["event_sample"] + np.int32(o)
+            )
+            for ds, o in zip(parts, offsets, strict=True)
+        ]
+        combined = combined.merge(xr.concat(events, dim="event"))
+    combined.attrs = dict(parts[0].attrs)
+    return combined.chunk(_chunks(combined))
+
+
+def _gaps(ranges: Sequence[tuple[int, int]], total: int) -> list[list[int]]:
+    gaps, expected = [], 0
+    for first, last in ranges:
+        if first < expected:
+            raise TraceFormatError(f"shards overlap at sample {first}")
+        if first > expected:
+            gaps.append([expected, first - 1])
+        expected = last + 1
+    if expected < total:
+        gaps.append([expected, total - 1])
+    return gaps
+
+
+def missing_samples(tr: xr.Dataset) -> list[tuple[int, int]]:
+    """Inclusive ranges of samples a partial run has not written yet (empty if complete)."""
+    return [tuple(r) for r in json.loads(tr.attrs.get("missing_samples", "[]"))]
+
+
+def _layers(tr: xr.Dataset) -> list[str]:
+    return [str(name) for name in tr["layer"].values]
+
+
+def _check_samples(tr: xr.Dataset, sample) -> object:
+    recorded = tr["sample"].values
+    if isinstance(sample, slice):
+        wanted = np.array([b for b in (sample.start, sample.stop) if b is not None])
+        absent = wanted[(wanted < recorded.min()) | (wanted > recorded.max())]
+    else:
+        absent = np.setdiff1d(np.atleast_1d(np.asarray(sample)), recorded)
+    if absent.size:
+        holes = missing_samples(tr)
+        note = f"; this partial run lacks {holes}" if holes else ""
+        raise SelectionError(
+            f"samples {absent[:10].tolist()} are not recorded: the traces hold "
+            f"{len(recorded)} samples in {int(recorded.min())}..{int(recorded.max())}{note}"
+        )
+    return sample
+
+
+def _check_index(name: str, index, size: int) -> object:
+    if isinstance(index, slice):
+        start, stop, _ = index.indices(size)
+        if (index.start is not None and not -size <= index.start < size) or (
+            index.stop is not None and index.stop > size
+        ):
+            raise SelectionError(f"{name} slice {index} is outside the recorded 0..{size - 1}")
+        return slice(start, stop, index.step)
+    values = np.atleast_1d(np.asarray(index))
+    if values.size and (values.min() < 0 or values.max() >= size):
+        raise SelectionError(
+            f"{name} {values[(values < 0) | (values >= size)][:10].tolist()} outside the "
+            f"recorded 0..{size - 1}"
+        )
+    return index
+
+
+def _check_layers(tr: xr.Dataset, layers: str | Sequence[str]) -> list[str]:
+    names = [layers] if isinstance(layers, str) else list(layers)
+    unknown = [n for n in names if n not in _layers(tr)]
+    if unknown:
+        raise SelectionError(f"layers {unknown} are not in the traces; layers: {_layers(tr)}")
+    return names
+
+
+def select(
+    tr: xr.Dataset,
+    sample: int | slice | Sequence[int] | None = None,
+    layers: str | Sequence[str] | None = None,
+    step: int | slice | Sequence[int] | None = None,
+) -> xr.Dataset:
+    """A lazy sub-Dataset of the given samples (global indices), layers and steps.
+
+    Raises :class:`SelectionError` for anything outside the recorded range. Events are
+    dropped from the result (use :func:`sample_events`).
+    """
+    out = tr.drop_vars([v for v in tr.data_vars if str(v).startswith("event_")])
+    if layers is not None:
+        names = _check_layers(tr, layers)
+        drop = [
+            f"spike_count_{n}" for n in _layers(tr) if n not in names and f"spike_count_{n}" in out
+        ]
+        out = out.drop_vars(drop).sel(layer=names)
+    if sample is not None:
+        out = out.sel(sample=_check_samples(tr, sample))
+    if step is not None:
+        out = out.isel(step=_check_index("step", step, tr.sizes["step"]))
+    return out
+
+
+def layer_counts(
+    tr: xr.Dataset,
+    layer: str,
+    sample: int | slice | Sequence[int] | None = None,
+    neuron: int | slice | Sequence[int] | None = None,
+) -> xr.DataArray:
+    """``spike_count_<layer>(sample, neuron_<layer>)``, lazily, checked against the recorded range."""
+    (layer,) = _check_layers(tr, layer)
+    counts = tr[f"spike_count_{layer}"]
+    if sample is not None:
+        counts = counts.sel(sample=_check_samples(tr, sample))
+    if neuron is not None:
+        dim = f"neuron_{layer}"
+        counts = counts.isel({dim: _check_index(dim, neuron, tr.sizes[dim])})
+    return counts
+
+
+def sample_events(
+    tr: xr.Dataset, sample: int, layers: str | Sequence[str] | None = None
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The spike raster of one sample: ``{layer: (steps, neurons)}``, read chunk by chunk.
+
+    Raises :class:`SelectionError` if the traces hold no events or not that sample.
+    """
+    if "event_sample" not in tr:
+        raise SelectionError(
+            "these traces hold no events (the run did not record the raster; "
+            "record_events=True records it)"
+        )
+    _check_samples(tr, [sample])
+    names = _layers(tr) if layers is None else _check_layers(tr, layers)
+    position = int(np.flatnonzero(tr["sample"].values == sample)[0])
+    index = {n: k for k, n in enumerate(_layers(tr))}
+    wanted = np.array([index[n] for n in names])
+    step, layer, neuron = [], [], []
+    event_sample = tr["event_sample"].data
+    blocks = getattr(event_sample, "chunks", ((len(event_sample),),))[0]
+    start = 0
+    for size in blocks:
+        part = slice(start, start + size)
+        hit = np.flatnonzero(np.asarray(event_sample[part]) == position)
+        start += size
+        if hit.size == 0:
+            continue
+        lay = np.asarray(tr["event_layer"].data[part])[hit]
+        keep = np.isin(lay, wanted)
+        step.append(np.asarray(tr["event_step"].data[part])[hit][keep])
+        neuron.append(np.asarray(tr["event_neuron"].data[part])[hit][keep])
+        layer.append(lay[keep])
+    step_all, layer_all, neuron_all = (_join(step), _join(layer), _join(neuron))
+    return {n: (step_all[layer_all == index[n]], neuron_all[layer_all == index[n]]) for n in names}
+
+
+def _join(parts: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(parts) if parts else np.zeros(0, np.int32)

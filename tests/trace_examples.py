@@ -1,0 +1,48 @@
+"""Small Loihi networks and the trace sets the numpy reference records from them, for tests."""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from converters.loihi import LoihiInput, LoihiLayer, LoihiNet, LoihiProjection
+from emu import loihi_reference
+from emu.traces import make_traces
+
+__all__ = ["random_net", "reference_traces"]
+
+
+def random_net(seed: int = 0, timesteps: int = 32, sizes=(24, 16, 5)) -> LoihiNet:
+    """A dense feed-forward LoihiNet on 4x4 inputs with random excitatory-biased weights."""
+    rng = np.random.default_rng(seed)
+    layers, source, n_in = [], "input", 16
+    for k, size in enumerate(sizes):
+        pre, post = np.meshgrid(np.arange(n_in), np.arange(size))
+        mant = rng.integers(-60, 64, size=pre.size) * 2
+        keep = mant != 0
+        proj = LoihiProjection(source, pre.ravel()[keep], post.ravel()[keep], mant[keep], 0)
+        name = f"layer{k}"
+        layers.append(LoihiLayer(name, size, [proj], vth_mant=120, reset="subtract"))
+        source, n_in = name, size
+    return LoihiNet(LoihiInput((1, 4, 4)), layers, timesteps)
+
+
+def reference_traces(
+    net: LoihiNet, images: np.ndarray, labels: np.ndarray | None, events: bool = True
+) -> xr.Dataset:
+    """Simulate ``net`` with the numpy reference and assemble the trace Dataset."""
+    rec = loihi_reference.simulate(net, net.input.levels(images), record_events=events)
+    predictions = rec.counts[net.output.name].argmax(axis=1)
+    return make_traces(
+        layers=net.layer_names,
+        counts=rec.counts,
+        spikes_per_step=rec.spikes_per_step,
+        output_per_step=rec.output_per_step,
+        predictions=predictions,
+        labels=labels,
+        saturation=rec.saturation,
+        attrs={"target": "loihi", "net_digest": net.digest(), "timesteps": net.timesteps},
+        events=dict(zip(("sample", "step", "layer", "neuron"), rec.events, strict=True))
+        if events
+        else None,
+    )
