@@ -173,7 +173,8 @@ def summary(tr: xr.Dataset) -> RunSummary:
 def first_spike_steps(tr: xr.Dataset, layer: str, samples: slice | None = None) -> np.ndarray:
     """First-spike step of every neuron of ``layer``, shape (sample, neuron); -1 where silent.
 
-    Reads the events chunk by chunk; ``samples`` is a slice of positions along ``sample``.
+    Reads the events chunk by chunk; ``samples`` is a slice of positions along ``sample``
+    (``event_sample`` holds the global sample indices of the ``sample`` coordinate).
     """
     if "event_sample" not in tr:
         raise ValueError("these traces hold no events: first-spike steps need the raster")
@@ -189,14 +190,17 @@ def first_spike_steps(tr: xr.Dataset, layer: str, samples: slice | None = None) 
 
 
 def _event_blocks(tr: xr.Dataset):
+    """(sample position, step, layer, neuron) arrays of the events, one chunk at a time."""
     names = [f"event_{k}" for k in ("sample", "step", "layer", "neuron")]
     data = [tr[n].data for n in names]
+    coords = tr["sample"].values
     chunks = getattr(data[0], "chunks", ((len(data[0]),),))[0]
     start = 0
     for size in chunks:
         part = slice(start, start + size)
         start += size
-        yield dask.compute(*(d[part] for d in data))
+        sample, step, layer, neuron = dask.compute(*(d[part] for d in data))
+        yield np.searchsorted(coords, sample), step, layer, neuron
 
 
 def _neuron_latency(tr: xr.Dataset) -> list[float | None]:

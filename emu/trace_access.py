@@ -5,16 +5,14 @@ selection (by sample, layer, step or neuron) reads only the HDF5 chunks it touch
 
 Shard layout of a long run (one trace file per chunk, written as chunks finish)::
 
-    <run>.shards/
-        manifest.json                    {"format": "neuroemu-shards", "total_samples": N,
-                                          "chunk_size": C}
+    <run>.h5.shards/
+        manifest.json                    {"total_samples": N, "chunk_size": C, "net_digest": ...}
         shard_<first>_<last>.h5          a trace file of samples first..last (inclusive, global
-                                         indices; the ``sample`` coordinate holds them too)
+                                         indices, 8 digits; the ``sample`` coordinate holds them)
 
-``event_sample`` inside every trace file, shard or not, counts samples from the start of
-that file (the position along ``sample``), as a :class:`~emu.records.BatchRecord` holds it.
-A run that stopped early opens with the samples it finished; ``attrs["missing_samples"]``
-lists the absent ranges and a :class:`PartialRunWarning` says so.
+``event_sample`` holds global sample indices (values of the ``sample`` coordinate) in every
+trace file, shard or not. A run that stopped early opens with the samples it finished;
+``attrs["missing_samples"]`` lists the absent ranges and a :class:`PartialRunWarning` says so.
 """
 
 from __future__ import annotations
@@ -33,7 +31,6 @@ from .traces import TraceFormatError, load_traces
 
 __all__ = [
     "MANIFEST",
-    "SHARD_FORMAT",
     "PartialRunWarning",
     "SelectionError",
     "open_traces",
@@ -45,7 +42,6 @@ __all__ = [
 ]
 
 MANIFEST = "manifest.json"
-SHARD_FORMAT = "neuroemu-shards"
 _SHARD_RE = re.compile(r"^shard_(\d+)_(\d+)\.h5$")
 _SAMPLE_CHUNK = 1024
 _EVENT_CHUNK = 1 << 22
@@ -70,8 +66,8 @@ def open_traces(path: str | os.PathLike) -> xr.Dataset:
     Parameters
     ----------
     path
-        A trace file (``run.h5``), a shard directory (``run.shards``), or ``run.h5`` whose
-        file is absent but whose ``run.shards`` directory exists.
+        A trace file (``run.h5``), a shard directory (``run.h5.shards``), or ``run.h5``
+        whose file is absent but whose shard directory exists.
 
     Returns
     -------
@@ -82,8 +78,9 @@ def open_traces(path: str | os.PathLike) -> xr.Dataset:
     path = Path(path)
     if path.is_dir():
         return _open_shards(path)
-    if not path.exists() and path.with_suffix(".shards").is_dir():
-        return _open_shards(path.with_suffix(".shards"))
+    shards = path.with_name(path.name + ".shards")
+    if not path.exists() and shards.is_dir():
+        return _open_shards(shards)
     ds = load_traces(path, lazy=True)
     ds = ds.chunk(_chunks(ds))
     ds.attrs["missing_samples"] = "[]"
@@ -109,8 +106,6 @@ def _open_shards(directory: Path) -> xr.Dataset:
         raise TraceFormatError(
             f"{manifest_path} is not a shard manifest (needs total_samples and chunk_size): {err}"
         ) from err
-    if manifest.get("format", SHARD_FORMAT) != SHARD_FORMAT:
-        raise TraceFormatError(f"{manifest_path} has format {manifest['format']!r}")
     ranges = sorted(
         (int(m[1]), int(m[2]), p) for p in directory.iterdir() if (m := _SHARD_RE.match(p.name))
     )
@@ -147,14 +142,8 @@ def _concat(parts: list[xr.Dataset]) -> xr.Dataset:
     combined = xr.concat([ds[sample_vars] for ds in parts], dim="sample")
     combined["saturation"] = sum(ds["saturation"] for ds in parts)
     if "event_sample" in parts[0]:
-        offsets = np.cumsum([0] + [ds.sizes["sample"] for ds in parts[:-1]])
-        events = [
-            ds[[f"event_{k}" for k in ("sample", "step", "layer", "neuron")]].assign(
-                event_sample=ds["event_sample"] + np.int32(o)
-            )
-            for ds, o in zip(parts, offsets, strict=True)
-        ]
-        combined = combined.merge(xr.concat(events, dim="event"))
+        names = [f"event_{k}" for k in ("sample", "step", "layer", "neuron")]
+        combined = combined.merge(xr.concat([ds[names] for ds in parts], dim="event"))
     combined.attrs = dict(parts[0].attrs)
     return combined.chunk(_chunks(combined))
 
@@ -279,7 +268,6 @@ def sample_events(
         )
     _check_samples(tr, [sample])
     names = _layers(tr) if layers is None else _check_layers(tr, layers)
-    position = int(np.flatnonzero(tr["sample"].values == sample)[0])
     index = {n: k for k, n in enumerate(_layers(tr))}
     wanted = np.array([index[n] for n in names])
     step, layer, neuron = [], [], []
@@ -288,7 +276,7 @@ def sample_events(
     start = 0
     for size in blocks:
         part = slice(start, start + size)
-        hit = np.flatnonzero(np.asarray(event_sample[part]) == position)
+        hit = np.flatnonzero(np.asarray(event_sample[part]) == sample)
         start += size
         if hit.size == 0:
             continue
