@@ -1,0 +1,116 @@
+"""Trace summaries, comparisons and accuracy against timesteps, checked against direct counts."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from trace_examples import random_net, reference_traces
+
+from emu import analysis
+from emu.trace_access import open_traces
+from emu.traces import save_traces
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(2)
+    return rng.random((40, 1, 4, 4)), rng.integers(0, 5, 40)
+
+
+@pytest.fixture(scope="module")
+def traces(data):
+    return reference_traces(random_net(seed=3, timesteps=32), *data)
+
+
+def test_summary_matches_direct_counts(traces, tmp_path):
+    lazy = open_traces(save_traces(traces, tmp_path / "run.h5"))
+    s = analysis.summary(lazy)
+    assert s == analysis.summary(traces)
+    assert s.samples == 40 and s.timesteps == 32 and s.labelled == 40
+    assert s.accuracy == pytest.approx(np.mean(traces.prediction.values == traces.label.values))
+    ev = {k: traces[f"event_{k}"].values for k in ("sample", "step", "layer", "neuron")}
+    for k, layer in enumerate(s.layers):
+        counts = traces[f"spike_count_{layer.name}"].values
+        assert layer.neurons == counts.shape[1]
+        assert layer.spikes_per_sample == pytest.approx(counts.sum(1).mean())
+        assert layer.nonzero_per_sample == pytest.approx((counts > 0).sum(1).mean())
+        assert layer.firing_rate == pytest.approx(counts.mean() / 32)
+        assert layer.silent_fraction == pytest.approx(np.mean(counts.max(0) == 0))
+        first = {}
+        mine = ev["layer"] == k
+        for smp, stp, neu in zip(
+            ev["sample"][mine], ev["step"][mine], ev["neuron"][mine], strict=True
+        ):
+            first[smp, neu] = min(first.get((smp, neu), stp), stp)
+        assert layer.first_spike_latency == pytest.approx(np.mean(list(first.values())))
+        per_sample = [
+            min(t for (smp, _), t in first.items() if smp == i) for i in set(ev["sample"][mine])
+        ]
+        assert layer.first_step == pytest.approx(np.mean(per_sample))
+        assert layer.saturation == {"u_wrap": 0, "v_clip": 0, "input_overflow": 0}
+
+
+def test_summary_without_events_or_labels(traces):
+    plain = traces.drop_vars([v for v in traces.data_vars if str(v).startswith("event_")])
+    plain["label"] = plain["label"] * 0 - 1
+    s = analysis.summary(plain)
+    assert s.accuracy is None and s.labelled == 0
+    assert all(layer.first_spike_latency is None for layer in s.layers)
+    akida = plain.assign_attrs(target="akida")
+    assert all(layer.firing_rate is None for layer in analysis.summary(akida).layers)
+
+
+def test_first_spike_steps(traces):
+    first = analysis.first_spike_steps(traces, "layer2")
+    counts = traces["spike_count_layer2"].values
+    assert np.array_equal(first < 0, counts == 0)
+    per_step = traces["output_per_step"].values
+    for sample, neuron in zip(*np.nonzero(counts), strict=True):
+        assert first[sample, neuron] == np.flatnonzero(per_step[sample, :, neuron])[0]
+
+
+def test_compare_two_settings(data, traces):
+    longer = reference_traces(random_net(seed=3, timesteps=48), *data)
+    c = analysis.compare(traces, longer.isel(sample=slice(10, 40)))
+    assert c.samples == 30 and not c.same_network
+    pa, pb = traces.prediction.values[10:], longer.prediction.values[10:]
+    assert c.prediction_agreement == pytest.approx(np.mean(pa == pb))
+    for layer in c.layers:
+        a = traces[f"spike_count_{layer.name}"].values[10:].astype(int)
+        b = longer[f"spike_count_{layer.name}"].values[10:].astype(int)
+        assert layer.mean_abs_count_diff == pytest.approx(np.abs(b - a).mean())
+        assert layer.identical_fraction == pytest.approx(np.mean(a == b))
+        assert layer.rate_b == pytest.approx(b.mean() / 48)
+    same = analysis.compare(traces, traces)
+    assert same.prediction_agreement == 1.0 and same.same_network
+    assert all(layer.identical_fraction == 1.0 for layer in same.layers)
+    assert dataclasses.asdict(same) == same.to_dict()
+
+
+def test_compare_refuses_other_networks_and_disjoint_samples(data, traces):
+    other = reference_traces(random_net(seed=3, sizes=(24, 16, 6)), *data)
+    with pytest.raises(ValueError, match="'layer2' has 5 neurons in one run and 6"):
+        analysis.compare(traces, other)
+    with pytest.raises(ValueError, match="share no sample"):
+        analysis.compare(traces.isel(sample=slice(0, 5)), traces.isel(sample=slice(5, 9)))
+
+
+def test_accuracy_vs_steps_from_one_run_equals_separate_runs(data):
+    long = reference_traces(random_net(seed=4, timesteps=256), *data, events=False)
+    curve = analysis.accuracy_vs_steps(long)
+    assert curve.dims == ("steps",) and curve.sizes["steps"] == 256
+    assert curve.sel(steps=256) == np.mean(long.prediction.values == long.label.values)
+    for steps in (32, 64, 128):
+        short = reference_traces(random_net(seed=4, timesteps=steps), *data, events=False)
+        assert curve.sel(steps=steps) == np.mean(short.prediction.values == short.label.values)
+        np.testing.assert_array_equal(
+            analysis.accuracy_vs_steps(short).values, curve.values[:steps]
+        )
+    assert len(set(curve.values[10:].tolist())) > 1, "the curve should move with the steps"
+
+
+def test_accuracy_vs_steps_needs_labels(traces):
+    with pytest.raises(ValueError, match="no sample has a label"):
+        analysis.accuracy_vs_steps(traces.assign(label=traces["label"] * 0 - 1))
