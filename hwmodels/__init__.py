@@ -1,1 +1,20 @@
 """Energy, power and latency models of Loihi, Akida and the NCS2, and comparison reports."""
+
+from . import loihi, ncs2
+from .constants import REGISTRY, Constant, Constants, ConstantsError, load_constants
+from .estimate import Estimate, LayerEstimate, load_estimate
+from .trace_input import TraceMismatchError
+
+__all__ = [
+    "REGISTRY",
+    "Constant",
+    "Constants",
+    "ConstantsError",
+    "Estimate",
+    "LayerEstimate",
+    "TraceMismatchError",
+    "load_constants",
+    "load_estimate",
+    "loihi",
+    "ncs2",
+]

@@ -1,0 +1,391 @@
+"""Loihi energy, power and latency from spike traces: core mapping, operation counts, timing.
+
+Mapping: each layer takes whole cores, in network order; a neuron takes two compartments
+when it resets by subtraction (the second compartment of the two-compartment soft reset),
+one otherwise. A core holds at most ``loihi_compartments_per_core`` compartments and
+``loihi_synaptic_memory`` bytes of incoming synapses (``loihi_synapse_bits`` each); by
+default a layer gets the fewest cores that respect both, split into equal contiguous
+blocks. Core ``g`` sits in tile ``g // cores_per_tile`` of a mesh ``mesh_columns`` wide.
+
+Per inference, from the traces::
+
+    synaptic ops   = sum_i count_i * fan_out_i
+    neuron updates = compartments * timesteps, active where the neuron fires at least once
+    spike messages = one per (spike, destination core): within a tile, or |dx| E-W and
+                     |dy| N-S hops between tiles
+    E_dynamic      = sum of counts * per-op energies (Davies et al. 2018, Table 2)
+    step time      = max over cores (neuron updates + synaptic ops + outgoing messages
+                     per step, times per-op times) + barrier(tiles in use)
+    latency        = sum of step times;  E_static = P_static * chips * period
+
+A layer's spikes within a step are spread over its neurons in proportion to their counts
+over the sample; rate-coded inputs come from spike generators off the cores, entering at
+tile 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+import xarray as xr
+
+from converters.loihi import LoihiLayer, LoihiNet
+
+from .constants import Constants
+from .estimate import Estimate, LayerEstimate
+from .trace_input import accuracy, check_traces, layer_counts, layer_steps
+
+__all__ = ["LoihiMappingError", "CoreMapping", "map_cores", "estimate", "MODEL"]
+
+MODEL = "hwmodels.loihi v1: per-op energies and times (Davies 2018) over trace counts"
+
+_USED = [
+    "loihi_synop_energy",
+    "loihi_synop_time",
+    "loihi_neuron_active_energy",
+    "loihi_neuron_active_time",
+    "loihi_neuron_inactive_energy",
+    "loihi_neuron_inactive_time",
+    "loihi_spike_tile_energy",
+    "loihi_spike_tile_time",
+    "loihi_hop_ew_energy",
+    "loihi_hop_ew_time",
+    "loihi_hop_ns_energy",
+    "loihi_hop_ns_time",
+    "loihi_barrier_time_1",
+    "loihi_barrier_time_32",
+    "loihi_static_power",
+    "loihi_cores_per_chip",
+    "loihi_cores_per_tile",
+    "loihi_mesh_columns",
+    "loihi_compartments_per_core",
+    "loihi_synaptic_memory",
+    "loihi_max_fan_in",
+    "loihi_max_fan_out",
+    "loihi_synapse_bits",
+]
+
+ASSUMPTIONS = [
+    "a neuron with reset by subtraction takes two compartments, with reset to zero one",
+    "each layer occupies whole cores, in network order, split into equal contiguous blocks",
+    "a compartment's update is 'active' in every step of a sample in which its neuron "
+    "fires at least once, 'inactive' otherwise",
+    "one spike message per (spike, destination core); routes go |dx| E-W then |dy| N-S",
+    "a layer's spikes within a step are spread over its neurons like its counts over the sample",
+    "barrier time grows linearly from 1 to 32 tiles (Davies 2018 gives 113-465 ns) and beyond",
+    "static power is drawn per chip in use for the whole period between inferences",
+    "rate-coded input spikes come from generators off the cores and enter the mesh at tile 0",
+]
+
+
+class LoihiMappingError(ValueError):
+    """A network or a cores-per-layer choice that does not fit Loihi's per-core limits."""
+
+
+@dataclass
+class CoreMapping:
+    """Where one layer's neurons sit: ``core[i]`` is the global core of neuron ``i``."""
+
+    layer: str
+    cores: int
+    first_core: int
+    core: np.ndarray  # [size] int, global core index
+    compartments: np.ndarray  # [cores] compartments per core
+    memory: np.ndarray  # [cores] bytes of synapses per core
+
+
+def _on_chip(net: LoihiNet) -> list[LoihiLayer]:
+    layers = net.all_layers()
+    return layers if net.input.encoding == "bias" else layers[1:]
+
+
+def _blocks(n: int, k: int) -> np.ndarray:
+    return np.repeat(np.arange(k), [len(b) for b in np.array_split(np.arange(n), k)])
+
+
+def map_cores(
+    net: LoihiNet,
+    cores_per_layer: Mapping[str, int] | None = None,
+    constants: Constants | None = None,
+) -> list[CoreMapping]:
+    """Place the on-chip layers of ``net`` onto cores (the fewest that fit, unless given).
+
+    Raises LoihiMappingError when a compartment's fan-in or fan-out exceeds the limits, or
+    when a requested core count is too small for a layer or larger than its neuron count.
+    """
+    c = constants or Constants()
+    cores_per_layer = dict(cores_per_layer or {})
+    on_chip = _on_chip(net)
+    unknown = set(cores_per_layer) - {layer.name for layer in on_chip}
+    if unknown:
+        raise LoihiMappingError(
+            f"cores_per_layer names {sorted(unknown)}, which are not on-chip layers; "
+            f"on-chip layers: {[layer.name for layer in on_chip]}"
+        )
+    _check_fan_out(net, c)
+    mappings, first = [], 0
+    for layer in on_chip:
+        fan_in = np.zeros(layer.size, np.int64)
+        for p in layer.projections:
+            fan_in += np.bincount(p.post, minlength=layer.size)
+        if fan_in.max(initial=0) > c["loihi_max_fan_in"]:
+            raise LoihiMappingError(
+                f"layer {layer.name!r}: a compartment has fan-in {fan_in.max()}, "
+                f"above Loihi's limit of {int(c['loihi_max_fan_in'])}"
+            )
+        per_neuron = 2 if layer.reset == "subtract" else 1
+        mem = fan_in * c["loihi_synapse_bits"] / 8
+
+        def usage(k: int, layer=layer, per_neuron=per_neuron, mem=mem):
+            block = _blocks(layer.size, k)
+            comps = np.bincount(block, minlength=k) * per_neuron
+            return block, comps, np.bincount(block, weights=mem, minlength=k)
+
+        def fits(comps, memory) -> bool:
+            return bool(
+                comps.max() <= c["loihi_compartments_per_core"]
+                and memory.max() <= c["loihi_synaptic_memory"]
+            )
+
+        least = max(
+            int(np.ceil(layer.size * per_neuron / c["loihi_compartments_per_core"])),
+            int(np.ceil(mem.sum() / c["loihi_synaptic_memory"])),
+            1,
+        )
+        while least < layer.size and not fits(*usage(least)[1:]):
+            least += 1
+        k = cores_per_layer.get(layer.name, least)
+        if not least <= k <= layer.size:
+            raise LoihiMappingError(
+                f"layer {layer.name!r} ({layer.size} neurons, {per_neuron} compartments each, "
+                f"{mem.sum():.0f} bytes of synapses) needs between {least} and {layer.size} "
+                f"cores, got {k}"
+            )
+        block, comps, memory = usage(k)
+        mappings.append(CoreMapping(layer.name, k, first, block + first, comps, memory))
+        first += k
+    return mappings
+
+
+def _check_fan_out(net: LoihiNet, c: Constants) -> None:
+    sizes = {layer.name: layer.size for layer in net.all_layers()}
+    fan_out = {name: np.zeros(size, np.int64) for name, size in sizes.items()}
+    for layer in net.layers:
+        for p in layer.projections:
+            fan_out[p.source] += np.bincount(p.pre, minlength=sizes[p.source])
+    for name, f in fan_out.items():
+        if f.max(initial=0) > c["loihi_max_fan_out"]:
+            raise LoihiMappingError(
+                f"layer {name!r}: a compartment has fan-out {f.max()}, "
+                f"above Loihi's limit of {int(c['loihi_max_fan_out'])}"
+            )
+
+
+@dataclass
+class _Routes:
+    """Per source neuron: synapses landing on each core, and the cost of its messages."""
+
+    to_core: sp.csr_matrix  # [source size, cores] synapses
+    tile_messages: np.ndarray  # [source size]
+    hops_ew: np.ndarray
+    hops_ns: np.ndarray
+
+
+def _routes(net: LoihiNet, mappings: list[CoreMapping], c: Constants) -> dict[str, _Routes]:
+    cores = sum(m.cores for m in mappings)
+    where = {m.layer: m.core for m in mappings}
+    sizes = {layer.name: layer.size for layer in net.all_layers()}
+    per_tile, columns = int(c["loihi_cores_per_tile"]), int(c["loihi_mesh_columns"])
+    synapses: dict[str, sp.csr_matrix] = {}
+    for layer in net.layers:
+        for p in layer.projections:
+            m = sp.csr_matrix(
+                (np.ones(len(p.pre)), (p.pre, where[layer.name][p.post])),
+                shape=(sizes[p.source], cores),
+            )
+            synapses[p.source] = synapses[p.source] + m if p.source in synapses else m
+    routes = {}
+    for source, m in synapses.items():
+        coo = m.tocoo()
+        src_core = where[source][coo.row] if source in where else np.zeros(len(coo.row), int)
+        src_tile, dst_tile = src_core // per_tile, coo.col // per_tile
+        same = src_tile == dst_tile
+        dx = np.abs(src_tile % columns - dst_tile % columns)
+        dy = np.abs(src_tile // columns - dst_tile // columns)
+        n = sizes[source]
+        routes[source] = _Routes(
+            m,
+            np.bincount(coo.row, weights=same, minlength=n),
+            np.bincount(coo.row, weights=dx, minlength=n),
+            np.bincount(coo.row, weights=dy, minlength=n),
+        )
+    return routes
+
+
+def _barrier(tiles: int, c: Constants) -> float:
+    b1, b32 = c["loihi_barrier_time_1"], c["loihi_barrier_time_32"]
+    return b1 + (b32 - b1) * (tiles - 1) / 31
+
+
+def estimate(
+    net: LoihiNet,
+    traces: xr.Dataset,
+    cores_per_layer: Mapping[str, int] | None = None,
+    constants: Constants | None = None,
+    rate: float | None = None,
+    label: str = "loihi",
+) -> Estimate:
+    """Estimate Loihi's energy, power and latency per inference from recorded traces.
+
+    Parameters
+    ----------
+    net
+        The network the traces were recorded from (checked by digest and layer sizes).
+    traces
+        A trace Dataset (see :mod:`emu.traces`) with ``target="loihi"``.
+    cores_per_layer
+        Cores for some on-chip layers by name; the others get the fewest that fit.
+    constants
+        Registry values (defaults when None), e.g. from :func:`hwmodels.load_constants`.
+    rate
+        Inferences per second the input arrives at; None runs them back to back.
+    label
+        Name of this estimate in reports.
+
+    Returns
+    -------
+    Estimate
+        Per inference, averaged over the traced samples; per layer in ``layers``.
+    """
+    c = constants or Constants()
+    check_traces(net, traces, "loihi")
+    mappings = map_cores(net, cores_per_layer, c)
+    routes = _routes(net, mappings, c)
+    layers = net.all_layers()
+    names = [layer.name for layer in layers]
+    counts = {name: layer_counts(traces, name) for name in names}
+    steps = layer_steps(traces)  # sample, step, layer
+    n_samples, timesteps = steps.shape[:2]
+    if timesteps != net.timesteps:
+        raise ValueError(f"the traces hold {timesteps} steps, the network runs {net.timesteps}")
+    n_cores = sum(m.cores for m in mappings)
+    per_layer = {name: {} for name in names}
+
+    # work of every core in every step of every sample, in seconds
+    busy = np.zeros((n_samples, timesteps, n_cores))
+    for m in mappings:
+        layer = layers[names.index(m.layer)]
+        per_neuron = 2 if layer.reset == "subtract" else 1
+        firing = counts[m.layer] > 0
+        active = (
+            np.stack(
+                [np.bincount(m.core - m.first_core, weights=f, minlength=m.cores) for f in firing]
+            )
+            * per_neuron
+        )
+        inactive = m.compartments[None] - active
+        cols = slice(m.first_core, m.first_core + m.cores)
+        busy[:, :, cols] += (
+            active * c["loihi_neuron_active_time"] + inactive * c["loihi_neuron_inactive_time"]
+        )[:, None]
+        per_layer[m.layer]["neuron_updates_active"] = active.sum(1).mean() * timesteps
+        per_layer[m.layer]["neuron_updates_inactive"] = inactive.sum(1).mean() * timesteps
+    for source, r in routes.items():
+        k = names.index(source)
+        cnt = counts[source]
+        total = cnt.sum(1, keepdims=True)
+        share = np.divide(1.0, total, out=np.zeros_like(total), where=total > 0)
+        layer_spikes = steps[:, :, k][:, :, None]
+        synops_per_core = np.asarray(r.to_core.T @ cnt.T).T  # sample, core
+        busy += layer_spikes * (synops_per_core * share)[:, None] * c["loihi_synop_time"]
+        message_time = (
+            r.tile_messages * c["loihi_spike_tile_time"]
+            + r.hops_ew * c["loihi_hop_ew_time"]
+            + r.hops_ns * c["loihi_hop_ns_time"]
+        )
+        m = next((m for m in mappings if m.layer == source), None)
+        if m is not None:
+            sent = np.stack(
+                [
+                    np.bincount(
+                        m.core - m.first_core, weights=row * message_time, minlength=m.cores
+                    )
+                    for row in cnt
+                ]
+            )
+            cols = slice(m.first_core, m.first_core + m.cores)
+            busy[:, :, cols] += layer_spikes * (sent * share)[:, None]
+        stats = per_layer[source]
+        stats["spikes"] = cnt.sum(1).mean()
+        stats["tile_messages"] = (cnt @ r.tile_messages).mean()
+        stats["hops_ew"] = (cnt @ r.hops_ew).mean()
+        stats["hops_ns"] = (cnt @ r.hops_ns).mean()
+        for target in mappings:
+            cols = slice(target.first_core, target.first_core + target.cores)
+            landed = synops_per_core[:, cols].sum(1).mean()
+            if landed:
+                tstats = per_layer[target.layer]
+                tstats["synaptic_ops"] = tstats.get("synaptic_ops", 0.0) + landed
+
+    tiles = int(np.ceil(n_cores / c["loihi_cores_per_tile"]))
+    step_time = busy.max(axis=2) + _barrier(tiles, c)
+    latency = float(step_time.sum(1).mean())
+    if rate is not None and not rate > 0:
+        raise ValueError(f"rate must be a positive number of inferences per second, got {rate}")
+    if rate is not None and 1.0 / rate < latency:
+        raise ValueError(
+            f"at {rate} inferences/s the period {1e3 / rate:.4g} ms is shorter than the "
+            f"estimated latency {latency * 1e3:.4g} ms: the chip cannot keep up"
+        )
+    period = latency if rate is None else 1.0 / rate
+    chips = int(np.ceil(n_cores / c["loihi_cores_per_chip"]))
+
+    energy_of = {
+        "synaptic_ops": c["loihi_synop_energy"],
+        "neuron_updates_active": c["loihi_neuron_active_energy"],
+        "neuron_updates_inactive": c["loihi_neuron_inactive_energy"],
+        "tile_messages": c["loihi_spike_tile_energy"],
+        "hops_ew": c["loihi_hop_ew_energy"],
+        "hops_ns": c["loihi_hop_ns_energy"],
+    }
+    cores_of = {m.layer: m.cores for m in mappings}
+    layer_estimates = [
+        LayerEstimate(
+            name,
+            float(sum(v * energy_of.get(k, 0.0) for k, v in per_layer[name].items())),
+            {k: float(v) for k, v in per_layer[name].items()},
+            cores_of.get(name, 0),
+        )
+        for name in names
+    ]
+    totals = {k: sum(le.counts.get(k, 0.0) for le in layer_estimates) for k in energy_of}
+    return Estimate(
+        platform="loihi",
+        label=label,
+        model=MODEL,
+        latency=latency,
+        period=period,
+        energy_dynamic=float(sum(le.energy_dynamic for le in layer_estimates)),
+        energy_static=c["loihi_static_power"] * chips * period,
+        accuracy=accuracy(traces),
+        samples=n_samples,
+        layers=layer_estimates,
+        constants=c.record(_USED),
+        constants_origin=c.origin,
+        assumptions=list(ASSUMPTIONS),
+        details={
+            "timesteps": timesteps,
+            "step_time_mean": float(step_time.mean()),
+            "cores": n_cores,
+            "tiles": tiles,
+            "chips": chips,
+            "rate": rate,
+            "net_digest": net.digest(),
+            "reset": net.layers[0].reset if net.layers else "",
+            "input_encoding": net.input.encoding,
+            **{f"{k}_per_inference": float(v) for k, v in totals.items()},
+        },
+    )

@@ -1,0 +1,207 @@
+"""The NCS2 baseline: the real network through OpenVINO, with NCS2 latency and power modelled.
+
+OpenVINO's CPU plugin computes outputs, accuracy and host latency (the MYRIAD plugin left
+OpenVINO after 2022.3). The NCS2 is modelled per layer from its MACs and bytes::
+
+    t_layer  = max( 2 MACs / (ncs2_peak_ops * ncs2_utilization),  bytes / ncs2_memory_bandwidth )
+    latency  = sum t_layer + (input + output bytes) / ncs2_usb_bandwidth + 1 / ncs1_inference_rate
+    power    = min(ncs2_power, ncs2_tdp);  static part = power * ncs1_idle_power / ncs1_running_power
+
+The last latency term is the per-inference host, USB and runtime overhead measured on the
+NCS1 with a network whose compute is negligible. Measured NCS2 figures (a JSON file with
+``latency`` in s, ``power`` in W, optionally ``idle_power`` in W and ``source``) replace
+the model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from converters.graph import AvgPool2d, Conv2d, Dense, Graph, MaxPool2d
+
+from .constants import Constants
+from .estimate import Estimate, LayerEstimate
+from .openvino_graph import graph_to_openvino
+
+__all__ = ["baseline", "layer_costs", "load_measured", "MODEL", "MEASURED_KEYS"]
+
+MODEL = "hwmodels.ncs2 v1: roofline per layer (MACs, bytes) + NCS1-measured overhead"
+MEASURED_KEYS = ("latency", "power", "idle_power", "source")
+
+_USED = [
+    "ncs2_power",
+    "ncs2_tdp",
+    "ncs2_peak_ops",
+    "ncs2_utilization",
+    "ncs2_memory_bandwidth",
+    "ncs2_bytes_per_value",
+    "ncs2_usb_bandwidth",
+    "ncs1_idle_power",
+    "ncs1_running_power",
+    "ncs1_inference_rate",
+]
+
+ASSUMPTIONS = [
+    "each layer is bound by either its MACs or its bytes (a roofline), not both",
+    "the per-inference host/USB/runtime overhead of the NCS2 equals the NCS1's measured one",
+    "the NCS2 draws its typical power while running and idles at the NCS1's idle fraction",
+    "weights and activations cross memory once per inference, in FP16",
+]
+
+
+def layer_costs(graph: Graph, bytes_per_value: float = 2) -> dict[str, tuple[float, float]]:
+    """MACs and bytes (weights, input and output) of every node after the input."""
+    shapes = graph.shapes()
+    costs = {}
+    for node in graph.nodes[1:]:
+        out = float(np.prod(shapes[node.name]))
+        inp = float(sum(np.prod(shapes[i]) for i in node.inputs))
+        params = 0.0
+        if isinstance(node, Conv2d):
+            macs = out * np.prod(node.weight.shape[1:])
+            params = node.weight.size + node.bias.size
+        elif isinstance(node, Dense):
+            macs = out * node.weight.shape[1]
+            params = node.weight.size + node.bias.size
+        elif isinstance(node, AvgPool2d | MaxPool2d):
+            macs = out * node.kernel[0] * node.kernel[1]
+        else:
+            macs = 0.0
+        costs[node.name] = (float(macs), (params + inp + out) * bytes_per_value)
+    return costs
+
+
+def load_measured(path: str | os.PathLike) -> dict:
+    """Measured NCS2 figures from a JSON file (see the module docstring), validated."""
+    path = Path(path)
+    data = json.loads(path.read_text())
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a JSON object with keys {MEASURED_KEYS}")
+    unknown = sorted(set(data) - set(MEASURED_KEYS))
+    if unknown:
+        raise ValueError(f"{path}: unknown keys {unknown}; accepted: {list(MEASURED_KEYS)}")
+    for key in ("latency", "power"):
+        if key not in data:
+            raise ValueError(f"{path}: the measured figures need {key!r}")
+    for key in ("latency", "power", "idle_power"):
+        if key in data and not (isinstance(data[key], int | float) and data[key] >= 0):
+            raise ValueError(f"{path}: {key!r} must be a non-negative number, got {data[key]!r}")
+    if data["latency"] == 0:
+        raise ValueError(f"{path}: 'latency' must be positive")
+    return {"source": str(path)} | data
+
+
+def _openvino_model(model: Any, images: np.ndarray) -> tuple[Any, Graph]:
+    import converters
+
+    if isinstance(model, Graph):
+        return graph_to_openvino(model), model
+    ov_model = converters.to_openvino(model, images[:1])
+    return ov_model, converters.load(ov_model)
+
+
+def _run(ov_model, images: np.ndarray) -> tuple[np.ndarray, float]:
+    import openvino as ov
+
+    compiled = ov.Core().compile_model(ov_model, "CPU")
+    request = compiled.create_infer_request()
+    outputs, times = [], []
+    for x in np.asarray(images, np.float32):
+        start = time.perf_counter()
+        request.infer({0: x[None]})
+        times.append(time.perf_counter() - start)
+        outputs.append(np.array(request.get_output_tensor(0).data).reshape(-1))
+    return np.stack(outputs), float(np.median(times))
+
+
+def baseline(
+    model_or_graph: Any,
+    images: np.ndarray,
+    labels: np.ndarray | None = None,
+    measured: str | os.PathLike | dict | None = None,
+    constants: Constants | None = None,
+    label: str = "ncs2",
+) -> Estimate:
+    """Run the network through OpenVINO (CPU) and estimate the NCS2's figures per inference.
+
+    Parameters
+    ----------
+    model_or_graph
+        A torch module, an ONNX path, an ``openvino.Model`` or a :class:`converters.Graph`.
+    images
+        Input samples (N, *input shape).
+    labels
+        Integer labels for the accuracy (None: no accuracy).
+    measured
+        Measured NCS2 figures (a JSON path or a dict, see the module docstring) that
+        replace the modelled latency and power.
+    constants
+        Registry values (defaults when None).
+    label
+        Name of this estimate in reports.
+    """
+    c = constants or Constants()
+    images = np.asarray(images, np.float32)
+    if len(images) == 0:
+        raise ValueError("the NCS2 baseline needs at least one image")
+    ov_model, graph = _openvino_model(model_or_graph, images)
+    outputs, host_latency = _run(ov_model, images)
+    predictions = outputs.argmax(1)
+    acc = None if labels is None else float(np.mean(predictions == np.asarray(labels)))
+    bpv = c["ncs2_bytes_per_value"]
+    costs = layer_costs(graph, bpv)
+    rate = c["ncs2_peak_ops"] * c["ncs2_utilization"]
+    layer_times = {
+        name: max(2 * macs / rate, nbytes / c["ncs2_memory_bandwidth"])
+        for name, (macs, nbytes) in costs.items()
+    }
+    io_bytes = (images[0].size + outputs.shape[1]) * bpv
+    overhead = 1.0 / c["ncs1_inference_rate"] + io_bytes / c["ncs2_usb_bandwidth"]
+    latency = sum(layer_times.values()) + overhead
+    power = min(c["ncs2_power"], c["ncs2_tdp"])
+    idle = power * c["ncs1_idle_power"] / c["ncs1_running_power"]
+    model, assumptions = MODEL, list(ASSUMPTIONS)
+    if measured is not None:
+        figures = measured if isinstance(measured, dict) else load_measured(measured)
+        latency, power = float(figures["latency"]), float(figures["power"])
+        idle = float(figures.get("idle_power", idle))
+        model = f"measured NCS2 figures ({figures.get('source', 'given')})"
+        assumptions = ["latency and power as measured; per-layer energy split by modelled time"]
+    busy = sum(layer_times.values()) or 1.0
+    dynamic = (power - idle) * latency
+    layers = [
+        LayerEstimate(
+            name,
+            dynamic * layer_times[name] / busy,
+            {"macs": macs, "bytes": nbytes, "time": layer_times[name]},
+        )
+        for name, (macs, nbytes) in costs.items()
+    ]
+    return Estimate(
+        platform="ncs2",
+        label=label,
+        model=model,
+        latency=latency,
+        period=latency,
+        energy_dynamic=dynamic,
+        energy_static=idle * latency,
+        accuracy=acc,
+        samples=len(images),
+        layers=layers,
+        constants=c.record(_USED),
+        constants_origin=c.origin,
+        assumptions=assumptions,
+        details={
+            "host_latency": host_latency,
+            "host_device": "OpenVINO CPU plugin",
+            "macs": float(sum(m for m, _ in costs.values())),
+            "bytes": float(sum(b for _, b in costs.values())),
+            "overhead": overhead,
+        },
+    )

@@ -1,0 +1,70 @@
+"""What the hardware models read from a trace set, checked against the network it claims to hold."""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+__all__ = ["TraceMismatchError", "check_traces", "layer_counts", "layer_steps", "accuracy"]
+
+
+class TraceMismatchError(ValueError):
+    """Traces that were not recorded from the given network, or lack what a model reads."""
+
+
+def check_traces(net, traces: xr.Dataset, target: str) -> None:
+    """Raise TraceMismatchError unless ``traces`` were recorded from ``net`` on ``target``.
+
+    Checks the target chip, the network digest, that every layer's spike counts are present
+    with the layer's size, and the per-step totals.
+    """
+    got = traces.attrs.get("target")
+    if got != target:
+        raise TraceMismatchError(f"the traces are for target {got!r}, this model needs {target!r}")
+    digest = traces.attrs.get("net_digest")
+    if digest != net.digest():
+        raise TraceMismatchError(
+            f"the traces were recorded from network {digest!r}, not from the given network "
+            f"{net.digest()!r}: pass the network that produced them"
+        )
+    sizes = _layer_sizes(net)
+    missing = [f"spike_count_{n}" for n in sizes if f"spike_count_{n}" not in traces.variables]
+    missing += [v for v in ("spikes_per_step", "prediction", "label") if v not in traces.variables]
+    if missing:
+        raise TraceMismatchError(f"the traces lack the variables {missing}")
+    for name, size in sizes.items():
+        got_size = traces[f"spike_count_{name}"].shape[1]
+        if got_size != size:
+            raise TraceMismatchError(
+                f"layer {name!r} has {size} neurons but its traces hold {got_size}"
+            )
+    layers = [str(n) for n in traces["layer"].values] if "layer" in traces.coords else []
+    if layers != list(sizes):
+        raise TraceMismatchError(f"the traces hold layers {layers}, the network {list(sizes)}")
+
+
+def _layer_sizes(net) -> dict[str, int]:
+    if net.target == "loihi":
+        return {layer.name: layer.size for layer in net.all_layers()}
+    sizes = {net.input_name: int(np.prod(net.input_shape))}
+    sizes.update({layer.name: int(np.prod(layer.output_shape)) for layer in net.layers})
+    return sizes
+
+
+def layer_counts(traces: xr.Dataset, name: str) -> np.ndarray:
+    """Per-sample, per-neuron spike counts (or activation values) of one layer, as float64."""
+    return np.asarray(traces[f"spike_count_{name}"].values, np.float64)
+
+
+def layer_steps(traces: xr.Dataset) -> np.ndarray:
+    """Spikes (or events) per sample, step and layer, as float64."""
+    return np.asarray(traces["spikes_per_step"].values, np.float64)
+
+
+def accuracy(traces: xr.Dataset) -> float | None:
+    """Fraction of labelled samples predicted right (None when no sample has a label)."""
+    labels = np.asarray(traces["label"].values)
+    known = labels >= 0
+    if not known.any():
+        return None
+    return float(np.mean(np.asarray(traces["prediction"].values)[known] == labels[known]))
