@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
+import json
+import os
+import re
 
 import numpy as np
 import pytest
@@ -10,6 +14,7 @@ from trace_examples import random_net, reference_traces
 
 from emu import analysis
 from emu.trace_access import open_traces
+from emu.trace_commands import add_commands
 from emu.traces import save_traces
 
 
@@ -114,3 +119,42 @@ def test_accuracy_vs_steps_from_one_run_equals_separate_runs(data):
 def test_accuracy_vs_steps_needs_labels(traces):
     with pytest.raises(ValueError, match="no sample has a label"):
         analysis.accuracy_vs_steps(traces.assign(label=traces["label"] * 0 - 1))
+
+
+def _command(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="neuroemu")
+    add_commands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    args.func(args)
+
+
+def test_inspect_and_diff_commands(data, traces, tmp_path, capsys):
+    path = save_traces(traces, tmp_path / "run.h5")
+    _command(["inspect", str(path)])
+    table = capsys.readouterr().out
+    assert "samples     40   timesteps 32" in table
+    assert re.search(r"^layer2 +5 ", table, re.MULTILINE)
+    _command(["inspect", str(path), "--json", "--plots", str(tmp_path / "p")])
+    result = json.loads(capsys.readouterr().out)
+    assert result["layers"][3]["neurons"] == 5
+    assert len(result["plots"]) == 4 and all(os.path.exists(p) for p in result["plots"])
+    other = save_traces(
+        reference_traces(random_net(seed=3, timesteps=48), *data), tmp_path / "b.h5"
+    )
+    _command(["diff", str(path), str(other), "--json"])
+    diff = json.loads(capsys.readouterr().out)
+    assert (
+        diff["prediction_agreement"]
+        == analysis.compare(traces, open_traces(other)).prediction_agreement
+    )
+    _command(["diff", str(path), str(other)])
+    assert "predictions" in capsys.readouterr().out
+
+
+def test_commands_fail_clearly_on_bad_files(tmp_path):
+    bad = tmp_path / "bad.h5"
+    bad.write_bytes(b"nope")
+    with pytest.raises(SystemExit, match="not a readable HDF5 trace file"):
+        _command(["inspect", str(bad)])
+    with pytest.raises(SystemExit, match="does not exist"):
+        _command(["diff", str(tmp_path / "a.h5"), str(bad)])

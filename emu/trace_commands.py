@@ -1,0 +1,180 @@
+"""The ``neuroemu inspect`` and ``neuroemu diff`` commands: trace summaries as tables or JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import warnings
+from collections.abc import Sequence
+
+from . import analysis
+from .trace_access import PartialRunWarning, SelectionError, open_traces
+from .traces import TraceFormatError
+
+__all__ = ["add_commands", "format_summary", "format_comparison"]
+
+
+def add_commands(subparsers) -> None:
+    """Add ``inspect`` and ``diff`` to the ``neuroemu`` argument parser's subcommands."""
+    inspect = subparsers.add_parser(
+        "inspect", help="summarize a trace file (or a run's shard directory) per layer"
+    )
+    inspect.add_argument("traces", help="trace file (.h5) or <run>.h5.shards directory")
+    inspect.add_argument("--plots", metavar="DIR", help="also write PNG plots into DIR")
+    inspect.add_argument(
+        "--sample", type=int, help="sample of the raster plot (default: the first)"
+    )
+    inspect.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    inspect.set_defaults(func=cmd_inspect)
+    diff = subparsers.add_parser("diff", help="compare two trace files of one network")
+    diff.add_argument("a", help="first trace file")
+    diff.add_argument("b", help="second trace file")
+    diff.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    diff.set_defaults(func=cmd_diff)
+
+
+def _open(path: str):
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PartialRunWarning)
+            return open_traces(path)
+    except (TraceFormatError, FileNotFoundError) as err:
+        raise SystemExit(f"error: {err}") from err
+
+
+def cmd_inspect(args: argparse.Namespace) -> None:
+    tr = _open(args.traces)
+    result = analysis.summary(tr)
+    plots = []
+    if args.plots:
+        from .plot import all_plots
+
+        try:
+            plots = [str(p) for p in all_plots(tr, args.plots, args.sample)]
+        except SelectionError as err:
+            raise SystemExit(f"error: {err}") from err
+    if args.json:
+        print(json.dumps(result.to_dict() | {"plots": plots}, indent=2))
+        return
+    print(format_summary(result, args.traces))
+    for p in plots:
+        print(f"plot: {p}")
+
+
+def cmd_diff(args: argparse.Namespace) -> None:
+    a, b = _open(args.a), _open(args.b)
+    try:
+        result = analysis.compare(a, b)
+    except ValueError as err:
+        raise SystemExit(f"error: {err}") from err
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        print(format_comparison(result, args.a, args.b))
+
+
+def _table(header: Sequence[str], rows: list[Sequence[object]]) -> str:
+    cells = [[_cell(v) for v in row] for row in rows]
+    widths = [max(len(h), *(len(r[k]) for r in cells)) for k, h in enumerate(header)]
+    lines = [
+        "  ".join(
+            h.rjust(w) if k else h.ljust(w)
+            for k, (h, w) in enumerate(zip(header, widths, strict=True))
+        )
+    ]
+    lines.append("  ".join("-" * w for w in widths))
+    for row in cells:
+        lines.append(
+            "  ".join(
+                c.rjust(w) if k else c.ljust(w)
+                for k, (c, w) in enumerate(zip(row, widths, strict=True))
+            )
+        )
+    return "\n".join(lines)
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.2f} %"
+
+
+def format_summary(s: analysis.RunSummary, name: str = "") -> str:
+    """A human-readable table of :func:`emu.analysis.summary`."""
+    head = [
+        f"traces      {name}",
+        f"target      {s.target}   network {s.net_digest}",
+        f"samples     {s.samples}   timesteps {s.timesteps}",
+        f"accuracy    {_percent(s.accuracy)} ({s.labelled} labelled)",
+    ]
+    if s.missing_samples:
+        head.append(
+            "missing     " + ", ".join(f"{a}..{b}" for a, b in s.missing_samples) + " (partial run)"
+        )
+    rows = [
+        (
+            layer.name,
+            layer.neurons,
+            layer.spikes_per_sample,
+            layer.nonzero_per_sample,
+            layer.firing_rate,
+            _percent(layer.silent_fraction),
+            layer.first_step,
+            layer.first_spike_latency,
+            "/".join(str(v) for v in layer.saturation.values()),
+        )
+        for layer in s.layers
+    ]
+    header = (
+        "layer",
+        "neurons",
+        "spikes/sample",
+        "nonzero/sample",
+        "rate/step",
+        "silent",
+        "first step",
+        "first-spike lat.",
+        "sat. u/v/in",
+    )
+    return "\n".join(head) + "\n\n" + _table(header, rows)
+
+
+def format_comparison(c: analysis.Comparison, name_a: str = "a", name_b: str = "b") -> str:
+    """A human-readable table of :func:`emu.analysis.compare`."""
+    head = [
+        f"a           {name_a}",
+        f"b           {name_b}",
+        f"samples     {c.samples} in common   same network: {'yes' if c.same_network else 'no'}",
+        f"predictions {_percent(c.prediction_agreement)} agree",
+        f"accuracy    a {_percent(c.accuracy_a)}   b {_percent(c.accuracy_b)}",
+    ]
+    rows = [
+        (
+            layer.name,
+            layer.spikes_per_sample_a,
+            layer.spikes_per_sample_b,
+            layer.spikes_per_sample_b - layer.spikes_per_sample_a,
+            layer.rate_a,
+            layer.rate_b,
+            layer.mean_abs_count_diff,
+            _percent(layer.identical_fraction),
+        )
+        for layer in c.layers
+    ]
+    header = (
+        "layer",
+        "spikes/sample a",
+        "spikes/sample b",
+        "b - a",
+        "rate a",
+        "rate b",
+        "mean |diff|",
+        "identical",
+    )
+    return "\n".join(head) + "\n\n" + _table(header, rows)
