@@ -8,6 +8,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from .akida import AkidaBits
+from .datasets import Dataset
+from .quantized_layers import QuantizedModel
+from .zero_aware import ActivationRecorder, ZeroAware, sparsity, weight_penalty
+
 __all__ = ["train", "accuracy", "predict"]
 
 
@@ -27,19 +32,49 @@ def accuracy(model: nn.Module, x: np.ndarray, y: np.ndarray) -> float:
 
 def train(
     model: nn.Module,
-    x: np.ndarray,
-    y: np.ndarray,
+    x: np.ndarray | Dataset,
+    y: np.ndarray | None = None,
     epochs: int = 10,
     batch_size: int = 64,
     lr: float = 1e-3,
     seed: int = 0,
     penalty: Callable[[nn.Module], torch.Tensor] | None = None,
     log: Callable[[str], None] | None = None,
+    quantization: AkidaBits | None = None,
+    zero_aware: ZeroAware | None = None,
+    test: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> nn.Module:
-    """Train ``model`` with Adam and cross-entropy (plus ``penalty(model)`` when given)."""
+    """Train ``model`` with Adam and cross-entropy (plus ``penalty(model)`` when given).
+
+    Parameters
+    ----------
+    model
+        A torch model; trained in place and returned.
+    x, y
+        Training inputs and labels, or a :class:`~converters.datasets.Dataset` as ``x``
+        (its test split then serves as ``test``).
+    quantization
+        Akida bit widths for quantization-aware training (straight-through estimators,
+        see :mod:`converters.quantized_layers`); the returned model is plain float with its
+        weights on the integer grid and its output bias zero.
+    zero_aware
+        Weights of the penalties on non-zero activations and weights
+        (:mod:`converters.zero_aware`).
+    test
+        Test inputs and labels for the report left in ``model.training_report``
+        (:class:`~converters.zero_aware.SparsityReport`; the training data when omitted).
+    """
+    if isinstance(x, Dataset):
+        test = test if test is not None else (x.x_test, x.y_test)
+        x, y = x.x_train, x.y_train
+    if y is None:
+        raise ValueError("train needs labels y, or a Dataset as x")
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    quantized = QuantizedModel(model, quantization) if quantization is not None else None
+    steps = quantized.activations if quantized is not None else {}
+    recorder = ActivationRecorder(model, steps) if zero_aware is not None else None
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
     xt, yt = torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(y, dtype=torch.long)
     for epoch in range(epochs):
         model.train()
@@ -50,11 +85,22 @@ def train(
             loss = nn.functional.cross_entropy(model(xt[idx]), yt[idx])
             if penalty is not None:
                 loss = loss + penalty(model)
+            if zero_aware is not None:
+                loss = loss + zero_aware.activations * recorder.penalty()
+                loss = loss + zero_aware.weights * weight_penalty(model)
             opt.zero_grad()
             loss.backward()
             opt.step()
-            total += float(loss) * len(idx)
+            total += loss.item() * len(idx)
         if log:
             log(f"epoch {epoch + 1}/{epochs}: loss {total / len(x):.4f}")
+    if recorder is not None:
+        recorder.remove()
+    x_report, y_report = test if test is not None else (x, y)
+    model.training_report = sparsity(model, x_report, y_report)
+    if log:
+        log(str(model.training_report))
+    if quantized is not None:
+        quantized.remove()
     model.eval()
     return model
