@@ -21,7 +21,7 @@ import dask
 import numpy as np
 import xarray as xr
 
-from .trace_access import missing_samples
+from .trace_access import event_blocks, missing_samples
 
 __all__ = [
     "LayerSummary",
@@ -34,7 +34,7 @@ __all__ = [
     "first_spike_steps",
 ]
 
-_BLOCK_CELLS = 1 << 23  # (sample, neuron) cells per pass of first_spike_steps
+_BLOCK_CELLS = 1 << 24  # (sample, neuron) cells per pass of first_spike_steps
 
 
 @dataclass
@@ -191,16 +191,12 @@ def first_spike_steps(tr: xr.Dataset, layer: str, samples: slice | None = None) 
 
 def _event_blocks(tr: xr.Dataset):
     """(sample position, step, layer, neuron) arrays of the events, one chunk at a time."""
-    names = [f"event_{k}" for k in ("sample", "step", "layer", "neuron")]
-    data = [tr[n].data for n in names]
     coords = tr["sample"].values
-    chunks = getattr(data[0], "chunks", ((len(data[0]),),))[0]
-    start = 0
-    for size in chunks:
-        part = slice(start, start + size)
-        start += size
-        sample, step, layer, neuron = dask.compute(*(d[part] for d in data))
-        yield np.searchsorted(coords, sample), step, layer, neuron
+    contiguous = np.array_equal(coords, np.arange(coords[0], coords[0] + len(coords)))
+    for sample, step, layer, neuron in event_blocks(tr):
+        s = sample()
+        position = s - coords[0] if contiguous else np.searchsorted(coords, s)
+        yield position, step(), layer(), neuron()
 
 
 def _neuron_latency(tr: xr.Dataset) -> list[float | None]:

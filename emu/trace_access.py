@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from .traces import TraceFormatError, load_traces
+from .traces import TraceFormatError, check_format
 
 __all__ = [
     "MANIFEST",
@@ -39,6 +39,7 @@ __all__ = [
     "select",
     "layer_counts",
     "sample_events",
+    "event_blocks",
 ]
 
 MANIFEST = "manifest.json"
@@ -81,10 +82,21 @@ def open_traces(path: str | os.PathLike) -> xr.Dataset:
     shards = path.with_name(path.name + ".shards")
     if not path.exists() and shards.is_dir():
         return _open_shards(shards)
-    ds = load_traces(path, lazy=True)
-    ds = ds.chunk(_chunks(ds))
+    ds = _open_file(path)
     ds.attrs["missing_samples"] = "[]"
     return ds
+
+
+def _open_file(path: Path) -> xr.Dataset:
+    """One trace file, checked, as dask arrays of a few large chunks (metadata read only)."""
+    if not path.exists():
+        raise FileNotFoundError(f"trace file {path} does not exist")
+    try:
+        ds = xr.open_dataset(path, engine="h5netcdf", phony_dims="access")
+    except Exception as err:  # h5py/h5netcdf raise several unrelated types for a bad file
+        raise TraceFormatError(f"{path} is not a readable HDF5 trace file: {err}") from err
+    check_format(ds, str(path))
+    return ds.chunk(_chunks(ds))
 
 
 def _chunks(ds: xr.Dataset) -> dict[str, int]:
@@ -113,7 +125,7 @@ def _open_shards(directory: Path) -> xr.Dataset:
         raise TraceFormatError(f"{directory} holds no finished shard (shard_<first>_<last>.h5)")
     parts = []
     for first, last, p in ranges:
-        ds = load_traces(p, lazy=True)
+        ds = _open_file(p)
         samples = ds["sample"].values
         if len(samples) != last - first + 1 or samples[0] != first or samples[-1] != last:
             raise TraceFormatError(
@@ -145,7 +157,7 @@ def _concat(parts: list[xr.Dataset]) -> xr.Dataset:
         names = [f"event_{k}" for k in ("sample", "step", "layer", "neuron")]
         combined = combined.merge(xr.concat([ds[names] for ds in parts], dim="event"))
     combined.attrs = dict(parts[0].attrs)
-    return combined.chunk(_chunks(combined))
+    return combined
 
 
 def _gaps(ranges: Sequence[tuple[int, int]], total: int) -> list[list[int]]:
@@ -271,19 +283,14 @@ def sample_events(
     index = {n: k for k, n in enumerate(_layers(tr))}
     wanted = np.array([index[n] for n in names])
     step, layer, neuron = [], [], []
-    event_sample = tr["event_sample"].data
-    blocks = getattr(event_sample, "chunks", ((len(event_sample),),))[0]
-    start = 0
-    for size in blocks:
-        part = slice(start, start + size)
-        hit = np.flatnonzero(np.asarray(event_sample[part]) == sample)
-        start += size
+    for sample_block, step_block, layer_block, neuron_block in event_blocks(tr):
+        hit = np.flatnonzero(sample_block() == sample)
         if hit.size == 0:
             continue
-        lay = np.asarray(tr["event_layer"].data[part])[hit]
+        lay = layer_block()[hit]
         keep = np.isin(lay, wanted)
-        step.append(np.asarray(tr["event_step"].data[part])[hit][keep])
-        neuron.append(np.asarray(tr["event_neuron"].data[part])[hit][keep])
+        step.append(step_block()[hit][keep])
+        neuron.append(neuron_block()[hit][keep])
         layer.append(lay[keep])
     step_all, layer_all, neuron_all = (_join(step), _join(layer), _join(neuron))
     return {n: (step_all[layer_all == index[n]], neuron_all[layer_all == index[n]]) for n in names}
@@ -291,3 +298,20 @@ def sample_events(
 
 def _join(parts: list[np.ndarray]) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros(0, np.int32)
+
+
+def event_blocks(tr: xr.Dataset):
+    """Iterate over the event arrays chunk by chunk.
+
+    Yields
+    ------
+    tuple
+        Four callables (sample, step, layer, neuron), each reading that chunk of its
+        ``event_*`` variable as a numpy array, so a caller reads only what it needs.
+    """
+    data = [tr[f"event_{k}"].data for k in ("sample", "step", "layer", "neuron")]
+    if not hasattr(data[0], "blocks"):
+        yield tuple((lambda d=d: np.asarray(d)) for d in data)
+        return
+    for i in range(data[0].numblocks[0]):
+        yield tuple((lambda d=d, i=i: np.asarray(d.blocks[i].compute())) for d in data)
