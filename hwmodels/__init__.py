@@ -1,6 +1,6 @@
 """Energy, power and latency models of Loihi, Akida and the NCS2, and comparison reports."""
 
-from . import loihi, ncs2
+from . import akida, loihi, ncs2
 from .constants import REGISTRY, Constant, Constants, ConstantsError, load_constants
 from .estimate import Estimate, LayerEstimate, load_estimate
 from .trace_input import TraceMismatchError
@@ -15,6 +15,7 @@ __all__ = [
     "TraceMismatchError",
     "load_constants",
     "load_estimate",
+    "akida",
     "loihi",
     "ncs2",
 ]

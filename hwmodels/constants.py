@@ -88,28 +88,39 @@ _ENTRIES = (
         AKIDA_MNIST,
         "board floor power, drawn for the whole frame time",
     ),
+    Constant("akida_calibration_fps", 770, "1/s", AKIDA_MNIST, "calibration target: frame rate"),
+    Constant(
+        "akida_calibration_power", 0.9368, "W", AKIDA_MNIST, "calibration target: average power"
+    ),
     Constant(
         "akida_synop_energy",
-        2.3e-10,
+        3.4366e-10,
         "J",
         "calibrated by scripts/calibrate_akida.py against " + AKIDA_MNIST,
         "energy per event times non-zero weight it touches",
     ),
     Constant(
         "akida_fire_energy",
-        2.3e-10,
+        3.4366e-10,
         "J",
         "assumption: one firing neuron costs as much as one synaptic operation",
         "energy per neuron that fires (non-zero output)",
     ),
     Constant(
         "akida_synop_time",
-        4.3e-9,
+        8.1099e-9,
         "s",
         "calibrated by scripts/calibrate_akida.py against " + AKIDA_MNIST,
         "frame time per synaptic operation, spread over the neural processors in use",
     ),
     Constant("akida_nps", 78, "NPs", "BrainChip AKD1000: 80 NPs, 78 usable", "neural processors"),
+    Constant(
+        "akida_filters_per_np",
+        64,
+        "filters",
+        "assumption: BrainChip does not publish a per-NP filter limit in DESIGN.md's sources",
+        "filters (neurons per position) one neural processor holds",
+    ),
     # NCS2
     Constant("ncs2_power", 1.0, "W", NCS2_BRIEF + ': "around 1 W" typical', "running power"),
     Constant("ncs2_tdp", 1.5, "W", NCS2_BRIEF, "thermal design power, the envelope's ceiling"),
