@@ -1,6 +1,6 @@
 """Energy, power and latency models of Loihi, Akida and the NCS2, and comparison reports."""
 
-from . import akida, loihi, ncs2
+from . import akida, loihi, ncs2, report
 from .constants import REGISTRY, Constant, Constants, ConstantsError, load_constants
 from .estimate import Estimate, LayerEstimate, load_estimate
 from .trace_input import TraceMismatchError
@@ -18,4 +18,5 @@ __all__ = [
     "akida",
     "loihi",
     "ncs2",
+    "report",
 ]

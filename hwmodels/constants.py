@@ -20,6 +20,7 @@ __all__ = ["Constant", "Constants", "ConstantsError", "REGISTRY", "load_constant
 DAVIES = "Davies et al., IEEE Micro 2018, Table 2 (0.75 V, pre-silicon)"
 BLOUW = "Blouw et al. 2019, keyword spotting on silicon"
 AKIDA_MNIST = "BrainChip AKD1000 MNIST CNN: 770 fps, 936.8 mW over a 894 mW floor, 1.22 mJ/frame"
+CHANDARANA = "Chandarana et al., arXiv 2210.05006, 2022 (image classification)"
 NCS2_BRIEF = "Intel NCS2 product brief (Myriad X, 16 nm)"
 
 
@@ -57,6 +58,13 @@ _ENTRIES = (
         "Frady et al. 2020 (3.34 W for 32 chips)",
         "static power per chip in use",
     ),
+    # Loihi measured on silicon, the reference the model is held against
+    Constant("blouw_running_power", 0.110, "W", BLOUW, "Loihi running power, keyword spotting"),
+    Constant("blouw_idle_power", 0.029, "W", BLOUW, "Loihi idle power"),
+    Constant("blouw_inference_rate", 296, "1/s", BLOUW, "Loihi keyword-spotting inferences/s"),
+    Constant("blouw_dynamic_energy", 0.27e-3, "J", BLOUW, "Loihi dynamic energy per inference"),
+    Constant("published_power_ratio", 27, "1", CHANDARANA, "NCS2 power over Loihi power, up to"),
+    Constant("published_energy_ratio", 5, "1", CHANDARANA, "NCS2 energy over Loihi energy, up to"),
     # Loihi chip organisation and limits
     Constant("loihi_cores_per_chip", 128, "cores", DAVIES, "neuromorphic cores per chip"),
     Constant(

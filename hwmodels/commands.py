@@ -1,0 +1,117 @@
+"""The ``neuroemu estimate`` and ``neuroemu compare`` commands."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+__all__ = ["add_commands", "cmd_estimate", "cmd_compare"]
+
+
+def add_commands(subparsers) -> None:
+    """Add ``estimate`` and ``compare`` to the ``neuroemu`` argument parser's subcommands."""
+    est = subparsers.add_parser(
+        "estimate", help="energy, power and latency per inference from a trace file"
+    )
+    est.add_argument("traces", help="trace file (.h5) recorded by 'neuroemu run'")
+    est.add_argument("--net", required=True, help="the network it was recorded from (.npz)")
+    est.add_argument("--constants", help="JSON or TOML file overriding hardware constants")
+    est.add_argument(
+        "--cores",
+        action="append",
+        default=[],
+        metavar="LAYER=N",
+        help="Loihi cores for a layer (repeatable; default: the fewest that fit)",
+    )
+    est.add_argument("--rate", type=float, help="inferences per second (default: back to back)")
+    est.add_argument("--label", help="name in reports (default: the target chip)")
+    est.add_argument("--out", help="write the estimate as JSON (input to 'neuroemu compare')")
+    est.set_defaults(func=cmd_estimate)
+
+    cmp = subparsers.add_parser(
+        "compare", help="table and plots of estimates, with ratios against an NCS2 baseline"
+    )
+    cmp.add_argument("estimates", nargs="*", help="estimate JSON files from 'neuroemu estimate'")
+    cmp.add_argument("--out", required=True, help="output directory")
+    cmp.add_argument("--traces", help="trace file for a spike raster and per-layer activity")
+    cmp.add_argument("--ncs2-model", help="run this model (.onnx, .xml) as the NCS2 baseline")
+    cmp.add_argument("--data", default="mnist", help="'digits', 'mnist' or an .npz of x, y")
+    cmp.add_argument("--samples", type=int, default=500, help="images for the NCS2 baseline")
+    cmp.add_argument("--measured", help="JSON file of measured NCS2 latency and power")
+    cmp.add_argument("--constants", help="JSON or TOML file overriding hardware constants")
+    cmp.set_defaults(func=cmd_compare)
+
+
+def _parse_cores(items: list[str]) -> dict[str, int]:
+    cores = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not value.isdigit():
+            raise SystemExit(f"error: --cores takes LAYER=N, got {item!r}")
+        cores[name] = int(value)
+    return cores
+
+
+def _test_samples(spec: str, limit: int):
+    import numpy as np
+
+    from converters import datasets
+
+    if spec in ("digits", "mnist"):
+        data = datasets.digits() if spec == "digits" else datasets.mnist()
+        return data.x_test[:limit], data.y_test[:limit]
+    path = Path(spec)
+    if path.suffix != ".npz" or not path.exists():
+        raise SystemExit(f"error: --data takes 'digits', 'mnist' or an existing .npz, got {spec!r}")
+    archive = np.load(path)
+    if "x" not in archive or "y" not in archive:
+        raise SystemExit(f"error: {path} must hold arrays 'x' and 'y'")
+    return archive["x"][:limit], archive["y"][:limit]
+
+
+def cmd_estimate(args: argparse.Namespace) -> None:
+    """Estimate one trace file and print (and optionally save) the result."""
+    from converters.net_io import load_net
+    from emu import load_traces
+
+    from . import akida, loihi
+    from .constants import load_constants
+
+    constants = load_constants(args.constants)
+    traces = load_traces(args.traces)
+    net = load_net(args.net)
+    target = traces.attrs.get("target")
+    label = args.label or str(target)
+    if target == "loihi":
+        result = loihi.estimate(
+            net, traces, _parse_cores(args.cores), constants, args.rate, label=label
+        )
+    elif target == "akida":
+        if args.cores:
+            raise SystemExit("error: --cores applies to Loihi traces only")
+        result = akida.estimate(net, traces, constants, args.rate, label=label)
+    else:
+        raise SystemExit(f"error: {args.traces} has target {target!r}; expected loihi or akida")
+    print(result.summary())
+    if args.out:
+        print(f"wrote {result.save(args.out)}")
+
+
+def cmd_compare(args: argparse.Namespace) -> None:
+    """Write the comparison report of saved estimates (and an NCS2 baseline run)."""
+    from . import ncs2, report
+    from .constants import load_constants
+    from .estimate import load_estimate
+
+    estimates = [load_estimate(path) for path in args.estimates]
+    if args.ncs2_model:
+        x, y = _test_samples(args.data, args.samples)
+        model = Path(args.ncs2_model)
+        if not model.exists():
+            raise SystemExit(f"error: model file {model} does not exist")
+        estimates.append(ncs2.baseline(model, x, y, args.measured, load_constants(args.constants)))
+    if not estimates:
+        raise SystemExit("error: give estimate files and/or --ncs2-model")
+    result = report.compare(estimates, args.out, traces=args.traces)
+    print(result.text)
+    print("wrote " + ", ".join(str(p) for p in result.files))

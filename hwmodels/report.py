@@ -1,0 +1,241 @@
+"""The comparison report: one table (text, CSV, JSON) of estimates and PNG plots.
+
+Ratios are taken against the NCS2 estimate in the list: ``power ratio = P_ncs2 / P`` and
+``energy ratio = E_ncs2 / E`` (how many times less the platform draws or spends).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+
+from .constants import Constants  # noqa: E402
+from .estimate import Estimate  # noqa: E402
+
+__all__ = ["Report", "compare", "table_rows", "against_published"]
+
+COLUMNS = (
+    "label",
+    "platform",
+    "accuracy_pct",
+    "latency_ms",
+    "power_w",
+    "power_static_w",
+    "power_dynamic_w",
+    "energy_mj",
+    "energy_static_mj",
+    "energy_dynamic_mj",
+    "power_ratio_vs_ncs2",
+    "energy_ratio_vs_ncs2",
+    "model",
+)
+
+
+@dataclass
+class Report:
+    """What :func:`compare` wrote and the table it holds."""
+
+    text: str
+    rows: list[dict]
+    files: list[Path] = field(default_factory=list)
+
+
+def _reference(estimates: Sequence[Estimate]) -> Estimate | None:
+    return next((e for e in estimates if e.platform == "ncs2"), None)
+
+
+def table_rows(estimates: Sequence[Estimate]) -> list[dict]:
+    """One dict per estimate with the report's columns (ratios None without an NCS2 estimate)."""
+    ref = _reference(estimates)
+    rows = []
+    for e in estimates:
+        rows.append(
+            {
+                "label": e.label,
+                "platform": e.platform,
+                "accuracy_pct": None if e.accuracy is None else 100 * e.accuracy,
+                "latency_ms": 1e3 * e.latency,
+                "power_w": e.power,
+                "power_static_w": e.power_static,
+                "power_dynamic_w": e.power_dynamic,
+                "energy_mj": 1e3 * e.energy,
+                "energy_static_mj": 1e3 * e.energy_static,
+                "energy_dynamic_mj": 1e3 * e.energy_dynamic,
+                "power_ratio_vs_ncs2": None if ref is None else ref.power / e.power,
+                "energy_ratio_vs_ncs2": None if ref is None else ref.energy / e.energy,
+                "model": e.model,
+            }
+        )
+    return rows
+
+
+def against_published(
+    loihi: Estimate, ncs2: Estimate, constants: Constants | None = None
+) -> list[str]:
+    """How far a Loihi estimate's ratios against the NCS2 lie from the published ones, and why."""
+    c = constants or Constants()
+    power, energy = ncs2.power / loihi.power, ncs2.energy / loihi.energy
+    pub_p, pub_e = c["published_power_ratio"], c["published_energy_ratio"]
+    static_share = loihi.energy_static / loihi.energy
+    return [
+        f"power ratio {power:.3g}x against the published up to {pub_p:g}x "
+        f"(a factor {pub_p / power:.3g} apart)",
+        f"energy ratio {energy:.3g}x against the published up to {pub_e:g}x "
+        f"(a factor {pub_e / energy:.3g} apart)",
+        f"why: Loihi's power here is {100 * static_share:.0f}% static "
+        f"({loihi.power_static:.3g} W, loihi_static_power per chip; Blouw et al. measured "
+        f"{c['blouw_idle_power']:g} W idle on silicon), so the power ratio is bounded by "
+        f"P_ncs2 / P_static = {ncs2.power / loihi.power_static:.3g}x; "
+        f"the energy ratio follows the latencies too: Loihi {1e3 * loihi.latency:.3g} ms "
+        f"(pre-silicon per-op times, no host I/O) against NCS2 {1e3 * ncs2.latency:.3g} ms "
+        f"({ncs2.model}); a published power ratio ({pub_p:g}x) above the energy ratio "
+        f"({pub_e:g}x) means the measured Loihi ran slower per inference than the NCS2, "
+        "which a model without host I/O does not reproduce",
+    ]
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _text(rows: list[dict], estimates: Sequence[Estimate], extra: list[str]) -> str:
+    shown = COLUMNS[:-1]
+    cells = [[_fmt(r[k]) for k in shown] for r in rows]
+    widths = [max(len(k), *(len(c[i]) for c in cells)) for i, k in enumerate(shown)]
+    lines = ["  ".join(k.ljust(w) for k, w in zip(shown, widths, strict=True))]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(cell, widths, strict=True)) for cell in cells]
+    lines.append("")
+    for e in estimates:
+        over = [k for k, v in e.constants.items() if v["source"] == "override"]
+        lines.append(f"{e.label}: {e.model}; constants: {e.constants_origin}")
+        if over:
+            lines.append(f"  overridden: {', '.join(over)}")
+        lines += [f"  assumes: {a}" for a in e.assumptions]
+    if extra:
+        lines.append("")
+        lines += extra
+    return "\n".join(lines) + "\n"
+
+
+def _bars(estimates: Sequence[Estimate], path: Path) -> Path:
+    labels = [e.label for e in estimates]
+    fig, (ax_e, ax_p) = plt.subplots(1, 2, figsize=(max(8, 1.2 * len(labels) + 4), 4))
+    for ax, static, dynamic, unit in (
+        (
+            ax_e,
+            [1e3 * e.energy_static for e in estimates],
+            [1e3 * e.energy_dynamic for e in estimates],
+            "energy per inference (mJ)",
+        ),
+        (
+            ax_p,
+            [e.power_static for e in estimates],
+            [e.power_dynamic for e in estimates],
+            "power (W)",
+        ),
+    ):
+        ax.bar(labels, static, label="static", color="C7")
+        ax.bar(labels, dynamic, bottom=static, label="dynamic", color="C0")
+        ax.set_ylabel(unit)
+        ax.set_yscale("log")
+        ax.tick_params(axis="x", rotation=45, labelsize="small")
+    ax_e.legend(fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def _accuracy_vs_timesteps(estimates: Sequence[Estimate], path: Path) -> Path | None:
+    points = sorted(
+        (e.details["timesteps"], 100 * e.accuracy)
+        for e in estimates
+        if e.platform == "loihi" and e.accuracy is not None and "timesteps" in e.details
+    )
+    if len({t for t, _ in points}) < 2:
+        return None
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot([t for t, _ in points], [a for _, a in points], "o", label="Loihi settings")
+    ref = _reference(estimates)
+    if ref is not None and ref.accuracy is not None:
+        ax.axhline(100 * ref.accuracy, color="C3", ls="--", label="DNN (OpenVINO)")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("timesteps")
+    ax.set_ylabel("accuracy (%)")
+    ax.legend(fontsize="small")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def compare(
+    estimates: Sequence[Estimate],
+    out_dir: str | os.PathLike,
+    traces: str | os.PathLike | None = None,
+    notes: Sequence[str] = (),
+) -> Report:
+    """Write the comparison table and plots of ``estimates`` into ``out_dir``.
+
+    Parameters
+    ----------
+    estimates
+        Estimates of any platforms; the NCS2 one (if any) is the ratios' reference.
+    out_dir
+        Directory for ``comparison.txt``, ``.csv``, ``.json`` and the PNGs.
+    traces
+        An HDF5 trace file; adds a spike raster (when it holds events) and per-layer activity.
+    notes
+        Lines appended to the text table; the distance of each Loihi estimate's ratios from
+        the published ones is added when an NCS2 estimate is present.
+    """
+    if not estimates:
+        raise ValueError("compare needs at least one estimate")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = table_rows(estimates)
+    extra = list(notes)
+    ref = _reference(estimates)
+    if ref is not None:
+        for e in estimates:
+            if e.platform == "loihi":
+                extra += [f"{e.label} against the published ratios:"]
+                extra += [f"  {line}" for line in against_published(e, ref)]
+    text = _text(rows, estimates, extra)
+    files = [out / "comparison.txt", out / "comparison.csv", out / "comparison.json"]
+    files[0].write_text(text)
+    with open(files[1], "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    files[2].write_text(
+        json.dumps({"rows": rows, "estimates": [e.to_dict() for e in estimates]}, indent=1)
+    )
+    files.append(_bars(estimates, out / "energy_power.png"))
+    curve = _accuracy_vs_timesteps(estimates, out / "accuracy_vs_timesteps.png")
+    if curve is not None:
+        files.append(curve)
+    if traces is not None:
+        from emu import load_traces, plot
+
+        tr = load_traces(traces)
+        files.append(plot.activity(tr, out / "layer_activity.png"))
+        if "event_sample" in tr:
+            first = int(tr["sample"].values[0])
+            files.append(plot.raster(tr, first, path=out / "raster.png"))
+    return Report(text, rows, files)
