@@ -3,6 +3,7 @@
 from .graph import Add, AvgPool2d, Conv2d, Dense, Flatten, Graph, Input, MaxPool2d
 from .importer import UnsupportedLayerError, load, to_openvino
 from .loihi import LoihiInput, LoihiLayer, LoihiNet, LoihiProjection, QuantizationReport, to_loihi
+from .nir_io import NIRExportError, NIRImportError, from_nir, read_nir, to_nir, write_nir
 from .normalization import activation_scales, normalize
 
 __all__ = [
@@ -22,6 +23,12 @@ __all__ = [
     "normalize",
     "to_loihi",
     "MaxPool2d",
+    "NIRExportError",
+    "NIRImportError",
+    "from_nir",
+    "read_nir",
+    "to_nir",
+    "write_nir",
     "UnsupportedLayerError",
     "load",
     "to_openvino",

@@ -1,0 +1,607 @@
+"""Export of Loihi networks to NIR (Neuromorphic Intermediate Representation) and import back.
+
+A LoihiNet becomes a NIR graph in the chip's integer units, one time step per unit of time::
+
+    Input (levels 0..255)  ->  IF "input population" (r = 64, v_threshold = 255 * 64)
+    IF / CubaLIF per layer, fed by Conv2d edges (where a projection is a convolution with
+    symmetric padding) or Affine edges (w_eff = w_mant * 2**(6 + w_exp), bias in the edge)
+
+    IF       (delta_u = 4096, delta_v = 0):  v += r * (W s + b)
+    CubaLIF  (delta_v > 0):  tau_syn = 4096 / delta_u, w_in = tau_syn,
+                             tau_mem = r = 4096 / delta_v, v_leak = bias * tau_mem
+
+What NIR cannot say is kept in node metadata, which :func:`from_nir` reads and other tools
+ignore: reset by subtraction (NIR resets to ``v_reset``), refractory periods, Loihi's
+truncating integer decays, its one-step synaptic delay, and the weight and bias exponents.
+:func:`to_nir` warns when a network relies on them (``strict=True`` refuses instead).
+Rate-coded inputs (Bernoulli generators) and Akida networks (one-shot frames with multi-bit
+quantized activations) have no NIR form and are refused.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+from .loihi import INPUT_LEVELS, LoihiInput, LoihiLayer, LoihiNet, LoihiProjection
+from .populations import conv_matrix, pool_matrix
+
+__all__ = ["NIRExportError", "NIRImportError", "to_nir", "from_nir", "write_nir", "read_nir"]
+
+_RESERVED = ("input", "output")
+_NEURONS = ("IF", "CubaLIF")
+_LINEAR = ("Affine", "Linear", "Conv2d", "Flatten", "AvgPool2d", "SumPool2d", "Scale")
+
+
+class NIRExportError(ValueError):
+    """A network, or a part of it, that NIR cannot express."""
+
+
+class NIRImportError(ValueError):
+    """A NIR graph that neuroemu cannot read as a LoihiNet."""
+
+
+def _key(name: str) -> str:
+    return f"{name}_neurons" if name in _RESERVED else name
+
+
+def to_nir(net: LoihiNet, strict: bool = False):
+    """Describe ``net`` as a ``nir.NIRGraph`` (see the module docstring for the mapping).
+
+    Parameters
+    ----------
+    net
+        A LoihiNet with bias-encoded input.
+    strict
+        Refuse networks that rely on metadata other tools ignore (reset by subtraction,
+        refractory periods), instead of warning.
+    """
+    import nir
+
+    if not isinstance(net, LoihiNet):
+        raise NIRExportError(
+            f"cannot export a {type(net).__name__} to NIR: only LoihiNets. Akida layers "
+            "integrate a whole frame and fire once with a quantized multi-bit activation "
+            "(clip(ceil(16 (p - th) / S), 0, 2**bits - 1)), which no NIR neuron expresses"
+        )
+    if net.input.encoding != "bias":
+        raise NIRExportError(
+            "rate-coded input (per-step Bernoulli generators drawn from a linear congruential "
+            "generator) has no NIR node; convert with input_encoding='bias' to export"
+        )
+    _check_expressible(net, strict)
+    shapes = {net.input.name: tuple(net.input.shape)}
+    shapes.update({layer.name: tuple(layer.shape) for layer in net.layers})
+    nodes: dict[str, object] = {}
+    edges: list[tuple[str, str]] = []
+    inp = net.input
+    nodes["input"] = nir.Input(
+        input_type={"input": np.array(inp.shape)},
+        metadata={"levels": INPUT_LEVELS, "scale": float(inp.scale)},
+    )
+    in_key = _key(inp.name)
+    full = np.ones(inp.shape)
+    nodes[in_key] = nir.IF(
+        r=64.0 * full,
+        v_threshold=float(INPUT_LEVELS << 6) * full,
+        v_reset=0.0 * full,
+        metadata=_neuron_metadata(inp.as_layer(), "input"),
+    )
+    edges.append(("input", in_key))
+    flat: dict[str, str] = {}
+    for layer in net.layers:
+        key = _key(layer.name)
+        convs = _conv_edges(layer, shapes)
+        shape = shapes[layer.name] if convs is not None else (layer.size,)
+        nodes[key] = _neuron(nir, layer, shape, bias_in_edge=convs is None)
+        for k, p in enumerate(layer.projections):
+            edge = f"{p.source}_to_{layer.name}"
+            source = _key(p.source)
+            if convs is not None:
+                nodes[edge] = convs[k]
+            else:
+                if len(shapes[p.source]) > 1:
+                    source = flat.setdefault(p.source, f"{p.source}_flat")
+                    nodes[source] = nir.Flatten(
+                        input_type={"input": np.array(shapes[p.source])}, start_dim=0
+                    )
+                    if (_key(p.source), source) not in edges:
+                        edges.append((_key(p.source), source))
+                n_pre = int(np.prod(shapes[p.source]))
+                nodes[edge] = _affine(nir, p, layer, n_pre, first=k == 0)
+            nodes[edge].metadata = {"weight_exp": int(p.weight_exp)}
+            edges += [(source, edge), (edge, key)]
+    out = net.output
+    out_shape = nodes[_key(out.name)].output_type["output"]
+    nodes["output"] = nir.Output(output_type={"output": np.array(out_shape)})
+    edges.append((_key(out.name), "output"))
+    meta = {"target": "loihi", "timesteps": int(net.timesteps), "net_digest": net.digest()}
+    return nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta)
+
+
+def _check_expressible(net: LoihiNet, strict: bool) -> None:
+    subtract = [lay.name for lay in net.layers if lay.reset == "subtract"]
+    refractory = [lay.name for lay in net.layers if lay.refractory > 1]
+    decays = [
+        lay.name
+        for lay in net.layers
+        if not (lay.decay_u == 4096 and lay.decay_v == 0) and (lay.decay_v == 0 or lay.decay_u == 0)
+    ]
+    if decays:
+        raise NIRExportError(
+            f"layers {decays} decay their current (delta_u < 4096) but not their voltage, or "
+            "keep their current forever (delta_u = 0): neither IF nor CubaLIF expresses that"
+        )
+    notes = []
+    if subtract:
+        notes.append(f"layers {subtract} reset by subtraction (NIR resets to v_reset)")
+    if refractory:
+        notes.append(f"layers {refractory} have refractory periods (NIR has none)")
+    if notes:
+        message = (
+            "; ".join(notes) + " and the input population resets by subtraction: these are "
+            "kept in node metadata that neuroemu reads back and other NIR tools ignore"
+        )
+        if strict:
+            raise NIRExportError(message)
+        warnings.warn(message, stacklevel=3)
+
+
+def _neuron_metadata(layer: LoihiLayer, role: str) -> dict:
+    return {
+        "layer": layer.name,
+        "role": role,
+        "reset": layer.reset,
+        "refractory": int(layer.refractory),
+        "vth_mant": int(layer.vth_mant),
+        "bias_exp": int(layer.bias_exp),
+        "decay_u": int(layer.decay_u),
+        "decay_v": int(layer.decay_v),
+        "shape": np.array(layer.shape),
+    }
+
+
+def _neuron(nir, layer: LoihiLayer, shape: tuple[int, ...], bias_in_edge: bool):
+    ones = np.ones(shape)
+    meta = _neuron_metadata(layer, "layer")
+    if layer.decay_u == 4096 and layer.decay_v == 0:
+        return nir.IF(r=ones, v_threshold=layer.vth * ones, v_reset=0 * ones, metadata=meta)
+    tau_syn = 4096.0 / layer.decay_u
+    tau_mem = 4096.0 / layer.decay_v
+    bias = 0.0 if bias_in_edge else layer.bias.reshape(shape)
+    return nir.CubaLIF(
+        tau_syn=tau_syn * ones,
+        tau_mem=tau_mem * ones,
+        r=tau_mem * ones,
+        v_leak=bias * tau_mem * ones,
+        v_threshold=layer.vth * ones,
+        v_reset=0 * ones,
+        w_in=tau_syn * ones,
+        metadata=meta,
+    )
+
+
+def _bias_in_edge(layer: LoihiLayer) -> np.ndarray:
+    """The layer's bias where the neuron model adds it through its input edge (IF)."""
+    if layer.decay_u == 4096 and layer.decay_v == 0:
+        return layer.bias.astype(np.float64)
+    return np.zeros(layer.size)
+
+
+def _affine(nir, p: LoihiProjection, layer: LoihiLayer, n_pre: int, first: bool):
+    weight = _projection_matrix(p, layer.size, n_pre).toarray()
+    bias = _bias_in_edge(layer) if first else np.zeros(layer.size)
+    return nir.Affine(weight=weight.astype(np.float32), bias=bias.astype(np.float32))
+
+
+def _projection_matrix(p: LoihiProjection, n_post: int, n_pre: int) -> sp.csr_matrix:
+    return sp.csr_matrix((p.weight_eff.astype(np.float64), (p.post, p.pre)), shape=(n_post, n_pre))
+
+
+def _conv_edges(layer: LoihiLayer, shapes: dict[str, tuple[int, ...]]):
+    """Conv2d nodes for every projection of ``layer``, or None if one is not a convolution."""
+    import nir
+
+    if len(layer.shape) != 3:
+        return None
+    bias = _bias_in_edge(layer).reshape(layer.shape)
+    if np.any(bias != bias[:, :1, :1]):
+        return None
+    nodes = []
+    for k, p in enumerate(layer.projections):
+        src = shapes[p.source]
+        if len(src) != 3:
+            return None
+        found = _as_conv(p, src, tuple(layer.shape))
+        if found is None:
+            return None
+        weight, stride, padding = found
+        nodes.append(
+            nir.Conv2d(
+                input_shape=np.array(src[1:]),
+                weight=weight,
+                stride=np.array(stride),
+                padding=np.array(padding),
+                dilation=np.array((1, 1)),
+                groups=1,
+                bias=bias[:, 0, 0] if k == 0 else np.zeros(layer.shape[0]),
+            )
+        )
+    return nodes
+
+
+def _as_conv(p: LoihiProjection, src: tuple[int, ...], dst: tuple[int, ...]):
+    """(kernel, stride, padding) of a convolution equal to projection ``p``, or None."""
+    if len(p.pre) == 0:
+        return None
+    c, y, x = np.unravel_index(p.pre, src)
+    o, i, j = np.unravel_index(p.post, dst)
+    w = p.weight_eff.astype(np.float64)
+    target = _projection_matrix(p, int(np.prod(dst)), int(np.prod(src)))
+    for sh in _strides(src[1], dst[1]):
+        for sw in _strides(src[2], dst[2]):
+            dy, dx = y - sh * i, x - sw * j
+            top, left = max(0, -int(dy.min())), max(0, -int(dx.min()))
+            kh, kw = int(dy.max()) + top + 1, int(dx.max()) + left + 1
+            bottom = (dst[1] - 1) * sh + kh - src[1] - top
+            right = (dst[2] - 1) * sw + kw - src[2] - left
+            if (bottom, right) != (top, left):
+                continue
+            kernel = np.zeros((dst[0], src[0], kh, kw))
+            kernel[o, c, dy + top, dx + left] = w
+            if not np.array_equal(kernel[o, c, dy + top, dx + left], w):
+                continue
+            m = conv_matrix(kernel, src, (sh, sw), (top, left, bottom, right))
+            m.eliminate_zeros()
+            if (m != target).nnz == 0:
+                return kernel.astype(np.float32), (sh, sw), (top, left)
+    return None
+
+
+def _strides(size_in: int, size_out: int) -> list[int]:
+    return sorted({max(1, size_in // size_out), max(1, -(-size_in // size_out))})
+
+
+def write_nir(net: LoihiNet, path: str | os.PathLike, strict: bool = False) -> Path:
+    """Export ``net`` with :func:`to_nir` and write it as a NIR HDF5 file."""
+    import nir
+
+    path = Path(path)
+    nir.write(path, to_nir(net, strict))
+    return path
+
+
+def read_nir(path: str | os.PathLike, timesteps: int | None = None) -> LoihiNet:
+    """Read a NIR HDF5 file into a LoihiNet with :func:`from_nir`."""
+    import nir
+
+    return from_nir(nir.read(path), timesteps)
+
+
+@dataclass
+class _Linear:
+    """A node's output as an affine map of the neuron nodes (and the Input) before it."""
+
+    maps: dict[str, sp.csr_matrix]
+    bias: np.ndarray
+    shape: tuple[int, ...]
+
+
+def from_nir(graph, timesteps: int | None = None) -> LoihiNet:
+    """Read a NIR graph of IF / CubaLIF nodes and linear edges into a LoihiNet.
+
+    Parameters
+    ----------
+    graph
+        A ``nir.NIRGraph``: one Input feeding an IF input population (r = 64, threshold
+        255 * 64, as :func:`to_nir` writes it), then IF / CubaLIF nodes joined by Affine,
+        Linear, Conv2d, Flatten, AvgPool2d, SumPool2d and Scale nodes, all with values on
+        Loihi's integer grid.
+    timesteps
+        Steps per sample; default: the graph's ``timesteps`` metadata.
+
+    Raises
+    ------
+    NIRImportError
+        Naming the node that neuroemu cannot map and why.
+    """
+    meta = {k: _plain(v) for k, v in (graph.metadata or {}).items()}
+    steps = timesteps if timesteps is not None else meta.get("timesteps")
+    if steps is None:
+        raise NIRImportError("the graph has no 'timesteps' metadata: pass timesteps=")
+    unsupported = {
+        k: type(n).__name__
+        for k, n in graph.nodes.items()
+        if type(n).__name__ not in (*_NEURONS, *_LINEAR, "Input", "Output")
+    }
+    if unsupported:
+        raise NIRImportError(
+            f"nodes {unsupported} have no Loihi counterpart; supported: neurons {_NEURONS}, "
+            f"edges {_LINEAR}"
+        )
+    inputs = [k for k, n in graph.nodes.items() if type(n).__name__ == "Input"]
+    if len(inputs) != 1:
+        raise NIRImportError(f"a LoihiNet has one input; the graph has {inputs}")
+    order = _topological(graph)
+    preds: dict[str, list[str]] = {k: [] for k in graph.nodes}
+    for a, b in graph.edges:
+        preds[b].append(a)
+    values: dict[str, _Linear] = {}
+    neurons: list[tuple[str, _Linear]] = []
+    for key in order:
+        node = graph.nodes[key]
+        kind = type(node).__name__
+        if kind == "Input":
+            shape = tuple(int(s) for s in node.input_type["input"])
+            values[key] = _identity(key, shape)
+            continue
+        if not preds[key]:
+            raise NIRImportError(f"node {key!r} has no input edge")
+        incoming = _sum([values[p] for p in preds[key]], key)
+        if kind == "Output":
+            continue
+        if kind in _NEURONS:
+            neurons.append((key, incoming))
+            values[key] = _identity(key, incoming.shape)
+        else:
+            values[key] = _apply(node, kind, incoming, key)
+    return _loihi_net(graph, inputs[0], neurons, int(steps), meta)
+
+
+def _topological(graph) -> list[str]:
+    indegree = {k: 0 for k in graph.nodes}
+    for _, b in graph.edges:
+        indegree[b] += 1
+    ready = [k for k, d in indegree.items() if d == 0]
+    order = []
+    while ready:
+        key = ready.pop(0)
+        order.append(key)
+        for a, b in graph.edges:
+            if a == key:
+                indegree[b] -= 1
+                if indegree[b] == 0:
+                    ready.append(b)
+    if len(order) != len(graph.nodes):
+        raise NIRImportError("the graph has a cycle: neuroemu reads feed-forward graphs only")
+    return order
+
+
+def _identity(key: str, shape: tuple[int, ...]) -> _Linear:
+    n = int(np.prod(shape))
+    return _Linear({key: sp.identity(n, format="csr")}, np.zeros(n), shape)
+
+
+def _sum(parts: list[_Linear], key: str) -> _Linear:
+    sizes = {int(np.prod(p.shape)) for p in parts}
+    if len(sizes) > 1:
+        raise NIRImportError(f"node {key!r} sums inputs of different sizes {sorted(sizes)}")
+    maps: dict[str, sp.csr_matrix] = {}
+    for p in parts:
+        for src, m in p.maps.items():
+            maps[src] = maps[src] + m if src in maps else m
+    return _Linear(maps, sum(p.bias for p in parts), parts[0].shape)
+
+
+def _apply(node, kind: str, x: _Linear, key: str) -> _Linear:
+    n_in = int(np.prod(x.shape))
+    if kind in ("Affine", "Linear"):
+        weight = np.asarray(node.weight, np.float64)
+        if weight.ndim != 2 or weight.shape[1] != n_in:
+            raise NIRImportError(
+                f"{kind} {key!r} has weight {weight.shape} for an input of {n_in} values"
+            )
+        bias = np.asarray(node.bias, np.float64) if kind == "Affine" else 0.0
+        return _then(x, sp.csr_matrix(weight), bias + np.zeros(weight.shape[0]), (weight.shape[0],))
+    if kind == "Flatten":
+        return _Linear(x.maps, x.bias, (n_in,))
+    if kind == "Scale":
+        scale = np.broadcast_to(np.asarray(node.scale, np.float64), x.shape).ravel()
+        return _then(x, sp.diags(scale, format="csr"), np.zeros(n_in), x.shape)
+    if len(x.shape) != 3:
+        raise NIRImportError(f"{kind} {key!r} needs a (C, H, W) input, gets shape {x.shape}")
+    if kind == "Conv2d":
+        if np.any(np.asarray(node.dilation) != 1):
+            raise NIRImportError(f"Conv2d {key!r} is dilated; Loihi conversion supports dilation 1")
+        weight = np.asarray(node.weight, np.float64)
+        stride = tuple(int(s) for s in np.broadcast_to(node.stride, 2))
+        padding = _padding(node.padding, weight.shape[2:], key)
+        m = conv_matrix(weight, x.shape, stride, padding, int(node.groups))
+        c_out = weight.shape[0]
+        out_shape = (c_out, *_conv_out(x.shape[1:], weight.shape[2:], stride, padding))
+        bias = np.repeat(np.asarray(node.bias, np.float64), int(np.prod(out_shape[1:])))
+        return _then(x, m, bias, out_shape)
+    kernel = tuple(int(s) for s in np.broadcast_to(node.kernel_size, 2))
+    stride = tuple(int(s) for s in np.broadcast_to(node.stride, 2))
+    pad = tuple(int(s) for s in np.broadcast_to(node.padding, 2))
+    padding = (pad[0], pad[1], pad[0], pad[1])
+    m = pool_matrix(x.shape, kernel, stride, padding)
+    if kind == "SumPool2d":
+        m = m * (kernel[0] * kernel[1])
+    out_shape = (x.shape[0], *_conv_out(x.shape[1:], kernel, stride, padding))
+    return _then(x, sp.csr_matrix(m), np.zeros(m.shape[0]), out_shape)
+
+
+def _padding(padding, kernel, key: str) -> tuple[int, int, int, int]:
+    if isinstance(padding, str | bytes):
+        padding = padding.decode() if isinstance(padding, bytes) else padding
+        if padding == "valid":
+            return (0, 0, 0, 0)
+        if padding == "same":
+            top, left = (kernel[0] - 1) // 2, (kernel[1] - 1) // 2
+            return (top, left, kernel[0] - 1 - top, kernel[1] - 1 - left)
+        raise NIRImportError(f"Conv2d {key!r} has padding {padding!r}")
+    ph, pw = (int(p) for p in np.broadcast_to(padding, 2))
+    return (ph, pw, ph, pw)
+
+
+def _conv_out(size, kernel, stride, padding) -> tuple[int, int]:
+    top, left, bottom, right = padding
+    return (
+        (size[0] + top + bottom - kernel[0]) // stride[0] + 1,
+        (size[1] + left + right - kernel[1]) // stride[1] + 1,
+    )
+
+
+def _then(x: _Linear, m: sp.csr_matrix, bias: np.ndarray, shape) -> _Linear:
+    return _Linear(
+        {k: sp.csr_matrix(m @ v) for k, v in x.maps.items()}, m @ x.bias + bias, tuple(shape)
+    )
+
+
+def _plain(value):
+    """A metadata value as written, undoing HDF5's bytes and 0-d arrays."""
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        return value.item()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _uniform(values, what: str, key: str) -> float:
+    arr = np.asarray(values, np.float64)
+    if arr.size and np.any(arr != arr.flat[0]):
+        raise NIRImportError(f"node {key!r}: {what} differs between neurons; Loihi layers share it")
+    return float(arr.flat[0])
+
+
+def _integer(value: float, what: str, key: str) -> int:
+    if not np.isfinite(value) or value != round(value):
+        raise NIRImportError(f"node {key!r}: {what} = {value} is not an integer on Loihi's grid")
+    return int(round(value))
+
+
+def _loihi_net(graph, input_key: str, neurons, steps: int, meta: dict) -> LoihiNet:
+    in_node = graph.nodes[input_key]
+    in_meta = {k: _plain(v) for k, v in (in_node.metadata or {}).items()}
+    shape = tuple(int(s) for s in in_node.input_type["input"])
+    net_input = None
+    layers: list[LoihiLayer] = []
+    names: dict[str, str] = {}
+    for key, incoming in neurons:
+        node = graph.nodes[key]
+        node_meta = {k: _plain(v) for k, v in (node.metadata or {}).items()}
+        name = str(node_meta.get("layer", key))
+        names[key] = name
+        if input_key in incoming.maps:
+            net_input = _input_population(key, node, incoming, input_key, shape, in_meta, name)
+            continue
+        layers.append(_layer(key, node, node_meta, incoming, names, name))
+    if net_input is None:
+        raise NIRImportError(
+            "no neuron node reads the Input directly: neuroemu's Loihi input is an IF population "
+            "driven by the input levels (r = 64, threshold 255 * 64)"
+        )
+    return LoihiNet(net_input, layers, steps)
+
+
+def _input_population(key, node, incoming, input_key, shape, in_meta, name) -> LoihiInput:
+    n = int(np.prod(shape))
+    m = incoming.maps[input_key]
+    if (
+        type(node).__name__ != "IF"
+        or len(incoming.maps) != 1
+        or (m != sp.identity(n)).nnz
+        or np.any(incoming.bias)
+        or np.any(np.asarray(node.r) != 64)
+        or np.any(np.asarray(node.v_threshold) != INPUT_LEVELS << 6)
+    ):
+        raise NIRImportError(
+            f"node {key!r} reads the Input but is not neuroemu's input population (an IF with "
+            f"r = 64 and threshold {INPUT_LEVELS << 6} fed by the Input alone)"
+        )
+    return LoihiInput(shape, "bias", float(in_meta.get("scale", 1.0)), name)
+
+
+def _layer(key, node, node_meta, incoming: _Linear, names: dict[str, str], name: str) -> LoihiLayer:
+    kind = type(node).__name__
+    size = int(np.prod(incoming.shape))
+    if np.any(np.asarray(node.v_reset) != 0):
+        raise NIRImportError(f"node {key!r} resets to {node.v_reset}; Loihi resets to 0")
+    vth = _uniform(node.v_threshold, "v_threshold", key)
+    if kind == "IF":
+        decay_u, decay_v = 4096, 0
+        gain = np.broadcast_to(np.asarray(node.r, np.float64), incoming.shape).ravel()
+        bias = incoming.bias * gain
+    else:
+        tau_syn = _uniform(node.tau_syn, "tau_syn", key)
+        tau_mem = _uniform(node.tau_mem, "tau_mem", key)
+        decay_u = _integer(4096 / tau_syn, "4096 / tau_syn", key)
+        decay_v = _integer(4096 / tau_mem, "4096 / tau_mem", key)
+        w_in = np.broadcast_to(np.asarray(node.w_in, np.float64), incoming.shape).ravel()
+        gain = w_in / tau_syn * _uniform(node.r, "r", key) / tau_mem
+        if np.any(incoming.bias):
+            raise NIRImportError(
+                f"CubaLIF {key!r}: a bias in its input edge is filtered by tau_syn, "
+                "which Loihi's bias (added to v) cannot follow; use v_leak"
+            )
+        bias = (
+            np.broadcast_to(np.asarray(node.v_leak, np.float64), incoming.shape).ravel() / tau_mem
+        )
+    projections = []
+    for src, m in incoming.maps.items():
+        if src not in names:
+            raise NIRImportError(f"node {key!r} reads {src!r}, which is not a neuron node")
+        coo = sp.csr_matrix(sp.diags(gain) @ m).tocoo()
+        coo.sum_duplicates()
+        keep = coo.data != 0
+        w_eff = coo.data[keep]
+        mant, exp = _weights(w_eff, key)
+        projections.append(LoihiProjection(names[src], coo.col[keep], coo.row[keep], mant, exp))
+    bias_mant, bias_exp = _bias(bias, key, node_meta.get("bias_exp"))
+    return LoihiLayer(
+        name,
+        size,
+        projections,
+        vth_mant=_integer(vth / 64, "v_threshold / 64", key),
+        bias_mant=bias_mant,
+        bias_exp=bias_exp,
+        decay_u=decay_u,
+        decay_v=decay_v,
+        refractory=int(node_meta.get("refractory", 1)),
+        reset=str(node_meta.get("reset", "zero")),
+        shape=tuple(int(s) for s in np.atleast_1d(node_meta.get("shape", incoming.shape))),
+    )
+
+
+def _weights(w_eff: np.ndarray, key: str) -> tuple[np.ndarray, int]:
+    """Mantissas and the smallest exponent that reproduce the effective weights exactly."""
+    for exp in range(-8, 8):
+        shift = 6 + exp
+        mant = w_eff / 2.0**shift if shift >= 0 else w_eff * 2.0**-shift
+        if (
+            np.all(mant == np.round(mant))
+            and mant.min(initial=0) >= -256
+            and mant.max(initial=0) <= 254
+        ):
+            mant = mant.astype(np.int64)
+            check = mant << shift if shift >= 0 else mant >> -shift
+            if np.array_equal(check, w_eff):
+                return mant.astype(np.int16), exp
+    raise NIRImportError(
+        f"the weights into {key!r} are not on Loihi's grid (w_mant * 2**(6 + w_exp), mantissa "
+        "-256..254): quantize the network first (to_graph, normalize, to_loihi)"
+    )
+
+
+def _bias(bias: np.ndarray, key: str, preferred) -> tuple[np.ndarray, int]:
+    exps = ([int(preferred)] if preferred is not None else []) + list(range(8))
+    for exp in exps:
+        mant = bias / 2.0**exp
+        if (
+            np.all(mant == np.round(mant))
+            and mant.min(initial=0) >= -4096
+            and mant.max(initial=0) <= 4095
+        ):
+            return mant.astype(np.int32), exp
+    raise NIRImportError(
+        f"the bias of {key!r} is not on Loihi's grid (bias_mant * 2**bias_exp, mantissa "
+        "-4096..4095, exponent 0..7)"
+    )
