@@ -13,7 +13,7 @@ A LoihiNet becomes a NIR graph in the chip's integer units, one time step per un
 What NIR cannot say is kept in node metadata, which :func:`from_nir` reads and other tools
 ignore: reset by subtraction (NIR resets to ``v_reset``), refractory periods, Loihi's
 truncating integer decays, its one-step synaptic delay, and the weight and bias exponents.
-:func:`to_nir` warns when a network relies on them (``strict=True`` refuses instead).
+:func:`to_nir` warns that the network relies on them (``strict=True`` refuses instead).
 Rate-coded inputs (Bernoulli generators) and Akida networks (one-shot frames with multi-bit
 quantized activations) have no NIR form and are refused.
 """
@@ -58,8 +58,8 @@ def to_nir(net: LoihiNet, strict: bool = False):
     net
         A LoihiNet with bias-encoded input.
     strict
-        Refuse networks that rely on metadata other tools ignore (reset by subtraction,
-        refractory periods), instead of warning.
+        Refuse, instead of warning, when the network relies on metadata other tools ignore
+        (always the case for the bias-driven input population, which resets by subtraction).
     """
     import nir
 
@@ -137,19 +137,18 @@ def _check_expressible(net: LoihiNet, strict: bool) -> None:
             f"layers {decays} decay their current (delta_u < 4096) but not their voltage, or "
             "keep their current forever (delta_u = 0): neither IF nor CubaLIF expresses that"
         )
-    notes = []
+    notes = ["the input population resets by subtraction (NIR resets to v_reset)"]
     if subtract:
-        notes.append(f"layers {subtract} reset by subtraction (NIR resets to v_reset)")
+        notes.append(f"layers {subtract} reset by subtraction")
     if refractory:
         notes.append(f"layers {refractory} have refractory periods (NIR has none)")
-    if notes:
-        message = (
-            "; ".join(notes) + " and the input population resets by subtraction: these are "
-            "kept in node metadata that neuroemu reads back and other NIR tools ignore"
-        )
-        if strict:
-            raise NIRExportError(message)
-        warnings.warn(message, stacklevel=3)
+    message = (
+        "; ".join(notes) + ": kept in node metadata that neuroemu reads back and other NIR "
+        "tools ignore"
+    )
+    if strict:
+        raise NIRExportError(message)
+    warnings.warn(message, stacklevel=3)
 
 
 def _neuron_metadata(layer: LoihiLayer, role: str) -> dict:

@@ -1,0 +1,205 @@
+"""NIR export and import of Loihi networks: node kinds, round trips with identical spikes, refusals."""
+
+from __future__ import annotations
+
+import warnings
+
+import nir
+import numpy as np
+import pytest
+from trace_examples import random_net
+
+from converters import Conv2d, Dense, Flatten, Graph, Input, normalize, to_loihi
+from converters.graph import AvgPool2d
+from converters.loihi import LoihiNet
+from converters.nir_io import (
+    NIRExportError,
+    NIRImportError,
+    from_nir,
+    read_nir,
+    to_nir,
+    write_nir,
+)
+from emu import loihi_reference
+
+
+def conv_graph(seed: int = 0) -> Graph:
+    """conv 3x3 (pad 1) + ReLU, avg-pool 2, conv 3x3 (pad 1) + ReLU, flatten, dense, on 1x6x6."""
+    rng = np.random.default_rng(seed)
+    return Graph(
+        [
+            Input("input", (1, 6, 6)),
+            Conv2d(
+                "c1",
+                ["input"],
+                rng.normal(0, 0.5, (4, 1, 3, 3)),
+                rng.normal(0, 0.1, 4),
+                padding=(1, 1, 1, 1),
+                relu=True,
+            ),
+            AvgPool2d("p1", ["c1"], (2, 2), (2, 2)),
+            Conv2d(
+                "c2",
+                ["p1"],
+                rng.normal(0, 0.4, (6, 4, 3, 3)),
+                rng.normal(0, 0.1, 6),
+                padding=(1, 1, 1, 1),
+                relu=True,
+            ),
+            Flatten("f", ["c2"]),
+            Dense("d", ["f"], rng.normal(0, 0.3, (5, 54)), rng.normal(0, 0.1, 5)),
+        ],
+        output="d",
+    )
+
+
+@pytest.fixture(scope="module")
+def images():
+    return np.random.default_rng(1).random((24, 1, 6, 6))
+
+
+def conv_net(images, reset: str = "subtract", timesteps: int = 40) -> LoihiNet:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        graph = normalize(conv_graph(), images)
+    return to_loihi(graph, timesteps=timesteps, reset=reset)
+
+
+def assert_same_spikes(a: LoihiNet, b: LoihiNet, images) -> None:
+    ra = loihi_reference.simulate(a, a.input.levels(images))
+    rb = loihi_reference.simulate(b, b.input.levels(images))
+    assert list(ra.counts) == list(rb.counts)
+    assert sum(int(c.sum()) for c in ra.counts.values()) > 0
+    for name in ra.counts:
+        np.testing.assert_array_equal(ra.counts[name], rb.counts[name], err_msg=name)
+
+
+def synapses(net: LoihiNet) -> list:
+    return [
+        sorted(zip(p.pre.tolist(), p.post.tolist(), p.weight_eff.tolist(), strict=True))
+        for layer in net.layers
+        for p in layer.projections
+    ]
+
+
+def test_conv_net_exports_conv2d_edges_and_round_trips_through_a_file(images, tmp_path):
+    net = conv_net(images)
+    with pytest.warns(UserWarning, match="reset by subtraction"):
+        graph = to_nir(net)
+    kinds = {k: type(n).__name__ for k, n in graph.nodes.items()}
+    assert kinds["input_to_c1"] == "Conv2d" and kinds["c1_to_c2"] == "Conv2d"
+    assert kinds["c2_to_d"] == "Affine" and kinds["c2_flat"] == "Flatten"
+    assert [kinds[k] for k in ("input", "input_neurons", "c1", "c2", "d", "output")] == [
+        "Input",
+        "IF",
+        "IF",
+        "IF",
+        "IF",
+        "Output",
+    ]
+    pooled = graph.nodes["c1_to_c2"]
+    assert pooled.weight.shape == (6, 4, 6, 6) and tuple(pooled.stride) == (2, 2)
+    with pytest.warns(UserWarning):
+        path = write_nir(net, tmp_path / "net.nir")
+    back = read_nir(path)
+    assert back.timesteps == net.timesteps and back.layer_names == net.layer_names
+    assert [layer.reset for layer in back.layers] == ["subtract"] * 3
+    assert [layer.shape for layer in back.layers] == [layer.shape for layer in net.layers]
+    assert synapses(back) == synapses(net)
+    assert_same_spikes(net, back, images)
+
+
+def test_dense_net_round_trip_with_affine_edges(tmp_path):
+    net = random_net(seed=2, timesteps=30)
+    net.layers[1].reset, net.layers[1].refractory = "zero", 3
+    with pytest.warns(UserWarning):
+        graph = to_nir(net)
+    assert {type(n).__name__ for n in graph.nodes.values()} == {
+        "Input",
+        "Output",
+        "IF",
+        "Affine",
+        "Flatten",
+    }
+    back = from_nir(graph)
+    assert (back.layers[1].reset, back.layers[1].refractory) == ("zero", 3)
+    assert_same_spikes(net, back, np.random.default_rng(0).random((16, 1, 4, 4)))
+
+
+def test_what_lives_only_in_metadata_is_said_and_strict_refuses_it(images):
+    with pytest.warns(UserWarning) as record:
+        to_nir(conv_net(images, reset="zero"))
+    (message,) = [str(w.message) for w in record]
+    assert "input population resets by subtraction" in message and "layers" not in message
+    with pytest.raises(NIRExportError, match=r"layers \['c1', 'c2', 'd'\] reset by subtraction"):
+        to_nir(conv_net(images), strict=True)
+    net = random_net()
+    net.layers[1].refractory = 3
+    with pytest.raises(NIRExportError, match=r"layers \['layer1'\] have refractory periods"):
+        to_nir(net, strict=True)
+
+
+def test_leaky_layers_become_cubalif_and_round_trip():
+    net = random_net(seed=5, timesteps=40)
+    for layer in net.layers:
+        layer.decay_u, layer.decay_v = 1024, 512
+    with pytest.warns(UserWarning):
+        graph = to_nir(net)
+    node = graph.nodes["layer1"]
+    assert type(node).__name__ == "CubaLIF"
+    np.testing.assert_allclose(node.tau_syn, 4.0)
+    np.testing.assert_allclose(node.tau_mem, 8.0)
+    back = from_nir(graph)
+    assert [(la.decay_u, la.decay_v) for la in back.layers] == [(1024, 512)] * 3
+    assert_same_spikes(net, back, np.random.default_rng(3).random((12, 1, 4, 4)))
+
+
+def test_what_nir_cannot_express_is_refused(images):
+    with pytest.raises(NIRExportError, match="rate-coded input"):
+        to_nir(to_loihi(normalize(conv_graph(), images), input_encoding="rate"))
+    with pytest.raises(NIRExportError, match="only LoihiNets.*quantized multi-bit activation"):
+        to_nir(conv_graph())
+    net = random_net()
+    net.layers[0].decay_u = 2048
+    with pytest.raises(NIRExportError, match=r"\['layer0'\] decay their current"):
+        to_nir(net)
+
+
+def _foreign(weight: np.ndarray, neuron=None, **meta) -> nir.NIRGraph:
+    n_in, n_out = weight.shape[1], weight.shape[0]
+    ones = np.ones(n_in)
+    nodes = {
+        "input": nir.Input(input_type={"input": np.array([n_in])}),
+        "pixels": nir.IF(r=64 * ones, v_threshold=255 * 64 * ones, v_reset=0 * ones),
+        "fc": nir.Affine(weight=weight, bias=np.zeros(n_out)),
+        "out": neuron
+        or nir.IF(r=np.ones(n_out), v_threshold=6400 * np.ones(n_out), v_reset=np.zeros(n_out)),
+        "output": nir.Output(output_type={"output": np.array([n_out])}),
+    }
+    edges = [("input", "pixels"), ("pixels", "fc"), ("fc", "out"), ("out", "output")]
+    return nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta)
+
+
+def test_import_of_a_graph_written_by_hand():
+    weight = np.array([[640.0, -1280.0, 0.0], [128.0 * 64, 64.0, 192.0]])
+    net = from_nir(_foreign(weight, timesteps=20))
+    assert net.layer_names == ["pixels", "out"] and net.output.reset == "zero"
+    dense = np.zeros((2, 3))
+    p = net.output.projections[0]
+    dense[p.post, p.pre] = p.weight_eff
+    np.testing.assert_array_equal(dense, weight)
+    assert net.output.vth_mant == 100
+
+
+def test_import_refusals_name_the_node():
+    good = np.array([[640.0, 64.0]])
+    with pytest.raises(NIRImportError, match="no 'timesteps' metadata"):
+        from_nir(_foreign(good))
+    with pytest.raises(NIRImportError, match="weights into 'out' are not on Loihi's grid"):
+        from_nir(_foreign(np.array([[0.3, 1.0]])), timesteps=10)
+    lif = nir.LIF(tau=np.ones(1), r=np.ones(1), v_leak=np.zeros(1), v_threshold=np.ones(1) * 64)
+    with pytest.raises(NIRImportError, match=r"\{'out': 'LIF'\} have no Loihi counterpart"):
+        from_nir(_foreign(good, lif), timesteps=10)
+    odd = nir.IF(r=np.ones(1), v_threshold=np.ones(1) * 100, v_reset=np.zeros(1))
+    with pytest.raises(NIRImportError, match=r"v_threshold / 64 = 1.5625 is not an integer"):
+        from_nir(_foreign(good, odd), timesteps=10)
