@@ -1,7 +1,8 @@
 """Brian2 code generation of Loihi compartments with integer state, exact to the chip's arithmetic.
 
-Each layer is a NeuronGroup of int64 state updated once per 1 ms step in the ``groups``
-slot (the equations of :mod:`emu.loihi_reference`); a spike adds ``w_eff`` to the target's
+All layers share one NeuronGroup of int64 state (layers at consecutive index offsets), updated
+once per 1 ms step in the ``groups`` slot by the equations of :mod:`emu.loihi_reference`.
+One Synapses object carries every projection: a spike adds ``w_eff`` to the target's
 ``inp`` in the ``synapses`` slot of the same step, which the next step's update consumes
 (one-step delay). Samples run back to back in one simulation: every ``timesteps`` steps a
 ``start``-slot operation clears the state and loads the next sample's input.
@@ -41,6 +42,8 @@ vth : integer
 decay_u : integer
 decay_v : integer
 refractory_delay : integer
+reset_zero : integer
+count : integer
 u_wrap : integer
 v_clip : integer
 input_overflow : integer
@@ -59,14 +62,16 @@ v = (1 - held) * clip(v_raw, -{V_MAX}, {V_MAX})
 refractory_left = refractory_left - held
 """
 
-RESET_CODE = {
-    "zero": "v = 0\nrefractory_left = refractory_delay - 1",
-    "subtract": "v = v - vth",
-}
+RESET_CODE = """
+v = (1 - reset_zero) * (v - vth)
+refractory_left = reset_zero * (refractory_delay - 1)
+count += 1
+"""
 
 GENERATOR_MODEL = """
 rng : integer
 level : integer
+count : integer
 """
 GENERATOR_UPDATE = f"rng = (rng * {LCG_MULTIPLIER} + {LCG_INCREMENT}) % {LCG_MODULUS}"
 GENERATOR_THRESHOLD = f"rng // {RATE_BIN} < level"
@@ -129,11 +134,20 @@ class LoihiBackend:
             )
         self.seed = seed
         self.layers = net.all_layers()
+        self.index = {layer.name: k for k, layer in enumerate(self.layers)}
+        self.offsets = np.cumsum([0] + [layer.size for layer in self.layers])
+        # a rate-coded input lives in its own generator group; compartments start after it
+        self.first_compartment = int(self.offsets[1]) if net.input.encoding == "rate" else 0
         self._objects: dict[str, object] = {}
         self.build: StandaloneBuild | None = None
         if device != "runtime":
             key = build_key(
                 "loihi",
+                COMPARTMENT_MODEL
+                + COMPARTMENT_UPDATE
+                + RESET_CODE
+                + GENERATOR_MODEL
+                + GENERATOR_UPDATE,
                 net.input.encoding,
                 net.timesteps,
                 batch_size,
@@ -178,8 +192,11 @@ class LoihiBackend:
     ) -> tuple[list, object]:
         """Create the Brian2 objects for ``batch`` samples back to back.
 
-        ``inputs`` fills the input TimedArrays (runtime); a standalone build gets
-        placeholders that each run replaces through ``run_args``.
+        All layers share one NeuronGroup (``compartments``, layers at consecutive offsets)
+        and one Synapses object, which keeps the generated code small. ``inputs`` fills the
+        input TimedArrays (runtime); a standalone build gets placeholders that each run
+        replaces through ``run_args``. The run lasts one step beyond the batch so that the
+        counters of the last sample are recorded.
         """
         T = self.net.timesteps
         sample_dt = T * brian2.ms
@@ -189,82 +206,158 @@ class LoihiBackend:
             name: brian2.TimedArray(inputs.get(name, placeholder), dt=sample_dt, name=name)
             for name in ("input_levels", "input_seeds")
         }
-        objs: list = []
-        groups = []
-        for k, layer in enumerate(self.layers):
-            if k == 0 and self.net.input.encoding == "rate":
-                g = brian2.NeuronGroup(
-                    layer.size,
-                    GENERATOR_MODEL,
-                    threshold=GENERATOR_THRESHOLD,
-                    reset="",
-                    dtype=INT64,
-                    namespace=timed,
-                    name="layer0",
-                )
-                g.run_regularly(GENERATOR_UPDATE, when="groups", name="layer0_update")
-                g.run_regularly(
-                    "rng = int(input_seeds(t, i))\nlevel = int(input_levels(t, i))",
+        rate = self.net.input.encoding == "rate"
+        n_in = self.net.input.size
+        comp = brian2.NeuronGroup(
+            self.offsets[-1] - self.first_compartment,
+            COMPARTMENT_MODEL,
+            threshold="v > vth",
+            reset=RESET_CODE,
+            dtype=INT64,
+            namespace=timed,
+            name="compartments",
+        )
+        comp.run_regularly(COMPARTMENT_UPDATE, when="groups", name="compartments_update")
+        load = "u = 0\nv = 0\ninp = 0\nrefractory_left = 0\ncount = 0"
+        if not rate:
+            load += f"\nbias = int(i < {n_in}) * int(input_levels(t, i % {n_in})) * 64 + int(i >= {n_in}) * bias"
+        comp.run_regularly(load, dt=sample_dt, when="start", order=1, name="compartments_load")
+        groups = [comp]
+        objs: list = [comp]
+        if rate:
+            gen = brian2.NeuronGroup(
+                n_in,
+                GENERATOR_MODEL,
+                threshold=GENERATOR_THRESHOLD,
+                reset="count += 1",
+                dtype=INT64,
+                namespace=timed,
+                name="generator",
+            )
+            gen.run_regularly(GENERATOR_UPDATE, when="groups", name="generator_update")
+            gen.run_regularly(
+                "rng = int(input_seeds(t, i))\nlevel = int(input_levels(t, i))\ncount = 0",
+                dt=sample_dt,
+                when="start",
+                order=1,
+                name="generator_load",
+            )
+            groups.insert(0, gen)
+            objs.append(gen)
+        n_layers = len(self.layers)
+        tally = brian2.NeuronGroup(n_layers, "spikes_now : integer", name="tally")
+        tally.run_regularly("spikes_now = 0", when="start", name="tally_clear")
+        objs.append(tally)
+        objs.append(
+            brian2.StateMonitor(tally, "spikes_now", record=True, when="end", name="tally_monitor")
+        )
+        for g in groups:
+            objs.append(
+                brian2.StateMonitor(
+                    g,
+                    "count",
+                    record=True,
                     dt=sample_dt,
                     when="start",
-                    name="layer0_load",
+                    order=0,
+                    name=f"{g.name}_counts",
                 )
-            else:
-                g = brian2.NeuronGroup(
-                    layer.size,
-                    COMPARTMENT_MODEL,
-                    threshold="v > vth",
-                    reset=RESET_CODE[layer.reset],
-                    dtype=INT64,
-                    namespace=timed,
-                    name=f"layer{k}",
+            )
+            layer_of = (
+                np.searchsorted(
+                    self.offsets, np.arange(g.N) + self._group_offset(g.name), side="right"
                 )
-                g.run_regularly(COMPARTMENT_UPDATE, when="groups", name=f"layer{k}_update")
-                load = "u = 0\nv = 0\ninp = 0\nrefractory_left = 0"
-                if k == 0:
-                    load += "\nbias = int(input_levels(t, i)) * 64"
-                g.run_regularly(load, dt=sample_dt, when="start", name=f"layer{k}_load")
-            groups.append(g)
-            objs.append(g)
-            objs.append(brian2.SpikeMonitor(g, name=f"spikes{k}"))
-            if layer.name in self.probe:
-                idx = self.probe[layer.name]
-                objs.append(
-                    brian2.StateMonitor(g, ["u", "v"], record=idx, when="end", name=f"probe{k}")
-                )
-        index = {layer.name: k for k, layer in enumerate(self.layers)}
-        for k, layer in enumerate(self.layers):
-            for j, p in enumerate(layer.projections):
-                s = brian2.Synapses(
-                    groups[index[p.source]],
-                    groups[k],
-                    "w : integer (constant)",
-                    on_pre="inp_post += w",
-                    dtype={"w": np.int64},
-                    name=f"proj{k}_{j}",
-                )
-                s.connect(i=p.pre, j=p.post)
-                objs.append(s)
+                - 1
+            )
+            to_tally = brian2.Synapses(
+                g, tally, on_pre="spikes_now_post += 1", name=f"{g.name}_tally"
+            )
+            to_tally.connect(i=np.arange(g.N), j=layer_of)
+            objs.append(to_tally)
+            if self.record_events:
+                objs.append(brian2.SpikeMonitor(g, name=f"{g.name}_spikes"))
+        out = self.layers[-1]
+        out_start = self.offsets[-2] - self.first_compartment
+        objs.append(
+            brian2.SpikeMonitor(comp[out_start : out_start + out.size], name="output_spikes")
+        )
+        if self.probe:
+            idx = np.concatenate(
+                [
+                    self.offsets[self.index[k]] - self.first_compartment + v
+                    for k, v in self.probe.items()
+                ]
+            )
+            objs.append(
+                brian2.StateMonitor(comp, ["u", "v"], record=idx, when="end", name="probes")
+            )
+        pre, post = self._synapse_indices()
+        for g in groups:
+            source_offset = self._group_offset(g.name)
+            sel = (pre >= source_offset) & (pre < source_offset + g.N)
+            if not sel.any():
+                continue
+            syn = brian2.Synapses(
+                g,
+                comp,
+                "w : integer (constant)",
+                on_pre="inp_post += w",
+                dtype={"w": np.int64},
+                name=f"{g.name}_synapses",
+            )
+            syn.connect(i=pre[sel] - source_offset, j=post[sel] - self.first_compartment)
+            objs.append(syn)
         self._objects = {o.name: o for o in objs} | timed
         self._set_parameters()
-        return objs, batch * T * brian2.ms
+        return objs, (batch * T + 1) * brian2.ms
+
+    def _group_offset(self, name: str) -> int:
+        return 0 if name == "generator" else self.first_compartment
+
+    def _synapse_indices(self) -> tuple[np.ndarray, np.ndarray]:
+        """Global (pre, post) indices of every synapse, in a fixed order."""
+        pre, post = [], []
+        for k, layer in enumerate(self.layers):
+            for p in layer.projections:
+                pre.append(p.pre.astype(np.int64) + self.offsets[self.index[p.source]])
+                post.append(p.post.astype(np.int64) + self.offsets[k])
+        if not pre:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        return np.concatenate(pre), np.concatenate(post)
+
+    def _synapse_weights(self) -> dict[str, np.ndarray]:
+        pre, _ = self._synapse_indices()
+        w = np.concatenate(
+            [p.weight_eff.astype(np.int64) for layer in self.layers for p in layer.projections]
+            or [np.zeros(0, np.int64)]
+        )
+        rate = self.net.input.encoding == "rate"
+        from_generator = pre < self.first_compartment if rate else np.zeros(len(pre), bool)
+        out = {"compartments_synapses": w[~from_generator], "generator_synapses": w[from_generator]}
+        return {name: weights for name, weights in out.items() if len(weights)}
 
     def _parameters(self) -> dict[tuple[str, str], np.ndarray]:
         """Values of every parameter variable: (object name, variable) -> array."""
-        values: dict[tuple[str, str], np.ndarray] = {}
-        rate = self.net.input.encoding == "rate"
-        for k, layer in enumerate(self.layers):
-            if k == 0 and rate:
-                continue
-            name = f"layer{k}"
-            values[(name, "vth")] = np.full(layer.size, layer.vth, np.int64)
-            values[(name, "decay_u")] = np.full(layer.size, layer.decay_u, np.int64)
-            values[(name, "decay_v")] = np.full(layer.size, layer.decay_v, np.int64)
-            values[(name, "refractory_delay")] = np.full(layer.size, layer.refractory, np.int64)
-            if k > 0:
-                values[(name, "bias")] = layer.bias.astype(np.int64)
-            for j, p in enumerate(layer.projections):
-                values[(f"proj{k}_{j}", "w")] = p.weight_eff.astype(np.int64)
+        layers = self.layers[1:] if self.first_compartment else self.layers
+        values = {
+            ("compartments", "vth"): np.concatenate([np.full(x.size, x.vth) for x in layers]),
+            ("compartments", "decay_u"): np.concatenate(
+                [np.full(x.size, x.decay_u) for x in layers]
+            ),
+            ("compartments", "decay_v"): np.concatenate(
+                [np.full(x.size, x.decay_v) for x in layers]
+            ),
+            ("compartments", "refractory_delay"): np.concatenate(
+                [np.full(x.size, x.refractory) for x in layers]
+            ),
+            ("compartments", "reset_zero"): np.concatenate(
+                [np.full(x.size, int(x.reset == "zero")) for x in layers]
+            ),
+            ("compartments", "bias"): np.concatenate([x.bias for x in layers]),
+        }
+        values = {k: v.astype(np.int64) for k, v in values.items()}
+        for name, w in self._synapse_weights().items():
+            values[(name, "w")] = w
         return values
 
     def _set_parameters(self) -> None:
@@ -308,48 +401,62 @@ class LoihiBackend:
 
     def _collect(self, batch: int) -> BatchRecord:
         T = self.net.timesteps
-        n_layers = len(self.layers)
-        counts = {}
-        per_step = np.zeros((batch, T, n_layers), np.int32)
-        out_size = self.layers[-1].size
-        output_per_step = np.zeros((batch, T, out_size), np.uint8)
-        events = []
-        saturation = np.zeros((n_layers, 3), np.int64)
-        for k, layer in enumerate(self.layers):
-            mon = self._objects[f"spikes{k}"]
-            neuron = np.asarray(mon.i[:], np.int64)
-            step_abs = np.rint(np.asarray(mon.t_[:]) / 1e-3).astype(np.int64)
-            sample, step = np.divmod(step_abs, T)
-            keep = sample < batch
-            sample, step, neuron = sample[keep], step[keep], neuron[keep]
-            c = np.zeros((batch, layer.size), np.int32)
-            np.add.at(c, (sample, neuron), 1)
-            counts[layer.name] = c
-            np.add.at(per_step[:, :, k], (sample, step), 1)
-            if k == n_layers - 1:
-                output_per_step[sample, step, neuron] = 1
-            if self.record_events:
-                events.append((sample, step, np.full(len(sample), k), neuron))
-            g = self._objects[f"layer{k}"]
-            if hasattr(g, "u_wrap"):
-                saturation[k] = [
-                    int(np.sum(g.u_wrap[:])),
-                    int(np.sum(g.v_clip[:])),
-                    int(np.sum(g.input_overflow[:])),
-                ]
-        probes = {}
-        for k, layer in enumerate(self.layers):
-            mon = self._objects.get(f"probe{k}")
-            if mon is not None:
-                for var in ("u", "v"):
-                    values = np.asarray(getattr(mon, var)[:], np.int64)  # (probed, steps)
-                    probes[f"{layer.name}.{var}"] = values.T[: batch * T].reshape(batch, T, -1)
-        ev = (
-            tuple(np.concatenate([e[j] for e in events]) for j in range(4))
-            if self.record_events
-            else None
+        o = self._objects
+        counts_parts = []
+        for name in ("generator", "compartments"):
+            if f"{name}_counts" in o:
+                c = np.asarray(o[f"{name}_counts"].count[:], np.int64)  # (neurons, batch + 1)
+                counts_parts.append(c[:, 1 : batch + 1].T)
+        all_counts = np.concatenate(counts_parts, axis=1).astype(np.int32)
+        counts = {
+            layer.name: all_counts[:, self.offsets[k] : self.offsets[k + 1]]
+            for k, layer in enumerate(self.layers)
+        }
+        tally = np.asarray(o["tally_monitor"].spikes_now[:], np.int64)  # (layers, steps)
+        per_step = tally[:, : batch * T].T.reshape(batch, T, len(self.layers)).astype(np.int32)
+        out_mon = o["output_spikes"]
+        sample, step = np.divmod(np.rint(np.asarray(out_mon.t_[:]) / 1e-3).astype(np.int64), T)
+        neuron = np.asarray(out_mon.i[:], np.int64)
+        keep = sample < batch
+        output_per_step = np.zeros((batch, T, self.layers[-1].size), np.uint8)
+        output_per_step[sample[keep], step[keep], neuron[keep]] = 1
+        comp = o["compartments"]
+        sat = np.stack([comp.u_wrap[:], comp.v_clip[:], comp.input_overflow[:]], axis=1).astype(
+            np.int64
         )
-        return BatchRecord(counts, per_step, output_per_step, saturation, probes, ev)
+        saturation = np.zeros((len(self.layers), 3), np.int64)
+        for k in range(len(self.layers)):
+            lo, hi = (
+                self.offsets[k] - self.first_compartment,
+                self.offsets[k + 1] - self.first_compartment,
+            )
+            if hi > 0:
+                saturation[k] = sat[max(lo, 0) : hi].sum(axis=0)
+        probes = {}
+        if "probes" in o:
+            start = 0
+            for name, idx in self.probe.items():
+                for var in ("u", "v"):
+                    values = np.asarray(getattr(o["probes"], var)[:], np.int64)[
+                        start : start + len(idx)
+                    ]
+                    probes[f"{name}.{var}"] = values.T[: batch * T].reshape(batch, T, len(idx))
+                start += len(idx)
+        events = None
+        if self.record_events:
+            parts = []
+            for name in ("generator", "compartments"):
+                if f"{name}_spikes" in o:
+                    mon = o[f"{name}_spikes"]
+                    g_idx = np.asarray(mon.i[:], np.int64) + self._group_offset(name)
+                    smp, stp = np.divmod(np.rint(np.asarray(mon.t_[:]) / 1e-3).astype(np.int64), T)
+                    layer = np.searchsorted(self.offsets, g_idx, side="right") - 1
+                    keep = smp < batch
+                    parts.append(
+                        (smp[keep], stp[keep], layer[keep], (g_idx - self.offsets[layer])[keep])
+                    )
+            events = tuple(np.concatenate([p[j] for p in parts]) for j in range(4))
+        return BatchRecord(counts, per_step, output_per_step, saturation, probes, events)
 
 
 def _digest_array(a: np.ndarray) -> str:

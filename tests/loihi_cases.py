@@ -1,0 +1,55 @@
+"""Randomized Loihi networks for exactness tests, kept inside the range every reference defines."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from converters.loihi import LoihiInput, LoihiLayer, LoihiNet, LoihiProjection
+
+
+def random_projection(
+    rng, source: str, n_pre: int, n_post: int, density: float, weight_exp=None
+) -> LoihiProjection:
+    """Random synapses on the chip's weight grid (even mantissas; multiples of 2**-exp below 0)."""
+    mask = rng.random((n_pre, n_post)) < density
+    pre, post = np.nonzero(mask)
+    exp = int(rng.integers(-3, 5)) if weight_exp is None else weight_exp
+    step = max(2, 2**-exp)
+    mant = rng.integers(-254 // step, 254 // step + 1, len(pre)) * step
+    return LoihiProjection(source, pre, post, mant, exp)
+
+
+def random_net(
+    rng,
+    encoding: str = "bias",
+    timesteps: int = 40,
+    with_bias: bool = True,
+    sizes: tuple[int, ...] | None = None,
+    n_in: int | None = None,
+    reset: str | None = None,
+) -> LoihiNet:
+    """A random input population and 1-3 layers with random decays, thresholds and refractory delays."""
+    n_in = n_in or int(rng.integers(4, 16))
+    sizes = sizes or tuple(int(s) for s in rng.integers(2, 12, int(rng.integers(1, 4))))
+    layers, prev = [], [("input", n_in)]
+    for k, n in enumerate(sizes):
+        projections = [
+            random_projection(rng, name, size, n, float(rng.uniform(0.2, 0.8)))
+            for name, size in prev[-2:]
+        ]
+        layers.append(
+            LoihiLayer(
+                f"l{k}",
+                n,
+                projections,
+                vth_mant=int(rng.integers(20, 800)),
+                bias_mant=rng.integers(-400, 600, n) if with_bias else None,
+                bias_exp=int(rng.integers(0, 4)),
+                decay_u=int(rng.integers(0, 4097)),
+                decay_v=int(rng.integers(0, 4097)),
+                refractory=int(rng.integers(1, 6)),
+                reset=reset or str(rng.choice(["zero", "subtract"])),
+            )
+        )
+        prev.append((f"l{k}", n))
+    return LoihiNet(LoihiInput((n_in,), encoding), layers, timesteps)
