@@ -10,7 +10,7 @@ import re
 
 import numpy as np
 import pytest
-from trace_examples import random_net, reference_traces
+from trace_examples import digits_demo_net, random_net, reference_traces
 
 from emu import analysis
 from emu.trace_access import open_traces
@@ -158,3 +158,31 @@ def test_commands_fail_clearly_on_bad_files(tmp_path):
         _command(["inspect", str(bad)])
     with pytest.raises(SystemExit, match="does not exist"):
         _command(["diff", str(tmp_path / "a.h5"), str(bad)])
+
+
+@pytest.mark.slow
+def test_accuracy_vs_steps_on_the_digits_network_equals_separate_runs():
+    net, data = digits_demo_net(timesteps=256)
+    x, y = data.x_test[:60], data.y_test[:60]
+    curve = analysis.accuracy_vs_steps(reference_traces(net, x, y, events=False))
+    for steps in (32, 64, 128):
+        short, _ = digits_demo_net(timesteps=steps)
+        separate = reference_traces(short, x, y, events=False)
+        assert curve.sel(steps=steps) == np.mean(separate.prediction.values == y)
+    assert curve.sel(steps=256) > 0.5
+
+
+@pytest.mark.slow
+def test_accuracy_vs_steps_from_the_emulation_equals_separate_emulated_runs(tmp_path):
+    import emu
+
+    net, data = digits_demo_net(timesteps=256)
+    x, y = data.x_test[:30], data.y_test[:30]
+
+    def run(n):
+        return emu.Emulation(n, device="cpp_standalone", cache_dir=tmp_path / "cache").run(x, y)
+
+    curve = analysis.accuracy_vs_steps(run(net))
+    for steps in (32, 64, 128):
+        separate = run(digits_demo_net(timesteps=steps)[0])
+        assert curve.sel(steps=steps) == np.mean(separate.prediction.values == y)

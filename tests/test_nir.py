@@ -7,7 +7,7 @@ import warnings
 import nir
 import numpy as np
 import pytest
-from trace_examples import random_net
+from trace_examples import digits_demo_net, random_net
 
 from converters import Conv2d, Dense, Flatten, Graph, Input, normalize, to_loihi
 from converters.graph import AvgPool2d
@@ -203,3 +203,23 @@ def test_import_refusals_name_the_node():
     odd = nir.IF(r=np.ones(1), v_threshold=np.ones(1) * 100, v_reset=np.zeros(1))
     with pytest.raises(NIRImportError, match=r"v_threshold / 64 = 1.5625 is not an integer"):
         from_nir(_foreign(good, odd), timesteps=10)
+
+
+@pytest.mark.slow
+def test_digits_demo_network_round_trip_emulates_identical_spikes(tmp_path):
+    import emu
+
+    net, data = digits_demo_net(timesteps=48)
+    with pytest.warns(UserWarning):
+        back = read_nir(write_nir(net, tmp_path / "digits.nir"))
+    x, y = data.x_test[:40], data.y_test[:40]
+    runs = [
+        emu.Emulation(n, device="cpp_standalone", cache_dir=tmp_path / "cache").run(x, y)
+        for n in (net, back)
+    ]
+    reference = loihi_reference.simulate(net, net.input.levels(x))
+    for name in net.layer_names:
+        var = f"spike_count_{name}"
+        np.testing.assert_array_equal(runs[0][var].values, runs[1][var].values, err_msg=name)
+        np.testing.assert_array_equal(runs[1][var].values, reference.counts[name], err_msg=name)
+    assert np.mean(runs[1]["prediction"].values == y) > 0.5

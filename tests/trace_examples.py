@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import copy
+import warnings
+from functools import lru_cache
+
 import numpy as np
 import xarray as xr
 
@@ -9,7 +13,7 @@ from converters.loihi import LoihiInput, LoihiLayer, LoihiNet, LoihiProjection
 from emu import loihi_reference
 from emu.traces import make_traces
 
-__all__ = ["random_net", "reference_traces"]
+__all__ = ["random_net", "reference_traces", "digits_demo_net"]
 
 
 def random_net(seed: int = 0, timesteps: int = 32, sizes=(24, 16, 5)) -> LoihiNet:
@@ -46,3 +50,26 @@ def reference_traces(
         if events
         else None,
     )
+
+
+@lru_cache(maxsize=1)
+def _digits_graph():
+    from converters import load, normalize
+    from converters.datasets import digits
+    from converters.models import digits_cnn
+    from converters.training import train
+
+    data = digits()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = train(digits_cnn(), data.x_train, data.y_train, epochs=5, lr=1e-2)
+        graph = normalize(load(model, data.x_train[:4]), data.x_train[:300])
+    return graph, data
+
+
+def digits_demo_net(timesteps: int = 64):
+    """The digits demo network (digits_cnn trained 5 epochs, normalized, to_loihi) and its data."""
+    from converters import to_loihi
+
+    graph, data = _digits_graph()
+    return to_loihi(copy.deepcopy(graph), timesteps=timesteps), data
