@@ -98,7 +98,7 @@ def to_nir(net: LoihiNet, strict: bool = False):
         key = _key(layer.name)
         convs = _conv_edges(layer, shapes)
         shape = shapes[layer.name] if convs is not None else (layer.size,)
-        nodes[key] = _neuron(nir, layer, shape, bias_in_edge=convs is None)
+        nodes[key] = _neuron(nir, layer, shape)
         for k, p in enumerate(layer.projections):
             edge = f"{p.source}_to_{layer.name}"
             source = _key(p.source)
@@ -165,14 +165,14 @@ def _neuron_metadata(layer: LoihiLayer, role: str) -> dict:
     }
 
 
-def _neuron(nir, layer: LoihiLayer, shape: tuple[int, ...], bias_in_edge: bool):
+def _neuron(nir, layer: LoihiLayer, shape: tuple[int, ...]):
     ones = np.ones(shape)
     meta = _neuron_metadata(layer, "layer")
     if layer.decay_u == 4096 and layer.decay_v == 0:
         return nir.IF(r=ones, v_threshold=layer.vth * ones, v_reset=0 * ones, metadata=meta)
     tau_syn = 4096.0 / layer.decay_u
     tau_mem = 4096.0 / layer.decay_v
-    bias = 0.0 if bias_in_edge else layer.bias.reshape(shape)
+    bias = layer.bias.reshape(shape)
     return nir.CubaLIF(
         tau_syn=tau_syn * ones,
         tau_mem=tau_mem * ones,

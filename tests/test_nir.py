@@ -141,8 +141,11 @@ def test_what_lives_only_in_metadata_is_said_and_strict_refuses_it(images):
 
 def test_leaky_layers_become_cubalif_and_round_trip():
     net = random_net(seed=5, timesteps=40)
+    rng = np.random.default_rng(6)
     for layer in net.layers:
         layer.decay_u, layer.decay_v = 1024, 512
+        layer.bias_mant = rng.integers(-300, 800, layer.size).astype(np.int32)
+        layer.bias_exp = 2
     with pytest.warns(UserWarning):
         graph = to_nir(net)
     node = graph.nodes["layer1"]
@@ -151,6 +154,8 @@ def test_leaky_layers_become_cubalif_and_round_trip():
     np.testing.assert_allclose(node.tau_mem, 8.0)
     back = from_nir(graph)
     assert [(la.decay_u, la.decay_v) for la in back.layers] == [(1024, 512)] * 3
+    for la, lb in zip(net.layers, back.layers, strict=True):
+        np.testing.assert_array_equal(la.bias, lb.bias)
     assert_same_spikes(net, back, np.random.default_rng(3).random((12, 1, 4, 4)))
 
 
