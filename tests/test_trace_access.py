@@ -10,6 +10,7 @@ import pytest
 import xarray as xr
 from trace_examples import random_net, reference_traces
 
+from emu.analysis import summary
 from emu.trace_access import (
     PartialRunWarning,
     SelectionError,
@@ -20,6 +21,7 @@ from emu.trace_access import (
     select,
     shard_name,
 )
+from emu.trace_commands import format_summary
 from emu.traces import FORMAT_VERSION, TraceFormatError, save_traces
 
 
@@ -169,6 +171,9 @@ def test_a_partial_run_opens_with_its_finished_part_and_names_the_rest(traces, t
     )
     with pytest.raises(SelectionError, match=r"samples \[9\].*lacks \[\(8, 15\), \(24, 29\)\]"):
         select(tr, sample=9)
+    table = format_summary(summary(tr))
+    assert "missing     8..15, 24..29 (partial run)" in table
+    assert "samples     16" in table
 
 
 def test_a_shard_directory_without_manifest_or_shards(tmp_path):
