@@ -1,0 +1,415 @@
+"""Brian2 code generation of Akida (v1) integrate-then-fire layers, exact to the engine's integers.
+
+Every non-zero activation is a spike carrying its value: ``p_post += w * out_pre``. A frame
+(one sample) takes one 1 ms step per stage: step 0 loads the input and clears every
+potential; stage k reads the potentials its inputs delivered during step k-1, applies the
+activation of :mod:`emu.akida_reference` and fires its non-zero outputs. A pooled
+convolution is two stages: its raw potentials all fire into the pooled group, which keeps
+the maximum (``pmax_post = max(pmax_post, p_pre)``, padded cells never exist) or the
+saturating sum in row-major order (global average pooling). Samples run back to back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import brian2
+import numpy as np
+
+from converters.akida import AkidaLayer, AkidaNet
+
+from .akida_reference import POTENTIAL_MAX, POTENTIAL_MIN, same_padding
+from .records import BatchRecord
+from .standalone import StandaloneBuild, build_key, runtime_scope
+
+__all__ = ["AkidaBackend", "connections"]
+
+EMPTY = -(2**40)  # start of a max-pooling accumulator, below every potential
+
+STAGE_MODEL = """
+p : integer
+pc : integer
+out : integer
+th : integer
+s : integer
+top : integer
+sat : integer
+"""
+INT64 = {v: np.int64 for v in ("p", "pc", "out", "th", "s", "top", "sat")}
+
+
+def _activation(act_bits: int | None) -> str:
+    """Code computing ``out`` from the (clipped) potential ``pc``.
+
+    ``ceil(16 (pc - th) / s)`` clipped to [0, top] serves every width: with top = 1 it is
+    ``pc > th`` (1 bit) whatever ``s`` is.
+    """
+    if act_bits is None:
+        return "out = pc"
+    return "out = int(clip(-((16 * (th - pc)) // s), 0, top))"
+
+
+@dataclass
+class _Stage:
+    """One Brian2 group: a layer's output, or the raw potentials of a pooled convolution."""
+
+    name: str  # Brian2 object name
+    size: int
+    step: int  # frame step at which it computes and fires
+    code: str  # compute code at that step (groups slot)
+    fires_all: bool  # raw pooled potentials fire whatever their value
+    layer: AkidaLayer | None
+
+
+def connections(layer: AkidaLayer) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Synapses (pre, post, weight) of a layer: inputs flattened (h, w, c), outputs (h, w, f).
+
+    Zero weights are kept, so the synapses depend on the layer's shapes only and one
+    compiled binary serves every weight draw. Convolutions give the raw (unpooled) potentials.
+    """
+    h, w, c = layer.input_shape
+    if layer.kind == "dense":
+        rows = np.arange(h * w * c).reshape(c, w, h).transpose(2, 1, 0).reshape(-1)  # pre -> row
+        pre, post = np.divmod(np.arange(h * w * c * layer.filters), layer.filters)
+        return pre, post, layer.weights[rows].reshape(-1).astype(np.int64)
+    kernel = layer.weights[::-1, ::-1] if layer.kind == "conv" else layer.weights
+    kh, kw, _, f = kernel.shape
+    ho, wo, _ = layer.conv_shape
+    top = same_padding(h, kh, layer.stride[0])[0] if layer.padding == "same" else 0
+    left = same_padding(w, kw, layer.stride[1])[0] if layer.padding == "same" else 0
+    oh, ow, di, dj = np.meshgrid(np.arange(ho), np.arange(wo), np.arange(kh), np.arange(kw),
+                                 indexing="ij")  # fmt: skip
+    hi, wi = oh * layer.stride[0] - top + di, ow * layer.stride[1] - left + dj
+    inside = (hi >= 0) & (hi < h) & (wi >= 0) & (wi < w)
+    oh, ow, di, dj, hi, wi = (a[inside] for a in (oh, ow, di, dj, hi, wi))
+    cc, ff = np.meshgrid(np.arange(c), np.arange(f), indexing="ij")
+    pre = ((hi * w + wi) * c)[:, None, None] + cc[None]
+    post = ((oh * wo + ow) * f)[:, None, None] + ff[None]
+    weight = kernel[di, dj][:, :, :]  # (taps, c, f)
+    pre, post, weight = (np.broadcast_to(a, weight.shape).reshape(-1) for a in (pre, post, weight))
+    order = np.lexsort((post, pre))
+    return pre[order], post[order], weight[order].astype(np.int64)
+
+
+def _pool_connections(layer: AkidaLayer) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(pre, post) from raw potentials (h, w, f) to pooled outputs.
+
+    Global average pooling: one set, pre in row-major order (the order of the saturating
+    sum). Max pooling: one set per window offset, so no set reaches a neuron twice and
+    the numpy target can vectorise each.
+    """
+    h, w, f = layer.conv_shape
+    if layer.pool == "global_avg":
+        pre = np.arange(h * w * f)
+        return [(pre, pre % f)]
+    (ph, pw), (sh, sw) = layer.pool_size, layer.pool_stride
+    top = same_padding(h, ph, sh)[0] if layer.padding == "same" else 0
+    left = same_padding(w, pw, sw)[0] if layer.padding == "same" else 0
+    ho, wo, _ = layer.output_shape
+    oh, ow, ff = np.meshgrid(np.arange(ho), np.arange(wo), np.arange(f), indexing="ij")
+    sets = []
+    for di in range(ph):
+        for dj in range(pw):
+            hi, wi = oh * sh - top + di, ow * sw - left + dj
+            inside = (hi >= 0) & (hi < h) & (wi >= 0) & (wi < w)
+            if inside.any():
+                sets.append((((hi * w + wi) * f + ff)[inside], ((oh * wo + ow) * f + ff)[inside]))
+    return sets
+
+
+class AkidaBackend:
+    """Runs batches of samples of an AkidaNet on a Brian2 device.
+
+    Parameters
+    ----------
+    net
+        The network.
+    device
+        ``"cpp_standalone"`` (compiled once per topology and batch size) or ``"runtime"``
+        (numpy code generation).
+    cache_dir
+        Where standalone builds are kept.
+    batch_size
+        Samples per simulation run (the last batch is padded).
+    record_events
+        Keep the sparse events (sample, 0, layer, neuron).
+    probe
+        ``{layer: [neurons]}``: keep those neurons' potentials as ``"<layer>.potential"``.
+    seed
+        Unused (Akida inputs are deterministic); accepted for a uniform interface.
+    """
+
+    target = "akida"
+
+    def __init__(
+        self,
+        net: AkidaNet,
+        device: str,
+        cache_dir: Path,
+        batch_size: int = 128,
+        record_events: bool = False,
+        probe: dict[str, list[int]] | None = None,
+        seed: int = 0,
+    ):
+        self.net = net
+        self.device = device
+        self.batch_size = batch_size
+        self.record_events = record_events
+        self.probe = {k: np.asarray(v, dtype=int) for k, v in (probe or {}).items()}
+        unknown = set(self.probe) - {layer.name for layer in net.layers}
+        if unknown:
+            raise ValueError(
+                f"cannot probe {sorted(unknown)}; layers with potentials: "
+                f"{[layer.name for layer in net.layers]}"
+            )
+        self.seed = seed
+        self._describe(net)
+        self._objects: dict[str, object] = {}
+        self.build: StandaloneBuild | None = None
+        if device != "runtime":
+            self.build = StandaloneBuild(
+                self._topology(), cache_dir, lambda: self._construct(batch_size), device
+            )
+
+    def _describe(self, net: AkidaNet) -> None:
+        self.net = net
+        self.stages = self._stages()
+        self.frame = self.stages[-1].step + 1
+        self.synapses = self._synapses()
+
+    def _topology(self) -> str:
+        """Digest of everything baked into the generated code (not weights or thresholds)."""
+        return build_key(
+            "akida",
+            self.batch_size,
+            self.frame,
+            sorted((k, v.tobytes()) for k, v in self.probe.items()),
+            [(s.name, s.size, s.step, s.code, s.fires_all) for s in self.stages],
+            [(name, _digest(pre), _digest(post), on_pre)
+             for name, (_, _, pre, post, _, on_pre) in self.synapses.items()],
+        )  # fmt: skip
+
+    def load(self, net: AkidaNet) -> None:
+        """Take the parameters of ``net``, of the same topology, for the next runs.
+
+        A standalone build is reused as is: weights, thresholds and steps are run arguments.
+        """
+        before = self._topology()
+        previous = self.net
+        self._describe(net)
+        if self._topology() != before:
+            self._describe(previous)
+            raise ValueError("load needs a network of the same topology (shapes, pooling, kinds)")
+
+    @property
+    def steps(self) -> int:
+        return 1
+
+    def layer_names(self) -> list[str]:
+        return self.net.layer_names
+
+    def encode(self, samples: np.ndarray) -> np.ndarray:
+        """Integer input levels, one row per sample (flattened (H, W, C))."""
+        levels = self.net.levels(samples)
+        return levels.reshape(len(levels), -1).astype(np.int64)
+
+    def attrs(self) -> dict:
+        return {
+            "target": "akida",
+            "net_digest": self.net.digest(),
+            "timesteps": 1,
+            "dt": 1.0,
+            "dt_unit": "Akida frame",
+            "input_bits": self.net.input_bits,
+            "brian2_steps_per_frame": self.frame,
+        }
+
+    # --- network description --------------------------------------------------------
+
+    def _stages(self) -> list[_Stage]:
+        stages = [_Stage("stage0", int(np.prod(self.net.input_shape)), 0, "", False, None)]
+        for k, layer in enumerate(self.net.layers, start=1):
+            size = int(np.prod(layer.output_shape))
+            step = stages[-1].step + 1
+            if layer.pool == "none":
+                clip = "" if layer.kind == "conv" or layer.kind == "input_conv" else "clipped"
+                stages.append(_Stage(f"stage{k}", size, step, clip, False, layer))
+                continue
+            raw = int(np.prod(layer.conv_shape))
+            stages.append(_Stage(f"raw{k}", raw, step, "raw", True, None))
+            code = "clipped" if layer.pool == "max" else ""
+            stages.append(_Stage(f"stage{k}", size, step + 1, code, False, layer))
+        for stage in stages[1:]:
+            if stage.code == "raw":
+                stage.code = "out = p"
+                continue
+            pc = (
+                f"pc = int(clip(p, {POTENTIAL_MIN}, {POTENTIAL_MAX}))\n"
+                f"sat += int(pc != p) * int(frame_step == {stage.step})"
+                if stage.code == "clipped"
+                else "pc = p"
+            )
+            stage.code = pc + "\n" + _activation(stage.layer.act_bits)
+        return stages
+
+    def _synapses(self) -> dict[str, tuple]:
+        """name -> (source stage, target stage, pre, post, weight or None, on_pre code)."""
+        out: dict[str, tuple] = {}
+        source = "stage0"
+        for k, layer in enumerate(self.net.layers, start=1):
+            pre, post, w = connections(layer)
+            target = f"raw{k}" if layer.pool != "none" else f"stage{k}"
+            out[f"syn{k}"] = (source, target, pre, post, w, "p_post += w * out_pre")
+            if layer.pool == "max":
+                for j, (pre_p, post_p) in enumerate(_pool_connections(layer)):
+                    code = "p_post = p_post + int(p_pre > p_post) * (p_pre - p_post)"
+                    out[f"pool{k}_{j}"] = (target, f"stage{k}", pre_p, post_p, None, code)
+            elif layer.pool == "global_avg":
+                ((pre_p, post_p),) = _pool_connections(layer)
+                code = f"p_post = int(clip(p_post + p_pre, {POTENTIAL_MIN}, {POTENTIAL_MAX}))"
+                out[f"pool{k}"] = (target, f"stage{k}", pre_p, post_p, None, code)
+            source = f"stage{k}"
+        return out
+
+    # --- Brian2 objects -------------------------------------------------------------
+
+    def _construct(self, batch: int, levels: np.ndarray | None = None) -> tuple[list, object]:
+        """Brian2 objects for ``batch`` frames back to back (inputs set later for standalone)."""
+        frame_dt = self.frame * brian2.ms
+        size0 = self.stages[0].size
+        placeholder = np.zeros((batch, size0)) if levels is None else levels.astype(np.float64)
+        timed = {"input_levels": brian2.TimedArray(placeholder, dt=frame_dt, name="input_levels")}
+        namespace = timed | {"frame": self.frame}
+        objs: list = []
+        groups = {}
+        for stage in self.stages:
+            model = STAGE_MODEL + "frame_step = int(t / ms + 0.5) % frame : integer"
+            fire = f"frame_step == {stage.step}"
+            g = brian2.NeuronGroup(
+                stage.size,
+                model,
+                threshold=fire if stage.fires_all else f"out != 0 and {fire}",
+                reset="",
+                dtype=INT64,
+                namespace=namespace,
+                name=stage.name,
+            )
+            is_max = stage.layer is not None and stage.layer.pool == "max"
+            if stage.step == 0:
+                load = "out = int(input_levels(t, i))"
+            else:
+                load = f"p = {EMPTY}" if is_max else "p = 0"
+                g.run_regularly(stage.code, when="groups", name=f"{stage.name}_compute")
+            g.run_regularly(load, dt=frame_dt, when="start", name=f"{stage.name}_load")
+            groups[stage.name] = g
+            objs.append(g)
+            if stage.layer is not None or stage.step == 0:
+                objs.append(brian2.SpikeMonitor(g, variables=["out"], name=f"{stage.name}_events"))
+            if stage.layer is not None and stage.layer.name in self.probe:
+                objs.append(
+                    brian2.StateMonitor(
+                        g, "pc", record=self.probe[stage.layer.name], when="end",
+                        name=f"{stage.name}_probe",
+                    )
+                )  # fmt: skip
+        for name, (src, dst, pre, post, w, on_pre) in self.synapses.items():
+            s = brian2.Synapses(
+                groups[src],
+                groups[dst],
+                "w : integer (constant)" if w is not None else "",
+                on_pre=on_pre,
+                dtype={"w": np.int64} if w is not None else None,
+                name=name,
+            )
+            s.connect(i=pre, j=post)
+            objs.append(s)
+        self._objects = {o.name: o for o in objs} | timed
+        self._set_parameters()
+        return objs, batch * frame_dt
+
+    def _parameters(self) -> dict[tuple[str, str], np.ndarray]:
+        values: dict[tuple[str, str], np.ndarray] = {}
+        for name, (_, _, _, _, w, _) in self.synapses.items():
+            if w is not None:
+                values[(name, "w")] = w
+        for stage in self.stages:
+            layer = stage.layer
+            if layer is None:
+                continue
+            positions = stage.size // layer.filters
+            values[(stage.name, "th")] = np.tile(layer.threshold.astype(np.int64), positions)
+            steps = np.floor(16 * layer.act_step.astype(np.float64)).astype(np.int64)
+            steps = steps << (4 - (layer.act_bits or 4))
+            values[(stage.name, "s")] = np.tile(steps, positions)
+            values[(stage.name, "top")] = np.full(stage.size, 2 ** (layer.act_bits or 1) - 1)
+        return values
+
+    def _set_parameters(self) -> None:
+        for (obj, var), value in self._parameters().items():
+            setattr(self._objects[obj], var, value)
+
+    # --- running --------------------------------------------------------------------
+
+    def run_batch(
+        self, levels: np.ndarray, first_sample: int = 0, results: str = "results"
+    ) -> BatchRecord:
+        """Emulate a batch of encoded samples (one row of integer levels per sample)."""
+        n = len(levels)
+        levels = np.asarray(levels).reshape(n, -1)
+        if self.build is None:
+            with runtime_scope():
+                objs, duration = self._construct(n, levels)
+                brian2.Network(objs).run(duration)
+                return self._collect(n)
+        if n > self.batch_size:
+            raise ValueError(
+                f"batch of {n} samples exceeds the build's batch size {self.batch_size}"
+            )
+        padded = np.zeros((self.batch_size, levels.shape[1]), np.float64)
+        padded[:n] = levels
+        self.build.activate()
+        run_args: dict = {
+            getattr(self._objects[obj], var): value
+            for (obj, var), value in self._parameters().items()
+        }
+        run_args[self._objects["input_levels"]] = padded
+        self.build.run(run_args, results)
+        return self._collect(self.batch_size).take(n)
+
+    def _collect(self, batch: int) -> BatchRecord:
+        names = self.net.layer_names
+        outputs = [s for s in self.stages if s.layer is not None or s.step == 0]
+        counts = {}
+        per_step = np.zeros((batch, 1, len(names)), np.int32)
+        events = []
+        saturation = np.zeros((len(names), 3), np.int64)
+        probes = {}
+        for k, stage in enumerate(outputs):
+            mon = self._objects[f"{stage.name}_events"]
+            neuron = np.asarray(mon.i[:], np.int64)
+            step_abs = np.rint(np.asarray(mon.t_[:]) / 1e-3).astype(np.int64)
+            sample = step_abs // self.frame
+            value = np.asarray(mon.out[:], np.int64)
+            keep = sample < batch
+            sample, neuron, value = sample[keep], neuron[keep], value[keep]
+            c = np.zeros((batch, stage.size), np.int64)
+            c[sample, neuron] = value
+            counts[names[k]] = c
+            np.add.at(per_step[:, 0, k], sample, 1)
+            if self.record_events:
+                events.append((sample, np.zeros_like(sample), np.full(len(sample), k), neuron))
+            saturation[k, 1] = int(np.sum(self._objects[stage.name].sat[:]))
+            probe = self._objects.get(f"{stage.name}_probe")
+            if probe is not None:
+                p = np.asarray(probe.pc[:], np.int64).T  # (frames * steps, probed)
+                at = np.arange(batch) * self.frame + stage.step
+                probes[f"{names[k]}.potential"] = p[at][:, None, :]
+        output = np.clip(counts[names[-1]], 0, 255).astype(np.uint8)[:, None, :]
+        ev = tuple(np.concatenate([e[j] for e in events]) for j in range(4)) if events else None
+        return BatchRecord(counts, per_step, output, saturation, probes, ev)
+
+
+def _digest(a: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()[:16]
