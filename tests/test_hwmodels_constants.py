@@ -1,0 +1,66 @@
+"""The constants registry: sources, overrides from JSON and TOML, and refusals."""
+
+import json
+
+import pytest
+
+from hwmodels import REGISTRY, Constants, ConstantsError, load_constants
+
+
+def test_every_constant_has_value_unit_source_and_description():
+    for name, c in REGISTRY.items():
+        assert c.name == name
+        assert c.value >= 0 and c.unit and c.source and c.description, name
+
+
+def test_davies_table_values_are_the_defaults():
+    c = Constants()
+    assert c["loihi_synop_energy"] == pytest.approx(23.6e-12)
+    assert c["loihi_neuron_inactive_time"] == pytest.approx(5.3e-9)
+    assert c["loihi_static_power"] == pytest.approx(3.34 / 32, rel=0.01)
+
+
+def test_json_and_toml_overrides(tmp_path):
+    js = tmp_path / "c.json"
+    js.write_text(json.dumps({"loihi_synop_energy": 3e-11}))
+    toml = tmp_path / "c.toml"
+    toml.write_text("ncs2_power = 1.2\nloihi_static_power = 0.029\n")
+    a, b = load_constants(js), load_constants(toml)
+    assert a["loihi_synop_energy"] == 3e-11 and a["ncs2_power"] == 1.0
+    assert b["ncs2_power"] == 1.2 and b.overridden == ["loihi_static_power", "ncs2_power"]
+    assert b.origin == str(toml)
+    assert b.record(["ncs2_power"])["ncs2_power"]["source"] == "override"
+    assert load_constants(None)["ncs2_power"] == 1.0
+
+
+def test_unknown_constant_is_named_with_the_accepted_list(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text("loihi_synop_energi = 1e-12\n")
+    with pytest.raises(ConstantsError) as err:
+        load_constants(path)
+    assert "loihi_synop_energi" in str(err.value)
+    assert "loihi_synop_energy" in str(err.value) and str(path) in str(err.value)
+
+
+@pytest.mark.parametrize("value", [-1.0, float("nan"), "1 W", True])
+def test_negative_or_non_numeric_values_are_refused(tmp_path, value):
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps({"ncs2_power": value}))
+    with pytest.raises(ConstantsError, match="ncs2_power"):
+        load_constants(path)
+
+
+def test_unparsable_file_and_missing_file(tmp_path):
+    path = tmp_path / "bad.json"
+    path.write_text("{not json")
+    with pytest.raises(ConstantsError, match="cannot parse"):
+        load_constants(path)
+    with pytest.raises(FileNotFoundError):
+        load_constants(tmp_path / "none.toml")
+
+
+def test_replace_keeps_earlier_overrides():
+    c = Constants({"ncs2_power": 1.2}).replace(ncs2_tdp=2.0)
+    assert c["ncs2_power"] == 1.2 and c["ncs2_tdp"] == 2.0
+    with pytest.raises(KeyError, match="accepted names"):
+        c["nope"]
