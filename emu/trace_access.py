@@ -24,6 +24,7 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
+import dask.array  # noqa: F401  (chunked variables; imported here, not on the first open)
 import numpy as np
 import xarray as xr
 

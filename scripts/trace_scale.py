@@ -1,6 +1,6 @@
 """Measure lazy trace access at scale: open time, memory and summary time on 10,000 samples.
 
-Makes a trace file of the digits demo network (digits_cnn trained briefly, normalized,
+Makes a trace file of the digits demo network (digits_cnn trained 5 epochs, normalized,
 converted to Loihi) over 10,000 samples with the full event raster, recorded by the numpy
 Loihi reference, then opens it in a fresh process and prints the figures.
 
@@ -66,7 +66,7 @@ def make_file(path: Path, samples: int, timesteps: int, batch: int = 1000) -> No
     from emu.traces import make_traces, save_traces
 
     data = digits()
-    model = train(digits_cnn(), data.x_train, data.y_train, epochs=5)
+    model = train(digits_cnn(), data.x_train, data.y_train, epochs=5, lr=1e-2)
     graph = normalize(load(model, data.x_train[:4]), data.x_train[:500])
     net = to_loihi(graph, timesteps=timesteps)
     index = np.arange(samples) % len(data.x_test)
