@@ -3,7 +3,15 @@
 from .graph import Add, AvgPool2d, Conv2d, Dense, Flatten, Graph, Input, MaxPool2d
 from .importer import UnsupportedLayerError, load, to_openvino
 from .loihi import LoihiInput, LoihiLayer, LoihiNet, LoihiProjection, QuantizationReport, to_loihi
-from .nir_io import NIRExportError, NIRImportError, from_nir, read_nir, to_nir, write_nir
+from .nir_io import (
+    NIRExportError,
+    NIRImportError,
+    from_nir,
+    nir_to_graph,
+    read_nir,
+    to_nir,
+    write_nir,
+)
 from .normalization import activation_scales, normalize
 
 __all__ = [
@@ -26,6 +34,7 @@ __all__ = [
     "NIRExportError",
     "NIRImportError",
     "from_nir",
+    "nir_to_graph",
     "read_nir",
     "to_nir",
     "write_nir",

@@ -16,6 +16,11 @@ truncating integer decays, its one-step synaptic delay, and the weight and bias 
 :func:`to_nir` warns that the network relies on them (``strict=True`` refuses instead).
 Rate-coded inputs (Bernoulli generators) and Akida networks (one-shot frames with multi-bit
 quantized activations) have no NIR form and are refused.
+
+Graphs from other tools (sinabs, snntorch, Lava, Norse) hold float weights off Loihi's grid:
+:func:`nir_to_graph` reads them into the float layer graph by rate, an IF neuron of gain r
+and threshold theta standing for ``relu(r (W x + b)) / theta``; ``normalize`` and
+``to_loihi`` then quantize it for the chip.
 """
 
 from __future__ import annotations
@@ -28,14 +33,24 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+from .graph import Add, AvgPool2d, Conv2d, Dense, Flatten, Graph, Input
 from .loihi import INPUT_LEVELS, LoihiInput, LoihiLayer, LoihiNet, LoihiProjection
 from .populations import conv_matrix, pool_matrix
 
-__all__ = ["NIRExportError", "NIRImportError", "to_nir", "from_nir", "write_nir", "read_nir"]
+__all__ = [
+    "NIRExportError",
+    "NIRImportError",
+    "to_nir",
+    "from_nir",
+    "nir_to_graph",
+    "write_nir",
+    "read_nir",
+]
 
 _RESERVED = ("input", "output")
 _NEURONS = ("IF", "CubaLIF")
 _LINEAR = ("Affine", "Linear", "Conv2d", "Flatten", "AvgPool2d", "SumPool2d", "Scale")
+_GRAPH_KINDS = ("IF", *_LINEAR[:-1], "Input", "Output")
 
 
 class NIRExportError(ValueError):
@@ -604,3 +619,131 @@ def _bias(bias: np.ndarray, key: str, preferred) -> tuple[np.ndarray, int]:
         f"the bias of {key!r} is not on Loihi's grid (bias_mant * 2**bias_exp, mantissa "
         "-4096..4095, exponent 0..7)"
     )
+
+
+def nir_to_graph(graph) -> Graph:
+    """Read a NIR graph of IF nodes and linear edges into a float layer graph, by rate.
+
+    Affine and Linear become Dense, Conv2d Conv2d, AvgPool2d AvgPool2d, SumPool2d an
+    AvgPool2d and an Add scaled by the kernel area, Flatten Flatten, several edges into one
+    node an Add. An IF node becomes the ReLU of the Dense or Conv2d before it, whose weights
+    and bias it scales by ``r / v_threshold``; an IF fed by the Input alone is the input
+    encoding and divides the input by ``v_threshold / r`` (neuroemu's own input population:
+    by the ``scale`` the Input's metadata records).
+
+    Raises
+    ------
+    NIRImportError
+        For leaky neurons (LIF, CubaLIF: their rate is no ReLU of the input), other node
+        kinds, dilated convolutions, non-zero resets and IF nodes that follow no weighted node.
+    """
+    unsupported = {
+        k: type(n).__name__ for k, n in graph.nodes.items() if type(n).__name__ not in _GRAPH_KINDS
+    }
+    if unsupported:
+        raise NIRImportError(
+            f"nodes {unsupported} have no layer-graph counterpart; supported: IF neurons and "
+            "Affine, Linear, Conv2d, Flatten, AvgPool2d, SumPool2d edges"
+        )
+    preds: dict[str, list[str]] = {k: [] for k in graph.nodes}
+    succs: dict[str, list[str]] = {k: [] for k in graph.nodes}
+    for a, b in graph.edges:
+        preds[b].append(a)
+        succs[a].append(b)
+    nodes: list = []
+    made: dict[str, object] = {}
+    name_of: dict[str, str] = {}
+    output = None
+    for key in _topological(graph):
+        node = graph.nodes[key]
+        kind = type(node).__name__
+        if kind == "Input":
+            made[key] = Input(key, tuple(int(s) for s in node.input_type["input"]))
+            nodes.append(made[key])
+            name_of[key] = key
+            continue
+        sources = [name_of[p] for p in preds[key]]
+        if not sources:
+            raise NIRImportError(f"node {key!r} has no input edge")
+        if len(sources) > 1:
+            made[f"{key}_sum"] = Add(f"{key}_sum", sources)
+            nodes.append(made[f"{key}_sum"])
+            sources = [f"{key}_sum"]
+        if kind == "Output":
+            output = sources[0]
+            continue
+        if kind == "IF":
+            name_of[key] = _fold_if(key, node, made[sources[0]], preds, succs, graph)
+            made[name_of[key]] = made[sources[0]]
+            continue
+        new = _graph_nodes(key, kind, node, sources[0])
+        nodes += new
+        made.update({n.name: n for n in new})
+        name_of[key] = new[-1].name
+    if output is None:
+        raise NIRImportError("the graph has no Output node")
+    return Graph(nodes, output)
+
+
+def _graph_nodes(key: str, kind: str, node, source: str) -> list:
+    if kind in ("Affine", "Linear"):
+        weight = np.asarray(node.weight, np.float64)
+        bias = np.asarray(node.bias, np.float64) if kind == "Affine" else np.zeros(len(weight))
+        return [Dense(key, [source], weight.copy(), bias.copy())]
+    if kind == "Flatten":
+        return [Flatten(key, [source])]
+    if kind == "Conv2d":
+        if np.any(np.asarray(node.dilation) != 1):
+            raise NIRImportError(f"Conv2d {key!r} is dilated; the layer graph has dilation 1 only")
+        weight = np.asarray(node.weight, np.float64)
+        stride = tuple(int(s) for s in np.broadcast_to(node.stride, 2))
+        padding = _padding(node.padding, weight.shape[2:], key)
+        bias = np.asarray(node.bias, np.float64) + np.zeros(weight.shape[0])
+        return [Conv2d(key, [source], weight.copy(), bias, stride, padding, int(node.groups))]
+    kernel = tuple(int(s) for s in np.broadcast_to(node.kernel_size, 2))
+    stride = tuple(int(s) for s in np.broadcast_to(node.stride, 2))
+    pad = tuple(int(s) for s in np.broadcast_to(node.padding, 2))
+    padding = (pad[0], pad[1], pad[0], pad[1])
+    if kind == "AvgPool2d":
+        return [AvgPool2d(key, [source], kernel, stride, padding)]
+    area = float(kernel[0] * kernel[1])
+    return [
+        AvgPool2d(f"{key}_avg", [source], kernel, stride, padding),
+        Add(key, [f"{key}_avg"], scale=(area,)),
+    ]
+
+
+def _fold_if(key: str, node, before, preds, succs, graph) -> str:
+    """Fold IF node ``key`` into the node before it, which takes the neurons' layer name."""
+    if np.any(np.asarray(node.v_reset) != 0):
+        raise NIRImportError(f"IF {key!r} resets to {node.v_reset}; rates assume a reset to 0")
+    gain = np.asarray(node.r, np.float64) / np.asarray(node.v_threshold, np.float64)
+    (pred,) = preds[key]
+    if isinstance(before, Input):
+        meta = {k: _plain(v) for k, v in (graph.nodes[pred].metadata or {}).items()}
+        before.scale = (
+            float(meta["scale"])
+            if "levels" in meta
+            else 1.0 / _uniform(gain, "r / v_threshold", key)
+        )
+        return before.name
+    if not isinstance(before, Dense | Conv2d) or before.relu or len(succs[pred]) != 1:
+        raise NIRImportError(
+            f"IF {key!r} follows {type(before).__name__} {before.name!r}; the layer graph maps an "
+            "IF onto the ReLU of the one Affine, Linear or Conv2d that feeds it alone (one IF "
+            "per weighted node)"
+        )
+    if isinstance(before, Conv2d):
+        gain = np.broadcast_to(gain, (len(before.weight), *np.shape(gain)[1:])).reshape(
+            len(before.weight), -1
+        )
+        if np.any(gain != gain[:, :1]):
+            raise NIRImportError(f"IF {key!r}: r / v_threshold differs within a channel")
+        gain = gain[:, 0]
+    gain = np.broadcast_to(gain.ravel(), before.bias.shape)
+    before.weight = before.weight * gain.reshape(-1, *([1] * (before.weight.ndim - 1)))
+    before.bias = before.bias * gain
+    before.relu = True
+    meta = {k: _plain(v) for k, v in (node.metadata or {}).items()}
+    before.name = str(meta.get("layer", key))
+    return before.name

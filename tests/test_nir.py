@@ -16,6 +16,7 @@ from converters.nir_io import (
     NIRExportError,
     NIRImportError,
     from_nir,
+    nir_to_graph,
     read_nir,
     to_nir,
     write_nir,
@@ -228,3 +229,67 @@ def test_digits_demo_network_round_trip_emulates_identical_spikes(tmp_path):
         np.testing.assert_array_equal(runs[0][var].values, runs[1][var].values, err_msg=name)
         np.testing.assert_array_equal(runs[1][var].values, reference.counts[name], err_msg=name)
     assert np.mean(runs[1]["prediction"].values == y) > 0.5
+
+
+def test_nir_to_graph_requantizes_to_the_same_network(images):
+    net = conv_net(images)
+    with pytest.warns(UserWarning):
+        graph = nir_to_graph(to_nir(net))
+    assert [n.name for n in graph.nodes if getattr(n, "relu", False)] == ["c1", "c2", "d"]
+    again = to_loihi(graph, timesteps=net.timesteps, reset="subtract")
+    assert synapses(again) == synapses(net)
+    assert_same_spikes(net, again, images)
+
+
+def test_nir_to_graph_reads_a_float_graph_by_rate():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(4)
+    w1, b1 = rng.normal(0, 1, (3, 1, 3, 3)), rng.normal(0, 0.2, 3)
+    w2, b2 = rng.normal(0, 0.5, (4, 27)), rng.normal(0, 0.2, 4)
+    theta1, theta2 = 2.0, 0.5
+    nodes = {
+        "input": nir.Input(input_type={"input": np.array([1, 6, 6])}),
+        "conv": nir.Conv2d(
+            input_shape=(6, 6), weight=w1, stride=1, padding=1, dilation=1, groups=1, bias=b1
+        ),
+        "spk1": nir.IF(
+            r=np.ones((3, 6, 6)),
+            v_threshold=theta1 * np.ones((3, 6, 6)),
+            v_reset=np.zeros((3, 6, 6)),
+        ),
+        "pool": nir.SumPool2d(
+            kernel_size=np.array([2, 2]), stride=np.array([2, 2]), padding=np.array([0, 0])
+        ),
+        "flat": nir.Flatten(input_type={"input": np.array([3, 3, 3])}, start_dim=0),
+        "fc": nir.Affine(weight=w2, bias=b2),
+        "spk2": nir.IF(r=2 * np.ones(4), v_threshold=theta2 * np.ones(4), v_reset=np.zeros(4)),
+        "output": nir.Output(output_type={"output": np.array([4])}),
+    }
+    names = list(nodes)
+    graph = nir.NIRGraph(
+        nodes=nodes, edges=list(zip(names[:-1], names[1:], strict=True)), type_check=False
+    )
+    layer_graph = nir_to_graph(graph)
+    x = rng.random((5, 1, 6, 6))
+    t = torch.nn.functional
+    a1 = t.relu(t.conv2d(torch.tensor(x), torch.tensor(w1), torch.tensor(b1), padding=1)) / theta1
+    pooled = t.avg_pool2d(a1, 2) * 4
+    expected = t.relu(2 * (pooled.flatten(1) @ torch.tensor(w2).T + torch.tensor(b2))) / theta2
+    np.testing.assert_allclose(layer_graph.forward(x), expected.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_nir_to_graph_refusals():
+    lif = nir.LIF(tau=np.ones(1), r=np.ones(1), v_leak=np.zeros(1), v_threshold=np.ones(1))
+    with pytest.raises(NIRImportError, match=r"\{'out': 'LIF'\} have no layer-graph counterpart"):
+        nir_to_graph(_foreign(np.ones((1, 2)), lif))
+    n = 2
+    nodes = {
+        "input": nir.Input(input_type={"input": np.array([n])}),
+        "fc": nir.Affine(weight=np.eye(n), bias=np.zeros(n)),
+        "s1": nir.IF(r=np.ones(n), v_threshold=np.ones(n), v_reset=np.zeros(n)),
+        "s2": nir.IF(r=np.ones(n), v_threshold=np.ones(n), v_reset=np.zeros(n)),
+        "output": nir.Output(output_type={"output": np.array([n])}),
+    }
+    edges = [("input", "fc"), ("fc", "s1"), ("s1", "s2"), ("s2", "output")]
+    with pytest.raises(NIRImportError, match="IF 's2' follows Dense 's1'"):
+        nir_to_graph(nir.NIRGraph(nodes=nodes, edges=edges))
