@@ -1,5 +1,6 @@
 """Model import, the layer graph, normalization and per-chip quantization."""
 
+from .akida import AkidaBits, AkidaLayer, AkidaMappingError, AkidaNet, to_akida
 from .graph import Add, AvgPool2d, Conv2d, Dense, Flatten, Graph, Input, MaxPool2d
 from .importer import UnsupportedLayerError, load, to_openvino
 from .loihi import LoihiInput, LoihiLayer, LoihiNet, LoihiProjection, QuantizationReport, to_loihi
@@ -13,8 +14,16 @@ from .nir_io import (
     write_nir,
 )
 from .normalization import activation_scales, normalize
+from .zero_aware import SparsityReport, ZeroAware
 
 __all__ = [
+    "AkidaBits",
+    "AkidaLayer",
+    "AkidaMappingError",
+    "AkidaNet",
+    "SparsityReport",
+    "ZeroAware",
+    "to_akida",
     "Add",
     "AvgPool2d",
     "Conv2d",

@@ -14,10 +14,13 @@ Scaling a layer's activations or weights leaves its term unchanged: only sparsit
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-from torch import nn
+
+if TYPE_CHECKING:  # torch is imported on first use: ``import converters`` stays light
+    import torch
+    from torch import nn
 
 __all__ = ["ZeroAware", "ActivationRecorder", "weight_penalty", "SparsityReport", "sparsity"]
 
@@ -36,6 +39,8 @@ class ZeroAware:
 
 def _layer_outputs(model: nn.Module) -> dict[str, list[nn.Module]]:
     """Each ReLU and the MaxPool2d right after it (in module order): one layer's output."""
+    from torch import nn
+
     groups: dict[str, list[nn.Module]] = {}
     last = None
     for name, m in model.named_modules():
@@ -68,6 +73,8 @@ class ActivationRecorder:
 
     def penalty(self) -> torch.Tensor:
         """mean over layers of mean(tanh(y / a)), a smooth fraction of non-zero outputs."""
+        import torch
+
         terms = []
         for name, y in self.outputs.items():
             q = self.steps.get(name)
@@ -82,6 +89,9 @@ class ActivationRecorder:
 
 def weight_penalty(model: nn.Module) -> torch.Tensor:
     """mean over Conv2d/Linear layers of mean(tanh(|w| / s)), s = max|w| / 7."""
+    import torch
+    from torch import nn
+
     terms = []
     for m in model.modules():
         if isinstance(m, nn.Conv2d | nn.Linear):
@@ -128,6 +138,9 @@ def sparsity(
     model: nn.Module, x: np.ndarray, y: np.ndarray, batch_size: int = 500
 ) -> SparsityReport:
     """Accuracy and non-zero fractions of ``model`` (as it runs, quantizers included) on (x, y)."""
+    import torch
+    from torch import nn
+
     model.eval()
     recorder = ActivationRecorder(model)
     nonzero: dict[str, int] = {}
