@@ -181,10 +181,11 @@ def first_spike_steps(tr: xr.Dataset, layer: str, samples: slice | None = None) 
     k = _layers(tr).index(layer)
     lo, hi, _ = (samples or slice(None)).indices(tr.sizes["sample"])
     size = int(tr.sizes[f"neuron_{layer}"])
-    first = np.full((hi - lo, size), np.iinfo(np.int32).max, np.int32)
+    first = np.full((hi - lo) * size, np.iinfo(np.int32).max, np.int32)
     for s, t, lay, n in _event_blocks(tr):
         keep = (lay == k) & (s >= lo) & (s < hi)
-        np.minimum.at(first, (s[keep] - lo, n[keep]), t[keep])
+        np.minimum.at(first, (s[keep] - lo) * size + n[keep], t[keep].astype(np.int32))
+    first = first.reshape(hi - lo, size)
     first[first == np.iinfo(np.int32).max] = -1
     return first
 
@@ -208,13 +209,16 @@ def _neuron_latency(tr: xr.Dataset) -> list[float | None]:
     block = max(1, _BLOCK_CELLS // int(sizes.sum()))
     totals = np.zeros(len(layers))
     firing = np.zeros(len(layers))
-    big = np.iinfo(np.int16).max
+    total = int(sizes.sum())
+    big = np.iinfo(np.int32).max
     for lo in range(0, n_samples, block):
         hi = min(lo + block, n_samples)
-        first = np.full((hi - lo, int(sizes.sum())), big, np.int16)
+        first = np.full((hi - lo) * total, big, np.int32)  # flat (sample, neuron): 1-D is fast
         for s, t, lay, n in _event_blocks(tr):
             keep = (s >= lo) & (s < hi)
-            np.minimum.at(first, (s[keep] - lo, offsets[lay[keep]] + n[keep]), t[keep])
+            cell = (s[keep] - lo) * total + offsets[lay[keep]] + n[keep]
+            np.minimum.at(first, cell, t[keep].astype(np.int32))
+        first = first.reshape(hi - lo, total)
         for k in range(len(layers)):
             part = first[:, offsets[k] : offsets[k] + sizes[k]]
             fired = part != big
