@@ -16,32 +16,16 @@ import time
 
 import numpy as np
 import torch
-from torch import nn
 
 import converters
 from converters.akida import AkidaBits, to_akida
+from converters.akida_commands import two_conv_two_fc
 from converters.training import accuracy, train
 from converters.zero_aware import ZeroAware
 from emu.akida_reference import simulate
 
 
-def mnist_2c2f() -> nn.Module:
-    """2-conv + 2-FC network: conv 3x3 16, max-pool, conv 3x3 32, max-pool, FC 128, FC 10."""
-    return nn.Sequential(
-        nn.Conv2d(1, 16, 3, padding=1),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.Conv2d(16, 32, 3, padding=1),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.Flatten(),
-        nn.Linear(32 * 7 * 7, 128),
-        nn.ReLU(),
-        nn.Linear(128, 10),
-    )
-
-
-def akida_figures(model: nn.Module, data, bits: AkidaBits) -> dict:
+def akida_figures(model: torch.nn.Module, data, bits: AkidaBits) -> dict:
     """Akida-emulated accuracy, events (non-zero activations) per image, non-zero weights."""
     graph = converters.load(model, torch.zeros(1, *data.sample_shape))
     net = to_akida(graph, data.x_train[:1000], bits)
@@ -79,14 +63,14 @@ def main() -> None:
     rows = []
     start = time.perf_counter()
     torch.manual_seed(args.seed)
-    float_model = train(mnist_2c2f(), data, epochs=args.epochs, seed=args.seed)
+    float_model = train(two_conv_two_fc(), data, epochs=args.epochs, seed=args.seed)
     float_accuracy = accuracy(float_model, data.x_test, data.y_test)
     for label, zero_aware in [("plain QAT", None)] + [
         (f"zero-aware {a:g}/{w:g}", ZeroAware(activations=a, weights=w)) for a, w in settings
     ]:
         torch.manual_seed(args.seed)
         model = train(
-            mnist_2c2f(),
+            two_conv_two_fc(),
             data,
             epochs=args.epochs,
             seed=args.seed,

@@ -1,0 +1,80 @@
+"""The ``neuroemu train`` subcommand: float, quantization-aware or zero-aware training of a CNN."""
+
+from __future__ import annotations
+
+import argparse
+
+__all__ = ["add_commands", "two_conv_two_fc", "cmd_train"]
+
+
+def two_conv_two_fc(channels: int = 1, size: int = 28, classes: int = 10):
+    """2-conv + 2-FC CNN Akida can run: conv 3x3 16, max-pool 2, conv 3x3 32, max-pool 2,
+    FC 128, FC ``classes`` (input ``size`` divisible by 4)."""
+    from torch import nn
+
+    if size % 4:
+        raise ValueError(f"input size must be divisible by 4 (two 2x2 poolings), got {size}")
+    return nn.Sequential(
+        nn.Conv2d(channels, 16, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(32 * (size // 4) ** 2, 128),
+        nn.ReLU(),
+        nn.Linear(128, classes),
+    )
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    """Train the 2-conv + 2-FC CNN on digits or MNIST and save the whole torch model."""
+    import torch
+
+    from . import datasets
+    from .akida import AkidaBits
+    from .training import train
+    from .zero_aware import ZeroAware
+
+    data = datasets.digits() if args.data == "digits" else datasets.mnist(args.mnist_dir)
+    channels, size = data.sample_shape[0], data.sample_shape[1]
+    torch.manual_seed(args.seed)
+    bits = None if args.float else AkidaBits(args.weight_bits, args.activation_bits)
+    penalty = None
+    if args.zero_aware_activations or args.zero_aware_weights:
+        penalty = ZeroAware(args.zero_aware_activations, args.zero_aware_weights)
+    model = train(
+        two_conv_two_fc(channels, size),
+        data,
+        epochs=args.epochs,
+        lr=args.lr,
+        seed=args.seed,
+        quantization=bits,
+        zero_aware=penalty,
+        log=print,
+    )
+    torch.save(model, args.out)
+    print(f"model: {args.out}")
+
+
+def add_commands(subparsers) -> None:
+    """Add ``train`` to the ``neuroemu`` command line."""
+    p = subparsers.add_parser(
+        "train",
+        help="train a 2-conv + 2-FC CNN (float, Akida quantization-aware, zero-aware)",
+    )
+    p.add_argument("--data", default="mnist", choices=("mnist", "digits"))
+    p.add_argument("--mnist-dir", help="directory of the MNIST idx files")
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--float", action="store_true", help="no quantization-aware training")
+    p.add_argument("--weight-bits", type=int, default=4, choices=(1, 2, 4))
+    p.add_argument("--activation-bits", type=int, default=4, choices=(1, 2, 4))
+    p.add_argument("--zero-aware-activations", type=float, default=0.0, metavar="λa",
+                   help="penalty weight on non-zero activations")  # fmt: skip
+    p.add_argument("--zero-aware-weights", type=float, default=0.0, metavar="λw",
+                   help="penalty weight on non-zero weights")  # fmt: skip
+    p.add_argument("--out", default="model.pt", help="torch model file (default: %(default)s)")
+    p.set_defaults(func=cmd_train)
