@@ -14,8 +14,9 @@ Per inference, from the traces::
     spike messages = one per (spike, destination core): within a tile, or |dx| E-W and
                      |dy| N-S hops between tiles
     E_dynamic      = sum of counts * per-op energies (Davies et al. 2018, Table 2)
-    step time      = max over cores (neuron updates + synaptic ops + outgoing messages
-                     per step, times per-op times) + barrier(tiles in use)
+    step time      = max over cores (neuron updates + synaptic ops + messages sent, each
+                     message taking the within-tile spike time) + the longest route of
+                     the step (hops x hop times) + barrier(tiles in use)
     latency        = sum of step times;  E_static = P_static * chips * period
 
 A layer's spikes within a step are spread over its neurons in proportion to their counts
@@ -74,6 +75,8 @@ ASSUMPTIONS = [
     "a compartment's update is 'active' in every step of a sample in which its neuron "
     "fires at least once, 'inactive' otherwise",
     "one spike message per (spike, destination core); routes go |dx| E-W then |dy| N-S",
+    "sending a message occupies the source core for the within-tile spike time; hops add "
+    "latency once per step (the step's longest route), not per message",
     "a layer's spikes within a step are spread over its neurons like its counts over the sample",
     "barrier time grows linearly from 1 to 32 tiles (Davies 2018 gives 113-465 ns) and beyond",
     "static power is drawn per chip in use for the whole period between inferences",
@@ -192,6 +195,7 @@ class _Routes:
     tile_messages: np.ndarray  # [source size]
     hops_ew: np.ndarray
     hops_ns: np.ndarray
+    longest: float  # s, the slowest route of any message from this source
 
 
 def _routes(net: LoihiNet, mappings: list[CoreMapping], c: Constants) -> dict[str, _Routes]:
@@ -216,11 +220,13 @@ def _routes(net: LoihiNet, mappings: list[CoreMapping], c: Constants) -> dict[st
         dx = np.abs(src_tile % columns - dst_tile % columns)
         dy = np.abs(src_tile // columns - dst_tile // columns)
         n = sizes[source]
+        route_time = dx * c["loihi_hop_ew_time"] + dy * c["loihi_hop_ns_time"]
         routes[source] = _Routes(
             m,
             np.bincount(coo.row, weights=same, minlength=n),
             np.bincount(coo.row, weights=dx, minlength=n),
             np.bincount(coo.row, weights=dy, minlength=n),
+            float(route_time.max(initial=0.0)),
         )
     return routes
 
@@ -276,6 +282,7 @@ def estimate(
 
     # work of every core in every step of every sample, in seconds
     busy = np.zeros((n_samples, timesteps, n_cores))
+    route_delay = np.zeros((n_samples, timesteps))
     for m in mappings:
         layer = layers[names.index(m.layer)]
         per_neuron = 2 if layer.reset == "subtract" else 1
@@ -301,11 +308,8 @@ def estimate(
         layer_spikes = steps[:, :, k][:, :, None]
         synops_per_core = np.asarray(r.to_core.T @ cnt.T).T  # sample, core
         busy += layer_spikes * (synops_per_core * share)[:, None] * c["loihi_synop_time"]
-        message_time = (
-            r.tile_messages * c["loihi_spike_tile_time"]
-            + r.hops_ew * c["loihi_hop_ew_time"]
-            + r.hops_ns * c["loihi_hop_ns_time"]
-        )
+        route_delay = np.maximum(route_delay, (steps[:, :, k] > 0) * r.longest)
+        message_time = np.asarray((r.to_core > 0).sum(1)).ravel() * c["loihi_spike_tile_time"]
         m = next((m for m in mappings if m.layer == source), None)
         if m is not None:
             sent = np.stack(
@@ -331,7 +335,7 @@ def estimate(
                 tstats["synaptic_ops"] = tstats.get("synaptic_ops", 0.0) + landed
 
     tiles = int(np.ceil(n_cores / c["loihi_cores_per_tile"]))
-    step_time = busy.max(axis=2) + _barrier(tiles, c)
+    step_time = busy.max(axis=2) + route_delay + _barrier(tiles, c)
     latency = float(step_time.sum(1).mean())
     if rate is not None and not rate > 0:
         raise ValueError(f"rate must be a positive number of inferences per second, got {rate}")

@@ -77,6 +77,11 @@ def test_hops_between_tiles_follow_the_mesh():
     extra = 10 * (c["loihi_hop_ew_energy"] + c["loihi_hop_ns_energy"])
     extra -= 5 * c["loihi_spike_tile_energy"]
     assert est.energy_dynamic - base.energy_dynamic == pytest.approx(extra)
+    # steps 0-4: the input core issues 3 messages (27.4 + 3 x 2.1 ns) and the longest route
+    # (1 E-W + 1 N-S hop) adds once; each target core holds one neuron (5.3 or 8.4 ns + 3.5 ns)
+    route = c["loihi_hop_ew_time"] + c["loihi_hop_ns_time"]
+    busy = 5 * (33.7e-9 + route) + 5 * 27.4e-9
+    assert est.latency == pytest.approx(busy + 10 * loihi._barrier(4, c))
 
 
 def test_rate_coded_input_is_off_chip():

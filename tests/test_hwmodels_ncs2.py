@@ -1,0 +1,89 @@
+"""The NCS2 baseline: real OpenVINO inference, the per-layer latency model, measured figures."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import converters
+from converters import datasets, models, training
+from hwmodels import Constants, ncs2
+
+
+@pytest.fixture(scope="module")
+def digits_model():
+    data = datasets.digits()
+    model = training.train(models.digits_cnn(), data.x_train, data.y_train, epochs=5)
+    return model, data.x_test[:60], data.y_test[:60]
+
+
+def test_openvino_outputs_match_torch(digits_model):
+    model, x, y = digits_model
+    est = ncs2.baseline(model, x, y)
+    assert est.accuracy == pytest.approx(training.accuracy(model, x, y))
+    assert est.samples == len(x) and est.platform == "ncs2"
+    assert 0 < est.details["host_latency"] < 1.0
+    assert est.details["host_device"] == "OpenVINO CPU plugin"
+
+
+def test_a_graph_runs_through_openvino_like_the_model(digits_model):
+    model, x, y = digits_model
+    graph = converters.normalize(converters.load(model, x[:1]), x)
+    from_graph = ncs2.baseline(graph, x, y)
+    assert from_graph.accuracy == ncs2.baseline(model, x, y).accuracy
+    assert from_graph.details["macs"] == pytest.approx(ncs2.baseline(model, x, y).details["macs"])
+
+
+def test_layer_costs_count_macs_and_bytes(digits_model):
+    model, x, _ = digits_model
+    costs = ncs2.layer_costs(converters.load(model, x[:1]), bytes_per_value=2)
+    macs = sum(m for m, _ in costs.values())
+    # digits_cnn: conv 8x8x8 outputs x 9 taps, conv 16x4x4 x 72, dense 64 x 64, dense 10 x 64,
+    # average pooling 8x4x4 x 4 and 16x2x2 x 4
+    expected = 512 * 9 + 256 * 72 + 64 * 64 + 10 * 64 + 128 * 4 + 64 * 4
+    assert macs == expected
+
+
+def test_latency_grows_with_macs_and_power_is_the_envelope():
+    x = np.random.default_rng(0).random((4, 1, 8, 8)).astype(np.float32)
+    small = nn.Sequential(nn.Flatten(), nn.Linear(64, 10))
+    big = nn.Sequential(nn.Flatten(), nn.Linear(64, 4096), nn.ReLU(), nn.Linear(4096, 10))
+    torch.manual_seed(0)
+    a, b = ncs2.baseline(small, x), ncs2.baseline(big, x)
+    assert b.latency > a.latency
+    c = Constants()
+    assert a.power == pytest.approx(c["ncs2_power"])
+    assert a.power_static == pytest.approx(
+        c["ncs2_power"] * c["ncs1_idle_power"] / c["ncs1_running_power"]
+    )
+    assert a.latency >= 1 / c["ncs1_inference_rate"] and a.accuracy is None
+    hot = ncs2.baseline(small, x, constants=Constants({"ncs2_power": 3.0}))
+    assert hot.power == pytest.approx(c["ncs2_tdp"])
+
+
+def test_measured_figures_replace_the_model(digits_model, tmp_path):
+    model, x, y = digits_model
+    path = tmp_path / "ncs2.json"
+    path.write_text(json.dumps({"latency": 0.002, "power": 1.3, "source": "bench"}))
+    est = ncs2.baseline(model, x, y, measured=path)
+    assert est.latency == 0.002 and est.power == pytest.approx(1.3)
+    assert "measured" in est.model and est.accuracy == pytest.approx(
+        training.accuracy(model, x, y)
+    )
+
+
+@pytest.mark.parametrize(
+    "figures, message",
+    [
+        ({"latency": 0.002, "power": 1.0, "watts": 2}, "unknown keys"),
+        ({"latency": 0.002}, "need 'power'"),
+        ({"latency": -1, "power": 1.0}, "non-negative"),
+    ],
+)
+def test_bad_measured_files_are_refused(tmp_path, figures, message):
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps(figures))
+    with pytest.raises(ValueError, match=message):
+        ncs2.load_measured(path)
