@@ -43,7 +43,6 @@ PADDINGS = ("same", "valid")
 ACT_BITS = (1, 2, 4)
 WEIGHT_BITS = (1, 2, 4, 8)
 INPUT_CONV_BITS = 8
-POTENTIAL_BITS = 20
 
 
 class AkidaMappingError(ValueError):
@@ -240,11 +239,6 @@ class AkidaNet:
     def layer_names(self) -> list[str]:
         return [self.input_name] + [layer.name for layer in self.layers]
 
-    @property
-    def input_bits_of(self) -> list[int]:
-        """Bit width of each layer's input values."""
-        return [self.input_bits] + [layer.act_bits or 0 for layer in self.layers[:-1]]
-
     def levels(self, samples: np.ndarray) -> np.ndarray:
         """Integer inputs (N, H, W, C) for float samples (N, C, H, W) or (N, features)."""
         x = np.asarray(samples, dtype=np.float64)
@@ -359,14 +353,14 @@ def _pooling(node, h: int, w: int, conv: Conv2d) -> tuple[str, tuple, tuple]:
 
 
 def _group(graph: Graph) -> list[tuple]:
-    """Group the chain into (weighted node, pooling node or None, flattened before?)."""
+    """Group the chain into (weighted node, pooling node or None) pairs."""
     groups: list[list] = []
     flat = False
     for node in _chain(graph):
         if isinstance(node, Conv2d | Dense):
             if isinstance(node, Conv2d) and flat:
                 raise AkidaMappingError(node.name, "a convolution after Flatten", _ACCEPTED)
-            groups.append([node, None, flat])
+            groups.append([node, None])
         elif isinstance(node, Flatten):
             flat = True
         elif isinstance(node, MaxPool2d | AvgPool2d):
@@ -379,7 +373,7 @@ def _group(graph: Graph) -> list[tuple]:
             raise AkidaMappingError(node.name, f"layer type {type(node).__name__}", _ACCEPTED)
     if not groups:
         raise AkidaMappingError(graph.output, "no weighted layer", _ACCEPTED)
-    for node, pool, _ in groups[:-1]:
+    for node, pool in groups[:-1]:
         if not node.relu:
             raise AkidaMappingError(
                 node.name,
@@ -400,10 +394,8 @@ def _dense_rows(weight: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
     return weight.reshape(f, c, h, w).transpose(0, 1, 3, 2).reshape(f, -1).T
 
 
-def _steps(a_out: np.ndarray, unit: float, act_bits: int | None) -> tuple[np.ndarray, np.ndarray]:
+def _steps(a_out: np.ndarray, unit: float, act_bits: int) -> tuple[np.ndarray, np.ndarray]:
     """act_step and the resulting effective step for wanted output steps ``a_out``."""
-    if act_bits is None:
-        return np.ones_like(a_out, np.float32), np.ones_like(a_out)
     per = 2.0 ** (4 - act_bits) / 16
     k = np.maximum(np.rint(a_out / unit / per), 1.0)
     act_step = (k / 16).astype(np.float32)
@@ -452,12 +444,10 @@ def to_akida(
     in_shape = graph.input.shape
     shape = (in_shape[1], in_shape[2], in_shape[0]) if len(in_shape) == 3 else (1, 1, in_shape[0])
     first_conv = isinstance(groups[0][0], Conv2d)
-    if first_conv:
-        _check_conv(groups[0][0])
     input_bits = INPUT_CONV_BITS if first_conv and shape[2] in (1, 3) else bits.activations
     a_in = graph.input.scale / (2**input_bits - 1)
     layers = []
-    for k, (node, pool, _) in enumerate(groups):
+    for k, (node, pool) in enumerate(groups):
         last = k == len(groups) - 1
         act_bits = bits.activations if node.relu else None
         w_bits = bits.input_weights if input_bits == INPUT_CONV_BITS and k == 0 else bits.weights
@@ -488,7 +478,7 @@ def to_akida(
                     "a zero output bias (quantization-aware training keeps it zero), a ReLU, "
                     "or to_akida(..., drop_output_bias=True)",
                 )
-            act_step, step = _steps(np.ones(node.bias.shape), unit, None)
+            act_step = np.ones(node.bias.shape, np.float32)  # unused without activation
             threshold = np.zeros(node.bias.shape, np.int64)
         else:
             y = values[node.name]
@@ -520,11 +510,4 @@ def to_akida(
         )
         layers.append(layer)
         shape = layer.output_shape
-    net_shape = layers[0].input_shape
-    return AkidaNet(
-        net_shape,
-        input_bits,
-        layers,
-        graph.input.scale,
-        graph.input.name,
-    )
+    return AkidaNet(layers[0].input_shape, input_bits, layers, graph.input.scale, graph.input.name)

@@ -231,27 +231,22 @@ class AkidaBackend:
     def _stages(self) -> list[_Stage]:
         stages = [_Stage("stage0", int(np.prod(self.net.input_shape)), 0, "", False, None)]
         for k, layer in enumerate(self.net.layers, start=1):
-            size = int(np.prod(layer.output_shape))
             step = stages[-1].step + 1
-            if layer.pool == "none":
-                clip = "" if layer.kind == "conv" or layer.kind == "input_conv" else "clipped"
-                stages.append(_Stage(f"stage{k}", size, step, clip, False, layer))
-                continue
-            raw = int(np.prod(layer.conv_shape))
-            stages.append(_Stage(f"raw{k}", raw, step, "raw", True, None))
-            code = "clipped" if layer.pool == "max" else ""
-            stages.append(_Stage(f"stage{k}", size, step + 1, code, False, layer))
-        for stage in stages[1:]:
-            if stage.code == "raw":
-                stage.code = "out = p"
-                continue
-            pc = (
+            if layer.pool != "none":
+                raw = int(np.prod(layer.conv_shape))
+                stages.append(_Stage(f"raw{k}", raw, step, "out = p", True, None))
+                step += 1
+            # 20-bit saturation: fully connected sums and max-pooled potentials
+            clipped = layer.kind == "dense" or layer.pool == "max"
+            potential = (
                 f"pc = int(clip(p, {POTENTIAL_MIN}, {POTENTIAL_MAX}))\n"
-                f"sat += int(pc != p) * int(frame_step == {stage.step})"
-                if stage.code == "clipped"
+                f"sat += int(pc != p) * int(frame_step == {step})"
+                if clipped
                 else "pc = p"
             )
-            stage.code = pc + "\n" + _activation(stage.layer.act_bits)
+            code = potential + "\n" + _activation(layer.act_bits)
+            size = int(np.prod(layer.output_shape))
+            stages.append(_Stage(f"stage{k}", size, step, code, False, layer))
         return stages
 
     def _synapses(self) -> dict[str, tuple]:
