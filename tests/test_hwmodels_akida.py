@@ -1,0 +1,159 @@
+"""The Akida model: synaptic-op counts, the energy formula, calibration, zero-aware training."""
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import converters
+from converters import datasets, training
+from converters.akida import AkidaBits, AkidaLayer, to_akida
+from converters.zero_aware import ZeroAware
+from emu import akida_reference, make_traces
+from hwmodels import Constants, TraceMismatchError, akida
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _script(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _sparse_weights(shape, seed=0):
+    rng = np.random.default_rng(seed)
+    w = rng.integers(-7, 8, size=shape)
+    w[rng.random(shape) < 0.5] = 0
+    return w
+
+
+def test_an_event_touches_the_non_zero_weights_of_its_window():
+    w = _sparse_weights((3, 3, 2, 5))
+    layer = AkidaLayer("c", "conv", (6, 6, 2), w, np.zeros(5, int), np.ones(5), 4, 4)
+    x = np.zeros((2, 6, 6, 2), np.int64)
+    x[0, 3, 3, 1] = 5  # an interior event reaches every tap of channel 1
+    x[1, 3, 3, 1] = 2
+    x[1, 2, 2, 0] = 1
+    ops = akida.synaptic_ops(layer, x)
+    assert ops[0] == np.count_nonzero(w[:, :, 1, :])
+    assert ops[1] == np.count_nonzero(w[:, :, 1, :]) + np.count_nonzero(w[:, :, 0, :])
+    dense = _sparse_weights((6 * 6 * 2, 4), seed=1)
+    fc = AkidaLayer("d", "dense", (6, 6, 2), dense, np.zeros(4, int), np.ones(4), 4, 4)
+    r = 3 + 6 * (3 + 6 * 1)  # row h + H (w + W c) of input (3, 3, 1)
+    assert akida.synaptic_ops(fc, x)[0] == np.count_nonzero(dense[r])
+
+
+def test_corner_events_reach_fewer_outputs_than_interior_ones():
+    w = np.ones((3, 3, 1, 2), np.int64)
+    layer = AkidaLayer("c", "conv", (5, 5, 1), w, np.zeros(2, int), np.ones(2), 4, 4)
+    x = np.zeros((2, 5, 5, 1), np.int64)
+    x[0, 0, 0, 0] = 1
+    x[1, 2, 2, 0] = 1
+    assert list(akida.synaptic_ops(layer, x)) == [4 * 2, 9 * 2]
+
+
+@pytest.fixture(scope="module")
+def digits_akida():
+    data = datasets.digits()
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 8, 3, padding=1),
+        torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2),
+        torch.nn.Flatten(),
+        torch.nn.Linear(8 * 16, 10),
+    )
+    training.train(model, data.x_train, data.y_train, epochs=5)
+    net = to_akida(
+        converters.load(model, data.x_train[:1]), data.x_train[:300], drop_output_bias=True
+    )
+    x, y = data.x_test[:50], data.y_test[:50]
+    return net, traces_for(net, x, y)
+
+
+def traces_for(net, x, y):
+    record = akida_reference.simulate(net, net.levels(x))
+    return make_traces(
+        layers=net.layer_names,
+        counts=record.counts,
+        spikes_per_step=record.spikes_per_step,
+        output_per_step=record.output_per_step,
+        predictions=record.counts[net.layer_names[-1]].argmax(1),
+        labels=y,
+        saturation=record.saturation,
+        attrs={"target": "akida", "net_digest": net.digest(), "timesteps": 1, "dt": 1.0},
+    )
+
+
+def test_energy_is_the_documented_formula(digits_akida):
+    net, traces = digits_akida
+    c = Constants()
+    est = akida.estimate(net, traces)
+    synops = sum(le.counts.get("synaptic_ops", 0) for le in est.layers)
+    fires = sum(le.counts["events"] for le in est.layers[1:])
+    assert fires == pytest.approx(
+        np.mean(
+            sum(np.count_nonzero(traces[f"spike_count_{n}"].values, 1) for n in net.layer_names[1:])
+        )
+    )
+    assert est.energy_dynamic == pytest.approx(
+        c["akida_synop_energy"] * synops + c["akida_fire_energy"] * fires
+    )
+    assert est.latency == pytest.approx(c["akida_synop_time"] * synops)
+    assert est.energy_static == pytest.approx(c["akida_floor_power"] * est.latency)
+    assert est.accuracy == pytest.approx(np.mean(traces["prediction"] == traces["label"]))
+    slow = akida.estimate(net, traces, rate=100.0)
+    assert slow.power_static == pytest.approx(c["akida_floor_power"])
+    with pytest.raises(ValueError, match="at most"):
+        akida.estimate(net, traces, rate=1e12)
+
+
+def test_neural_processor_limit_and_mismatched_traces(digits_akida):
+    net, traces = digits_akida
+    assert sum(akida.neural_processors(net).values()) == len(net.layers)
+    with pytest.raises(akida.AkidaMappingError, match="neural processors"):
+        akida.estimate(net, traces, Constants({"akida_filters_per_np": 1, "akida_nps": 4}))
+    loihi_like = traces.copy()
+    loihi_like.attrs["target"] = "loihi"
+    with pytest.raises(TraceMismatchError, match="target"):
+        akida.estimate(net, loihi_like)
+    with pytest.raises(TraceMismatchError, match="lack"):
+        akida.estimate(net, traces.drop_vars(f"spike_count_{net.layer_names[1]}"))
+
+
+@pytest.mark.slow
+def test_calibration_lands_on_the_published_mnist_figures():
+    values = _script("calibrate_akida").calibrate(samples=300, epochs=2)
+    c = Constants()
+    for name, value in values.items():  # the registry holds the script's result
+        assert value == pytest.approx(c[name], rel=0.1), name
+    frame = c["akida_calibration_power"] / c["akida_calibration_fps"]
+    assert frame == pytest.approx(1.22e-3, rel=0.01)
+
+
+@pytest.mark.slow
+def test_zero_aware_training_lowers_akida_energy():
+    data = datasets.mnist()
+    bits = AkidaBits(weights=4, activations=4)
+    mnist_2c2f = _script("zero_aware_sweep").mnist_2c2f
+    x, y = data.x_test[:300], data.y_test[:300]
+    energies = {}
+    for label, zero_aware in (("plain", None), ("zero-aware", ZeroAware(1.0, 1.0))):
+        torch.manual_seed(0)
+        model = training.train(
+            mnist_2c2f(), data, epochs=2, quantization=bits, zero_aware=zero_aware
+        )
+        graph = converters.load(model, torch.zeros(1, *data.sample_shape))
+        net = to_akida(graph, data.x_train[:500], bits)
+        energies[label] = akida.estimate(net, traces_for(net, x, y), label=label)
+    plain, sparse = energies["plain"], energies["zero-aware"]
+    saving = 1 - sparse.energy / plain.energy
+    print(
+        f"zero-aware: {100 * saving:.1f}% less energy per image ({plain.energy:.4g} -> {sparse.energy:.4g} J)"
+    )
+    assert sparse.energy < plain.energy
+    assert sparse.details["events_per_frame"] < plain.details["events_per_frame"]
