@@ -151,7 +151,6 @@ def _bars(estimates: Sequence[Estimate], path: Path) -> Path:
         ax.bar(labels, static, label="static", color="C7")
         ax.bar(labels, dynamic, bottom=static, label="dynamic", color="C0")
         ax.set_ylabel(unit)
-        ax.set_yscale("log")
         ax.tick_params(axis="x", rotation=45, labelsize="small")
     ax_e.legend(fontsize="small")
     fig.tight_layout()
