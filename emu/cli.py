@@ -35,7 +35,7 @@ def _load_samples(
             archive = np.load(path)
             if "x" not in archive:
                 raise SystemExit(f"error: {path} must hold an array 'x' (and optionally 'y')")
-            x, y = archive["x"], archive["y"] if "y" in archive else None
+            x, y = archive["x"], archive.get("y")
         else:
             x, y = np.load(path), None
     if limit is not None:

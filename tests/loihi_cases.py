@@ -53,3 +53,50 @@ def random_net(
         )
         prev.append((f"l{k}", n))
     return LoihiNet(LoihiInput((n_in,), encoding), layers, timesteps)
+
+
+def in_range_nets(rng, count: int, **kwargs) -> list[LoihiNet]:
+    """Random networks whose reference run on full-scale inputs never wraps, clips or overflows."""
+    from emu import loihi_reference as ref
+
+    nets = []
+    while len(nets) < count:
+        net = random_net(rng, **kwargs)
+        levels = rng.integers(0, 256, (2, net.input.size))
+        if ref.simulate(net, levels).saturation.sum() == 0:
+            nets.append(net)
+    return nets
+
+
+def union(nets: list[LoihiNet]) -> LoihiNet:
+    """The disjoint union of networks of one encoding and step count, as one LoihiNet.
+
+    Inputs are concatenated; layer ``l`` of network ``k`` becomes ``n<k>_l``.
+    """
+    offsets = np.cumsum([0] + [net.input.size for net in nets])
+    layers = []
+    for k, net in enumerate(nets):
+        for layer in net.layers:
+            projections = []
+            for p in layer.projections:
+                source = "input" if p.source == "input" else f"n{k}_{p.source}"
+                pre = p.pre + (offsets[k] if p.source == "input" else 0)
+                projections.append(
+                    LoihiProjection(source, pre, p.post, p.weight_mant, p.weight_exp)
+                )
+            layers.append(
+                LoihiLayer(
+                    f"n{k}_{layer.name}",
+                    layer.size,
+                    projections,
+                    layer.vth_mant,
+                    layer.bias_mant,
+                    layer.bias_exp,
+                    layer.decay_u,
+                    layer.decay_v,
+                    layer.refractory,
+                    layer.reset,
+                )
+            )
+    first = nets[0]
+    return LoihiNet(LoihiInput((int(offsets[-1]),), first.input.encoding), layers, first.timesteps)
