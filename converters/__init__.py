@@ -1,5 +1,7 @@
 """Model import, the layer graph, normalization and per-chip quantization."""
 
+from importlib import import_module
+
 from .akida import AkidaBits, AkidaLayer, AkidaMappingError, AkidaNet, to_akida
 from .graph import Add, AvgPool2d, Conv2d, Dense, Flatten, Graph, Input, MaxPool2d
 from .importer import UnsupportedLayerError, load, to_openvino
@@ -51,3 +53,12 @@ __all__ = [
     "load",
     "to_openvino",
 ]
+
+# submodules that import torch or scikit-learn load on first use
+_LAZY_MODULES = ("datasets", "models", "training")
+
+
+def __getattr__(name: str):
+    if name in _LAZY_MODULES:
+        return import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'converters' has no attribute {name!r}")
