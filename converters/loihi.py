@@ -157,7 +157,7 @@ class LoihiInput:
         if not np.all(np.isfinite(x)):
             raise ValueError("input samples contain NaN or infinite values")
         q = np.rint(np.clip(x / self.scale, 0.0, 1.0) * INPUT_LEVELS)
-        return q.reshape(len(x), -1).astype(np.int64)
+        return q.reshape(len(x), self.size).astype(np.int64)
 
     def as_layer(self) -> LoihiLayer:
         """The bias-encoded input as compartments (bias is set per sample)."""

@@ -96,7 +96,14 @@ def cmd_run(args: argparse.Namespace) -> None:
 
     from .emulation import Emulation
 
-    net = load_net(args.net)
+    if not Path(args.net).exists():
+        raise SystemExit(
+            f"error: network file {args.net} does not exist (write one with 'neuroemu convert')"
+        )
+    try:
+        net = load_net(args.net)
+    except ValueError as err:
+        raise SystemExit(f"error: {err}") from err
     x, y = _load_samples(args.data, "test", args.samples, args.mnist_dir)
     sim = Emulation(
         net,

@@ -24,8 +24,11 @@ def digits():
 @pytest.fixture(scope="session")
 def digits_model(digits):
     """The demo CNN trained on the digits training split (seconds)."""
+    import torch
+
     from converters import models, training
 
+    torch.set_num_threads(1)  # pytest-xdist runs one worker per core
     return training.train(
         models.digits_cnn(16), digits.x_train, digits.y_train, epochs=30, lr=3e-3, batch_size=32
     )
