@@ -13,7 +13,7 @@ import numpy as np
 __all__ = ["main", "build_parser"]
 
 # modules that contribute subcommands through ``add_commands(subparsers)``
-COMMAND_MODULES = ("emu.trace_commands", "hwmodels.commands", "converters.akida_commands")
+COMMAND_MODULES = ("converters.akida_commands", "emu.trace_commands", "hwmodels.commands")
 
 
 def _load_samples(
@@ -113,7 +113,7 @@ def cmd_run(args: argparse.Namespace) -> None:
         seed=args.seed,
     )
     start = time.perf_counter()
-    traces = sim.run(x, y, workers=args.workers, out=args.out)
+    traces = sim.run(x, y, workers=args.workers, out=args.out, scheduler=args.scheduler)
     elapsed = time.perf_counter() - start
     print(_run_summary(traces, elapsed))
     print(f"traces: {Path(args.out).resolve()}")
@@ -215,6 +215,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--workers", type=int, default=1, help="worker processes (default: %(default)s)"
     )
+    run.add_argument(
+        "--scheduler",
+        help="Dask scheduler address (tcp://HOST:PORT): run the batches on that cluster",
+    )
     run.add_argument("--batch-size", type=int, default=128, help="samples per simulation run")
     run.add_argument("--events", action="store_true", help="store the sparse spike raster")
     run.add_argument("--seed", type=int, default=0, help="seed of rate-coded inputs")
@@ -222,13 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
 
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as err:
-            if err.name != name:
-                raise
-            continue
-        module.add_commands(sub)
+        importlib.import_module(name).add_commands(sub)
     return parser
 
 

@@ -61,6 +61,13 @@ def run_demo(
     t1 = time.perf_counter()
     traces = sim.run(data.x_test, data.y_test, workers=workers, out=out_dir / "digits_traces.h5")
     emulate_s = time.perf_counter() - t1
+    import hwmodels
+
+    loihi = hwmodels.loihi.estimate(net, traces)
+    ncs2 = hwmodels.ncs2.baseline(model, data.x_test, data.y_test)
+    comparison = hwmodels.report.compare(
+        [loihi, ncs2], out_dir, traces=out_dir / "digits_traces.h5"
+    )
     cumulative = np.cumsum(traces["output_per_step"].values, axis=1)
     curve = {
         int(s): float(np.mean(cumulative[:, s - 1].argmax(axis=1) == data.y_test))
@@ -96,6 +103,8 @@ def run_demo(
         + ", ".join(f"{k} {v:.0f}" for k, v in report["spikes_per_image"].items())
         + ")",
         f"emulation           {emulate_s:.1f} s ({len(data.x_test) / emulate_s:.0f} images/s, includes the build)",
+        "",
+        comparison.text,
     ]
     text = "\n".join(lines)
     (out_dir / "report.txt").write_text(text + "\n")
