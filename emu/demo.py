@@ -109,7 +109,6 @@ def run_demo(
     text = "\n".join(lines)
     (out_dir / "report.txt").write_text(text + "\n")
     print(text)
-    print(
-        f"outputs in {out_dir.resolve()}: digits_traces.h5, digits_loihi.npz, report.txt, report.json"
-    )
+    written = sorted(p.name for p in out_dir.iterdir() if p.is_file())
+    print(f"outputs in {out_dir.resolve()}: {', '.join(written)}")
     return report
