@@ -119,6 +119,22 @@ def cmd_run(args: argparse.Namespace) -> None:
     print(f"traces: {Path(args.out).resolve()}")
 
 
+def _parse_probe(specs: list[str] | None) -> dict[str, list[int]] | None:
+    """``["conv1:0,5,9", ...]`` to ``{"conv1": [0, 5, 9]}``."""
+    if not specs:
+        return None
+    probe = {}
+    for spec in specs:
+        layer, _, indices = spec.partition(":")
+        try:
+            probe[layer] = [int(i) for i in indices.split(",")]
+        except ValueError:
+            raise SystemExit(
+                f"error: --probe {spec!r} is not LAYER:I,J,K (neuron indices)"
+            ) from None
+    return probe
+
+
 def _run_summary(traces, elapsed: float) -> str:
     n = traces.sizes["sample"]
     lines = [f"{n} samples in {elapsed:.1f} s ({n / elapsed:.1f} samples/s)"]
@@ -222,6 +238,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--batch-size", type=int, default=128, help="samples per simulation run")
     run.add_argument("--events", action="store_true", help="store the sparse spike raster")
     run.add_argument("--seed", type=int, default=0, help="seed of rate-coded inputs")
+    run.add_argument(
+        "--probe",
+        action="append",
+        metavar="LAYER:I,J",
+        help="record u and v of these neurons every step (repeatable), e.g. --probe conv2d0:0,17",
+    )
     run.add_argument("--mnist-dir", help="directory of the MNIST idx files")
     run.set_defaults(func=cmd_run)
 

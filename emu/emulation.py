@@ -8,6 +8,7 @@ a shard on disk, so an interrupted run resumes where it stopped.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
@@ -39,7 +40,7 @@ class _Spec:
 
     net: object
     device: str
-    cache_dir: Path
+    cache_dir: Path | None  # None: the default cache of the machine that builds
     batch_size: int
     record_events: bool
     probe: dict | None
@@ -58,7 +59,20 @@ class _Spec:
         kwargs = dict(batch_size=self.batch_size, record_events=self.record_events, seed=self.seed)
         if self.probe:
             kwargs["probe"] = self.probe
-        return backend_class(self.net, self.device, self.cache_dir, **kwargs)
+        cache_dir = self.cache_dir or default_cache_dir()
+        return backend_class(self.net, self.device, cache_dir, **kwargs)
+
+    def digest(self) -> str:
+        """A hash of the network and every setting, stable across processes."""
+        settings = (
+            self.device,
+            str(self.cache_dir),
+            self.batch_size,
+            self.record_events,
+            sorted((k, list(map(int, v))) for k, v in (self.probe or {}).items()),
+            self.seed,
+        )
+        return hashlib.sha256(repr((self.net.digest(), settings)).encode()).hexdigest()
 
 
 class Emulation:
@@ -75,12 +89,13 @@ class Emulation:
     batch_size
         Samples per simulation run.
     cache_dir
-        Build cache (default ``$NEUROEMU_CACHE`` or ``~/.cache/neuroemu``).
+        Build cache (default ``$NEUROEMU_CACHE`` or ``~/.cache/neuroemu``, resolved on the
+        machine that builds, so every Dask worker machine keeps its own).
     record_events
         Store the sparse spike raster (sample, step, layer, neuron) in the traces.
     probe
         ``{layer: [neuron indices]}`` whose ``u`` and ``v`` are recorded every step
-        (returned by :meth:`run_batch`, not stored in traces).
+        (stored in the traces as ``u_<layer>``, ``v_<layer>``).
     seed
         Seed of the rate-coded input spikes.
     """
@@ -102,7 +117,7 @@ class Emulation:
         self.spec = _Spec(
             net,
             device,
-            Path(cache_dir or default_cache_dir()),
+            Path(cache_dir) if cache_dir is not None else None,
             batch_size,
             record_events,
             probe,
@@ -125,6 +140,7 @@ class Emulation:
         workers: int = 1,
         out: str | os.PathLike | None = None,
         progress: bool | None = None,
+        scheduler: str | object | None = None,
     ) -> xr.Dataset:
         """Run every sample and return the traces (also written to ``out`` when given).
 
@@ -136,11 +152,15 @@ class Emulation:
             Integer labels (stored with the traces; -1 where absent).
         workers
             Worker processes, each running contiguous batches with its own results directory.
+            Must stay 1 with a ``scheduler``, whose cluster decides.
         out
             HDF5 path. Finished batches are kept in ``<out>.shards/`` until the run
             completes, and a rerun skips them.
         progress
             Show a progress bar (default: when stderr is a terminal).
+        scheduler
+            A Dask scheduler address (``"tcp://HOST:PORT"``) or a ``distributed.Client``:
+            batches run on that cluster's workers, the traces are gathered here.
         """
         encoded = self.backend.encode(samples)
         n = len(encoded)
@@ -150,6 +170,10 @@ class Emulation:
             raise ValueError(f"{n} samples but {len(labels)} labels")
         if workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
+        if scheduler is not None and workers != 1:
+            raise ValueError(
+                f"workers={workers} with a scheduler: the Dask cluster's workers run the batches"
+            )
         bs = self.spec.batch_size
         starts = list(range(0, n, bs))
         shards = self._shards(out, n)
@@ -161,7 +185,7 @@ class Emulation:
         show = sys.stderr.isatty() if progress is None else progress
         bar = _progress(len(starts), len(starts) - len(todo), show)
         records: dict[int, BatchRecord] = {}
-        for start, record in self._execute(encoded, todo, workers):
+        for start, record in self._execute(encoded, todo, workers, scheduler):
             if shards is None:
                 records[start] = record
             else:
@@ -171,11 +195,9 @@ class Emulation:
         if shards is None:
             merged = concatenate([records[s] for s in starts])
             return self._traces(merged, labels, 0)
-        parts = [load_traces(_shard_path(shards, s, min(s + bs, n))) for s in starts]
-        traces = xr.concat(
-            parts, dim="sample", data_vars="minimal", coords="minimal", compat="override"
+        traces = _merge_shards(
+            [load_traces(_shard_path(shards, s, min(s + bs, n))) for s in starts]
         )
-        traces = _merge_shard_attrs(traces, parts)
         save_traces(traces, out)
         for s in starts:
             _shard_path(shards, s, min(s + bs, n)).unlink()
@@ -186,9 +208,14 @@ class Emulation:
     # --- internals -----------------------------------------------------------------
 
     def _execute(
-        self, encoded: np.ndarray, starts: list[int], workers: int
+        self, encoded: np.ndarray, starts: list[int], workers: int, scheduler
     ) -> Iterator[tuple[int, BatchRecord]]:
         bs = self.spec.batch_size
+        if scheduler is not None and starts:
+            from .distributed import run_batches
+
+            yield from run_batches(self.spec, self.spec.digest(), encoded, starts, scheduler)
+            return
         if workers == 1 or len(starts) <= 1:
             for s in starts:
                 yield s, self.backend.run_batch(encoded[s : s + bs], s)
@@ -229,6 +256,8 @@ class Emulation:
             attrs=attrs,
             sample_offset=offset,
             events=events,
+            probes=record.probes,
+            probe_neurons=self.spec.probe,
         )
 
     def _shards(self, out, n: int) -> Path | None:
@@ -263,9 +292,14 @@ def _shard_path(shards: Path, first: int, stop: int) -> Path:
     return shards / f"shard_{first:08d}_{stop - 1:08d}.h5"
 
 
-def _merge_shard_attrs(traces: xr.Dataset, parts: list[xr.Dataset]) -> xr.Dataset:
-    traces = traces.copy()
+def _merge_shards(parts: list[xr.Dataset]) -> xr.Dataset:
+    """Join shards in sample order: per-sample variables, summed saturation, then events."""
+    per_sample = [v for v in parts[0].data_vars if "sample" in parts[0][v].dims]
+    traces = xr.concat([p[per_sample] for p in parts], dim="sample", coords="minimal")
     traces["saturation"] = sum(p["saturation"] for p in parts)
+    if "event_sample" in parts[0]:
+        names = [f"event_{k}" for k in ("sample", "step", "layer", "neuron")]
+        traces = traces.merge(xr.concat([p[names] for p in parts], dim="event"))
     traces.attrs = dict(parts[0].attrs)
     return traces
 

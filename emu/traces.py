@@ -10,6 +10,7 @@ Layout (format version 1)::
     prediction(sample), label(sample)              int16  label -1 where unknown
     saturation(layer, kind)                        int64  counts of u wraps, v clips, input overflows
     event_sample, event_step, event_layer, event_neuron (event)   optional sparse raster
+    u_<layer>, v_<layer>(sample, step, probe_<layer>)   int32  optional probed compartment state
 
 Attributes: ``format``, ``format_version``, ``target``, ``net_digest``, ``device``,
 ``timesteps``, ``dt``, ``versions`` (JSON) and whatever the network adds.
@@ -70,6 +71,8 @@ def make_traces(
     attrs: Mapping[str, object],
     sample_offset: int = 0,
     events: Mapping[str, np.ndarray] | None = None,
+    probes: Mapping[str, np.ndarray] | None = None,
+    probe_neurons: Mapping[str, Sequence[int]] | None = None,
 ) -> xr.Dataset:
     """Assemble a trace Dataset from per-layer arrays (see the module docstring)."""
     layers = list(layers)
@@ -93,14 +96,19 @@ def make_traces(
     if events is not None:
         for key in ("sample", "step", "layer", "neuron"):
             data_vars[f"event_{key}"] = (("event",), np.asarray(events[key]).astype(np.int32))
-    ds = xr.Dataset(
-        data_vars,
-        coords={
-            "sample": np.arange(sample_offset, sample_offset + n),
-            "layer": np.array(layers, dtype=object),
-            "kind": np.array(SATURATION_KINDS, dtype=object),
-        },
-    )
+    coords = {
+        "sample": np.arange(sample_offset, sample_offset + n),
+        "layer": np.array(layers, dtype=object),
+        "kind": np.array(SATURATION_KINDS, dtype=object),
+    }
+    for key, values in (probes or {}).items():
+        layer, var = key.rsplit(".", 1)
+        data_vars[f"{var}_{layer}"] = (
+            ("sample", "step", f"probe_{layer}"),
+            values.astype(np.int32),
+        )
+        coords[f"probe_{layer}"] = np.asarray(probe_neurons[layer], np.int64)
+    ds = xr.Dataset(data_vars, coords=coords)
     ds.attrs.update({"format": FORMAT, "format_version": FORMAT_VERSION})
     ds.attrs.update({k: _attr(v) for k, v in attrs.items()})
     ds.attrs.setdefault("versions", json.dumps(package_versions()))

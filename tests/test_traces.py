@@ -66,3 +66,20 @@ def test_labels_and_samples_must_match():
         Emulation(net, "runtime").run(np.zeros((0, 4)))
     with pytest.raises(ValueError, match="unknown device"):
         Emulation(net, "gpu")
+
+
+def test_probed_u_and_v_are_stored_per_step(tmp_path):
+    from emu import loihi_reference as ref
+
+    rng = np.random.default_rng(8)
+    net = random_net(rng, "bias", timesteps=10, sizes=(5, 3), n_in=4)
+    samples = rng.random((3, 4))
+    probe = {"l0": [1, 3], "l1": [0]}
+    traces = Emulation(net, "runtime", probe=probe).run(samples, out=tmp_path / "p.h5")
+    expected = ref.simulate(
+        net, net.input.levels(samples), probe={k: np.asarray(v) for k, v in probe.items()}
+    )
+    stored = load_traces(tmp_path / "p.h5")
+    np.testing.assert_array_equal(stored["v_l0"].values, expected.probes["l0.v"])
+    np.testing.assert_array_equal(stored["u_l1"].values, expected.probes["l1.u"])
+    assert list(stored["probe_l0"].values) == [1, 3]
