@@ -75,7 +75,7 @@ def test_probed_u_and_v_are_stored_per_step(tmp_path):
     net = random_net(rng, "bias", timesteps=10, sizes=(5, 3), n_in=4)
     samples = rng.random((3, 4))
     probe = {"l0": [1, 3], "l1": [0]}
-    traces = Emulation(net, "runtime", probe=probe).run(samples, out=tmp_path / "p.h5")
+    Emulation(net, "runtime", probe=probe).run(samples, out=tmp_path / "p.h5")
     expected = ref.simulate(
         net, net.input.levels(samples), probe={k: np.asarray(v) for k, v in probe.items()}
     )
