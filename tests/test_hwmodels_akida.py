@@ -1,6 +1,7 @@
 """The Akida model: synaptic-op counts, the energy formula, calibration, zero-aware training."""
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import torch
 import converters
 from converters import datasets, training
 from converters.akida import AkidaBits, AkidaLayer, to_akida
+from converters.akida_commands import two_conv_two_fc
 from converters.zero_aware import ZeroAware
 from emu import akida_reference, make_traces
 from hwmodels import Constants, TraceMismatchError, akida
@@ -20,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def _script(name: str):
     spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up
     spec.loader.exec_module(module)
     return module
 
@@ -139,13 +142,12 @@ def test_calibration_lands_on_the_published_mnist_figures():
 def test_zero_aware_training_lowers_akida_energy():
     data = datasets.mnist()
     bits = AkidaBits(weights=4, activations=4)
-    mnist_2c2f = _script("zero_aware_sweep").mnist_2c2f
     x, y = data.x_test[:300], data.y_test[:300]
     energies = {}
     for label, zero_aware in (("plain", None), ("zero-aware", ZeroAware(1.0, 1.0))):
         torch.manual_seed(0)
         model = training.train(
-            mnist_2c2f(), data, epochs=2, quantization=bits, zero_aware=zero_aware
+            two_conv_two_fc(), data, epochs=2, quantization=bits, zero_aware=zero_aware
         )
         graph = converters.load(model, torch.zeros(1, *data.sample_shape))
         net = to_akida(graph, data.x_train[:500], bits)

@@ -1,6 +1,7 @@
 """MNIST LeNet-5: Loihi settings against the NCS2, set beside the published ratios (slow)."""
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def _sweep():
     spec = importlib.util.spec_from_file_location("sweep", ROOT / "scripts" / "deployment_sweep.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules["sweep"] = module  # dataclasses look their module up
     spec.loader.exec_module(module)
     return module
 
