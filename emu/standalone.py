@@ -71,6 +71,8 @@ class StandaloneBuild:
             return
         brian2.device.reinit()
         brian2.set_device(self.device_name, build_on_run=False)
+        # Brian2's default "make -j" starts every compiler at once; one per core is faster
+        brian2.prefs.devices.cpp_standalone.extra_make_args_unix = [f"-j{os.cpu_count() or 1}"]
         brian2.defaultclock.dt = 1 * brian2.ms
         objects, duration = self.construct()
         network = brian2.Network(objects)
