@@ -88,7 +88,12 @@ def main() -> None:
         }
         row |= akida_figures(model, data, bits)
         rows.append(row)
-        print(f"{label}: done ({time.perf_counter() - start:.0f} s)", flush=True)
+        print(
+            f"{label}: QAT {100 * row['qat_accuracy']:.2f}%, Akida {100 * row['akida_accuracy']:.2f}%, "
+            f"non-zero activations {100 * row['activation_fraction']:.1f}%, weights "
+            f"{100 * row['weight_fraction']:.1f}% ({time.perf_counter() - start:.0f} s)",
+            flush=True,
+        )
     plain = rows[0]
     print(f"\nfloat network (no quantization): accuracy {100 * float_accuracy:.2f}%")
     print(f"MNIST 8000/2000, {args.epochs} epochs, seed {args.seed}, 4-bit weights/activations")
