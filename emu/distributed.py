@@ -4,10 +4,13 @@ The run's description (network, device, batch size, recording options) is scatte
 worker once. A worker process keeps the backend of the last description it ran, so its batches
 after the first reuse the compiled build; runs in one process are serialized by a lock because
 Brian2's device is process-wide. Records travel back to the client, which writes them.
+Brian2 is imported first on each worker's main thread (a plugin): it installs a signal handler
+on import, and a large description is unpickled on another thread.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import socket
 import threading
@@ -16,20 +19,29 @@ from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
+from distributed import Client, as_completed
+from distributed.diagnostics.plugin import WorkerPlugin
 
 from .records import BatchRecord
 
-__all__ = ["run_batches", "connect"]
+__all__ = ["run_batches", "connect", "ImportBrian2"]
 
 _lock = threading.Lock()
 _cached: tuple[str, Any] | None = None  # (digest of the run's description, its backend)
 
 
+class ImportBrian2(WorkerPlugin):
+    """Imports Brian2 on a worker's main thread, where its signal handler can be installed."""
+
+    name = "neuroemu-import-brian2"
+
+    def setup(self, worker: Any) -> None:
+        importlib.import_module("brian2")
+
+
 @contextmanager
 def connect(scheduler: Any) -> Iterator[Any]:
     """A ``distributed.Client`` for ``scheduler``: an address (closed on exit) or a Client (kept)."""
-    from distributed import Client
-
     if isinstance(scheduler, Client):
         yield scheduler
         return
@@ -60,12 +72,11 @@ def run_batches(
     scheduler
         Scheduler address or ``distributed.Client``.
     """
-    from distributed import as_completed
-
     bs = spec.batch_size
     with connect(scheduler) as client:
         if not client.scheduler_info().get("workers"):
             client.wait_for_workers(1, timeout=60)
+        client.register_plugin(ImportBrian2())
         shared = client.scatter(spec, broadcast=True, hash=False)
         futures = {
             client.submit(_run_on_worker, shared, digest, s, encoded[s : s + bs], pure=False): s

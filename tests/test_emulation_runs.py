@@ -142,17 +142,24 @@ def test_shards_of_another_run_are_refused(net, data, cache_dir, tmp_path):
 
 @pytest.fixture(scope="module")
 def cluster(cache_dir):
-    """Two single-threaded Dask worker processes on loopback, building into the test cache."""
+    """Two single-threaded Dask worker processes on loopback, building into the test cache.
+
+    Every message is unpickled off the main thread, as large network descriptions are.
+    """
+    import dask
     from distributed import LocalCluster
 
-    with LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address=None,
-        env={"NEUROEMU_CACHE": str(cache_dir)},
-    ) as cluster:
+    with (
+        dask.config.set({"distributed.comm.offload": 1}),
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=":0",
+            env={"NEUROEMU_CACHE": str(cache_dir)},
+        ) as cluster,
+    ):
         yield cluster
 
 

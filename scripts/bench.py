@@ -1,0 +1,350 @@
+"""Benchmark exact Loihi emulators side by side on one converted MNIST LeNet-5 and the same samples.
+
+Engines: neuroemu cpp_standalone (1 and 2 worker processes, and a Dask LocalCluster of 1 and
+2 workers), neuroemu runtime, the batched numpy reference (sparse and dense) and brian2-loihi.
+Each engine runs in a fresh process, so its peak memory is its own. brian2-loihi has no bias
+and resets to zero only: it runs a variant of the network with biases removed and reset to
+zero, on the input spikes of our input layer, and is checked against the numpy reference of
+that variant. Slow engines run fewer samples; rates are per sample, so ratios stay fair.
+
+    python scripts/bench.py [--samples 500] [--timesteps 128] [--steady 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import tempfile
+import time
+import warnings
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def lenet_net(timesteps: int, model_path: Path):
+    """The LeNet-5 trained on the MNIST training split (cached in ``model_path``), converted."""
+    import torch
+
+    import converters
+    from converters import datasets, models, training
+
+    data = datasets.mnist()
+    model = models.lenet5()
+    if model_path.exists():
+        model.load_state_dict(torch.load(model_path))
+    else:
+        torch.manual_seed(0)
+        model = training.train(model, data.x_train, data.y_train, epochs=3, lr=2e-3)
+        model_path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(model.state_dict(), model_path)
+    graph = converters.load(model.eval(), data.x_train[:1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        graph = converters.normalize(graph, data.x_train[:2000])
+    return converters.to_loihi(graph, timesteps=timesteps), data
+
+
+def bias_free(net):
+    """``net`` without biases and with reset to zero: what brian2-loihi can express."""
+    layers = [replace(layer, bias_mant=None, reset="zero") for layer in net.layers]
+    return replace(net, layers=layers)
+
+
+# --- engines (each runs in its own process) ----------------------------------------------
+
+
+def _peak_mb() -> dict:
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {"peak_mb": own, "child_peak_mb": children}
+
+
+def neuroemu_run(net, x, cache: str, device: str, workers: int, batch: int) -> dict:
+    """Time ``Emulation.run``; the build time is measured on a first batch beforehand."""
+    from emu import Emulation
+
+    sim = Emulation(net, device, batch_size=batch, cache_dir=cache)
+    compile_s = None
+    if sim.backend.build is not None:
+        start = time.perf_counter()
+        sim.backend.build.activate()
+        compile_s = time.perf_counter() - start
+        compiled = sim.backend.build.compiled
+    start = time.perf_counter()
+    traces = sim.run(x, workers=workers, progress=False)
+    seconds = time.perf_counter() - start
+    counts = {str(k): traces[f"spike_count_{k}"].values for k in traces["layer"].values}
+    out = {"seconds": seconds, "counts": counts, "compile_s": compile_s, **_peak_mb()}
+    if compile_s is not None:
+        out["compiled"] = compiled
+    return out
+
+
+def dask_run(net, x, cache: str, workers: int, batch: int) -> dict:
+    """Time a run on a fresh LocalCluster of ``workers`` single-threaded worker processes."""
+    from distributed import Client, LocalCluster
+
+    from emu import Emulation
+
+    sim = Emulation(net, batch_size=batch, cache_dir=cache)
+    with (
+        LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=":0",
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        start = time.perf_counter()
+        traces = sim.run(x, scheduler=client, progress=False)
+        seconds = time.perf_counter() - start
+    counts = {str(k): traces[f"spike_count_{k}"].values for k in traces["layer"].values}
+    return {"seconds": seconds, "counts": counts, **_peak_mb()}
+
+
+def numpy_run(net, levels, kind: str) -> dict:
+    """The batched numpy reference: scipy sparse (``emu.loihi_reference``) or dense matrices."""
+    from emu import loihi_reference as ref
+
+    start = time.perf_counter()
+    simulate = dense_simulate if kind == "dense" else (lambda n, lv: ref.simulate(n, lv).counts)
+    counts = simulate(net, levels)
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "counts": counts, **_peak_mb()}
+
+
+def dense_simulate(net, levels: np.ndarray) -> dict[str, np.ndarray]:
+    """Spike counts of a bias-encoded ``net``, with dense float64 weight matrices (exact below 2**53)."""
+    from emu import loihi_reference as ref
+
+    if net.input.encoding != "bias":
+        raise ValueError("the dense reference handles bias-encoded inputs only")
+    batch = len(levels)
+    layers = net.all_layers()
+    index = {layer.name: k for k, layer in enumerate(layers)}
+    weights = []
+    for layer in layers:
+        mats = []
+        for p in layer.projections:
+            w = np.zeros((layers[index[p.source]].size, layer.size))
+            np.add.at(w, (p.pre, p.post), p.weight_eff.astype(np.float64))
+            mats.append((index[p.source], w))
+        weights.append(mats)
+    states = [ref.LayerState.zeros(batch, layer.size) for layer in layers]
+    biases = [np.broadcast_to(layer.bias, (batch, layer.size)) for layer in layers]
+    biases[0] = np.asarray(levels, np.int64) << 6
+    inputs = [np.zeros((batch, layer.size), np.int64) for layer in layers]
+    counts = [np.zeros((batch, layer.size), np.int32) for layer in layers]
+    for _ in range(net.timesteps):
+        spikes = [
+            ref.step_layer(states[k], layers[k], inputs[k], biases[k]) for k in index.values()
+        ]
+        for k in range(len(layers)):
+            acc = np.zeros((batch, layers[k].size))
+            for src, w in weights[k]:
+                acc += spikes[src].astype(np.float64) @ w
+            inputs[k] = acc.astype(np.int64)
+            counts[k] += spikes[k]
+    return {layer.name: c for layer, c in zip(layers, counts, strict=True)}
+
+
+def brian2_loihi_run(net, levels) -> dict:
+    """brian2-loihi on ``net`` (bias-free, reset to zero), one network per sample.
+
+    The input spikes are those of our input layer (numpy reference); a brian2-loihi generator
+    spike at step t + 1 is the input of step t.
+    """
+    import brian2
+    from brian2_loihi import (
+        LoihiNetwork,
+        LoihiNeuronGroup,
+        LoihiSpikeGeneratorGroup,
+        LoihiSpikeMonitor,
+        LoihiSynapses,
+    )
+
+    from emu import loihi_reference as ref
+
+    rec = ref.simulate(net, levels, record_events=True)
+    smp, step, layer_index, neuron = rec.events
+    brian2.prefs.codegen.target = "numpy"
+    counts = {layer.name: np.zeros((len(levels), layer.size), np.int32) for layer in net.layers}
+    seconds = 0.0
+    for s in range(len(levels)):
+        keep = (smp == s) & (layer_index == 0)
+        start = time.perf_counter()
+        brian2.start_scope()
+        groups = {"input": LoihiSpikeGeneratorGroup(net.input.size, neuron[keep], step[keep] + 1)}
+        objects, monitors = [groups["input"]], {}
+        for layer in net.layers:
+            g = LoihiNeuronGroup(
+                layer.size,
+                refractory=layer.refractory,
+                threshold_v_mant=layer.vth_mant,
+                decay_v=layer.decay_v,
+                decay_I=layer.decay_u,
+            )
+            groups[layer.name] = g
+            for p in layer.projections:
+                syn = LoihiSynapses(groups[p.source], g, w_exp=p.weight_exp, sign_mode=1)
+                syn.connect(i=p.pre, j=p.post)
+                syn.w = p.weight_mant.astype(np.int64)
+                objects.append(syn)
+            monitors[layer.name] = LoihiSpikeMonitor(g)
+            objects += [g, monitors[layer.name]]
+        LoihiNetwork(*objects).run(net.timesteps)
+        seconds += time.perf_counter() - start
+        for name, mon in monitors.items():
+            counts[name][s] = np.bincount(np.asarray(mon.i, int), minlength=counts[name].shape[1])
+    return {"seconds": seconds, "counts": counts, **_peak_mb()}
+
+
+def in_process(function, *args) -> dict:
+    """Run ``function(*args)`` in a fresh spawned process (own peak memory, own Brian2 device)."""
+    with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
+        return pool.submit(function, *args).result()
+
+
+# --- the benchmark ------------------------------------------------------------------------
+
+
+def same_counts(a: dict, b: dict, n: int) -> bool:
+    return all(np.array_equal(a[k][:n], b[k][:n]) for k in b if k in a)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--samples", type=int, default=500, help="samples of the main engines")
+    parser.add_argument("--timesteps", type=int, default=128)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--numpy-samples", type=int, default=100)
+    parser.add_argument("--runtime-samples", type=int, default=4)
+    parser.add_argument("--brian2-loihi-samples", type=int, default=2)
+    parser.add_argument("--dask-samples", type=int, default=256)
+    parser.add_argument(
+        "--steady", type=int, default=0, help="also time 100 vs this many samples (e.g. 1000)"
+    )
+    parser.add_argument("--model", default=str(Path.home() / ".cache/neuroemu/lenet5_mnist.pt"))
+    parser.add_argument("--json", help="write the figures to this file")
+    args = parser.parse_args()
+
+    net, data = lenet_net(args.timesteps, Path(args.model))
+    x = data.x_test[: args.samples]
+    levels = net.input.levels(x)
+    n_syn = sum(len(p.pre) for layer in net.layers for p in layer.projections)
+    print(
+        f"LeNet-5 on MNIST: {sum(layer.size for layer in net.all_layers())} compartments, "
+        f"{n_syn} synapses, {args.timesteps} steps; {len(x)} samples"
+    )
+    cache = tempfile.mkdtemp(prefix="neuroemu-bench-")
+    bs = args.batch_size
+    rows: dict[str, dict] = {}
+
+    first = in_process(neuroemu_run, net, x[:bs], cache, "cpp_standalone", 1, bs)
+    second = in_process(neuroemu_run, net, x[:bs], cache, "cpp_standalone", 1, bs)
+    print(
+        f"compile: first build {first['compile_s']:.1f} s (compiled: {first['compiled']}), "
+        f"second process {second['compile_s']:.1f} s (compiled: {second['compiled']})"
+    )
+    rows["neuroemu cpp_standalone, 1 worker"] = r1 = in_process(
+        neuroemu_run, net, x, cache, "cpp_standalone", 1, bs
+    )
+    r1["samples"] = len(x)
+    rows["neuroemu cpp_standalone, 2 workers"] = r2 = in_process(
+        neuroemu_run, net, x, cache, "cpp_standalone", 2, bs
+    )
+    r2["samples"] = len(x)
+    rows["neuroemu runtime"] = in_process(
+        neuroemu_run, net, x[: args.runtime_samples], cache, "runtime", 1, bs
+    )
+    rows["neuroemu runtime"]["samples"] = args.runtime_samples
+    n_np = args.numpy_samples
+    for kind in ("sparse", "dense"):
+        rows[f"numpy reference, {kind}"] = in_process(numpy_run, net, levels[:n_np], kind)
+        rows[f"numpy reference, {kind}"]["samples"] = n_np
+    variant = bias_free(net)
+    n_bl = args.brian2_loihi_samples
+    theirs = in_process(brian2_loihi_run, variant, levels[:n_bl])
+    theirs["samples"] = n_bl
+    rows["brian2-loihi (bias-free, reset to zero)"] = theirs
+    nd = min(args.dask_samples, len(x))
+    for workers in (1, 2):
+        row = in_process(dask_run, net, x[:nd], cache, workers, bs)
+        row["samples"] = nd
+        rows[f"neuroemu on Dask LocalCluster, {workers} worker{'s' * (workers > 1)}"] = row
+
+    base = r2["samples"] / r2["seconds"]
+    print(
+        f"\n{'engine':44s} {'samples':>7s} {'samples/s':>10s} {'2-worker x':>10s} {'peak MB':>8s}"
+    )
+    for name, row in rows.items():
+        rate = row["samples"] / row["seconds"]
+        peak = max(row["peak_mb"], row["child_peak_mb"])
+        print(f"{name:44s} {row['samples']:7d} {rate:10.2f} {base / rate:10.2f} {peak:8.0f}")
+
+    reference_variant = in_process(numpy_run, variant, levels[:n_bl], "sparse")
+    checks = {
+        "cpp 2 workers = 1 worker": same_counts(r2["counts"], r1["counts"], len(x)),
+        "runtime = cpp": same_counts(r1["counts"], rows["neuroemu runtime"]["counts"], 10**9),
+        "numpy sparse = cpp": same_counts(
+            r1["counts"], rows["numpy reference, sparse"]["counts"], n_np
+        ),
+        "numpy dense = cpp": same_counts(
+            r1["counts"], rows["numpy reference, dense"]["counts"], n_np
+        ),
+        "Dask = cpp": all(
+            same_counts(r1["counts"], rows[k]["counts"], nd) for k in rows if "Dask" in k
+        ),
+        "brian2-loihi = numpy (bias-free variant)": same_counts(
+            reference_variant["counts"], theirs["counts"], n_bl
+        ),
+    }
+    best_numpy = max(
+        rows[f"numpy reference, {k}"]["samples"] / rows[f"numpy reference, {k}"]["seconds"]
+        for k in ("sparse", "dense")
+    )
+    d1, d2 = (rows[k] for k in rows if "Dask" in k)
+    print(f"\n2 workers / best numpy: {base / best_numpy:.1f}x (target >= 3)")
+    print(f"2 workers / brian2-loihi: {base / (n_bl / theirs['seconds']):.1f}x (target >= 50)")
+    print(f"2 workers / 1 worker: {base / (len(x) / r1['seconds']):.2f}x")
+    print(f"Dask 2 workers / 1 worker: {d1['seconds'] / d2['seconds']:.2f}x (target >= 1.6)")
+    figures = {"rows": {k: {f: v for f, v in r.items() if f != "counts"} for k, r in rows.items()}}
+    if args.steady:
+        steady = {}
+        for n in (100, args.steady):
+            xs = (
+                data.x_test[:n] if n <= len(data.x_test) else np.resize(data.x_test, (n, 1, 28, 28))
+            )
+            row = in_process(neuroemu_run, net, xs, cache, "cpp_standalone", 1, bs)
+            steady[n] = row["seconds"] / n * 1e3
+        print(
+            f"per-sample cost, 1 worker: {steady[100]:.1f} ms at 100 samples, "
+            f"{steady[args.steady]:.1f} ms at {args.steady} samples"
+        )
+        figures["ms_per_sample"] = steady
+    print("\nagreement of spike counts, every layer:")
+    for name, ok in checks.items():
+        print(f"  {name}: {'yes' if ok else 'NO'}")
+    figures |= {
+        "checks": checks,
+        "compile_s": {"first": first["compile_s"], "second": second["compile_s"]},
+    }
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=1, default=float))
+    if not all(checks.values()):
+        raise SystemExit("engines disagree")
+
+
+if __name__ == "__main__":
+    main()
