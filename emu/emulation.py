@@ -208,7 +208,7 @@ class Emulation:
     # --- internals -----------------------------------------------------------------
 
     def _execute(
-        self, encoded: np.ndarray, starts: list[int], workers: int, scheduler
+        self, encoded: np.ndarray, starts: list[int], workers: int, scheduler: object
     ) -> Iterator[tuple[int, BatchRecord]]:
         bs = self.spec.batch_size
         if scheduler is not None and starts:
