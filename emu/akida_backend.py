@@ -370,7 +370,7 @@ class AkidaBackend:
             for (obj, var), value in self._parameters().items()
         }
         run_args[self._objects["input_levels"]] = padded
-        self.build.run(run_args, results)
+        self.build.run(run_args, results, transient=1)
         return self._collect(self.batch_size).take(n)
 
     def _collect(self, batch: int) -> BatchRecord:

@@ -394,9 +394,10 @@ class LoihiBackend:
             getattr(self._objects[obj], var): value
             for (obj, var), value in self._parameters().items()
         }
-        for name, value in self._inputs(padded, first_sample).items():
+        inputs = self._inputs(padded, first_sample)
+        for name, value in inputs.items():
             run_args[self._objects[name]] = value
-        self.build.run(run_args, results)
+        self.build.run(run_args, results, transient=len(inputs))
         return self._collect(self.batch_size).take(n)
 
     def _collect(self, batch: int) -> BatchRecord:

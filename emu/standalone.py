@@ -35,10 +35,11 @@ def build_key(*parts: object) -> str:
 
 
 @contextmanager
-def _locked(path: Path) -> Iterator[None]:
+def _locked(path: Path, shared: bool = False) -> Iterator[None]:
+    """Hold a file lock: exclusive while (re)building, shared while a binary runs."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
         try:
             yield
         finally:
@@ -88,19 +89,23 @@ class StandaloneBuild:
         self.objects = objects
         StandaloneBuild._active = self.key
 
-    def run(self, run_args: dict, results: str) -> None:
-        """Run the binary once with ``run_args``, writing results to the relative dir ``results``."""
+    def run(self, run_args: dict, results: str, transient: int = 0) -> None:
+        """Run the binary once with ``run_args``, writing results to the relative dir ``results``.
+
+        The last ``transient`` entries of ``run_args`` (per-batch inputs) have their array
+        files removed afterwards; parameter arrays stay for later runs and other processes.
+        """
         self.activate()
-        brian2.device.run(
-            directory=str(self.directory),
-            results_directory=results,
-            with_output=False,
-            run_args=run_args,
-        )
-        for name in brian2.device.run_args_arrays:
-            path = self.directory / "static_arrays" / name
-            if path.exists():
-                path.unlink()
+        with _locked(self.directory.with_suffix(".lock"), shared=True):
+            brian2.device.run(
+                directory=str(self.directory),
+                results_directory=results,
+                with_output=False,
+                run_args=run_args,
+            )
+            names = list(brian2.device.run_args_arrays)
+            for name in names[len(names) - transient :] if transient else []:
+                (self.directory / "static_arrays" / name).unlink(missing_ok=True)
 
     def clear_results(self, results: str) -> None:
         shutil.rmtree(self.directory / results, ignore_errors=True)
