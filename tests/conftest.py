@@ -6,6 +6,11 @@ import warnings
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
+
+# pytest-xdist runs one worker per core: single-threaded BLAS avoids oversubscription and
+# the thread-pool stalls seen when torch and OpenBLAS share a process
+threadpool_limits(1)
 
 
 @pytest.fixture(scope="session")
