@@ -39,8 +39,8 @@ def _assert_same(expected, actual, where: str) -> None:
         actual.saturation, expected.saturation, err_msg=f"{where}: saturation"
     )
     if expected.events is not None and actual.events is not None:
-        assert sorted(zip(*[e.tolist() for e in expected.events])) == sorted(
-            zip(*[e.tolist() for e in actual.events])
+        assert sorted(zip(*[e.tolist() for e in expected.events], strict=True)) == sorted(
+            zip(*[e.tolist() for e in actual.events], strict=True)
         )
 
 
