@@ -11,7 +11,6 @@ saturating sum in row-major order (global average pooling). Samples run back to 
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from converters.akida import AkidaLayer, AkidaNet
 
 from .akida_reference import POTENTIAL_MAX, POTENTIAL_MIN, same_padding
 from .records import BatchRecord
-from .standalone import StandaloneBuild, build_key, runtime_scope
+from .standalone import StableClock, StandaloneBuild, build_key, digest_arrays, runtime_scope
 
 __all__ = ["AkidaBackend", "connections"]
 
@@ -187,7 +186,7 @@ class AkidaBackend:
             self.frame,
             sorted((k, v.tobytes()) for k, v in self.probe.items()),
             [(s.name, s.size, s.step, s.code, s.fires_all) for s in self.stages],
-            [(name, _digest(pre), _digest(post), on_pre)
+            [(name, digest_arrays(pre, post), on_pre)
              for name, (_, _, pre, post, _, on_pre) in self.synapses.items()],
         )  # fmt: skip
 
@@ -273,6 +272,8 @@ class AkidaBackend:
     def _construct(self, batch: int, levels: np.ndarray | None = None) -> tuple[list, object]:
         """Brian2 objects for ``batch`` frames back to back (inputs set later for standalone)."""
         frame_dt = self.frame * brian2.ms
+        step = StableClock(brian2.ms, name="step_clock")
+        per_frame = StableClock(frame_dt, name="frame_clock")
         size0 = self.stages[0].size
         placeholder = np.zeros((batch, size0)) if levels is None else levels.astype(np.float64)
         timed = {"input_levels": brian2.TimedArray(placeholder, dt=frame_dt, name="input_levels")}
@@ -289,6 +290,7 @@ class AkidaBackend:
                 reset="",
                 dtype=INT64,
                 namespace=namespace,
+                clock=step,
                 name=stage.name,
             )
             is_max = stage.layer is not None and stage.layer.pool == "max"
@@ -297,7 +299,7 @@ class AkidaBackend:
             else:
                 load = f"p = {EMPTY}" if is_max else "p = 0"
                 g.run_regularly(stage.code, when="groups", name=f"{stage.name}_compute")
-            g.run_regularly(load, dt=frame_dt, when="start", name=f"{stage.name}_load")
+            g.run_regularly(load, clock=per_frame, when="start", name=f"{stage.name}_load")
             groups[stage.name] = g
             objs.append(g)
             if stage.layer is not None or stage.step == 0:
@@ -316,6 +318,7 @@ class AkidaBackend:
                 "w : integer (constant)" if w is not None else "",
                 on_pre=on_pre,
                 dtype={"w": np.int64} if w is not None else None,
+                clock=step,
                 name=name,
             )
             s.connect(i=pre, j=post)
@@ -404,7 +407,3 @@ class AkidaBackend:
         output = np.clip(counts[names[-1]], 0, 255).astype(np.uint8)[:, None, :]
         ev = tuple(np.concatenate([e[j] for e in events]) for j in range(4)) if events else None
         return BatchRecord(counts, per_step, output, saturation, probes, ev)
-
-
-def _digest(a: np.ndarray) -> str:
-    return hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()[:16]

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
-from multiprocessing import get_context
+from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
 
 import numpy as np
@@ -220,12 +220,18 @@ class Emulation:
             for s in starts:
                 yield s, self.backend.run_batch(encoded[s : s + bs], s)
             return
-        context = get_context("spawn")
+        if "fork" in get_all_start_methods():
+            # forked workers inherit the imported Brian2 and the active build: no start-up
+            if self.backend.build is not None:
+                self.backend.build.activate()
+            context, initializer, initargs = get_context("fork"), _adopt_backend, (self.backend,)
+        else:
+            context, initializer, initargs = get_context("spawn"), _start_worker, (self.spec,)
         with ProcessPoolExecutor(
             min(workers, len(starts)),
             mp_context=context,
-            initializer=_start_worker,
-            initargs=(self.spec,),
+            initializer=initializer,
+            initargs=initargs,
         ) as pool:
             futures = {pool.submit(_run_in_worker, s, encoded[s : s + bs]): s for s in starts}
             for future in as_completed(futures):
@@ -308,8 +314,12 @@ _worker_backend = None
 
 
 def _start_worker(spec: _Spec) -> None:
+    _adopt_backend(spec.backend())
+
+
+def _adopt_backend(backend) -> None:
     global _worker_backend
-    _worker_backend = spec.backend()
+    _worker_backend = backend
 
 
 def _run_in_worker(start: int, encoded: np.ndarray) -> BatchRecord:

@@ -17,6 +17,7 @@ import numpy as np
 
 from converters.loihi import LoihiNet
 
+from .fanout import share_fanout
 from .loihi_reference import (
     INPUT_RANGE,
     LCG_INCREMENT,
@@ -28,9 +29,11 @@ from .loihi_reference import (
     input_seeds,
 )
 from .records import BatchRecord
-from .standalone import StandaloneBuild, build_key, runtime_scope
+from .standalone import StableClock, StandaloneBuild, build_key, digest_arrays, runtime_scope
 
 __all__ = ["LoihiBackend"]
+
+SYNAPSE_DTYPE = np.int32  # effective weights are at most 2**21 in magnitude
 
 COMPARTMENT_MODEL = """
 u : integer
@@ -138,6 +141,8 @@ class LoihiBackend:
         self.offsets = np.cumsum([0] + [layer.size for layer in self.layers])
         # a rate-coded input lives in its own generator group; compartments start after it
         self.first_compartment = int(self.offsets[1]) if net.input.encoding == "rate" else 0
+        self.synapses = self._synapses()
+        self.fanout = share_fanout(*self.synapses)
         self._objects: dict[str, object] = {}
         self.build: StandaloneBuild | None = None
         if device != "runtime":
@@ -153,11 +158,15 @@ class LoihiBackend:
                 batch_size,
                 sorted((k, v.tobytes()) for k, v in self.probe.items()),
                 [(layer.name, layer.size, layer.reset) for layer in self.layers],
-                [
-                    (p.source, _digest_array(p.pre), _digest_array(p.post))
-                    for layer in self.layers
-                    for p in layer.projections
-                ],
+                np.dtype(SYNAPSE_DTYPE).str,
+                digest_arrays(
+                    *self.synapses[:2],
+                    self.fanout.direct,
+                    self.fanout.members,
+                    self.fanout.cells,
+                    self.fanout.cell_pre,
+                    self.fanout.cell_post,
+                ),
             )
             self.build = StandaloneBuild(
                 key, cache_dir, lambda: self._construct(batch_size), device
@@ -200,6 +209,8 @@ class LoihiBackend:
         """
         T = self.net.timesteps
         sample_dt = T * brian2.ms
+        step = StableClock(brian2.ms, name="step_clock")
+        per_sample = StableClock(sample_dt, name="sample_clock")
         placeholder = np.zeros((batch, self.net.input.size))
         inputs = inputs or {}
         timed = {
@@ -215,13 +226,14 @@ class LoihiBackend:
             reset=RESET_CODE,
             dtype=INT64,
             namespace=timed,
+            clock=step,
             name="compartments",
         )
         comp.run_regularly(COMPARTMENT_UPDATE, when="groups", name="compartments_update")
         load = "u = 0\nv = 0\ninp = 0\nrefractory_left = 0\ncount = 0"
         if not rate:
             load += f"\nbias = int(i < {n_in}) * int(input_levels(t, i % {n_in})) * 64 + int(i >= {n_in}) * bias"
-        comp.run_regularly(load, dt=sample_dt, when="start", order=1, name="compartments_load")
+        comp.run_regularly(load, clock=per_sample, when="start", order=1, name="compartments_load")
         groups = [comp]
         objs: list = [comp]
         if rate:
@@ -232,12 +244,13 @@ class LoihiBackend:
                 reset="count += 1",
                 dtype=INT64,
                 namespace=timed,
+                clock=step,
                 name="generator",
             )
             gen.run_regularly(GENERATOR_UPDATE, when="groups", name="generator_update")
             gen.run_regularly(
                 "rng = int(input_seeds(t, i))\nlevel = int(input_levels(t, i))\ncount = 0",
-                dt=sample_dt,
+                clock=per_sample,
                 when="start",
                 order=1,
                 name="generator_load",
@@ -245,7 +258,7 @@ class LoihiBackend:
             groups.insert(0, gen)
             objs.append(gen)
         n_layers = len(self.layers)
-        tally = brian2.NeuronGroup(n_layers, "spikes_now : integer", name="tally")
+        tally = brian2.NeuronGroup(n_layers, "spikes_now : integer", clock=step, name="tally")
         tally.run_regularly("spikes_now = 0", when="start", name="tally_clear")
         objs.append(tally)
         objs.append(
@@ -257,7 +270,7 @@ class LoihiBackend:
                     g,
                     "count",
                     record=True,
-                    dt=sample_dt,
+                    clock=per_sample,
                     when="start",
                     order=0,
                     name=f"{g.name}_counts",
@@ -270,7 +283,7 @@ class LoihiBackend:
                 - 1
             )
             to_tally = brian2.Synapses(
-                g, tally, on_pre="spikes_now_post += 1", name=f"{g.name}_tally"
+                g, tally, on_pre="spikes_now_post += 1", clock=step, name=f"{g.name}_tally"
             )
             to_tally.connect(i=np.arange(g.N), j=layer_of)
             objs.append(to_tally)
@@ -291,49 +304,105 @@ class LoihiBackend:
             objs.append(
                 brian2.StateMonitor(comp, ["u", "v"], record=idx, when="end", name="probes")
             )
-        pre, post = self._synapse_indices()
-        for g in groups:
-            source_offset = self._group_offset(g.name)
-            sel = (pre >= source_offset) & (pre < source_offset + g.N)
-            if not sel.any():
-                continue
-            syn = brian2.Synapses(
-                g,
-                comp,
-                "w : integer (constant)",
-                on_pre="inp_post += w",
-                dtype={"w": np.int64},
-                name=f"{g.name}_synapses",
-            )
-            syn.connect(i=pre[sel] - source_offset, j=post[sel] - self.first_compartment)
-            objs.append(syn)
+        objs += self._projections(groups, comp, step)
         self._objects = {o.name: o for o in objs} | timed
         self._set_parameters()
         return objs, (batch * T + 1) * brian2.ms
 
+    def _projections(self, groups: list, comp: brian2.NeuronGroup, step: brian2.Clock) -> list:
+        """Synapses of every projection: direct ones, and those shared through fan-out cells.
+
+        A cell sums its sources' spikes after the ``synapses`` slot and delivers the sum
+        times its weights in the same step (see :mod:`emu.fanout`).
+        """
+        pre, post, _ = self.synapses
+        fan = self.fanout
+        objs: list = []
+        for g in groups:
+            offset = self._group_offset(g.name)
+            sel = fan.direct & (pre >= offset) & (pre < offset + g.N)
+            if sel.any():
+                syn = brian2.Synapses(
+                    g,
+                    comp,
+                    "w : integer (constant)",
+                    on_pre="inp_post += w",
+                    dtype={"w": SYNAPSE_DTYPE},
+                    clock=step,
+                    name=f"{g.name}_synapses",
+                )
+                syn.connect(i=pre[sel] - offset, j=post[sel] - self.first_compartment)
+                objs.append(syn)
+        if not fan.n_cells:
+            return objs
+        cells = brian2.NeuronGroup(
+            fan.n_cells,
+            "acc : integer",
+            threshold="acc > 0",
+            reset="acc = 0",
+            dtype={"acc": np.int64},
+            clock=step,
+            name="fanout",
+        )
+        cells.thresholder["spike"].when = "after_synapses"
+        objs.append(cells)
+        for g in groups:
+            offset = self._group_offset(g.name)
+            sel = (fan.members >= offset) & (fan.members < offset + g.N)
+            if sel.any():
+                gather = brian2.Synapses(
+                    g, cells, on_pre="acc_post += 1", clock=step, name=f"{g.name}_gather"
+                )
+                gather.connect(i=fan.members[sel] - offset, j=fan.cells[sel])
+                objs.append(gather)
+        deliver = brian2.Synapses(
+            cells,
+            comp,
+            "w : integer (constant)",
+            on_pre="inp_post += w * acc_pre",
+            dtype={"w": SYNAPSE_DTYPE},
+            clock=step,
+            name="fanout_synapses",
+        )
+        deliver.connect(i=fan.cell_pre, j=fan.cell_post - self.first_compartment)
+        deliver.pre.when = "after_synapses"
+        deliver.pre.order = 1
+        objs.append(deliver)
+        return objs
+
     def _group_offset(self, name: str) -> int:
         return 0 if name == "generator" else self.first_compartment
 
-    def _synapse_indices(self) -> tuple[np.ndarray, np.ndarray]:
-        """Global (pre, post) indices of every synapse, in a fixed order."""
-        pre, post = [], []
-        for k, layer in enumerate(self.layers):
-            for p in layer.projections:
-                pre.append(p.pre.astype(np.int64) + self.offsets[self.index[p.source]])
-                post.append(p.post.astype(np.int64) + self.offsets[k])
-        if not pre:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        return np.concatenate(pre), np.concatenate(post)
+    def _synapses(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Global (pre, post, weight) of every synapse, sorted by source then target.
+
+        A spike then reads its synapses' targets and weights from one contiguous block,
+        which makes propagation several times faster than the projections' target order.
+        """
+        parts = [
+            (
+                p.pre.astype(np.int64) + self.offsets[self.index[p.source]],
+                p.post.astype(np.int64) + self.offsets[k],
+                p.weight_eff.astype(np.int64),
+            )
+            for k, layer in enumerate(self.layers)
+            for p in layer.projections
+        ]
+        if not parts:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
+        pre, post, weight = (np.concatenate(column) for column in zip(*parts, strict=True))
+        order = np.lexsort((post, pre))
+        return pre[order], post[order], weight[order]
 
     def _synapse_weights(self) -> dict[str, np.ndarray]:
-        pre, _ = self._synapse_indices()
-        w = np.concatenate(
-            [p.weight_eff.astype(np.int64) for layer in self.layers for p in layer.projections]
-            or [np.zeros(0, np.int64)]
-        )
-        rate = self.net.input.encoding == "rate"
-        from_generator = pre < self.first_compartment if rate else np.zeros(len(pre), bool)
-        out = {"compartments_synapses": w[~from_generator], "generator_synapses": w[from_generator]}
+        pre, _, w = self.synapses
+        direct = self.fanout.direct
+        from_generator = pre < self.first_compartment
+        out = {
+            "compartments_synapses": w[direct & ~from_generator],
+            "generator_synapses": w[direct & from_generator],
+            "fanout_synapses": self.fanout.cell_weight,
+        }
         return {name: weights for name, weights in out.items() if len(weights)}
 
     def _parameters(self) -> dict[tuple[str, str], np.ndarray]:
@@ -458,7 +527,3 @@ class LoihiBackend:
                     )
             events = tuple(np.concatenate([p[j] for p in parts]) for j in range(4))
         return BatchRecord(counts, per_step, output_per_step, saturation, probes, events)
-
-
-def _digest_array(a: np.ndarray) -> str:
-    return build_key(a.tobytes())

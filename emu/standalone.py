@@ -13,13 +13,23 @@ import hashlib
 import os
 import shutil
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import brian2
+import numpy as np
 
-__all__ = ["DEVICES", "default_cache_dir", "build_key", "StandaloneBuild", "runtime_scope"]
+__all__ = [
+    "DEVICES",
+    "default_cache_dir",
+    "build_key",
+    "digest_arrays",
+    "StableClock",
+    "StandaloneBuild",
+    "runtime_scope",
+]
 
 DEVICES = ("runtime", "cpp_standalone", "cuda_standalone")
 
@@ -32,6 +42,35 @@ def default_cache_dir() -> Path:
 def build_key(*parts: object) -> str:
     h = hashlib.sha256(repr((brian2.__version__, *parts)).encode())
     return h.hexdigest()[:20]
+
+
+def digest_arrays(*arrays: np.ndarray) -> str:
+    """A digest of arrays' dtypes, shapes and contents (for build keys)."""
+    h = hashlib.sha256()
+    for a in arrays:
+        a = np.ascontiguousarray(a)
+        h.update(repr((a.dtype.str, a.shape)).encode())
+        h.update(a.tobytes())
+    return h.hexdigest()[:20]
+
+
+class StableClock(brian2.Clock):
+    """A Brian2 clock hashed by its name.
+
+    Brian2 collects a network's clocks in a set and writes them into ``main.cpp`` in the
+    set's order; with clocks hashed by identity that order, and so the source, changed
+    from process to process and every process recompiled ``main.cpp``.
+    """
+
+    dt = brian2.Clock.dt  # Brian2 sets attributes found in the class's own __dict__
+
+    def __init__(self, dt: brian2.Quantity, name: str):
+        super().__init__(dt, name=name)
+        object.__setattr__(self, "_stable_hash", zlib.crc32(name.encode()))
+
+    def __hash__(self) -> int:
+        # Brian2's instance tracking hashes the clock before __init__ (and keeps that hash)
+        return self.__dict__.get("_stable_hash", id(self))
 
 
 @contextmanager

@@ -8,15 +8,29 @@ from converters.loihi import LoihiInput, LoihiLayer, LoihiNet, LoihiProjection
 
 
 def random_projection(
-    rng, source: str, n_pre: int, n_post: int, density: float, weight_exp=None
+    rng,
+    source: str,
+    n_pre: int,
+    n_post: int,
+    density: float,
+    weight_exp=None,
+    shared_rows: bool = False,
 ) -> LoihiProjection:
-    """Random synapses on the chip's weight grid (even mantissas; multiples of 2**-exp below 0)."""
-    mask = rng.random((n_pre, n_post)) < density
-    pre, post = np.nonzero(mask)
+    """Random synapses on the chip's weight grid (even mantissas; multiples of 2**-exp below 0).
+
+    With ``shared_rows`` sources come in random groups with identical outgoing synapses,
+    as average pooling composed into a projection makes them.
+    """
     exp = int(rng.integers(-3, 5)) if weight_exp is None else weight_exp
     step = max(2, 2**-exp)
-    mant = rng.integers(-254 // step, 254 // step + 1, len(pre)) * step
-    return LoihiProjection(source, pre, post, mant, exp)
+    rows = max(1, n_pre // 2) if shared_rows else n_pre
+    mask = rng.random((rows, n_post)) < density
+    mant = rng.integers(-254 // step, 254 // step + 1, mask.shape) * step
+    if shared_rows:
+        row_of = rng.integers(0, rows, n_pre)
+        mask, mant = mask[row_of], mant[row_of]
+    pre, post = np.nonzero(mask)
+    return LoihiProjection(source, pre, post, mant[pre, post], exp)
 
 
 def random_net(
@@ -27,6 +41,7 @@ def random_net(
     sizes: tuple[int, ...] | None = None,
     n_in: int | None = None,
     reset: str | None = None,
+    shared_rows: bool = False,
 ) -> LoihiNet:
     """A random input population and 1-3 layers with random decays, thresholds and refractory delays."""
     n_in = n_in or int(rng.integers(4, 16))
@@ -34,7 +49,9 @@ def random_net(
     layers, prev = [], [("input", n_in)]
     for k, n in enumerate(sizes):
         projections = [
-            random_projection(rng, name, size, n, float(rng.uniform(0.2, 0.8)))
+            random_projection(
+                rng, name, size, n, float(rng.uniform(0.2, 0.8)), shared_rows=shared_rows
+            )
             for name, size in prev[-2:]
         ]
         layers.append(

@@ -196,6 +196,21 @@ def test_runtime_matches_reference_with_biases(encoding, cache_dir):
     _assert_same(_reference(net, levels), sim.backend.run_batch(levels), f"runtime {encoding}")
 
 
+@pytest.mark.parametrize("device", ["runtime", "cpp_standalone"])
+@pytest.mark.parametrize("encoding", ["bias", "rate"])
+def test_shared_fanout_matches_reference(device, encoding, cache_dir):
+    """Sources with identical synapse rows (as pooling makes them) deliver through fan-out cells."""
+    rng = np.random.default_rng(31 if encoding == "bias" else 32)
+    nets = [random_net(rng, encoding, timesteps=30, shared_rows=True) for _ in range(30)]
+    net = union(nets)
+    sim = Emulation(
+        net, device, batch_size=3, cache_dir=cache_dir, probe=_probe_all(net), record_events=True
+    )
+    assert sim.backend.fanout.n_cells > 0
+    levels = rng.integers(0, 256, (3, net.input.size))
+    _assert_same(_reference(net, levels), sim.backend.run_batch(levels), f"{device} {encoding}")
+
+
 @pytest.mark.parametrize("encoding", ["bias", "rate"])
 def test_standalone_matches_reference_with_biases_and_resets(encoding, cache_dir):
     rng = np.random.default_rng(21 if encoding == "bias" else 22)
