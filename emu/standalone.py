@@ -110,6 +110,10 @@ class StandaloneBuild:
         if StandaloneBuild._active == self.key and self.objects:
             return
         brian2.device.reinit()
+        if self.device_name == "cuda_standalone":
+            from .cuda import prepare_cuda_device
+
+            prepare_cuda_device()
         brian2.set_device(self.device_name, build_on_run=False)
         # Brian2's default "make -j" starts every compiler at once; one per core is faster
         brian2.prefs.devices.cpp_standalone.extra_make_args_unix = [f"-j{os.cpu_count() or 1}"]
