@@ -2,10 +2,12 @@
 
 All layers share one NeuronGroup of int64 state (layers at consecutive index offsets), updated
 once per 1 ms step in the ``groups`` slot by the equations of :mod:`emu.loihi_reference`.
-One Synapses object carries every projection: a spike adds ``w_eff`` to the target's
-``inp`` in the ``synapses`` slot of the same step, which the next step's update consumes
-(one-step delay). Samples run back to back in one simulation: every ``timesteps`` steps a
-``start``-slot operation clears the state and loads the next sample's input.
+One Synapses object per source group carries every projection, sorted by source: a spike
+adds ``w_eff`` to the target's ``inp`` in the ``synapses`` slot of the same step, which the
+next step's update consumes (one-step delay). Sources with identical synapse rows (pooling
+windows) are summed first and delivered once (:mod:`emu.fanout`). Samples run back to back
+in one simulation: every ``timesteps`` steps a ``start``-slot operation clears the state and
+loads the next sample's input.
 """
 
 from __future__ import annotations
@@ -202,7 +204,8 @@ class LoihiBackend:
         """Create the Brian2 objects for ``batch`` samples back to back.
 
         All layers share one NeuronGroup (``compartments``, layers at consecutive offsets)
-        and one Synapses object, which keeps the generated code small. ``inputs`` fills the
+        and one Synapses object per source group, which keeps the generated code small.
+        Every object runs on explicit clocks (:class:`StableClock`). ``inputs`` fills the
         input TimedArrays (runtime); a standalone build gets placeholders that each run
         replaces through ``run_args``. The run lasts one step beyond the batch so that the
         counters of the last sample are recorded.
