@@ -263,6 +263,9 @@ def main() -> None:
     parser.add_argument("--timesteps", type=int, default=128)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--numpy-samples", type=int, default=100)
+    parser.add_argument(
+        "--dense-samples", type=int, default=20, help="samples of the (slow) dense reference"
+    )
     parser.add_argument("--runtime-samples", type=int, default=4)
     parser.add_argument("--brian2-loihi-samples", type=int, default=2)
     parser.add_argument("--dask-samples", type=int, default=500)
@@ -312,10 +315,10 @@ def main() -> None:
         neuroemu_run, net, x[: args.runtime_samples], cache, "runtime", 1, bs
     )
     rows["neuroemu runtime"]["samples"] = args.runtime_samples
-    n_np = args.numpy_samples
+    n_np = {"sparse": args.numpy_samples, "dense": args.dense_samples}
     for kind in ("sparse", "dense"):
-        rows[f"numpy reference, {kind}"] = in_process(numpy_run, net, levels[:n_np], kind)
-        rows[f"numpy reference, {kind}"]["samples"] = n_np
+        rows[f"numpy reference, {kind}"] = in_process(numpy_run, net, levels[: n_np[kind]], kind)
+        rows[f"numpy reference, {kind}"]["samples"] = n_np[kind]
     variant = bias_free(net)
     n_bl = args.brian2_loihi_samples
     theirs = in_process(brian2_loihi_run, variant, levels[:n_bl])
