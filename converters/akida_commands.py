@@ -43,7 +43,9 @@ def cmd_train(args: argparse.Namespace) -> None:
     bits = None if args.float else AkidaBits(args.weight_bits, args.activation_bits)
     penalty = None
     if args.zero_aware_activations or args.zero_aware_weights:
-        penalty = ZeroAware(args.zero_aware_activations, args.zero_aware_weights)
+        penalty = ZeroAware(
+            args.zero_aware_activations, args.zero_aware_weights, args.zero_aware_warmup
+        )
     model = train(
         two_conv_two_fc(channels, size),
         data,
@@ -76,5 +78,7 @@ def add_commands(subparsers) -> None:
                    help="penalty weight on non-zero activations")  # fmt: skip
     p.add_argument("--zero-aware-weights", type=float, default=0.0, metavar="λw",
                    help="penalty weight on non-zero weights")  # fmt: skip
+    p.add_argument("--zero-aware-warmup", type=float, default=1.0, metavar="EPOCHS",
+                   help="epochs over which the penalty weights rise from 0 (default: %(default)s)")  # fmt: skip
     p.add_argument("--out", default="model.pt", help="torch model file (default: %(default)s)")
     p.set_defaults(func=cmd_train)

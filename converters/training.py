@@ -58,7 +58,7 @@ def train(
         see :mod:`converters.quantized_layers`); the returned model is plain float with its
         weights on the integer grid and its output bias zero.
     zero_aware
-        Weights of the penalties on non-zero activations and weights
+        Weights of the penalties on non-zero activations and weights and their warm-up
         (:mod:`converters.zero_aware`).
     test
         Test inputs and labels for the report left in ``model.training_report``
@@ -76,18 +76,20 @@ def train(
     recorder = ActivationRecorder(model, steps) if zero_aware is not None else None
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
     xt, yt = torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(y, dtype=torch.long)
+    steps_per_epoch = -(-len(x) // batch_size)
     for epoch in range(epochs):
         model.train()
         order = rng.permutation(len(x))
         total = 0.0
-        for start in range(0, len(x), batch_size):
+        for step, start in enumerate(range(0, len(x), batch_size)):
             idx = torch.as_tensor(order[start : start + batch_size])
             loss = nn.functional.cross_entropy(model(xt[idx]), yt[idx])
             if penalty is not None:
                 loss = loss + penalty(model)
             if zero_aware is not None:
-                loss = loss + zero_aware.activations * recorder.penalty()
-                loss = loss + zero_aware.weights * weight_penalty(model)
+                ramp = zero_aware.ramp(epoch + (step + 1) / steps_per_epoch)
+                loss = loss + ramp * zero_aware.activations * recorder.penalty()
+                loss = loss + ramp * zero_aware.weights * weight_penalty(model)
             opt.zero_grad()
             loss.backward()
             opt.step()

@@ -1,14 +1,29 @@
 """Zero-aware training: a differentiable penalty on non-zero activations and weights, and the
 sparsity report of a trained model.
 
-Akida's energy follows events (non-zero activations) and the non-zero weights they touch.
-The penalty is a smooth count of both (Habara, Sato, Awano, DA Symposium 2024)::
+Akida's energy follows events (non-zero activations) and the non-zero weights they touch, so
+non-zeros are penalized during training (zero-aware training, Habara, Sato, Awano, DA
+Symposium 2024)::
 
-    loss = task + λa * mean_layers mean(tanh(y / a))  +  λw * mean_layers mean(tanh(|w| / s))
+    loss = task + r(t) * (λa * A + λw * W)
 
-with ``y`` a ReLU output, ``a`` its quantization step (or its batch mean when unquantized),
-``w`` a layer's weights and ``s`` their quantization step (``max|w| / 7`` unquantized).
-Scaling a layer's activations or weights leaves its term unchanged: only sparsity pays.
+    A = sum_layers sum_neurons [k > 0] log(1 + k)  /  (batch * neurons of all layers)
+    W = mean_layers mean(tanh(|w| / s))
+    r(t) = min(1, t / warmup)       t: training steps so far, in epochs
+
+``k = y / a`` is a ReLU layer's output (after a following max pool: the events Akida
+counts) in units of its quantization step ``a`` (its batch mean when unquantized); with
+quantization-aware training ``k`` is the integer output level and its rounding passes
+gradients straight through. ``A`` is the log-sum penalty (Candès, Wakin, Boyd, J. Fourier
+Anal. Appl. 14, 2008), a concave surrogate of the count of non-zeros: every level pays,
+the first most. Outputs that already round to zero (``k = 0``) get no gradient (the mask
+``[k > 0]`` is held constant), so the term pushes outputs below one quantization step and
+no further. Summing over neurons, not averaging per layer, weighs each layer by its size,
+as the event count does. ``W`` is a smooth count of non-zero weights, ``w`` a layer's
+weights and ``s`` their quantization step (``max|w| / 7`` unquantized). Both terms are
+unchanged when a layer's activations or weights are scaled: only sparsity pays. The
+warm-up ``r`` lets the network learn its features before the penalty reaches full weight
+(without it, large λa can silence every neuron in the first steps, for good).
 """
 
 from __future__ import annotations
@@ -27,14 +42,22 @@ __all__ = ["ZeroAware", "ActivationRecorder", "weight_penalty", "SparsityReport"
 
 @dataclass(frozen=True)
 class ZeroAware:
-    """Weights of the two penalty terms: non-zero activations and non-zero weights."""
+    """Weights of the two penalty terms (non-zero activations, non-zero weights) and the
+    number of epochs over which both rise linearly from zero."""
 
     activations: float = 0.0
     weights: float = 0.0
+    warmup: float = 1.0  # epochs
 
     def __post_init__(self) -> None:
         if self.activations < 0 or self.weights < 0:
             raise ValueError(f"penalty weights must be >= 0, got {self}")
+        if self.warmup < 0:
+            raise ValueError(f"warmup must be >= 0 epochs, got {self.warmup}")
+
+    def ramp(self, epochs_done: float) -> float:
+        """Fraction of the penalty weights in force after ``epochs_done`` epochs."""
+        return 1.0 if self.warmup == 0 else min(1.0, epochs_done / self.warmup)
 
 
 def _layer_outputs(model: nn.Module) -> dict[str, list[nn.Module]]:
@@ -72,15 +95,20 @@ class ActivationRecorder:
         return hook
 
     def penalty(self) -> torch.Tensor:
-        """mean over layers of mean(tanh(y / a)), a smooth fraction of non-zero outputs."""
+        """Log-sum penalty over all recorded neurons, per neuron and sample:
+        mean of ``[k > 0] log(1 + k)``, ``k = y / a`` (the mask carries no gradient)."""
         import torch
 
-        terms = []
+        total, count = 0.0, 0
         for name, y in self.outputs.items():
             q = self.steps.get(name)
             step = q.step if q is not None and q.alpha is not None else y.detach().mean()
-            terms.append(torch.tanh(y / step.clamp_min(1e-12)).mean())
-        return torch.stack(terms).mean()
+            k = y / step.clamp_min(1e-12)
+            total = total + torch.where(k.detach() > 0, torch.log1p(k), 0.0).sum()
+            count += k.numel()
+        if count == 0:
+            raise ValueError("no ReLU output recorded: run the model forward first")
+        return total / count
 
     def remove(self) -> None:
         for h in self._hooks:

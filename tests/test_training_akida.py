@@ -10,7 +10,7 @@ import converters
 from converters.akida import AkidaBits
 from converters.quantized_layers import round_ste
 from converters.training import train
-from converters.zero_aware import ZeroAware, sparsity
+from converters.zero_aware import ActivationRecorder, ZeroAware, sparsity
 
 
 def small_net() -> nn.Module:
@@ -90,6 +90,8 @@ def test_positional_signature_and_float_training(digits):
 def test_bad_options_are_refused(digits):
     with pytest.raises(ValueError, match=">= 0"):
         ZeroAware(activations=-1.0)
+    with pytest.raises(ValueError, match="warmup"):
+        ZeroAware(activations=1.0, warmup=-1)
     with pytest.raises(ValueError, match="labels"):
         train(small_net(), digits.x_train)
     with pytest.raises(ValueError, match="weights must be 1, 2 or 4"):
@@ -102,3 +104,26 @@ def test_round_ste_passes_gradients_straight_through():
     y.sum().backward()
     assert y.tolist() == [0.0, 2.0, -2.0]
     assert x.grad.tolist() == [1.0, 1.0, 1.0]
+
+
+def test_penalty_warmup_is_a_linear_ramp():
+    assert [ZeroAware(1, 1, warmup=2).ramp(t) for t in (0, 0.5, 2, 3)] == [0, 0.25, 1, 1]
+    assert ZeroAware(1, 1, warmup=0).ramp(0) == 1
+
+
+def test_activation_penalty_is_a_log_sum_over_all_neurons_above_zero():
+    """[k > 0] log(1 + k) averaged over every neuron of every layer; outputs that already
+    round to zero get no gradient, the others 1 / (1 + k) per step a."""
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 1), nn.ReLU())
+    recorder = ActivationRecorder(model)
+    a = torch.tensor([0.0, 0.5, 1.0, 3.0], requires_grad=True)  # layer "1", 4 neurons
+    b = torch.tensor([2.0], requires_grad=True)  # layer "3", 1 neuron
+    recorder.outputs = {"1": a[None], "3": b[None]}
+    step_a, step_b = a.detach().mean(), b.detach().mean()  # unquantized: the batch means
+    value = recorder.penalty()
+    ka, kb = a.detach() / step_a, b.detach() / step_b
+    expected = (torch.log1p(ka[1:]).sum() + torch.log1p(kb).sum()) / 5
+    assert value.item() == pytest.approx(expected.item(), rel=1e-6)
+    value.backward()
+    assert a.grad[0] == 0 and (a.grad[1:] > 0).all() and b.grad[0] > 0
+    recorder.remove()
