@@ -20,6 +20,7 @@ import numpy as np
 from converters.akida import AkidaLayer, AkidaNet
 
 from .akida_reference import POTENTIAL_MAX, POTENTIAL_MIN, same_padding
+from .backend import Backend
 from .records import BatchRecord
 from .standalone import StableClock, StandaloneBuild, build_key, digest_arrays, runtime_scope
 
@@ -118,7 +119,7 @@ def _pool_connections(layer: AkidaLayer) -> list[tuple[np.ndarray, np.ndarray]]:
     return sets
 
 
-class AkidaBackend:
+class AkidaBackend(Backend):
     """Runs batches of samples of an AkidaNet on a Brian2 device.
 
     Parameters
@@ -152,21 +153,9 @@ class AkidaBackend:
         probe: dict[str, list[int]] | None = None,
         seed: int = 0,
     ):
-        self.net = net
-        self.device = device
-        self.batch_size = batch_size
-        self.record_events = record_events
-        self.probe = {k: np.asarray(v, dtype=int) for k, v in (probe or {}).items()}
-        unknown = set(self.probe) - {layer.name for layer in net.layers}
-        if unknown:
-            raise ValueError(
-                f"cannot probe {sorted(unknown)}; layers with potentials: "
-                f"{[layer.name for layer in net.layers]}"
-            )
-        self.seed = seed
+        with_potentials = [layer.name for layer in net.layers]
+        super().__init__(net, device, batch_size, record_events, probe, with_potentials, seed)
         self._describe(net)
-        self._objects: dict[str, object] = {}
-        self.build: StandaloneBuild | None = None
         if device != "runtime":
             self.build = StandaloneBuild(
                 self._topology(), cache_dir, lambda: self._construct(batch_size), device
@@ -344,10 +333,6 @@ class AkidaBackend:
             values[(stage.name, "top")] = np.full(stage.size, 2 ** (layer.act_bits or 1) - 1)
         return values
 
-    def _set_parameters(self) -> None:
-        for (obj, var), value in self._parameters().items():
-            setattr(self._objects[obj], var, value)
-
     # --- running --------------------------------------------------------------------
 
     def run_batch(
@@ -361,20 +346,7 @@ class AkidaBackend:
                 objs, duration = self._construct(n, levels)
                 brian2.Network(objs).run(duration)
                 return self._collect(n)
-        if n > self.batch_size:
-            raise ValueError(
-                f"batch of {n} samples exceeds the build's batch size {self.batch_size}"
-            )
-        padded = np.zeros((self.batch_size, levels.shape[1]), np.float64)
-        padded[:n] = levels
-        self.build.activate()
-        run_args: dict = {
-            getattr(self._objects[obj], var): value
-            for (obj, var), value in self._parameters().items()
-        }
-        run_args[self._objects["input_levels"]] = padded
-        self.build.run(run_args, results, transient=1)
-        return self._collect(self.batch_size).take(n)
+        return self._run_build({"input_levels": self._padded(levels, np.float64)}, n, results)
 
     def _collect(self, batch: int) -> BatchRecord:
         names = self.net.layer_names

@@ -19,6 +19,7 @@ import numpy as np
 
 from converters.loihi import LoihiNet
 
+from .backend import Backend
 from .fanout import share_fanout
 from .loihi_reference import (
     INPUT_RANGE,
@@ -98,7 +99,7 @@ INT64 = {
 }
 
 
-class LoihiBackend:
+class LoihiBackend(Backend):
     """Runs batches of samples of a LoihiNet on a Brian2 device.
 
     Parameters
@@ -127,17 +128,7 @@ class LoihiBackend:
         probe: dict[str, list[int]] | None = None,
         seed: int = 0,
     ):
-        self.net = net
-        self.device = device
-        self.batch_size = batch_size
-        self.record_events = record_events
-        self.probe = {k: np.asarray(v, dtype=int) for k, v in (probe or {}).items()}
-        unknown = set(self.probe) - set(net.layer_names)
-        if unknown:
-            raise ValueError(
-                f"cannot probe unknown layers {sorted(unknown)}; layers: {net.layer_names}"
-            )
-        self.seed = seed
+        super().__init__(net, device, batch_size, record_events, probe, net.layer_names, seed)
         self.layers = net.all_layers()
         self.index = {layer.name: k for k, layer in enumerate(self.layers)}
         self.offsets = np.cumsum([0] + [layer.size for layer in self.layers])
@@ -145,8 +136,6 @@ class LoihiBackend:
         self.first_compartment = int(self.offsets[1]) if net.input.encoding == "rate" else 0
         self.synapses = self._synapses()
         self.fanout = share_fanout(*self.synapses)
-        self._objects: dict[str, object] = {}
-        self.build: StandaloneBuild | None = None
         if device != "runtime":
             key = build_key(
                 "loihi",
@@ -432,10 +421,6 @@ class LoihiBackend:
             values[(name, "w")] = w
         return values
 
-    def _set_parameters(self) -> None:
-        for (obj, var), value in self._parameters().items():
-            setattr(self._objects[obj], var, value)
-
     def _inputs(self, levels: np.ndarray, first_sample: int) -> dict[str, np.ndarray]:
         values = {"input_levels": levels.astype(np.float64)}
         if self.net.input.encoding == "rate":
@@ -455,22 +440,8 @@ class LoihiBackend:
                 objs, duration = self._construct(n, self._inputs(levels, first_sample))
                 brian2.Network(objs).run(duration)
                 return self._collect(n)
-        if n > self.batch_size:
-            raise ValueError(
-                f"batch of {n} samples exceeds the build's batch size {self.batch_size}"
-            )
-        padded = np.zeros((self.batch_size, levels.shape[1]), levels.dtype)
-        padded[:n] = levels
-        self.build.activate()
-        run_args: dict = {
-            getattr(self._objects[obj], var): value
-            for (obj, var), value in self._parameters().items()
-        }
-        inputs = self._inputs(padded, first_sample)
-        for name, value in inputs.items():
-            run_args[self._objects[name]] = value
-        self.build.run(run_args, results, transient=len(inputs))
-        return self._collect(self.batch_size).take(n)
+        inputs = self._inputs(self._padded(levels, levels.dtype), first_sample)
+        return self._run_build(inputs, n, results)
 
     def _collect(self, batch: int) -> BatchRecord:
         T = self.net.timesteps
