@@ -123,9 +123,10 @@ def main() -> None:
         print(
             f"{row['setting']:<24}{100 * row['qat_accuracy']:>8.2f}%{100 * row['akida_accuracy']:>9.2f}%"
             f"{row['events_per_image']:>11.0f}{100 * row['akida_activation_fraction']:>12.1f}%"
-            f"{-100 * row['activation_reduction']:>8.1f}%"
-            f"{100 * row['akida_weight_fraction']:>10.1f}%{-100 * row['weight_reduction']:>8.1f}%"
-            f"{('met' if row['meets_targets'] else '-') if row is not plain else '':>9}"
+            + (f"{-100 * row['activation_reduction']:>8.1f}%" if row is not plain else " " * 9)
+            + f"{100 * row['akida_weight_fraction']:>10.1f}%"
+            + (f"{-100 * row['weight_reduction']:>8.1f}%" if row is not plain else " " * 9)
+            + f"{('met' if row['meets_targets'] else '-') if row is not plain else '':>9}"
         )
     print(
         "targets (vs plain QAT): >= 50% fewer non-zero activations, >= 10% fewer non-zero "
@@ -152,7 +153,7 @@ def main() -> None:
     ax.set_xlabel("non-zero activations per test image (Akida events, hidden layers)")
     ax.set_ylabel("Akida-emulated accuracy (%)")
     ax.set_title(f"Zero-aware training, MNIST, {args.epochs} epochs", fontsize=9)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     fig.savefig(args.plot, dpi=120)
     print(f"plot: {args.plot}")
