@@ -14,7 +14,9 @@ class BatchRecord:
     """Recordings of a batch of samples; arrays lead with the batch axis.
 
     ``counts`` holds per-neuron spike counts (Loihi) or activation values (Akida);
-    ``events`` holds (sample, step, layer index, neuron) arrays of the sparse raster.
+    ``events`` holds (sample, step, layer index, neuron) arrays of the sparse raster, kept
+    in that lexicographic order, so that every device writes the same trace file (a GPU
+    lists the spikes of one step in any order).
     """
 
     counts: dict[str, np.ndarray]  # layer -> (batch, size)
@@ -25,6 +27,11 @@ class BatchRecord:
         default_factory=dict
     )  # "<layer>.<var>" -> (batch, steps, n)
     events: tuple[np.ndarray, ...] | None = None  # sample, step, layer, neuron
+
+    def __post_init__(self) -> None:
+        if self.events is not None:
+            order = np.lexsort(self.events[::-1])
+            self.events = tuple(np.asarray(e)[order] for e in self.events)
 
     def __len__(self) -> int:
         return len(self.spikes_per_step)
