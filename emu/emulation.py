@@ -195,15 +195,15 @@ class Emulation:
         if shards is None:
             merged = concatenate([records[s] for s in starts])
             return self._traces(merged, labels, 0)
-        # shards open lazily, so the merged file is written a shard at a time
-        parts = [load_traces(_shard_path(shards, s, min(s + bs, n)), lazy=True) for s in starts]
-        save_traces(_merge_shards(parts), out)
-        for part, s in zip(parts, starts, strict=True):
-            part.close()
+        traces = _merge_shards(
+            [load_traces(_shard_path(shards, s, min(s + bs, n))) for s in starts]
+        )
+        save_traces(traces, out)
+        for s in starts:
             _shard_path(shards, s, min(s + bs, n)).unlink()
         (shards / "manifest.json").unlink()
         shards.rmdir()
-        return load_traces(out)
+        return traces
 
     # --- internals -----------------------------------------------------------------
 
