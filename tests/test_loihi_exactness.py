@@ -148,7 +148,15 @@ def test_union_of_200_random_networks_agrees_across_standalone_reference_and_bri
         _input_spikes(expected, 0, 0, offsets[k], net.input.size) for k, net in enumerate(nets)
     ]
     theirs = _brian2_loihi(nets, inputs)
+    # brian2-loihi does not clip v at 2**23: compare the networks that stayed in range here
+    names = [layer.name for layer in big.all_layers()]
+    saturated = {
+        name.split("_")[0] for name, s in zip(names, expected.saturation, strict=True) if s.any()
+    }
+    assert len(saturated) <= N_NETWORKS // 20, f"{len(saturated)} networks left the range"
     for k, (net, got) in enumerate(zip(nets, theirs, strict=True)):
+        if f"n{k}" in saturated:
+            continue
         for layer in net.layers:
             for var in ("u", "v"):
                 ours = expected.probes[f"n{k}_{layer.name}.{var}"][0]
