@@ -9,6 +9,7 @@ them reuse the binary. A file lock makes a shared cache safe for several process
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import os
 import shutil
@@ -39,8 +40,30 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("NEUROEMU_CACHE", Path.home() / ".cache" / "neuroemu"))
 
 
+# modules whose code shapes a generated project: a change to any of them makes new builds
+GENERATOR_MODULES = (
+    "standalone.py",
+    "backend.py",
+    "fanout.py",
+    "loihi_backend.py",
+    "loihi_reference.py",
+    "akida_backend.py",
+    "akida_reference.py",
+    "cuda.py",
+)
+
+
+@functools.cache
+def _generator_digest() -> str:
+    h = hashlib.sha256()
+    for name in GENERATOR_MODULES:
+        h.update((Path(__file__).parent / name).read_bytes())
+    return h.hexdigest()
+
+
 def build_key(*parts: object) -> str:
-    h = hashlib.sha256(repr((brian2.__version__, *parts)).encode())
+    """A digest of ``parts``, Brian2's version and the code that generates projects."""
+    h = hashlib.sha256(repr((brian2.__version__, _generator_digest(), *parts)).encode())
     return h.hexdigest()[:20]
 
 
@@ -122,11 +145,19 @@ class StandaloneBuild:
         network = brian2.Network(objects)
         network.run(duration)
         start = time.perf_counter()
-        with _locked(self.directory.with_suffix(".lock")):
+        lock = self.directory.with_suffix(".lock")
+        with _locked(lock, shared=True):  # a build in progress holds the lock exclusively
             binary_exists = (self.directory / "main").exists()
-            brian2.device.build(
-                directory=str(self.directory), compile=True, run=False, with_output=False
-            )
+        if binary_exists and self.device_name == "cpp_standalone":
+            # the key covers topology, settings and generating code: the binary is current,
+            # so the project is used as it is, without writing its sources again
+            brian2.get_device().project_dir = str(self.directory)
+        else:
+            with _locked(lock):
+                binary_exists = (self.directory / "main").exists()
+                brian2.device.build(
+                    directory=str(self.directory), compile=True, run=False, with_output=False
+                )
         self.compile_seconds = time.perf_counter() - start
         self.compiled = not binary_exists
         self.objects = objects
