@@ -137,19 +137,14 @@ class LoihiBackend(Backend):
         self.synapses = self._synapses()
         self.fanout = share_fanout(*self.synapses)
         if device != "runtime":
+            # the equations and dtypes of this module are covered by build_key itself
             key = build_key(
                 "loihi",
-                COMPARTMENT_MODEL
-                + COMPARTMENT_UPDATE
-                + RESET_CODE
-                + GENERATOR_MODEL
-                + GENERATOR_UPDATE,
                 net.input.encoding,
                 net.timesteps,
                 batch_size,
                 sorted((k, v.tobytes()) for k, v in self.probe.items()),
                 [(layer.name, layer.size, layer.reset) for layer in self.layers],
-                np.dtype(SYNAPSE_DTYPE).str,
                 digest_arrays(
                     *self.synapses[:2],
                     self.fanout.direct,
