@@ -2,10 +2,12 @@
 
 from importlib import import_module
 
-from .akida import AkidaBits, AkidaLayer, AkidaMappingError, AkidaNet, to_akida
+from .akida import AkidaMappingError, to_akida
+from .chips.akida import AkidaBits, AkidaLayer, AkidaNet
+from .chips.loihi import LoihiInput, LoihiLayer, LoihiNet, LoihiProjection, QuantizationReport
 from .graph import Add, AvgPool2d, Conv2d, Dense, Flatten, Graph, Input, MaxPool2d
 from .importer import UnsupportedLayerError, load, to_openvino
-from .loihi import LoihiInput, LoihiLayer, LoihiNet, LoihiProjection, QuantizationReport, to_loihi
+from .loihi import to_loihi
 from .nir_io import (
     NIRExportError,
     NIRImportError,

@@ -1,11 +1,4 @@
-"""Akida (v1) networks in the engine's integers, and quantization of a float graph into one.
-
-Each layer integrates all input events of a frame, then fires once (DESIGN.md, "Akida (v1)
-integrate-then-fire layer arithmetic")::
-
-    p   = sum(w * x)                                   integer potential, no bias term
-    out = p > th                                       act_bits == 1
-    out = clip(ceil(16 (p - th) / S), 0, 2**b - 1)    S = floor(16 act_step) 2**(4 - b)
+"""Quantization of a float graph into an AkidaNet (:mod:`converters.chips.akida`).
 
 A float layer ``y = relu(W x + b)`` whose input is ``x = a_in * q`` (q integer) maps to
 integer weights ``w = round(W / s_w)``, threshold ``th = round(-b / (s_w a_in) + E / 2)``
@@ -17,32 +10,22 @@ connected rows in the order ``h + H (w + W c)``), so an export copies them uncha
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass, field
-
 import numpy as np
 
+from .chips.akida import (
+    INPUT_CONV_BITS,
+    STEP_SCALE,
+    STEP_SHIFT,
+    AkidaBits,
+    AkidaLayer,
+    AkidaNet,
+    effective_step,
+    same_padding,
+    weight_range,
+)
 from .graph import AvgPool2d, Conv2d, Dense, Flatten, Graph, Input, MaxPool2d
 
-__all__ = [
-    "AkidaBits",
-    "AkidaLayer",
-    "AkidaNet",
-    "AkidaMappingError",
-    "to_akida",
-    "weight_range",
-    "quantize_weights",
-    "effective_step",
-    "LAYER_KINDS",
-    "POOLS",
-]
-
-LAYER_KINDS = ("input_conv", "conv", "dense")
-POOLS = ("none", "max", "global_avg")
-PADDINGS = ("same", "valid")
-ACT_BITS = (1, 2, 4)
-WEIGHT_BITS = (1, 2, 4, 8)
-INPUT_CONV_BITS = 8
+__all__ = ["AkidaMappingError", "to_akida", "quantize_weights"]
 
 
 class AkidaMappingError(ValueError):
@@ -51,14 +34,6 @@ class AkidaMappingError(ValueError):
     def __init__(self, node: str, problem: str, accepted: str):
         super().__init__(f"Akida cannot map layer {node!r}: {problem}. Accepted: {accepted}")
         self.node = node
-
-
-def weight_range(bits: int) -> tuple[int, int]:
-    """Integer range of Akida weights of ``bits`` bits: {0,1}, {-1,0,1}, [-7,7], [-128,127]."""
-    ranges = {1: (0, 1), 2: (-1, 1), 4: (-7, 7), 8: (-128, 127)}
-    if bits not in ranges:
-        raise ValueError(f"weight bits must be one of {WEIGHT_BITS}, got {bits}")
-    return ranges[bits]
 
 
 def quantize_weights(w: np.ndarray, bits: int) -> tuple[np.ndarray, float]:
@@ -73,202 +48,6 @@ def quantize_weights(w: np.ndarray, bits: int) -> tuple[np.ndarray, float]:
     return np.clip(np.rint(w / scale), low, high).astype(np.int8), scale
 
 
-def effective_step(act_step: np.ndarray, act_bits: int) -> np.ndarray:
-    """Potential units per output level: ``floor(16 act_step) 2**(4 - act_bits) / 16``."""
-    return np.floor(16 * np.asarray(act_step, np.float64)) * 2.0 ** (4 - act_bits) / 16
-
-
-def _check_int(name: str, arr: np.ndarray, low: int, high: int) -> None:
-    if arr.size and (
-        not np.issubdtype(arr.dtype, np.integer) or arr.min() < low or arr.max() > high
-    ):
-        raise ValueError(
-            f"{name} must be integers in [{low}, {high}], got {arr.dtype} in [{arr.min()}, {arr.max()}]"
-        )
-
-
-@dataclass(frozen=True)
-class AkidaBits:
-    """Bit widths of an Akida deployment: weights and activations of every layer but the
-    input convolution, which reads 8-bit pixels with ``input_weights``-bit weights."""
-
-    weights: int = 4
-    activations: int = 4
-    input_weights: int = 8
-
-    def __post_init__(self) -> None:
-        if self.weights not in (1, 2, 4):
-            raise ValueError(f"weights must be 1, 2 or 4 bits, got {self.weights}")
-        if self.activations not in ACT_BITS:
-            raise ValueError(f"activations must be 1, 2 or 4 bits, got {self.activations}")
-        if self.input_weights not in WEIGHT_BITS:
-            raise ValueError(
-                f"input_weights must be one of {WEIGHT_BITS}, got {self.input_weights}"
-            )
-
-
-@dataclass
-class AkidaLayer:
-    """One Akida v1 layer: integer weights in the engine's layout, thresholds, steps."""
-
-    name: str
-    kind: str  # one of LAYER_KINDS
-    input_shape: tuple[int, int, int]  # (H, W, C) of one sample
-    weights: np.ndarray  # int8; conv [kh, kw, C, F]; dense [H*W*C, F], row h + H*(w + W*c)
-    threshold: np.ndarray  # int32 [F]
-    act_step: np.ndarray  # float32 [F]
-    weight_bits: int
-    act_bits: int | None  # 1, 2, 4; None: no activation, the layer outputs its potentials
-    padding: str = "same"
-    stride: tuple[int, int] = (1, 1)
-    pool: str = "none"  # one of POOLS
-    pool_size: tuple[int, int] = (1, 1)
-    pool_stride: tuple[int, int] = (1, 1)
-
-    def __post_init__(self) -> None:
-        where = f"layer {self.name!r}"
-        self.input_shape = tuple(int(s) for s in self.input_shape)
-        self.stride, self.pool_size = tuple(self.stride), tuple(self.pool_size)
-        self.pool_stride = tuple(self.pool_stride)
-        if self.kind not in LAYER_KINDS:
-            raise ValueError(f"{where}: kind must be one of {LAYER_KINDS}, got {self.kind!r}")
-        if self.padding not in PADDINGS or self.pool not in POOLS:
-            raise ValueError(f"{where}: padding {self.padding!r} or pool {self.pool!r} unknown")
-        if self.act_bits is not None and self.act_bits not in ACT_BITS:
-            raise ValueError(f"{where}: act_bits must be one of {ACT_BITS} or None")
-        self.weights = np.asarray(self.weights)
-        _check_int(f"{where}: weights", self.weights, *weight_range(self.weight_bits))
-        self.weights = self.weights.astype(np.int8)
-        h, w, c = self.input_shape
-        if self.kind == "dense":
-            if self.weights.ndim != 2 or self.weights.shape[0] != h * w * c:
-                raise ValueError(f"{where}: dense weights must be [{h * w * c}, F]")
-            if self.pool != "none":
-                raise ValueError(f"{where}: a fully connected layer has no pooling")
-        else:
-            kh, kw, cin = self.weights.shape[:3] if self.weights.ndim == 4 else (0, 0, -1)
-            if cin != c or kh % 2 == 0 or kw % 2 == 0:
-                raise ValueError(f"{where}: conv weights must be [odd kh, odd kw, {c}, F]")
-            if not (1 <= self.stride[0] <= kh and 1 <= self.stride[1] <= kw):
-                raise ValueError(f"{where}: stride {self.stride} must be in 1..kernel")
-            if self.pool == "max" and not all(
-                1 <= s <= p for s, p in zip(self.pool_stride, self.pool_size, strict=True)
-            ):
-                raise ValueError(f"{where}: pool stride {self.pool_stride} must be in 1..pool size")
-        if min(self.output_shape) < 1:
-            raise ValueError(
-                f"{where}: input {self.input_shape} is too small for its kernel or pool"
-            )
-        f = self.weights.shape[-1]
-        self.threshold = np.asarray(self.threshold)
-        _check_int(f"{where}: threshold", self.threshold, -(2**31), 2**31 - 1)
-        self.threshold = self.threshold.astype(np.int32)
-        self.act_step = np.asarray(self.act_step, np.float32)
-        if self.threshold.shape != (f,) or self.act_step.shape != (f,):
-            raise ValueError(f"{where}: threshold and act_step need shape ({f},)")
-        if self.act_bits is not None and np.any(self.act_step < 1 / 16):
-            raise ValueError(f"{where}: act_step must be >= 1/16")
-
-    @property
-    def filters(self) -> int:
-        return int(self.weights.shape[-1])
-
-    @property
-    def conv_shape(self) -> tuple[int, int, int]:
-        """(H, W, F) of the potentials before pooling."""
-        h, w, _ = self.input_shape
-        if self.kind == "dense":
-            return (1, 1, self.filters)
-        kh, kw = self.weights.shape[:2]
-        if self.padding == "same":
-            return (-(-h // self.stride[0]), -(-w // self.stride[1]), self.filters)
-        return ((h - kh) // self.stride[0] + 1, (w - kw) // self.stride[1] + 1, self.filters)
-
-    @property
-    def output_shape(self) -> tuple[int, int, int]:
-        h, w, f = self.conv_shape
-        if self.pool == "global_avg":
-            return (1, 1, f)
-        if self.pool == "max":
-            (ph, pw), (sh, sw) = self.pool_size, self.pool_stride
-            if self.padding == "same":
-                return (-(-h // sh), -(-w // sw), f)
-            return ((h - ph) // sh + 1, (w - pw) // sw + 1, f)
-        return (h, w, f)
-
-
-@dataclass
-class AkidaNet:
-    """An Akida v1 network: integer inputs of ``input_bits`` bits (H, W, C), then layers.
-
-    A float sample x (C, H, W) enters as ``round(clip(x / input_scale, 0, 1) (2**bits - 1))``.
-    """
-
-    input_shape: tuple[int, int, int]  # (H, W, C)
-    input_bits: int
-    layers: list[AkidaLayer]
-    input_scale: float = 1.0
-    input_name: str = "input"
-    target: str = field(default="akida", init=False)
-
-    def __post_init__(self) -> None:
-        self.input_shape = tuple(int(s) for s in self.input_shape)
-        if not self.layers:
-            raise ValueError("an AkidaNet needs at least one layer")
-        first = self.layers[0].kind == "input_conv"
-        allowed = (INPUT_CONV_BITS,) if first else ACT_BITS
-        if self.input_bits not in allowed:
-            raise ValueError(f"input_bits must be one of {allowed}, got {self.input_bits}")
-        shape = self.input_shape
-        names = {self.input_name}
-        for k, layer in enumerate(self.layers):
-            if layer.kind == "input_conv" and k > 0:
-                raise ValueError(f"layer {layer.name!r}: an input convolution must come first")
-            if layer.input_shape != shape:
-                raise ValueError(
-                    f"layer {layer.name!r} expects input {layer.input_shape}, gets {shape}"
-                )
-            if layer.act_bits is None and k < len(self.layers) - 1:
-                raise ValueError(f"layer {layer.name!r}: only the last layer may lack activation")
-            if layer.name in names:
-                raise ValueError(f"layer name {layer.name!r} is used twice")
-            names.add(layer.name)
-            shape = layer.output_shape
-
-    @property
-    def layer_names(self) -> list[str]:
-        return [self.input_name] + [layer.name for layer in self.layers]
-
-    def levels(self, samples: np.ndarray) -> np.ndarray:
-        """Integer inputs (N, H, W, C) for float samples (N, C, H, W) or (N, features)."""
-        x = np.asarray(samples, dtype=np.float64)
-        h, w, c = self.input_shape
-        if x.ndim == 2 and x.shape[1] == h * w * c and h == w == 1:
-            x = x[:, :, None, None]
-        if x.shape[1:] != (c, h, w):
-            raise ValueError(f"samples have shape {x.shape[1:]}, the network expects {(c, h, w)}")
-        if not np.all(np.isfinite(x)):
-            raise ValueError("input samples contain NaN or infinite values")
-        top = 2**self.input_bits - 1
-        q = np.rint(np.clip(x / self.input_scale, 0.0, 1.0) * top).astype(np.uint8)
-        return q.transpose(0, 2, 3, 1)
-
-    def digest(self) -> str:
-        """A hash of every parameter, stable across processes."""
-        h = hashlib.sha256()
-        h.update(repr((self.input_shape, self.input_bits, self.input_scale)).encode())
-        for layer in self.layers:
-            h.update(
-                repr(
-                    (layer.name, layer.kind, layer.input_shape, layer.weight_bits, layer.act_bits)
-                    + (layer.padding, layer.stride, layer.pool, layer.pool_size, layer.pool_stride)
-                ).encode()
-            )
-            for a in (layer.weights, layer.threshold, layer.act_step):
-                h.update(a.tobytes())
-        return h.hexdigest()[:16]
-
-
 # --- conversion of a float graph -------------------------------------------------------
 
 _ACCEPTED = (
@@ -278,18 +57,12 @@ _ACCEPTED = (
 )
 
 
-def _same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
-    out = -(-size // stride)
-    total = max((out - 1) * stride + kernel - size, 0)
-    return total // 2, total - total // 2
-
-
 def _conv_padding(node: Conv2d, h: int, w: int) -> str:
     kh, kw = node.weight.shape[2:]
     if not any(node.padding):
         return "valid"
-    top, bottom = _same_padding(h, kh, node.stride[0])
-    left, right = _same_padding(w, kw, node.stride[1])
+    top, bottom = same_padding(h, kh, node.stride[0])
+    left, right = same_padding(w, kw, node.stride[1])
     if tuple(node.padding) == (top, left, bottom, right):
         return "same"
     raise AkidaMappingError(
@@ -396,9 +169,9 @@ def _dense_rows(weight: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
 
 def _steps(a_out: np.ndarray, unit: float, act_bits: int) -> tuple[np.ndarray, np.ndarray]:
     """act_step and the resulting effective step for wanted output steps ``a_out``."""
-    per = 2.0 ** (4 - act_bits) / 16
+    per = 2.0 ** (STEP_SHIFT - act_bits) / STEP_SCALE
     k = np.maximum(np.rint(a_out / unit / per), 1.0)
-    act_step = (k / 16).astype(np.float32)
+    act_step = (k / STEP_SCALE).astype(np.float32)
     return act_step, effective_step(act_step, act_bits)
 
 

@@ -87,7 +87,6 @@ class Add:
 
 
 Node = Input | Conv2d | Dense | AvgPool2d | MaxPool2d | Flatten | Add
-WEIGHTED = (Conv2d, Dense)
 SUPPORTED_LAYERS = (
     "Conv2d (with BatchNorm folded)",
     "Dense / Linear",

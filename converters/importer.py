@@ -127,7 +127,6 @@ class _Reader:
         self.nodes: list[Node] = []
         self.consts: dict[str, np.ndarray] = {}
         self.tensor: dict[str, str] = {}  # id of an OpenVINO output node -> graph node name
-        self.biased: set[str] = set()
         self.output: str | None = None
         self._named: dict[str, bool] = {}  # whether a node's name comes from the source model
 

@@ -1,12 +1,15 @@
-"""Saving and loading converted networks (any dataclass tree of arrays) as one .npz file.
+"""Saving, loading and hashing converted networks (any dataclass tree of arrays).
 
 Arrays go into the archive under their path in the tree; everything else is kept in a
 JSON description stored beside them. Only classes of the ``converters`` package load back.
+:func:`digest` hashes the same description and every array's dtype, shape and bytes, so a
+network's digest follows every field of every record without listing them.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import importlib
 import json
 import os
@@ -15,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["save_net", "load_net"]
+__all__ = ["save_net", "load_net", "digest"]
 
 FORMAT = "neuroemu-net"
 
@@ -97,3 +100,15 @@ def load_net(path: str | os.PathLike) -> Any:
     if description.get("format") != FORMAT:
         raise ValueError(f"{path} is not a neuroemu network file")
     return _decode(description["net"], archive)
+
+
+def digest(net: Any) -> str:
+    """A hash of every field of a network record, recursively, stable across processes."""
+    arrays: dict[str, np.ndarray] = {}
+    description = _encode(net, "net", arrays)
+    h = hashlib.sha256(json.dumps(description, sort_keys=True).encode())
+    for path in sorted(arrays):
+        a = np.ascontiguousarray(arrays[path])
+        h.update(repr((path, a.dtype.str, a.shape)).encode())
+        h.update(a.tobytes())
+    return h.hexdigest()[:16]

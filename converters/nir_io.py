@@ -25,17 +25,30 @@ and threshold theta standing for ``relu(r (W x + b)) / theta``; ``normalize`` an
 
 from __future__ import annotations
 
+import graphlib
 import os
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 
+from .chips.loihi import (
+    BIAS_EXP_RANGE,
+    BIAS_MANT_RANGE,
+    DECAY_ONE,
+    INPUT_LEVELS,
+    MANT_SCALE,
+    MANT_SHIFT,
+    WEIGHT_EXP_RANGE,
+    WEIGHT_MANT_RANGE,
+    LoihiInput,
+    LoihiLayer,
+    LoihiNet,
+    LoihiProjection,
+)
 from .graph import Add, AvgPool2d, Conv2d, Dense, Flatten, Graph, Input
-from .loihi import INPUT_LEVELS, LoihiInput, LoihiLayer, LoihiNet, LoihiProjection
-from .populations import conv_matrix, pool_matrix
+from .populations import AffineMap, conv_matrix, pool_matrix
 
 __all__ = [
     "NIRExportError",
@@ -48,9 +61,6 @@ __all__ = [
 ]
 
 _RESERVED = ("input", "output")
-_NEURONS = ("IF", "CubaLIF")
-_LINEAR = ("Affine", "Linear", "Conv2d", "Flatten", "AvgPool2d", "SumPool2d", "Scale")
-_GRAPH_KINDS = ("IF", *_LINEAR[:-1], "Input", "Output")
 
 
 class NIRExportError(ValueError):
@@ -63,6 +73,55 @@ class NIRImportError(ValueError):
 
 def _key(name: str) -> str:
     return f"{name}_neurons" if name in _RESERVED else name
+
+
+def _neuron_kinds(nir) -> tuple[type, ...]:
+    """NIR neuron classes a LoihiNet layer is read from."""
+    return (nir.IF, nir.CubaLIF)
+
+
+def _linear_kinds(nir) -> tuple[type, ...]:
+    """NIR linear edge classes (the last, Scale, only for LoihiNets)."""
+    return (
+        nir.Affine,
+        nir.Linear,
+        nir.Conv2d,
+        nir.Flatten,
+        nir.AvgPool2d,
+        nir.SumPool2d,
+        nir.Scale,
+    )
+
+
+def _names(kinds: tuple[type, ...]) -> tuple[str, ...]:
+    return tuple(k.__name__ for k in kinds)
+
+
+def _unsupported(graph, kinds: tuple[type, ...]) -> dict[str, str]:
+    """The graph's nodes of none of ``kinds``, by key, with their class names."""
+    return {k: type(n).__name__ for k, n in graph.nodes.items() if not isinstance(n, kinds)}
+
+
+def _topological(graph) -> list[str]:
+    """The graph's node keys, each after every node with an edge into it."""
+    order = graphlib.TopologicalSorter()
+    for key in graph.nodes:
+        order.add(key)
+    for a, b in graph.edges:
+        order.add(b, a)
+    try:
+        return list(order.static_order())
+    except graphlib.CycleError as err:
+        raise NIRImportError(
+            "the graph has a cycle: neuroemu reads feed-forward graphs only"
+        ) from err
+
+
+def _predecessors(graph) -> dict[str, list[str]]:
+    preds: dict[str, list[str]] = {k: [] for k in graph.nodes}
+    for a, b in graph.edges:
+        preds[b].append(a)
+    return preds
 
 
 def to_nir(net: LoihiNet, strict: bool = False):
@@ -102,8 +161,8 @@ def to_nir(net: LoihiNet, strict: bool = False):
     in_key = _key(inp.name)
     full = np.ones(inp.shape)
     nodes[in_key] = nir.IF(
-        r=64.0 * full,
-        v_threshold=float(INPUT_LEVELS << 6) * full,
+        r=float(MANT_SCALE) * full,
+        v_threshold=float(INPUT_LEVELS << MANT_SHIFT) * full,
         v_reset=0.0 * full,
         metadata=_neuron_metadata(inp.as_layer(), "input"),
     )
@@ -143,13 +202,11 @@ def _check_expressible(net: LoihiNet, strict: bool) -> None:
     subtract = [lay.name for lay in net.layers if lay.reset == "subtract"]
     refractory = [lay.name for lay in net.layers if lay.refractory > 1]
     decays = [
-        lay.name
-        for lay in net.layers
-        if not (lay.decay_u == 4096 and lay.decay_v == 0) and (lay.decay_v == 0 or lay.decay_u == 0)
+        lay.name for lay in net.layers if not lay.is_if and (lay.decay_v == 0 or lay.decay_u == 0)
     ]
     if decays:
         raise NIRExportError(
-            f"layers {decays} decay their current (delta_u < 4096) but not their voltage, or "
+            f"layers {decays} decay their current (delta_u < {DECAY_ONE}) but not their voltage, or "
             "keep their current forever (delta_u = 0): neither IF nor CubaLIF expresses that"
         )
     notes = ["the input population resets by subtraction (NIR resets to v_reset)"]
@@ -183,10 +240,10 @@ def _neuron_metadata(layer: LoihiLayer, role: str) -> dict:
 def _neuron(nir, layer: LoihiLayer, shape: tuple[int, ...]):
     ones = np.ones(shape)
     meta = _neuron_metadata(layer, "layer")
-    if layer.decay_u == 4096 and layer.decay_v == 0:
+    if layer.is_if:
         return nir.IF(r=ones, v_threshold=layer.vth * ones, v_reset=0 * ones, metadata=meta)
-    tau_syn = 4096.0 / layer.decay_u
-    tau_mem = 4096.0 / layer.decay_v
+    tau_syn = DECAY_ONE / layer.decay_u
+    tau_mem = DECAY_ONE / layer.decay_v
     bias = layer.bias.reshape(shape)
     return nir.CubaLIF(
         tau_syn=tau_syn * ones,
@@ -202,7 +259,7 @@ def _neuron(nir, layer: LoihiLayer, shape: tuple[int, ...]):
 
 def _bias_in_edge(layer: LoihiLayer) -> np.ndarray:
     """The layer's bias where the neuron model adds it through its input edge (IF)."""
-    if layer.decay_u == 4096 and layer.decay_v == 0:
+    if layer.is_if:
         return layer.bias.astype(np.float64)
     return np.zeros(layer.size)
 
@@ -297,15 +354,6 @@ def read_nir(path: str | os.PathLike, timesteps: int | None = None) -> LoihiNet:
     return from_nir(nir.read(path), timesteps)
 
 
-@dataclass
-class _Linear:
-    """A node's output as an affine map of the neuron nodes (and the Input) before it."""
-
-    maps: dict[str, sp.csr_matrix]
-    bias: np.ndarray
-    shape: tuple[int, ...]
-
-
 def from_nir(graph, timesteps: int | None = None) -> LoihiNet:
     """Read a NIR graph of IF / CubaLIF nodes and linear edges into a LoihiNet.
 
@@ -324,102 +372,69 @@ def from_nir(graph, timesteps: int | None = None) -> LoihiNet:
     NIRImportError
         Naming the node that neuroemu cannot map and why.
     """
+    import nir
+
     meta = {k: _plain(v) for k, v in (graph.metadata or {}).items()}
     steps = timesteps if timesteps is not None else meta.get("timesteps")
     if steps is None:
         raise NIRImportError("the graph has no 'timesteps' metadata: pass timesteps=")
-    unsupported = {
-        k: type(n).__name__
-        for k, n in graph.nodes.items()
-        if type(n).__name__ not in (*_NEURONS, *_LINEAR, "Input", "Output")
-    }
+    neuron_kinds, linear_kinds = _neuron_kinds(nir), _linear_kinds(nir)
+    unsupported = _unsupported(graph, (*neuron_kinds, *linear_kinds, nir.Input, nir.Output))
     if unsupported:
         raise NIRImportError(
-            f"nodes {unsupported} have no Loihi counterpart; supported: neurons {_NEURONS}, "
-            f"edges {_LINEAR}"
+            f"nodes {unsupported} have no Loihi counterpart; supported: neurons "
+            f"{_names(neuron_kinds)}, edges {_names(linear_kinds)}"
         )
-    inputs = [k for k, n in graph.nodes.items() if type(n).__name__ == "Input"]
+    inputs = [k for k, n in graph.nodes.items() if isinstance(n, nir.Input)]
     if len(inputs) != 1:
         raise NIRImportError(f"a LoihiNet has one input; the graph has {inputs}")
-    order = _topological(graph)
-    preds: dict[str, list[str]] = {k: [] for k in graph.nodes}
-    for a, b in graph.edges:
-        preds[b].append(a)
-    values: dict[str, _Linear] = {}
-    neurons: list[tuple[str, _Linear]] = []
-    for key in order:
+    preds = _predecessors(graph)
+    values: dict[str, AffineMap] = {}
+    neurons: list[tuple[str, AffineMap]] = []
+    for key in _topological(graph):
         node = graph.nodes[key]
-        kind = type(node).__name__
-        if kind == "Input":
-            shape = tuple(int(s) for s in node.input_type["input"])
-            values[key] = _identity(key, shape)
+        if isinstance(node, nir.Input):
+            values[key] = AffineMap.identity(key, tuple(int(s) for s in node.input_type["input"]))
             continue
         if not preds[key]:
             raise NIRImportError(f"node {key!r} has no input edge")
         incoming = _sum([values[p] for p in preds[key]], key)
-        if kind == "Output":
+        if isinstance(node, nir.Output):
             continue
-        if kind in _NEURONS:
+        if isinstance(node, neuron_kinds):
             neurons.append((key, incoming))
-            values[key] = _identity(key, incoming.shape)
+            values[key] = AffineMap.identity(key, incoming.shape)
         else:
-            values[key] = _apply(node, kind, incoming, key)
+            values[key] = _apply(nir, node, incoming, key)
     return _loihi_net(graph, inputs[0], neurons, int(steps), meta)
 
 
-def _topological(graph) -> list[str]:
-    indegree = {k: 0 for k in graph.nodes}
-    for _, b in graph.edges:
-        indegree[b] += 1
-    ready = [k for k, d in indegree.items() if d == 0]
-    order = []
-    while ready:
-        key = ready.pop(0)
-        order.append(key)
-        for a, b in graph.edges:
-            if a == key:
-                indegree[b] -= 1
-                if indegree[b] == 0:
-                    ready.append(b)
-    if len(order) != len(graph.nodes):
-        raise NIRImportError("the graph has a cycle: neuroemu reads feed-forward graphs only")
-    return order
-
-
-def _identity(key: str, shape: tuple[int, ...]) -> _Linear:
-    n = int(np.prod(shape))
-    return _Linear({key: sp.identity(n, format="csr")}, np.zeros(n), shape)
-
-
-def _sum(parts: list[_Linear], key: str) -> _Linear:
+def _sum(parts: list[AffineMap], key: str) -> AffineMap:
     sizes = {int(np.prod(p.shape)) for p in parts}
     if len(sizes) > 1:
         raise NIRImportError(f"node {key!r} sums inputs of different sizes {sorted(sizes)}")
-    maps: dict[str, sp.csr_matrix] = {}
-    for p in parts:
-        for src, m in p.maps.items():
-            maps[src] = maps[src] + m if src in maps else m
-    return _Linear(maps, sum(p.bias for p in parts), parts[0].shape)
+    return AffineMap.sum(parts)
 
 
-def _apply(node, kind: str, x: _Linear, key: str) -> _Linear:
-    n_in = int(np.prod(x.shape))
-    if kind in ("Affine", "Linear"):
+def _apply(nir, node, x: AffineMap, key: str) -> AffineMap:
+    """The affine map of linear node ``node`` applied to its input ``x``."""
+    kind, n_in = type(node).__name__, int(np.prod(x.shape))
+    if isinstance(node, nir.Affine | nir.Linear):
         weight = np.asarray(node.weight, np.float64)
         if weight.ndim != 2 or weight.shape[1] != n_in:
             raise NIRImportError(
                 f"{kind} {key!r} has weight {weight.shape} for an input of {n_in} values"
             )
-        bias = np.asarray(node.bias, np.float64) if kind == "Affine" else 0.0
-        return _then(x, sp.csr_matrix(weight), bias + np.zeros(weight.shape[0]), (weight.shape[0],))
-    if kind == "Flatten":
-        return _Linear(x.maps, x.bias, (n_in,))
-    if kind == "Scale":
+        bias = np.asarray(node.bias, np.float64) if isinstance(node, nir.Affine) else 0.0
+        return x.then(sp.csr_matrix(weight), bias + np.zeros(weight.shape[0]), (weight.shape[0],))
+    if isinstance(node, nir.Flatten):
+        return AffineMap(x.maps, x.bias, (n_in,))
+    if isinstance(node, nir.Scale):
         scale = np.broadcast_to(np.asarray(node.scale, np.float64), x.shape).ravel()
-        return _then(x, sp.diags(scale, format="csr"), np.zeros(n_in), x.shape)
+        return x.then(sp.diags(scale, format="csr"), np.zeros(n_in), x.shape)
     if len(x.shape) != 3:
         raise NIRImportError(f"{kind} {key!r} needs a (C, H, W) input, gets shape {x.shape}")
-    if kind == "Conv2d":
+    if isinstance(node, nir.Conv2d):
         if np.any(np.asarray(node.dilation) != 1):
             raise NIRImportError(f"Conv2d {key!r} is dilated; Loihi conversion supports dilation 1")
         weight = np.asarray(node.weight, np.float64)
@@ -429,16 +444,16 @@ def _apply(node, kind: str, x: _Linear, key: str) -> _Linear:
         c_out = weight.shape[0]
         out_shape = (c_out, *_conv_out(x.shape[1:], weight.shape[2:], stride, padding))
         bias = np.repeat(np.asarray(node.bias, np.float64), int(np.prod(out_shape[1:])))
-        return _then(x, m, bias, out_shape)
+        return x.then(m, bias, out_shape)
     kernel = tuple(int(s) for s in np.broadcast_to(node.kernel_size, 2))
     stride = tuple(int(s) for s in np.broadcast_to(node.stride, 2))
     pad = tuple(int(s) for s in np.broadcast_to(node.padding, 2))
     padding = (pad[0], pad[1], pad[0], pad[1])
     m = pool_matrix(x.shape, kernel, stride, padding)
-    if kind == "SumPool2d":
+    if isinstance(node, nir.SumPool2d):
         m = m * (kernel[0] * kernel[1])
     out_shape = (x.shape[0], *_conv_out(x.shape[1:], kernel, stride, padding))
-    return _then(x, sp.csr_matrix(m), np.zeros(m.shape[0]), out_shape)
+    return x.then(sp.csr_matrix(m), np.zeros(m.shape[0]), out_shape)
 
 
 def _padding(padding, kernel, key: str) -> tuple[int, int, int, int]:
@@ -459,12 +474,6 @@ def _conv_out(size, kernel, stride, padding) -> tuple[int, int]:
     return (
         (size[0] + top + bottom - kernel[0]) // stride[0] + 1,
         (size[1] + left + right - kernel[1]) // stride[1] + 1,
-    )
-
-
-def _then(x: _Linear, m: sp.csr_matrix, bias: np.ndarray, shape) -> _Linear:
-    return _Linear(
-        {k: sp.csr_matrix(m @ v) for k, v in x.maps.items()}, m @ x.bias + bias, tuple(shape)
     )
 
 
@@ -511,44 +520,50 @@ def _loihi_net(graph, input_key: str, neurons, steps: int, meta: dict) -> LoihiN
     if net_input is None:
         raise NIRImportError(
             "no neuron node reads the Input directly: neuroemu's Loihi input is an IF population "
-            "driven by the input levels (r = 64, threshold 255 * 64)"
+            f"driven by the input levels (r = {MANT_SCALE}, threshold {INPUT_LEVELS << MANT_SHIFT})"
         )
     return LoihiNet(net_input, layers, steps)
 
 
 def _input_population(key, node, incoming, input_key, shape, in_meta, name) -> LoihiInput:
+    import nir
+
     n = int(np.prod(shape))
     m = incoming.maps[input_key]
+    threshold = INPUT_LEVELS << MANT_SHIFT
     if (
-        type(node).__name__ != "IF"
+        not isinstance(node, nir.IF)
         or len(incoming.maps) != 1
         or (m != sp.identity(n)).nnz
         or np.any(incoming.bias)
-        or np.any(np.asarray(node.r) != 64)
-        or np.any(np.asarray(node.v_threshold) != INPUT_LEVELS << 6)
+        or np.any(np.asarray(node.r) != MANT_SCALE)
+        or np.any(np.asarray(node.v_threshold) != threshold)
     ):
         raise NIRImportError(
             f"node {key!r} reads the Input but is not neuroemu's input population (an IF with "
-            f"r = 64 and threshold {INPUT_LEVELS << 6} fed by the Input alone)"
+            f"r = {MANT_SCALE} and threshold {threshold} fed by the Input alone)"
         )
     return LoihiInput(shape, "bias", float(in_meta.get("scale", 1.0)), name)
 
 
-def _layer(key, node, node_meta, incoming: _Linear, names: dict[str, str], name: str) -> LoihiLayer:
-    kind = type(node).__name__
+def _layer(
+    key, node, node_meta, incoming: AffineMap, names: dict[str, str], name: str
+) -> LoihiLayer:
+    import nir
+
     size = int(np.prod(incoming.shape))
     if np.any(np.asarray(node.v_reset) != 0):
         raise NIRImportError(f"node {key!r} resets to {node.v_reset}; Loihi resets to 0")
     vth = _uniform(node.v_threshold, "v_threshold", key)
-    if kind == "IF":
-        decay_u, decay_v = 4096, 0
+    if isinstance(node, nir.IF):
+        decay_u, decay_v = DECAY_ONE, 0
         gain = np.broadcast_to(np.asarray(node.r, np.float64), incoming.shape).ravel()
         bias = incoming.bias * gain
     else:
         tau_syn = _uniform(node.tau_syn, "tau_syn", key)
         tau_mem = _uniform(node.tau_mem, "tau_mem", key)
-        decay_u = _integer(4096 / tau_syn, "4096 / tau_syn", key)
-        decay_v = _integer(4096 / tau_mem, "4096 / tau_mem", key)
+        decay_u = _integer(DECAY_ONE / tau_syn, f"{DECAY_ONE} / tau_syn", key)
+        decay_v = _integer(DECAY_ONE / tau_mem, f"{DECAY_ONE} / tau_mem", key)
         w_in = np.broadcast_to(np.asarray(node.w_in, np.float64), incoming.shape).ravel()
         gain = w_in / tau_syn * _uniform(node.r, "r", key) / tau_mem
         if np.any(incoming.bias):
@@ -574,7 +589,7 @@ def _layer(key, node, node_meta, incoming: _Linear, names: dict[str, str], name:
         name,
         size,
         projections,
-        vth_mant=_integer(vth / 64, "v_threshold / 64", key),
+        vth_mant=_integer(vth / MANT_SCALE, f"v_threshold / {MANT_SCALE}", key),
         bias_mant=bias_mant,
         bias_exp=bias_exp,
         decay_u=decay_u,
@@ -587,37 +602,40 @@ def _layer(key, node, node_meta, incoming: _Linear, names: dict[str, str], name:
 
 def _weights(w_eff: np.ndarray, key: str) -> tuple[np.ndarray, int]:
     """Mantissas and the smallest exponent that reproduce the effective weights exactly."""
-    for exp in range(-8, 8):
-        shift = 6 + exp
+    low, high = WEIGHT_MANT_RANGE
+    for exp in range(WEIGHT_EXP_RANGE[0], WEIGHT_EXP_RANGE[1] + 1):
+        shift = MANT_SHIFT + exp
         mant = w_eff / 2.0**shift if shift >= 0 else w_eff * 2.0**-shift
         if (
             np.all(mant == np.round(mant))
-            and mant.min(initial=0) >= -256
-            and mant.max(initial=0) <= 254
+            and mant.min(initial=0) >= low
+            and mant.max(initial=0) <= high
         ):
             mant = mant.astype(np.int64)
             check = mant << shift if shift >= 0 else mant >> -shift
             if np.array_equal(check, w_eff):
                 return mant.astype(np.int16), exp
     raise NIRImportError(
-        f"the weights into {key!r} are not on Loihi's grid (w_mant * 2**(6 + w_exp), mantissa "
-        "-256..254): quantize the network first (to_graph, normalize, to_loihi)"
+        f"the weights into {key!r} are not on Loihi's grid (w_mant * 2**({MANT_SHIFT} + w_exp), "
+        f"mantissa {low}..{high}): quantize the network first (to_graph, normalize, to_loihi)"
     )
 
 
 def _bias(bias: np.ndarray, key: str, preferred) -> tuple[np.ndarray, int]:
-    exps = ([int(preferred)] if preferred is not None else []) + list(range(8))
+    low, high = BIAS_MANT_RANGE
+    first, last = BIAS_EXP_RANGE
+    exps = ([int(preferred)] if preferred is not None else []) + list(range(first, last + 1))
     for exp in exps:
         mant = bias / 2.0**exp
         if (
             np.all(mant == np.round(mant))
-            and mant.min(initial=0) >= -4096
-            and mant.max(initial=0) <= 4095
+            and mant.min(initial=0) >= low
+            and mant.max(initial=0) <= high
         ):
             return mant.astype(np.int32), exp
     raise NIRImportError(
         f"the bias of {key!r} is not on Loihi's grid (bias_mant * 2**bias_exp, mantissa "
-        "-4096..4095, exponent 0..7)"
+        f"{low}..{high}, exponent {first}..{last})"
     )
 
 
@@ -637,18 +655,18 @@ def nir_to_graph(graph) -> Graph:
         For leaky neurons (LIF, CubaLIF: their rate is no ReLU of the input), other node
         kinds, dilated convolutions, non-zero resets and IF nodes that follow no weighted node.
     """
-    unsupported = {
-        k: type(n).__name__ for k, n in graph.nodes.items() if type(n).__name__ not in _GRAPH_KINDS
-    }
+    import nir
+
+    kinds = (nir.IF, *_linear_kinds(nir)[:-1], nir.Input, nir.Output)
+    unsupported = _unsupported(graph, kinds)
     if unsupported:
         raise NIRImportError(
             f"nodes {unsupported} have no layer-graph counterpart; supported: IF neurons and "
             "Affine, Linear, Conv2d, Flatten, AvgPool2d, SumPool2d edges"
         )
-    preds: dict[str, list[str]] = {k: [] for k in graph.nodes}
+    preds = _predecessors(graph)
     succs: dict[str, list[str]] = {k: [] for k in graph.nodes}
     for a, b in graph.edges:
-        preds[b].append(a)
         succs[a].append(b)
     nodes: list = []
     made: dict[str, object] = {}
@@ -656,8 +674,7 @@ def nir_to_graph(graph) -> Graph:
     output = None
     for key in _topological(graph):
         node = graph.nodes[key]
-        kind = type(node).__name__
-        if kind == "Input":
+        if isinstance(node, nir.Input):
             made[key] = Input(key, tuple(int(s) for s in node.input_type["input"]))
             nodes.append(made[key])
             name_of[key] = key
@@ -669,14 +686,14 @@ def nir_to_graph(graph) -> Graph:
             made[f"{key}_sum"] = Add(f"{key}_sum", sources)
             nodes.append(made[f"{key}_sum"])
             sources = [f"{key}_sum"]
-        if kind == "Output":
+        if isinstance(node, nir.Output):
             output = sources[0]
             continue
-        if kind == "IF":
+        if isinstance(node, nir.IF):
             name_of[key] = _fold_if(key, node, made[sources[0]], preds, succs, graph)
             made[name_of[key]] = made[sources[0]]
             continue
-        new = _graph_nodes(key, kind, node, sources[0])
+        new = _graph_nodes(nir, key, node, sources[0])
         nodes += new
         made.update({n.name: n for n in new})
         name_of[key] = new[-1].name
@@ -685,14 +702,16 @@ def nir_to_graph(graph) -> Graph:
     return Graph(nodes, output)
 
 
-def _graph_nodes(key: str, kind: str, node, source: str) -> list:
-    if kind in ("Affine", "Linear"):
+def _graph_nodes(nir, key: str, node, source: str) -> list:
+    """The layer-graph nodes of linear NIR node ``node`` (the last one carries its output)."""
+    if isinstance(node, nir.Affine | nir.Linear):
         weight = np.asarray(node.weight, np.float64)
-        bias = np.asarray(node.bias, np.float64) if kind == "Affine" else np.zeros(len(weight))
+        affine = isinstance(node, nir.Affine)
+        bias = np.asarray(node.bias, np.float64) if affine else np.zeros(len(weight))
         return [Dense(key, [source], weight.copy(), bias.copy())]
-    if kind == "Flatten":
+    if isinstance(node, nir.Flatten):
         return [Flatten(key, [source])]
-    if kind == "Conv2d":
+    if isinstance(node, nir.Conv2d):
         if np.any(np.asarray(node.dilation) != 1):
             raise NIRImportError(f"Conv2d {key!r} is dilated; the layer graph has dilation 1 only")
         weight = np.asarray(node.weight, np.float64)
@@ -704,7 +723,7 @@ def _graph_nodes(key: str, kind: str, node, source: str) -> list:
     stride = tuple(int(s) for s in np.broadcast_to(node.stride, 2))
     pad = tuple(int(s) for s in np.broadcast_to(node.padding, 2))
     padding = (pad[0], pad[1], pad[0], pad[1])
-    if kind == "AvgPool2d":
+    if isinstance(node, nir.AvgPool2d):
         return [AvgPool2d(key, [source], kernel, stride, padding)]
     area = float(kernel[0] * kernel[1])
     return [

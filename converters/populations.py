@@ -18,7 +18,7 @@ import scipy.sparse as sp
 
 from .graph import Add, AvgPool2d, Conv2d, Dense, Flatten, Graph, MaxPool2d
 
-__all__ = ["Population", "populations", "conv_matrix", "pool_matrix"]
+__all__ = ["AffineMap", "Population", "populations", "conv_matrix", "pool_matrix"]
 
 
 @dataclass
@@ -35,11 +35,35 @@ class Population:
 
 
 @dataclass
-class _Linear:
-    """A node's output as an affine map of populations."""
+class AffineMap:
+    """An activation of shape ``shape`` as ``sum_k maps[k] @ a_k + bias`` over named sources."""
 
-    maps: dict[str, sp.csr_matrix]
-    bias: np.ndarray
+    maps: dict[str, sp.csr_matrix]  # source -> [size, source size]
+    bias: np.ndarray  # [size]
+    shape: tuple[int, ...]
+
+    @classmethod
+    def identity(cls, source: str, shape: tuple[int, ...]) -> AffineMap:
+        """The activation of ``source`` itself."""
+        n = int(np.prod(shape))
+        return cls({source: sp.identity(n, format="csr")}, np.zeros(n), tuple(shape))
+
+    def then(self, m: sp.spmatrix, bias: np.ndarray, shape: tuple[int, ...]) -> AffineMap:
+        """The composition ``m @ self + bias``, of shape ``shape``."""
+        maps = {k: sp.csr_matrix(m @ v) for k, v in self.maps.items()}
+        return AffineMap(maps, m @ self.bias + bias, tuple(shape))
+
+    @staticmethod
+    def sum(args: list[AffineMap], scale=None) -> AffineMap:
+        """``sum_i scale[i] * args[i]`` (all ones by default), of the first one's shape."""
+        scale = scale or (1.0,) * len(args)
+        maps: dict[str, sp.csr_matrix] = {}
+        bias = np.zeros_like(args[0].bias)
+        for s, a in zip(scale, args, strict=True):
+            for k, v in a.maps.items():
+                maps[k] = maps[k] + s * v if k in maps else s * v
+            bias = bias + s * a.bias
+        return AffineMap({k: sp.csr_matrix(v) for k, v in maps.items()}, bias, args[0].shape)
 
 
 def populations(graph: Graph) -> list[Population]:
@@ -47,27 +71,24 @@ def populations(graph: Graph) -> list[Population]:
     shapes = graph.shapes()
     inp = graph.input
     pops = [Population(inp.name, tuple(inp.shape), {}, np.zeros(int(np.prod(inp.shape))), False)]
-    size = pops[0].size
-    linear: dict[str, _Linear] = {
-        inp.name: _Linear({inp.name: sp.identity(size, format="csr")}, np.zeros(size))
-    }
+    linear = {inp.name: AffineMap.identity(inp.name, tuple(inp.shape))}
     for node in graph.nodes[1:]:
-        in_shape = shapes[node.inputs[0]]
+        in_shape, shape = shapes[node.inputs[0]], shapes[node.name]
         args = [linear[i] for i in node.inputs]
         if isinstance(node, Conv2d):
             m = conv_matrix(node.weight, in_shape, node.stride, node.padding, node.groups)
-            out = _apply(m, args[0], np.repeat(node.bias, np.prod(shapes[node.name][1:])))
+            out = args[0].then(m, np.repeat(node.bias, np.prod(shape[1:])), shape)
         elif isinstance(node, Dense):
-            out = _apply(sp.csr_matrix(node.weight), args[0], node.bias)
+            out = args[0].then(sp.csr_matrix(node.weight), node.bias, shape)
         elif isinstance(node, AvgPool2d):
             m = pool_matrix(
                 in_shape, node.kernel, node.stride, node.padding, node.count_include_pad
             )
-            out = _apply(m, args[0], np.zeros(m.shape[0]))
+            out = args[0].then(m, np.zeros(m.shape[0]), shape)
         elif isinstance(node, Flatten):
-            out = args[0]
+            out = AffineMap(args[0].maps, args[0].bias, shape)
         elif isinstance(node, Add):
-            out = _sum(args, node.scale)
+            out = AffineMap.sum(args, node.scale)
         elif isinstance(node, MaxPool2d):
             raise ValueError(
                 f"layer {node.name!r} is MaxPool2d, which has no exact spiking counterpart on Loihi; "
@@ -76,29 +97,12 @@ def populations(graph: Graph) -> list[Population]:
         else:
             raise TypeError(f"unexpected node {node!r}")
         if getattr(node, "relu", False) or node.name == graph.output:
-            shape = shapes[node.name]
             pops.append(
                 Population(node.name, shape, out.maps, out.bias, bool(getattr(node, "relu", False)))
             )
-            n = int(np.prod(shape))
-            out = _Linear({node.name: sp.identity(n, format="csr")}, np.zeros(n))
+            out = AffineMap.identity(node.name, shape)
         linear[node.name] = out
     return pops
-
-
-def _apply(m: sp.csr_matrix, x: _Linear, bias: np.ndarray) -> _Linear:
-    return _Linear({k: sp.csr_matrix(m @ v) for k, v in x.maps.items()}, m @ x.bias + bias)
-
-
-def _sum(args: list[_Linear], scale) -> _Linear:
-    scale = scale or (1.0,) * len(args)
-    maps: dict[str, sp.csr_matrix] = {}
-    bias = np.zeros_like(args[0].bias)
-    for s, a in zip(scale, args, strict=True):
-        for k, v in a.maps.items():
-            maps[k] = maps[k] + s * v if k in maps else s * v
-        bias = bias + s * a.bias
-    return _Linear({k: sp.csr_matrix(v) for k, v in maps.items()}, bias)
 
 
 def _window_index(in_shape, kernel, stride, padding) -> np.ndarray:

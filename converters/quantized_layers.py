@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from .akida import AkidaBits, weight_range
+from .chips.akida import AkidaBits, weight_range
 
 __all__ = ["round_ste", "WeightQuantizer", "ActivationQuantizer", "QuantizedModel"]
 

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .akida import AkidaBits
+from .chips.akida import AkidaBits
 from .datasets import Dataset
 from .quantized_layers import QuantizedModel
 from .zero_aware import ActivationRecorder, ZeroAware, sparsity, weight_penalty

@@ -3,7 +3,7 @@
 Every non-zero activation is a spike carrying its value: ``p_post += w * out_pre``. A frame
 (one sample) takes one 1 ms step per stage: step 0 loads the input and clears every
 potential; stage k reads the potentials its inputs delivered during step k-1, applies the
-activation of :mod:`emu.akida_reference` and fires its non-zero outputs. A pooled
+activation of :mod:`converters.chips.akida` and fires its non-zero outputs. A pooled
 convolution is two stages: its raw potentials all fire into the pooled group, which keeps
 the maximum (``pmax_post = max(pmax_post, p_pre)``, padded cells never exist) or the
 saturating sum in row-major order (global average pooling). Samples run back to back.
@@ -17,9 +17,8 @@ from pathlib import Path
 import brian2
 import numpy as np
 
-from converters.akida import AkidaLayer, AkidaNet
+from converters.chips.akida import POTENTIAL_MAX, POTENTIAL_MIN, AkidaLayer, AkidaNet, same_padding
 
-from .akida_reference import POTENTIAL_MAX, POTENTIAL_MIN, same_padding
 from .backend import Backend
 from .records import BatchRecord
 from .standalone import StableClock, StandaloneBuild, build_key, digest_arrays, runtime_scope

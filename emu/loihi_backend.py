@@ -1,7 +1,7 @@
 """Brian2 code generation of Loihi compartments with integer state, exact to the chip's arithmetic.
 
 All layers share one NeuronGroup of int64 state (layers at consecutive index offsets), updated
-once per 1 ms step in the ``groups`` slot by the equations of :mod:`emu.loihi_reference`.
+once per 1 ms step in the ``groups`` slot by the equations of :mod:`converters.chips.loihi`.
 One Synapses object per source group carries every projection, sorted by source: a spike
 adds ``w_eff`` to the target's ``inp`` in the ``synapses`` slot of the same step, which the
 next step's update consumes (one-step delay). Sources with identical synapse rows (pooling
@@ -17,11 +17,7 @@ from pathlib import Path
 import brian2
 import numpy as np
 
-from converters.loihi import LoihiNet
-
-from .backend import Backend
-from .fanout import share_fanout
-from .loihi_reference import (
+from converters.chips.loihi import (
     INPUT_RANGE,
     LCG_INCREMENT,
     LCG_MODULUS,
@@ -29,8 +25,12 @@ from .loihi_reference import (
     RATE_BIN,
     U_RANGE,
     V_MAX,
+    LoihiNet,
     input_seeds,
 )
+
+from .backend import Backend
+from .fanout import share_fanout
 from .records import BatchRecord
 from .standalone import StableClock, StandaloneBuild, build_key, digest_arrays, runtime_scope
 

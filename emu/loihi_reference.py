@@ -1,95 +1,27 @@
-"""Vectorized numpy reference of Loihi compartment arithmetic, batched over samples.
+"""The batched numpy simulator of Loihi networks: the chip's pure step functions run over a batch.
 
-Per layer and step t, all integers (DESIGN.md)::
-
-    u[t] = wrap24( trunc0(u[t-1] * (4096 - du) / 4096) + in[t] )
-    v[t] = clip23( trunc0(v[t-1] * (4096 - dv) / 4096) + u[t] + bias )     (held at 0 while refractory)
-    spike if v[t] > vth;  reset: v = 0 (then refractory - 1 held steps) or v -= vth
-    in[t+1] = sum of w_eff over the synapses of neurons that spiked at t
-
-Rate-coded inputs draw ``r = (r * 1103515245 + 12345) mod 2**31`` per step and fire when
-``r // 8421505 < level``: r // 8421505 spreads over 0..254, so a level of 0..255 fires with
-probability level / 255. The generator state starts at the sample's seed.
+The arithmetic lives in :mod:`converters.chips.loihi` (:func:`~converters.chips.loihi.step_layer`,
+:func:`~converters.chips.loihi.rate_spikes`); this module drives it over all layers and steps
+of a batch of samples and records what the Brian2 backends record, as a test oracle.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 import scipy.sparse as sp
 
-from converters.loihi import INPUT_LEVELS, LoihiLayer, LoihiNet
+from converters.chips.loihi import (
+    MANT_SHIFT,
+    LayerState,
+    LoihiNet,
+    input_seeds,
+    rate_spikes,
+    step_layer,
+)
 
 from .records import BatchRecord
 
-__all__ = [
-    "LayerState",
-    "step_layer",
-    "simulate",
-    "input_seeds",
-    "LCG_MULTIPLIER",
-    "LCG_INCREMENT",
-    "LCG_MODULUS",
-]
-
-U_RANGE = 2**23
-V_MAX = 2**23 - 1
-INPUT_RANGE = 2**21
-LCG_MULTIPLIER, LCG_INCREMENT, LCG_MODULUS = 1103515245, 12345, 2**31
-RATE_BIN = -(-LCG_MODULUS // INPUT_LEVELS)  # 8421505: r // RATE_BIN lies in 0..254
-
-
-def trunc_decay(x: np.ndarray, decay: int) -> np.ndarray:
-    """trunc0(x * (4096 - decay) / 4096), truncation toward zero."""
-    prod = x * (4096 - decay)
-    return np.sign(prod) * (np.abs(prod) >> 12)
-
-
-@dataclass
-class LayerState:
-    """Compartment state of one layer for a batch: arrays of shape (batch, size)."""
-
-    u: np.ndarray
-    v: np.ndarray
-    refractory_left: np.ndarray
-    saturation: np.ndarray = field(default_factory=lambda: np.zeros(3, np.int64))
-
-    @classmethod
-    def zeros(cls, batch: int, size: int) -> LayerState:
-        z = np.zeros((batch, size), np.int64)
-        return cls(z.copy(), z.copy(), z.copy())
-
-
-def step_layer(
-    state: LayerState, layer: LoihiLayer, synaptic_input: np.ndarray, bias: np.ndarray
-) -> np.ndarray:
-    """Advance one layer by one step in place; return its spikes (bool, batch x size)."""
-    state.saturation[2] += np.count_nonzero(
-        (synaptic_input < -INPUT_RANGE) | (synaptic_input >= INPUT_RANGE)
-    )
-    u = trunc_decay(state.u, layer.decay_u) + synaptic_input
-    state.saturation[0] += np.count_nonzero((u < -U_RANGE) | (u >= U_RANGE))
-    state.u = (u + U_RANGE) % (2 * U_RANGE) - U_RANGE
-    v = trunc_decay(state.v, layer.decay_v) + state.u + bias
-    state.saturation[1] += np.count_nonzero(np.abs(v) > V_MAX)
-    held = state.refractory_left > 0
-    state.v = np.where(held, 0, np.clip(v, -V_MAX, V_MAX))
-    state.refractory_left = np.where(held, state.refractory_left - 1, 0)
-    spikes = state.v > layer.vth
-    if layer.reset == "zero":
-        state.v[spikes] = 0
-        state.refractory_left[spikes] = layer.refractory - 1
-    else:
-        state.v[spikes] -= layer.vth
-    return spikes
-
-
-def input_seeds(n_samples: int, size: int, seed: int = 0, offset: int = 0) -> np.ndarray:
-    """Per-sample, per-input generator seeds in [0, 2**31), independent of chunking."""
-    rng = np.random.default_rng([seed, 0x5EED])
-    all_seeds = rng.integers(0, LCG_MODULUS, size=(offset + n_samples, size), dtype=np.int64)
-    return all_seeds[offset:]
+__all__ = ["simulate"]
 
 
 def simulate(
@@ -110,7 +42,7 @@ def simulate(
     index = {layer.name: k for k, layer in enumerate(layers)}
     states = [LayerState.zeros(batch, layer.size) for layer in layers]
     biases = [np.broadcast_to(layer.bias, (batch, layer.size)) for layer in layers]
-    biases[0] = np.asarray(levels, np.int64) << 6
+    biases[0] = np.asarray(levels, np.int64) << MANT_SHIFT
     matrices = [
         [
             (
@@ -147,8 +79,7 @@ def simulate(
             if k == 0 and external_spikes is not None:
                 s = np.asarray(external_spikes[:, t], bool)
             elif k == 0 and rate:
-                rng = (rng * LCG_MULTIPLIER + LCG_INCREMENT) % LCG_MODULUS
-                s = rng // RATE_BIN < levels
+                rng, s = rate_spikes(rng, levels)
             else:
                 s = step_layer(states[k], layer, inputs[k], biases[k])
             spikes.append(s)

@@ -1,6 +1,8 @@
 """Energy, power and latency models of Loihi, Akida and the NCS2, and comparison reports."""
 
-from . import akida, loihi, ncs2, report
+from importlib import import_module
+
+from . import akida, loihi
 from .constants import REGISTRY, Constant, Constants, ConstantsError, load_constants
 from .estimate import Estimate, LayerEstimate, load_estimate
 from .trace_input import TraceMismatchError
@@ -20,3 +22,12 @@ __all__ = [
     "ncs2",
     "report",
 ]
+
+# imported on first use: the NCS2 baseline needs OpenVINO, the reports matplotlib
+_LAZY_MODULES = ("ncs2", "report")
+
+
+def __getattr__(name: str):
+    if name in _LAZY_MODULES:
+        return import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'hwmodels' has no attribute {name!r}")

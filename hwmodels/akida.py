@@ -21,8 +21,7 @@ import dataclasses
 import numpy as np
 import xarray as xr
 
-from converters.akida import AkidaLayer, AkidaNet
-from emu.akida_reference import potentials
+from converters.chips.akida import AkidaLayer, AkidaNet, potentials
 
 from .constants import Constants
 from .estimate import Estimate, LayerEstimate

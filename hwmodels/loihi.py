@@ -33,7 +33,7 @@ import numpy as np
 import scipy.sparse as sp
 import xarray as xr
 
-from converters.loihi import LoihiLayer, LoihiNet
+from converters.chips.loihi import LoihiLayer, LoihiNet
 
 from .constants import Constants
 from .estimate import Estimate, LayerEstimate

@@ -24,10 +24,10 @@ from typing import Any
 import numpy as np
 
 from converters.graph import AvgPool2d, Conv2d, Dense, Graph, MaxPool2d
+from converters.openvino_graph import graph_to_openvino
 
 from .constants import Constants
 from .estimate import Estimate, LayerEstimate
-from .openvino_graph import graph_to_openvino
 
 __all__ = ["baseline", "layer_costs", "load_measured", "MODEL", "MEASURED_KEYS"]
 

@@ -18,11 +18,12 @@ import numpy as np
 import torch
 
 import converters
-from converters.akida import AkidaBits, to_akida
+from converters.akida import to_akida
 from converters.akida_commands import two_conv_two_fc
+from converters.akida_export import akida_forward
+from converters.chips.akida import AkidaBits
 from converters.training import accuracy, train
 from emu.akida_backend import AkidaBackend
-from emu.akida_export import akida_forward
 from emu.akida_reference import simulate
 
 

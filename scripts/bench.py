@@ -154,7 +154,7 @@ def numpy_run(net, levels, kind: str) -> dict:
 
 def dense_simulate(net, levels: np.ndarray) -> dict[str, np.ndarray]:
     """Spike counts of a bias-encoded ``net``, with dense float64 weight matrices (exact below 2**53)."""
-    from emu import loihi_reference as ref
+    from converters.chips import loihi as chip
 
     if net.input.encoding != "bias":
         raise ValueError("the dense reference handles bias-encoded inputs only")
@@ -169,14 +169,14 @@ def dense_simulate(net, levels: np.ndarray) -> dict[str, np.ndarray]:
             np.add.at(w, (p.pre, p.post), p.weight_eff.astype(np.float64))
             mats.append((index[p.source], w))
         weights.append(mats)
-    states = [ref.LayerState.zeros(batch, layer.size) for layer in layers]
+    states = [chip.LayerState.zeros(batch, layer.size) for layer in layers]
     biases = [np.broadcast_to(layer.bias, (batch, layer.size)) for layer in layers]
-    biases[0] = np.asarray(levels, np.int64) << 6
+    biases[0] = np.asarray(levels, np.int64) << chip.MANT_SHIFT
     inputs = [np.zeros((batch, layer.size), np.int64) for layer in layers]
     counts = [np.zeros((batch, layer.size), np.int32) for layer in layers]
     for _ in range(net.timesteps):
         spikes = [
-            ref.step_layer(states[k], layers[k], inputs[k], biases[k]) for k in index.values()
+            chip.step_layer(states[k], layers[k], inputs[k], biases[k]) for k in index.values()
         ]
         for k in range(len(layers)):
             acc = np.zeros((batch, layers[k].size))

@@ -18,8 +18,9 @@ import numpy as np
 import torch
 
 import converters
-from converters.akida import AkidaBits, to_akida
+from converters.akida import to_akida
 from converters.akida_commands import two_conv_two_fc
+from converters.chips.akida import AkidaBits
 from converters.training import accuracy, train
 from converters.zero_aware import ZeroAware
 from emu.akida_reference import simulate

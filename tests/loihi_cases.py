@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from converters.loihi import LoihiInput, LoihiLayer, LoihiNet, LoihiProjection
+from converters.chips.loihi import LoihiInput, LoihiLayer, LoihiNet, LoihiProjection
 
 
 def random_projection(

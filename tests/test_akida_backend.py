@@ -4,10 +4,10 @@ BrainChip's engine: fixed topologies, randomized parameters run through one buil
 import numpy as np
 import pytest
 
-from converters.akida import AkidaLayer, AkidaNet, weight_range
+from converters.akida_export import akida_forward
+from converters.chips.akida import AkidaLayer, AkidaNet, weight_range
 from emu import Emulation
 from emu.akida_backend import AkidaBackend
-from emu.akida_export import akida_forward
 from emu.akida_reference import simulate
 
 pytest.importorskip("akida")

@@ -6,10 +6,11 @@ import torch
 from torch import nn
 
 import converters
-from converters.akida import AkidaBits, AkidaLayer, AkidaMappingError, AkidaNet, to_akida
+from converters.akida import AkidaMappingError, to_akida
+from converters.akida_export import akida_forward
+from converters.chips.akida import AkidaBits, AkidaLayer, AkidaNet
 from converters.training import train
 from emu.akida_backend import AkidaBackend
-from emu.akida_export import akida_forward
 from emu.akida_reference import simulate
 
 pytest.importorskip("akida")

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from loihi_cases import random_net
 
-from converters.akida import AkidaLayer, AkidaNet, weight_range
+from converters.chips.akida import AkidaLayer, AkidaNet, weight_range
 from emu import Emulation
 
 

@@ -16,7 +16,7 @@ import pytest
 import xarray as xr
 from trace_examples import random_net
 
-from converters.loihi import LoihiInput
+from converters.chips.loihi import LoihiInput, input_seeds
 from converters.net_io import save_net
 from emu import Emulation, load_traces, shard_directory
 from emu import loihi_reference as ref
@@ -65,7 +65,7 @@ def single(net, data, cache_dir):
 
 def test_single_process_run_matches_the_numpy_reference(net, data, single):
     levels = net.input.levels(data[0])
-    expected = ref.simulate(net, levels, seeds=ref.input_seeds(SAMPLES, net.input.size))
+    expected = ref.simulate(net, levels, seeds=input_seeds(SAMPLES, net.input.size))
     for layer in net.layer_names:
         np.testing.assert_array_equal(single[f"spike_count_{layer}"].values, expected.counts[layer])
     np.testing.assert_array_equal(single["spikes_per_step"].values, expected.spikes_per_step)

@@ -5,7 +5,7 @@ import pytest
 
 import converters
 from converters import datasets, models, training
-from converters.loihi import LoihiInput, LoihiLayer, LoihiNet, LoihiProjection
+from converters.chips.loihi import LoihiInput, LoihiLayer, LoihiNet, LoihiProjection
 from emu import Emulation, load_traces, make_traces, save_traces
 from hwmodels import Constants, TraceMismatchError, load_estimate, loihi
 

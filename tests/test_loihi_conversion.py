@@ -98,7 +98,7 @@ def test_bad_options_are_refused(digits_graph):
 
 
 def test_out_of_range_integer_parameters_are_refused():
-    from converters.loihi import LoihiLayer, LoihiProjection
+    from converters.chips.loihi import LoihiLayer, LoihiProjection
 
     with pytest.raises(ValueError, match="weight_mant"):
         LoihiProjection("input", [0], [0], [300])

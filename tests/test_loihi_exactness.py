@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from loihi_cases import in_range_nets, random_net, random_projection, union
 
-from converters.loihi import LoihiInput, LoihiLayer, LoihiNet
+from converters.chips.loihi import LoihiInput, LoihiLayer, LoihiNet, input_seeds
 from emu import Emulation
 from emu import loihi_reference as ref
 
@@ -20,7 +20,7 @@ def _probe_all(net: LoihiNet) -> dict[str, list[int]]:
 
 def _reference(net: LoihiNet, levels: np.ndarray, seed: int = 0):
     probe = {k: np.asarray(v) for k, v in _probe_all(net).items()}
-    seeds = ref.input_seeds(len(levels), net.input.size, seed)
+    seeds = input_seeds(len(levels), net.input.size, seed)
     return ref.simulate(net, levels, seeds=seeds, probe=probe, record_events=True)
 
 

@@ -10,8 +10,8 @@ import pytest
 from trace_examples import digits_demo_net, random_net
 
 from converters import Conv2d, Dense, Flatten, Graph, Input, normalize, to_loihi
+from converters.chips.loihi import LoihiNet
 from converters.graph import AvgPool2d
-from converters.loihi import LoihiNet
 from converters.nir_io import (
     NIRExportError,
     NIRImportError,

@@ -7,7 +7,7 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 import converters
-from converters.akida import AkidaBits
+from converters.chips.akida import AkidaBits
 from converters.quantized_layers import round_ste
 from converters.training import train
 from converters.zero_aware import ActivationRecorder, ZeroAware, sparsity

@@ -9,7 +9,7 @@ from functools import lru_cache
 import numpy as np
 import xarray as xr
 
-from converters.loihi import LoihiInput, LoihiLayer, LoihiNet, LoihiProjection
+from converters.chips.loihi import LoihiInput, LoihiLayer, LoihiNet, LoihiProjection
 from emu import loihi_reference
 from emu.traces import make_traces
 
