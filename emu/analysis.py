@@ -1,7 +1,7 @@
 """Analysis of spike traces: per-layer summaries, comparison of two runs, accuracy against steps.
 
 Every function takes a trace Dataset as :func:`emu.open_traces` or :func:`emu.load_traces`
-returns it and reads these names (DESIGN.md, "Spike traces")::
+returns it and reads these names (docs/design.md, "Spike traces")::
 
     spike_count_<layer>(sample, neuron_<layer>)   spikes per neuron (Akida: activation values)
     spikes_per_step(sample, step, layer)           spikes of a layer per step

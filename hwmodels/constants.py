@@ -1,7 +1,7 @@
 """The registry of hardware constants: value, unit, source and meaning, overridable from a file.
 
 Every number an energy, power or latency model uses is registered here once, with the
-publication it comes from (DESIGN.md, "Energy, power, latency models") or, where no
+publication it comes from (docs/design.md, "Energy, power, latency models") or, where no
 publication gives it, the word "assumption" and the reasoning. A JSON or TOML file of
 ``name = value`` pairs overrides defaults; unknown names and negative values are refused.
 """
@@ -126,7 +126,7 @@ _ENTRIES = (
         "akida_filters_per_np",
         64,
         "filters",
-        "assumption: BrainChip does not publish a per-NP filter limit in DESIGN.md's sources",
+        "assumption: BrainChip does not publish a per-NP filter limit in the sources of docs/design.md",
         "filters (neurons per position) one neural processor holds",
     ),
     # NCS2
