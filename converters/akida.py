@@ -167,6 +167,21 @@ def _dense_rows(weight: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
     return weight.reshape(f, c, h, w).transpose(0, 1, 3, 2).reshape(f, -1).T
 
 
+def _kernel(node, input_conv: bool, shape: tuple[int, int, int]) -> tuple[str, str, np.ndarray]:
+    """Layer kind, padding and float weights in the engine's layout of a Conv2d or Dense."""
+    if isinstance(node, Conv2d):
+        _check_conv(node)
+        kind = "input_conv" if input_conv else "conv"
+        padding = _conv_padding(node, shape[0], shape[1])
+        kernel = node.weight.transpose(2, 3, 1, 0)  # kh, kw, C, F (cross-correlation)
+        if kind == "conv":
+            kernel = kernel[::-1, ::-1]  # the engine convolves
+        return kind, padding, kernel
+    if node.weight.shape[1] != int(np.prod(shape)):
+        raise AkidaMappingError(node.name, f"input size {node.weight.shape[1]}", _ACCEPTED)
+    return "dense", "same", _dense_rows(node.weight, shape)
+
+
 def _steps(a_out: np.ndarray, unit: float, act_bits: int) -> tuple[np.ndarray, np.ndarray]:
     """act_step and the resulting effective step for wanted output steps ``a_out``."""
     per = 2.0 ** (STEP_SHIFT - act_bits) / STEP_SCALE
@@ -224,18 +239,7 @@ def to_akida(
         last = k == len(groups) - 1
         act_bits = bits.activations if node.relu else None
         w_bits = bits.input_weights if input_bits == INPUT_CONV_BITS and k == 0 else bits.weights
-        if isinstance(node, Conv2d):
-            _check_conv(node)
-            kind = "input_conv" if k == 0 and input_bits == INPUT_CONV_BITS else "conv"
-            padding = _conv_padding(node, shape[0], shape[1])
-            kernel = node.weight.transpose(2, 3, 1, 0)  # kh, kw, C, F (cross-correlation)
-            if kind == "conv":
-                kernel = kernel[::-1, ::-1]  # the engine convolves
-        else:
-            kind, padding = "dense", "same"
-            if node.weight.shape[1] != int(np.prod(shape)):
-                raise AkidaMappingError(node.name, f"input size {node.weight.shape[1]}", _ACCEPTED)
-            kernel = _dense_rows(node.weight, shape)
+        kind, padding, kernel = _kernel(node, k == 0 and input_bits == INPUT_CONV_BITS, shape)
         wq, s_w = quantize_weights(np.ascontiguousarray(kernel), w_bits)
         if w_bits == 1 and np.any(kernel < 0):
             raise AkidaMappingError(

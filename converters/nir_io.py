@@ -151,22 +151,8 @@ def to_nir(net: LoihiNet, strict: bool = False):
     _check_expressible(net, strict)
     shapes = {net.input.name: tuple(net.input.shape)}
     shapes.update({layer.name: tuple(layer.shape) for layer in net.layers})
-    nodes: dict[str, object] = {}
-    edges: list[tuple[str, str]] = []
-    inp = net.input
-    nodes["input"] = nir.Input(
-        input_type={"input": np.array(inp.shape)},
-        metadata={"levels": INPUT_LEVELS, "scale": float(inp.scale)},
-    )
-    in_key = _key(inp.name)
-    full = np.ones(inp.shape)
-    nodes[in_key] = nir.IF(
-        r=float(MANT_SCALE) * full,
-        v_threshold=float(INPUT_LEVELS << MANT_SHIFT) * full,
-        v_reset=0.0 * full,
-        metadata=_neuron_metadata(inp.as_layer(), "input"),
-    )
-    edges.append(("input", in_key))
+    nodes = _input_nodes(nir, net.input)
+    edges = [("input", _key(net.input.name))]
     flat: dict[str, str] = {}
     for layer in net.layers:
         key = _key(layer.name)
@@ -196,6 +182,22 @@ def to_nir(net: LoihiNet, strict: bool = False):
     edges.append((_key(out.name), "output"))
     meta = {"target": "loihi", "timesteps": int(net.timesteps), "net_digest": net.digest()}
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta)
+
+
+def _input_nodes(nir, inp: LoihiInput) -> dict[str, object]:
+    """The NIR Input and the IF input population it drives (levels as bias currents)."""
+    full = np.ones(inp.shape)
+    population = nir.IF(
+        r=float(MANT_SCALE) * full,
+        v_threshold=float(INPUT_LEVELS << MANT_SHIFT) * full,
+        v_reset=0.0 * full,
+        metadata=_neuron_metadata(inp.as_layer(), "input"),
+    )
+    source = nir.Input(
+        input_type={"input": np.array(inp.shape)},
+        metadata={"levels": INPUT_LEVELS, "scale": float(inp.scale)},
+    )
+    return {"input": source, _key(inp.name): population}
 
 
 def _check_expressible(net: LoihiNet, strict: bool) -> None:

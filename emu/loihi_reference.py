@@ -13,6 +13,7 @@ import scipy.sparse as sp
 from converters.chips.loihi import (
     MANT_SHIFT,
     LayerState,
+    LoihiLayer,
     LoihiNet,
     input_seeds,
     rate_spikes,
@@ -22,6 +23,33 @@ from converters.chips.loihi import (
 from .records import BatchRecord
 
 __all__ = ["simulate"]
+
+
+def _matrices(layers: list[LoihiLayer]) -> list[list[tuple[int, sp.csr_matrix]]]:
+    """Per layer, (source index, [source size, size] weight matrix) of each projection."""
+    index = {layer.name: k for k, layer in enumerate(layers)}
+    return [
+        [
+            (
+                index[p.source],
+                sp.csr_matrix(
+                    (p.weight_eff, (p.pre, p.post)),
+                    shape=(layers[index[p.source]].size, layer.size),
+                ),
+            )
+            for p in layer.projections
+        ]
+        for layer in layers
+    ]
+
+
+def _deliver(spikes: list[np.ndarray], matrices, batch: int, size: int) -> np.ndarray:
+    """The summed synaptic input of one layer for the next step."""
+    acc = np.zeros((batch, size), np.int64)
+    for src, m in matrices:
+        if spikes[src].any():
+            acc += (sp.csr_matrix(spikes[src].astype(np.int64)) @ m).toarray()
+    return acc
 
 
 def simulate(
@@ -37,32 +65,18 @@ def simulate(
     ``external_spikes`` (batch x steps x input size, bool) replaces the input population
     with given spike trains, for testing layers on arbitrary inputs.
     """
-    batch = len(levels)
+    batch, steps = len(levels), net.timesteps
     layers = net.all_layers()
-    index = {layer.name: k for k, layer in enumerate(layers)}
     states = [LayerState.zeros(batch, layer.size) for layer in layers]
     biases = [np.broadcast_to(layer.bias, (batch, layer.size)) for layer in layers]
     biases[0] = np.asarray(levels, np.int64) << MANT_SHIFT
-    matrices = [
-        [
-            (
-                index[p.source],
-                sp.csr_matrix(
-                    (p.weight_eff, (p.pre, p.post)),
-                    shape=(layers[index[p.source]].size, layer.size),
-                ),
-            )
-            for p in layer.projections
-        ]
-        for layer in layers
-    ]
+    matrices = _matrices(layers)
     rate = net.input.encoding == "rate"
     rng = None if seeds is None else np.asarray(seeds, np.int64).copy()
     if rate and rng is None:
         rng = input_seeds(batch, net.input.size)
     levels = np.asarray(levels, np.int64)
     inputs = [np.zeros((batch, layer.size), np.int64) for layer in layers]
-    steps = net.timesteps
     per_step = np.zeros((batch, steps, len(layers)), np.int32)
     out_steps = np.zeros((batch, steps, layers[-1].size), np.uint8)
     counts = [np.zeros((batch, layer.size), np.int32) for layer in layers]
@@ -87,11 +101,7 @@ def simulate(
                 probes[f"{layer.name}.u"][:, t] = states[k].u[:, probe[layer.name]]
                 probes[f"{layer.name}.v"][:, t] = states[k].v[:, probe[layer.name]]
         for k, layer in enumerate(layers):
-            acc = np.zeros((batch, layer.size), np.int64)
-            for src, m in matrices[k]:
-                if spikes[src].any():
-                    acc += (sp.csr_matrix(spikes[src].astype(np.int64)) @ m).toarray()
-            inputs[k] = acc
+            inputs[k] = _deliver(spikes, matrices[k], batch, layer.size)
             counts[k] += spikes[k]
             per_step[:, t, k] = spikes[k].sum(axis=1)
             if record_events:
