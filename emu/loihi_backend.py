@@ -18,10 +18,12 @@ import brian2
 import numpy as np
 
 from converters.chips.loihi import (
+    DECAY_ONE,
     INPUT_RANGE,
     LCG_INCREMENT,
     LCG_MODULUS,
     LCG_MULTIPLIER,
+    MANT_SCALE,
     RATE_BIN,
     U_RANGE,
     V_MAX,
@@ -57,11 +59,11 @@ input_overflow : integer
 
 COMPARTMENT_UPDATE = f"""
 input_overflow += int(inp < -{INPUT_RANGE}) + int(inp >= {INPUT_RANGE})
-u = int(u * (4096.0 - decay_u) / 4096.0) + inp
+u = int(u * ({DECAY_ONE:.1f} - decay_u) / {DECAY_ONE:.1f}) + inp
 u_wrap += int(u < -{U_RANGE}) + int(u >= {U_RANGE})
 u = (u + {U_RANGE}) % {2 * U_RANGE} - {U_RANGE}
 inp = 0
-v_raw = int(v * (4096.0 - decay_v) / 4096.0) + u + bias
+v_raw = int(v * ({DECAY_ONE:.1f} - decay_v) / {DECAY_ONE:.1f}) + u + bias
 v_clip += int(v_raw > {V_MAX}) + int(v_raw < -{V_MAX})
 held = int(refractory_left > 0)
 v = (1 - held) * clip(v_raw, -{V_MAX}, {V_MAX})
@@ -219,7 +221,7 @@ class LoihiBackend(Backend):
         comp.run_regularly(COMPARTMENT_UPDATE, when="groups", name="compartments_update")
         load = "u = 0\nv = 0\ninp = 0\nrefractory_left = 0\ncount = 0"
         if not rate:
-            load += f"\nbias = int(i < {n_in}) * int(input_levels(t, i % {n_in})) * 64 + int(i >= {n_in}) * bias"
+            load += f"\nbias = int(i < {n_in}) * int(input_levels(t, i % {n_in})) * {MANT_SCALE} + int(i >= {n_in}) * bias"
         comp.run_regularly(load, clock=per_sample, when="start", order=1, name="compartments_load")
         groups = [comp]
         objs: list = [comp]
