@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import os
@@ -14,8 +13,8 @@ from trace_examples import digits_demo_net, random_net, reference_traces
 
 from emu import analysis
 from emu.trace_access import open_traces
-from emu.trace_commands import add_commands
-from emu.traces import save_traces
+from emu.traces import TraceFormatError, save_traces
+from neuroemu.cli import main
 
 
 @pytest.fixture(scope="module")
@@ -122,10 +121,7 @@ def test_accuracy_vs_steps_needs_labels(traces):
 
 
 def _command(argv: list[str]) -> None:
-    parser = argparse.ArgumentParser(prog="neuroemu")
-    add_commands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    args.func(args)
+    assert main(argv) == 0
 
 
 def test_inspect_and_diff_commands(data, traces, tmp_path, capsys):
@@ -151,13 +147,22 @@ def test_inspect_and_diff_commands(data, traces, tmp_path, capsys):
     assert "predictions" in capsys.readouterr().out
 
 
-def test_commands_fail_clearly_on_bad_files(tmp_path):
+def _fails(argv: list[str], capsys) -> str:
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    message = capsys.readouterr().err
+    assert message.startswith("neuroemu: error: ") and message.count("\n") == 1
+    return message
+
+
+def test_commands_fail_clearly_on_bad_files(tmp_path, capsys):
     bad = tmp_path / "bad.h5"
     bad.write_bytes(b"nope")
-    with pytest.raises(SystemExit, match="not a readable HDF5 trace file"):
-        _command(["inspect", str(bad)])
-    with pytest.raises(SystemExit, match="does not exist"):
-        _command(["diff", str(tmp_path / "a.h5"), str(bad)])
+    assert "not a readable HDF5 trace file" in _fails(["inspect", str(bad)], capsys)
+    assert "does not exist" in _fails(["diff", str(tmp_path / "a.h5"), str(bad)], capsys)
+    with pytest.raises(TraceFormatError, match="not a readable HDF5 trace file"):
+        main(["inspect", str(bad), "--debug"])
 
 
 @pytest.mark.slow
