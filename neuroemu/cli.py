@@ -67,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _message(err: BaseException) -> str:
     if isinstance(err, ModuleNotFoundError):
         return (
-            f"this command needs the package {err.name!r}, which is not installed "
+            f"this command needs the package {str(err.name).split('.')[0]!r}, which is not installed "
             "(pip install 'neuroemu[convert]' for torch, OpenVINO and scikit-learn)"
         )
     return str(err)

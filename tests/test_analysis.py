@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from trace_examples import digits_demo_net, random_net, reference_traces
 
-from emu import analysis
+from emu import analysis, trace_stats
 from emu.trace_access import open_traces
 from emu.traces import TraceFormatError, save_traces
 from neuroemu.cli import main
@@ -64,6 +64,24 @@ def test_summary_without_events_or_labels(traces):
     assert all(layer.first_spike_latency is None for layer in s.layers)
     akida = plain.assign_attrs(target="akida")
     assert all(layer.firing_rate is None for layer in analysis.summary(akida).layers)
+
+
+def test_trace_stats_read_the_recorded_values(traces, tmp_path):
+    lazy = open_traces(save_traces(traces, tmp_path / "stats.h5"))
+    names = trace_stats.layer_names(lazy)
+    assert names == [str(n) for n in traces["layer"].values] and len(names) == 4
+    for k, name in enumerate(names):
+        counts = trace_stats.count_array(lazy, name)
+        assert counts.dtype == np.float64
+        np.testing.assert_array_equal(counts, traces[f"spike_count_{name}"].values)
+        per_step = traces["spikes_per_step"].values[:, :, k]
+        assert trace_stats.spikes_per_sample(lazy)[name] == pytest.approx(per_step.sum(1).mean())
+    np.testing.assert_array_equal(trace_stats.step_array(lazy), traces["spikes_per_step"].values)
+    pred, label = traces["prediction"].values, traces["label"].values
+    assert trace_stats.accuracy(lazy) == np.mean(pred == label)
+    half = np.where(np.arange(len(label)) % 2 == 0, label, -1)
+    assert trace_stats.labelled_accuracy(pred, half) == (np.mean(pred[::2] == label[::2]), 20)
+    assert trace_stats.labelled_accuracy(pred, half * 0 - 1) == (None, 0)
 
 
 def test_first_spike_steps(traces):
