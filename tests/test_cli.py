@@ -116,6 +116,18 @@ def test_labels_out_of_range_are_refused(tmp_path, small_net, labels, message, c
     assert "labels must be" in err and message in err
 
 
+def test_probe_records_the_named_neurons_and_refuses_unknown_layers(tmp_path, small_net, capsys):
+    n_in = random_net(np.random.default_rng(0), timesteps=4).input.size
+    np.savez(tmp_path / "d.npz", x=np.random.default_rng(1).random((3, n_in)), y=[0, 1, 0])
+    out = tmp_path / "p.h5"
+    argv = ["run", str(small_net), "--data", str(tmp_path / "d.npz"), "--device", "runtime"]
+    main([*argv, "--out", str(out), "--probe", "l0:0,1"])
+    traces = load_traces(out)
+    assert traces["u_l0"].shape[0] == 3 and traces["v_l0"].shape[-1] == 2
+    err = _fails([*argv, "--out", str(tmp_path / "q.h5"), "--probe", "bogus:1"], capsys)
+    assert "--probe 'bogus:1'" in err and "'l0'" in err
+
+
 def test_out_directory_is_refused_before_the_run(tmp_path, small_net, capsys):
     err = _fails(["run", str(small_net), "--out", str(tmp_path)], capsys)
     assert "is a directory" in err
