@@ -28,6 +28,7 @@ import dask.array  # noqa: F401  (chunked variables; imported here, not on the f
 import numpy as np
 import xarray as xr
 
+from .trace_stats import layer_names
 from .traces import TraceFormatError, check_format
 
 __all__ = [
@@ -179,10 +180,6 @@ def missing_samples(tr: xr.Dataset) -> list[tuple[int, int]]:
     return [tuple(r) for r in json.loads(tr.attrs.get("missing_samples", "[]"))]
 
 
-def _layers(tr: xr.Dataset) -> list[str]:
-    return [str(name) for name in tr["layer"].values]
-
-
 def _check_samples(tr: xr.Dataset, sample) -> object:
     recorded = tr["sample"].values
     if isinstance(sample, slice):
@@ -219,9 +216,9 @@ def _check_index(name: str, index, size: int) -> object:
 
 def _check_layers(tr: xr.Dataset, layers: str | Sequence[str]) -> list[str]:
     names = [layers] if isinstance(layers, str) else list(layers)
-    unknown = [n for n in names if n not in _layers(tr)]
+    unknown = [n for n in names if n not in layer_names(tr)]
     if unknown:
-        raise SelectionError(f"layers {unknown} are not in the traces; layers: {_layers(tr)}")
+        raise SelectionError(f"layers {unknown} are not in the traces; layers: {layer_names(tr)}")
     return names
 
 
@@ -240,7 +237,9 @@ def select(
     if layers is not None:
         names = _check_layers(tr, layers)
         drop = [
-            f"spike_count_{n}" for n in _layers(tr) if n not in names and f"spike_count_{n}" in out
+            f"spike_count_{n}"
+            for n in layer_names(tr)
+            if n not in names and f"spike_count_{n}" in out
         ]
         out = out.drop_vars(drop).sel(layer=names)
     if sample is not None:
@@ -256,7 +255,10 @@ def layer_counts(
     sample: int | slice | Sequence[int] | None = None,
     neuron: int | slice | Sequence[int] | None = None,
 ) -> xr.DataArray:
-    """``spike_count_<layer>(sample, neuron_<layer>)``, lazily, checked against the recorded range."""
+    """``spike_count_<layer>(sample, neuron_<layer>)``, lazily, checked against the recorded range.
+
+    :func:`emu.trace_stats.count_array` reads a whole layer into memory instead.
+    """
     (layer,) = _check_layers(tr, layer)
     counts = tr[f"spike_count_{layer}"]
     if sample is not None:
@@ -280,8 +282,8 @@ def sample_events(
             "record_events=True records it)"
         )
     _check_samples(tr, [sample])
-    names = _layers(tr) if layers is None else _check_layers(tr, layers)
-    index = {n: k for k, n in enumerate(_layers(tr))}
+    names = layer_names(tr) if layers is None else _check_layers(tr, layers)
+    index = {n: k for k, n in enumerate(layer_names(tr))}
     wanted = np.array([index[n] for n in names])
     step, layer, neuron = [], [], []
     for sample_block, step_block, layer_block, neuron_block in event_blocks(tr):

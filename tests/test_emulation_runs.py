@@ -20,7 +20,7 @@ from converters.chips.loihi import LoihiInput, input_seeds
 from converters.net_io import save_net
 from emu import Emulation, load_traces, shard_directory
 from emu import loihi_reference as ref
-from emu.cli import main
+from neuroemu.cli import main
 
 BATCH = 2
 SAMPLES = 16
