@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import uuid
 import zlib
 from collections.abc import Callable, Iterator
@@ -144,8 +145,16 @@ class StandaloneBuild:
         StandaloneBuild._active = self.key
 
     def new_results(self) -> str:
-        """A results directory name no other run of this build uses (relative to the build)."""
-        return f"results_{os.getpid()}_{uuid.uuid4().hex[:12]}"
+        """A results directory name no other run of this build uses (relative to the build).
+
+        Directories left by killed processes of this host are removed first.
+        """
+        host = socket.gethostname()
+        for stale in self.directory.glob(f"results_{host}_*_*"):
+            pid = stale.name[len(f"results_{host}_") :].split("_")[0]
+            if pid.isdigit() and not _alive(int(pid)):
+                shutil.rmtree(stale, ignore_errors=True)
+        return f"results_{host}_{os.getpid()}_{uuid.uuid4().hex[:12]}"
 
     def run(self, run_args: dict, results: str, transient: int = 0) -> None:
         """Run the binary once with ``run_args``, writing results to the relative dir ``results``.
@@ -168,6 +177,16 @@ class StandaloneBuild:
     def clear_results(self, results: str) -> None:
         """Remove the results directory of a finished run, once its recordings are read."""
         shutil.rmtree(self.directory / results, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by another user (or no signals on this platform)
+        return True
+    return True
 
 
 @contextmanager
