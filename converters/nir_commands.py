@@ -40,9 +40,7 @@ def register(subparsers) -> None:
     imp.add_argument("graph", help="NIR file (.nir, HDF5)")
     imp.add_argument("--out", required=True, help="network file to write (.npz)")
     imp.add_argument("--timesteps", type=int, help="steps per sample (default: the graph's)")
-    imp.add_argument(
-        "--dt", type=float, help="the graph's time per step (snntorch 1e-4, sinabs 1)"
-    )
+    imp.add_argument("--dt", type=float, help="the graph's time per step (snntorch 1e-4, sinabs 1)")
     imp.set_defaults(func=cmd_import)
 
 

@@ -634,7 +634,15 @@ def _uniform(values, what: str, key: str) -> float:
     return float(arr.flat[0])
 
 
+def _snap(values):
+    """Values within float rounding (1e-6 relative) of an integer, made that integer."""
+    v = np.asarray(values, np.float64)
+    r = np.round(v)
+    return np.where(np.abs(v - r) <= 1e-6 * np.maximum(1.0, np.abs(v)), r, v)
+
+
 def _integer(value: float, what: str, key: str) -> int:
+    value = float(_snap(value))
     if not np.isfinite(value) or value != round(value):
         raise NIRImportError(f"node {key!r}: {what} = {value} is not an integer on Loihi's grid")
     return int(round(value))
@@ -778,9 +786,9 @@ def _layer(key, node, node_meta, incoming: AffineMap, names: dict[str, str], dyn
         coo = sp.csr_matrix(sp.diags(gain) @ m).tocoo()
         coo.sum_duplicates()
         keep = coo.data != 0
-        mant, exp = _weights(coo.data[keep], key)
+        mant, exp = _weights(_snap(coo.data[keep]), key)
         projections.append(LoihiProjection(names[src], coo.col[keep], coo.row[keep], mant, exp))
-    bias_mant, bias_exp = _bias(bias, key, node_meta.get("bias_exp"))
+    bias_mant, bias_exp = _bias(_snap(bias), key, node_meta.get("bias_exp"))
     return LoihiLayer(
         names[key],
         int(np.prod(incoming.shape)),
