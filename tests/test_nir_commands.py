@@ -101,3 +101,26 @@ def test_errors_exit_with_the_reason(tmp_path):
         call("nir", "import", tmp_path / "junk.nir", "--timesteps", 5, "--out", tmp_path / "o.npz")
     with pytest.raises(SystemExit):
         parser().parse_args(["nir", "import", str(tmp_path / "li.nir")])
+
+
+def test_import_of_another_tools_float_graph_needs_and_takes_dt(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    ones = np.ones(3)
+    graph = nir.NIRGraph(
+        nodes={
+            "input": nir.Input(input_type={"input": np.array([4])}),
+            "fc": nir.Affine(weight=rng.normal(0, 0.5, (3, 4)), bias=np.zeros(3)),
+            "lif": nir.LIF(
+                tau=1e-3 * ones, r=10 * ones, v_leak=0 * ones, v_threshold=ones, v_reset=0 * ones
+            ),
+            "output": nir.Output(output_type={"output": np.array([3])}),
+        },
+        edges=[("input", "fc"), ("fc", "lif"), ("lif", "output")],
+    )
+    nir.write(tmp_path / "float.nir", graph)
+    out = tmp_path / "float.npz"
+    with pytest.raises(SystemExit, match=r"error: nodes \['lif'\] are leaky.*pass dt="):
+        call("nir", "import", tmp_path / "float.nir", "--timesteps", 30, "--out", out)
+    call("nir", "import", tmp_path / "float.nir", "--timesteps", 30, "--dt", "1e-4", "--out", out)
+    assert "lif: 3 neurons, vth 262144, decay_u 4096, decay_v 410" in capsys.readouterr().out
+    assert load_net(out).layers[0].decay_v == 410
