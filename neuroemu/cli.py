@@ -14,7 +14,12 @@ from emu.trace_access import SelectionError
 __all__ = ["main", "build_parser", "COMMAND_MODULES", "KNOWN_ERRORS"]
 
 # modules that contribute subcommands through ``register(subparsers)``
-COMMAND_MODULES = ("converters.commands", "emu.commands", "hwmodels.commands")
+COMMAND_MODULES = (
+    "converters.commands",
+    "converters.nir_commands",
+    "emu.commands",
+    "hwmodels.commands",
+)
 
 # errors a user can fix: printed as one line (a traceback only with --debug)
 KNOWN_ERRORS = (ValueError, OSError, SelectionError, CudaSetupError, ModuleNotFoundError)
