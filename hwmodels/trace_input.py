@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-__all__ = ["TraceMismatchError", "check_traces", "layer_counts", "layer_steps", "accuracy"]
+__all__ = [
+    "TraceMismatchError",
+    "check_traces",
+    "layer_counts",
+    "layer_steps",
+    "accuracy",
+    "saturation_warnings",
+]
 
 
 class TraceMismatchError(ValueError):
@@ -68,3 +75,21 @@ def accuracy(traces: xr.Dataset) -> float | None:
     if not known.any():
         return None
     return float(np.mean(np.asarray(traces["prediction"].values)[known] == labels[known]))
+
+
+def saturation_warnings(traces: xr.Dataset) -> list[str]:
+    """One line per layer whose traces counted u wraps, v clips or input overflows."""
+    if "saturation" not in traces.variables:
+        return []
+    sat = traces["saturation"]
+    kinds = [str(k) for k in sat["kind"].values] if "kind" in sat.coords else []
+    out = []
+    for i, layer in enumerate(str(n) for n in traces["layer"].values):
+        hits = {k: int(v) for k, v in zip(kinds, sat.values[i], strict=False) if v}
+        if hits:
+            said = ", ".join(f"{v} {k.replace('_', ' ')}s" for k, v in hits.items())
+            out.append(
+                f"layer {layer!r} saturated: {said}; the counts, and the estimate, "
+                "come from arithmetic that differs from the chip's"
+            )
+    return out
