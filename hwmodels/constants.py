@@ -110,8 +110,9 @@ class Constants(Mapping[str, float]):
         return len(self._values)
 
     def replace(self, **overrides: float) -> Constants:
-        """A copy with more overrides."""
-        merged = {k: self._values[k] for k in self.overridden} | overrides
+        """A copy with more overrides (values moved by :meth:`corner` are kept)."""
+        kept = {k: v for k, v in self._values.items() if v != REGISTRY[k].value}
+        merged = kept | {k: self._values[k] for k in self.overridden} | overrides
         return Constants(merged, self.origin if not overrides else f"{self.origin} + code")
 
     def corner(self, end: str, names: list[str]) -> Constants:
