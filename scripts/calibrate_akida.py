@@ -28,15 +28,8 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
-import torch
-from torch import nn
-
-import converters
-from converters import datasets, training
-from converters.akida import AkidaBits, to_akida
-from emu import akida_reference, make_traces
-from hwmodels import Constants, akida
+from hwmodels import Constants, akida, workloads
+from hwmodels.workloads import akidanet_counts
 
 FITTED = (
     "akida_call_time",
@@ -46,66 +39,9 @@ FITTED = (
     "akida_synop_energy",
 )
 
-# AkidaNet 0.5 at 224x224: (kind, output side, input channels, output channels)
-AKIDANET = [
-    ("conv", 112, 3, 16),
-    ("conv", 112, 16, 32),
-    ("conv", 56, 32, 64),
-    ("conv", 56, 64, 64),
-    ("conv", 28, 64, 128),
-    ("conv", 28, 128, 128),
-    ("sep", 14, 128, 256),
-    *[("sep", 14, 256, 256)] * 5,
-    ("sep", 7, 256, 512),
-    ("sep", 7, 512, 512),
-    ("dense", 1, 512, 1000),
-]
-
-
-def akidanet_counts() -> tuple[float, float]:
-    """Dense MACs and output activations per frame of AkidaNet 0.5 at 224x224."""
-    macs = outputs = 0.0
-    for kind, side, cin, cout in AKIDANET:
-        pixels = side * side
-        taps = {"conv": 9 * cin, "sep": 9 + cin, "dense": cin}[kind]
-        macs += pixels * cout * taps
-        outputs += pixels * cout
-    return macs, outputs
-
-
-def template_network(seed: int = 0) -> nn.Module:
-    """The course's MNIST template: conv 16, conv 16 (3x3, ReLU, 2x2 max pool), dense 10."""
-    torch.manual_seed(seed)
-    return nn.Sequential(
-        nn.Conv2d(1, 16, 3, padding=1),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.Conv2d(16, 16, 3, padding=1),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.Flatten(),
-        nn.Linear(16 * 7 * 7, 10),
-    )
-
-
 def template_counts(samples: int = 1000, epochs: int = 2, seed: int = 0) -> dict[str, float]:
     """Train, convert and emulate the template; its synaptic ops and fires per frame."""
-    data = datasets.mnist()
-    model = training.train(template_network(seed), data.x_train, data.y_train, epochs=epochs)
-    graph = converters.load(model, data.x_train[:1])
-    net = to_akida(graph, data.x_train[:1000], AkidaBits(input_weights=8), drop_output_bias=True)
-    x, y = data.x_test[:samples], data.y_test[:samples]
-    record = akida_reference.simulate(net, net.levels(x))
-    traces = make_traces(
-        layers=net.layer_names,
-        counts=record.counts,
-        spikes_per_step=record.spikes_per_step,
-        output_per_step=record.output_per_step,
-        predictions=record.counts[net.layers[-1].name].argmax(1),
-        labels=y,
-        saturation=record.saturation,
-        attrs={"target": "akida", "net_digest": net.digest(), "timesteps": 1, "dt": 1.0},
-    )
+    net, traces = workloads.template_akida(samples, epochs, seed)
     counted = akida.estimate(net, traces)
     return {
         "synops": counted.details["synaptic_ops_per_frame"],

@@ -17,13 +17,7 @@ Run: ``python scripts/calibrate_loihi.py``
 
 from __future__ import annotations
 
-import numpy as np
-import torch
-from torch import nn
-
-import converters
-from emu import loihi_reference, make_traces
-from hwmodels import Constants, loihi
+from hwmodels import Constants, loihi, workloads
 
 STEPS = 32
 FITTED = ("loihi_step_energy", "loihi_step_time")
@@ -31,25 +25,7 @@ FITTED = ("loihi_step_energy", "loihi_step_time")
 
 def kws_workload(timesteps: int = STEPS, seed: int = 0):
     """The KWS network (390-256-256-29) and its traces on 20 simulated inputs."""
-    torch.manual_seed(seed)
-    model = nn.Sequential(
-        nn.Linear(390, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 29)
-    )
-    x = np.random.default_rng(seed).random((60, 390)).astype(np.float32)
-    graph = converters.normalize(converters.load(model, x[:1]), x[:40])
-    net = converters.to_loihi(graph, timesteps=timesteps, input_encoding="rate")
-    record = loihi_reference.simulate(net, net.input.levels(x[40:]))
-    traces = make_traces(
-        layers=net.layer_names,
-        counts=record.counts,
-        spikes_per_step=record.spikes_per_step,
-        output_per_step=record.output_per_step,
-        predictions=record.counts[net.output.name].argmax(1),
-        labels=None,
-        saturation=record.saturation,
-        attrs={"target": "loihi", "net_digest": net.digest(), "timesteps": timesteps, "dt": 1.0},
-    )
-    return net, traces
+    return workloads.kws(timesteps, seed)
 
 
 def _fit_at(net, traces, c: Constants) -> dict[str, float]:
