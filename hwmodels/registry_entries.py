@@ -212,7 +212,7 @@ _AKIDA = (
         FIT_AKIDA + DOCS + " (1 frame against 10 frames)",
         "activity-independent time per call (per predict)",
         7.555e-2,
-        7.943e-2,
+        7.9434e-2,
     ),
     (
         "akida_frame_time",

@@ -32,8 +32,16 @@ def _est_rows(chip, workload, est, measured: dict[str, tuple[float, str]]) -> li
     out = []
     for quantity, (value, role) in measured.items():
         out.append(
-            _row(chip, workload, quantity, value, getattr(est, quantity), est.low(quantity),
-                 est.high(quantity), role)  # fmt: skip
+            _row(
+                chip,
+                workload,
+                quantity,
+                value,
+                getattr(est, quantity),
+                est.low(quantity),
+                est.high(quantity),
+                role,
+            )  # fmt: skip
         )
     return out
 
@@ -110,8 +118,14 @@ def _akidanet_rows(c: Constants) -> list[dict]:
             if value is None:
                 continue
             vals = [central[i], *(e[i] for e in ends)]
-            r = "calibration" if frames == 1 or (quantity == "latency" and "docs" in workload) else role
-            out.append(_row("akida", workload, quantity, value, central[i], min(vals), max(vals), r))
+            r = (
+                "calibration"
+                if frames == 1 or (quantity == "latency" and "docs" in workload)
+                else role
+            )
+            out.append(
+                _row("akida", workload, quantity, value, central[i], min(vals), max(vals), r)
+            )
     return out
 
 
@@ -125,7 +139,10 @@ def _sparsity_rows(c: Constants) -> list[dict]:
     est = akida.estimate(net, traces, constants=c)
     synops, fires = est.details["synaptic_ops_per_frame"], est.details["events_per_frame"]
     out = []
-    for name, key in (("2-conv + 2-FC (Habara 2024)", "habara"), ("same, ISCAS 2025 change", "iscas")):
+    for name, key in (
+        ("2-conv + 2-FC (Habara 2024)", "habara"),
+        ("same, ISCAS 2025 change", "iscas"),
+    ):
         act, wt = c[f"{key}_activation_reduction"], c[f"{key}_weight_reduction"]
         vals = []
         for k in _corners(c, akida._RANGED)[:3]:
@@ -139,7 +156,9 @@ def _sparsity_rows(c: Constants) -> list[dict]:
     return out
 
 
-def rows(constants: Constants | None = None, log: Callable[[str], None] | None = None) -> list[dict]:
+def rows(
+    constants: Constants | None = None, log: Callable[[str], None] | None = None
+) -> list[dict]:
     """Every validation row: Loihi, Loihi against the NCS2, Akida."""
     c = constants or Constants()
     out = []

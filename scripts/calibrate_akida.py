@@ -39,6 +39,7 @@ FITTED = (
     "akida_synop_energy",
 )
 
+
 def template_counts(samples: int = 1000, epochs: int = 2, seed: int = 0) -> dict[str, float]:
     """Train, convert and emulate the template; its synaptic ops and fires per frame."""
     net, traces = workloads.template_akida(samples, epochs, seed)

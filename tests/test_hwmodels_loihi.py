@@ -238,3 +238,23 @@ def test_traces_with_wrong_layer_size_or_missing_variables_are_refused(digits_ca
         loihi.estimate(net, traces.drop_vars(f"spike_count_{name}"))
     with pytest.raises(TraceMismatchError, match="spikes_per_step"):
         loihi.estimate(net, traces.drop_vars("spikes_per_step"))
+
+
+def test_estimate_says_when_the_traces_saturated(capsys):
+    net = tiny_net()
+    traces = tiny_traces(net)
+    assert loihi.estimate(net, traces).warnings == []
+    traces["saturation"].values[1, 0] = 3  # u wraps in layer a
+    traces["saturation"].values[1, 1] = 2  # v clips
+    est = loihi.estimate(net, traces)
+    assert len(est.warnings) == 1 and "'a'" in est.warnings[0]
+    assert "3 u wraps" in est.warnings[0] and "2 v clips" in est.warnings[0]
+    assert "WARNING" in est.summary()
+
+
+def test_bounds_bracket_every_figure():
+    net = tiny_net("rate")
+    est = loihi.estimate(net, tiny_traces(net))
+    for name in ("energy", "energy_static", "energy_dynamic", "latency", "power"):
+        assert est.low(name) <= getattr(est, name) <= est.high(name), name
+    assert est.low("energy_dynamic") < est.high("energy_dynamic")
