@@ -103,10 +103,10 @@ def against_published(
     e_hi = ncs2.high("energy") / loihi.low("energy")
     floor = ncs2.power / loihi.power_static
     return [
-        f"power ratio {power:.3g}x [{p_lo:.3g}-{p_hi:.3g}] against the published up to "
-        f"{pub_p:g}x (a factor {pub_p / power:.3g} apart)",
-        f"energy ratio {energy:.3g}x [{e_lo:.3g}-{e_hi:.3g}] against the published up to "
-        f"{pub_e:g}x (a factor {pub_e / energy:.3g} apart)",
+        f"power ratio {power:.3g}x against the published up to {pub_p:g}x "
+        f"(range {p_lo:.3g}-{p_hi:.3g}x; a factor {pub_p / power:.3g} apart)",
+        f"energy ratio {energy:.3g}x against the published up to {pub_e:g}x "
+        f"(range {e_lo:.3g}-{e_hi:.3g}x; a factor {pub_e / energy:.3g} apart)",
         f"why: Loihi draws {loihi.power_static:.3g} W static (Blouw et al.'s measured idle "
         f"power), which alone bounds the power ratio by {floor:.3g}x, and "
         f"{loihi.power_dynamic:.3g} W dynamic: the per-step cost of the embedded cores, "
