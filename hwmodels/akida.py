@@ -1,16 +1,19 @@
 """Akida (AKD1000) energy, power and latency per frame from activation traces.
 
-Akida integrates all input events of a frame, then fires once, so per frame::
+Akida integrates all input events of a frame, then fires once. Per frame::
 
     synaptic ops = sum over layers of sum over input events of the non-zero weights each touches
                  = sum over a layer's outputs of conv(x != 0, w != 0)     (dense: (x != 0) @ (w != 0))
     fires        = non-zero outputs of every layer (events it emits)
-    E_dynamic    = akida_synop_energy * synaptic ops + akida_fire_energy * fires
-    frame time   = akida_synop_time * synaptic ops
+    frame time   = akida_call_time / frames per call + akida_frame_time      (activity-independent)
+                 + akida_synop_time * synaptic ops                            (event-driven)
+    E_dynamic    = akida_frame_energy + akida_synop_energy * synaptic ops + akida_fire_energy * fires
     E_static     = akida_floor_power * period
 
-The per-op energy and time are calibrated (scripts/calibrate_akida.py) so that a small
-MNIST CNN lands on BrainChip's published 1.22 mJ per frame at 770 fps. Each layer takes
+so the reported energy per frame, ``E_static + E_dynamic``, is average board power (floor
+included) over frames per second, the way BrainChip's tools compute it. The constants are
+fitted by ``scripts/calibrate_akida.py`` from the MNIST template CNN of a university
+course's measurement and BrainChip's AkidaNet 0.5 figures. Each layer takes
 ``ceil(filters / akida_filters_per_np)`` neural processors; the AKD1000 offers 78.
 """
 
@@ -25,25 +28,41 @@ from converters.chips.akida import AkidaLayer, AkidaNet, potentials
 from emu.trace_stats import accuracy, count_array
 
 from .constants import Constants
-from .estimate import Estimate, LayerEstimate
-from .trace_input import check_traces
+from .estimate import Estimate, LayerEstimate, with_bounds
+from .trace_input import check_traces, saturation_warnings
 
-__all__ = ["AkidaMappingError", "estimate", "synaptic_ops", "neural_processors", "MODEL"]
+__all__ = [
+    "AkidaMappingError",
+    "estimate",
+    "frame_figures",
+    "synaptic_ops",
+    "neural_processors",
+    "MODEL",
+]
 
-MODEL = "hwmodels.akida v1: events x non-zero weights + fires, calibrated to MNIST 1.22 mJ/frame"
+MODEL = (
+    "hwmodels.akida v2: fixed per call and frame + events x non-zero weights; floor over "
+    "the period (energy = P_avg / fps)"
+)
 
 _USED = [
     "akida_floor_power",
+    "akida_call_time",
+    "akida_frame_time",
+    "akida_synop_time",
+    "akida_frame_energy",
     "akida_synop_energy",
     "akida_fire_energy",
-    "akida_synop_time",
     "akida_nps",
     "akida_filters_per_np",
+    "akida_frames_per_call",
 ]
+_RANGED = _USED[:7]
 
 ASSUMPTIONS = [
-    "energy and frame time scale with events x non-zero weights touched (one calibration point)",
-    "a firing neuron costs akida_fire_energy, set equal to a synaptic op",
+    "a frame costs a fixed time and energy (per call, per frame) plus a part that scales "
+    "with events x non-zero weights touched",
+    "a firing neuron costs akida_fire_energy, about a synaptic op",
     "the board floor power is drawn for the whole period between frames",
     "each layer takes ceil(filters / akida_filters_per_np) neural processors",
 ]
@@ -82,12 +101,81 @@ def synaptic_ops(layer: AkidaLayer, inputs: np.ndarray) -> np.ndarray:
     return p.reshape(len(events), -1).sum(1)
 
 
+def frame_figures(
+    synops: float, fires: float, c: Constants, frames_per_call: float | None = None
+) -> tuple[float, float]:
+    """Frame time (s) and dynamic energy per frame (J) for given counts per frame."""
+    frames = c["akida_frames_per_call"] if frames_per_call is None else frames_per_call
+    time = c["akida_call_time"] / frames + c["akida_frame_time"] + c["akida_synop_time"] * synops
+    energy = c["akida_frame_energy"] + c["akida_synop_energy"] * synops
+    return time, energy + c["akida_fire_energy"] * fires
+
+
+def _counts(net: AkidaNet, traces: xr.Dataset) -> tuple[list[LayerEstimate], int]:
+    names = net.layer_names
+    acts = {name: count_array(traces, name) for name in names}
+    n = len(acts[names[0]])
+    shape = net.input_shape
+    layers = [LayerEstimate(names[0], 0.0, {"events": float(np.count_nonzero(acts[names[0]]) / n)})]
+    for layer, prev in zip(net.layers, names[:-1], strict=True):
+        ops = synaptic_ops(layer, acts[prev].reshape(n, *shape))
+        fires = np.count_nonzero(acts[layer.name], axis=1)
+        counts = {"synaptic_ops": float(ops.mean()), "events": float(fires.mean())}
+        layers.append(LayerEstimate(layer.name, 0.0, counts))
+        shape = layer.output_shape
+    return layers, n
+
+
+def _one(counted, n, nps, c: Constants, rate, frames_per_call, label, strict) -> Estimate:
+    synops = sum(le.counts.get("synaptic_ops", 0.0) for le in counted)
+    fires = sum(le.counts["events"] for le in counted[1:])
+    latency, dynamic = frame_figures(synops, fires, c, frames_per_call)
+    if strict and rate is not None and not 0 < rate <= 1 / latency:
+        raise ValueError(
+            f"rate {rate} frames/s must be positive and at most {1 / latency:.4g} (1 / latency)"
+        )
+    period = latency if rate is None else max(1.0 / rate, latency)
+    layers = [
+        LayerEstimate(
+            le.name,
+            c["akida_synop_energy"] * le.counts.get("synaptic_ops", 0.0)
+            + (c["akida_fire_energy"] * le.counts["events"] if i else 0.0),
+            dict(le.counts),
+            nps.get(le.name, 0),
+        )
+        for i, le in enumerate(counted)
+    ]
+    layers.append(LayerEstimate("frame (fixed)", c["akida_frame_energy"], {"frames": 1.0}, 0))
+    return Estimate(
+        platform="akida",
+        label=label,
+        model=MODEL,
+        latency=latency,
+        period=period,
+        energy_dynamic=float(dynamic),
+        energy_static=c["akida_floor_power"] * period,
+        accuracy=None,
+        samples=n,
+        layers=layers,
+        constants=c.record(_USED),
+        constants_origin=c.origin,
+        assumptions=list(ASSUMPTIONS),
+        details={
+            "synaptic_ops_per_frame": float(synops),
+            "events_per_frame": float(fires),
+            "neural_processors": int(sum(nps.values())),
+            "rate": rate,
+        },
+    )
+
+
 def estimate(
     net: AkidaNet,
     traces: xr.Dataset,
     constants: Constants | None = None,
     rate: float | None = None,
     label: str = "akida",
+    frames_per_call: int | None = None,
 ) -> Estimate:
     """Estimate Akida's energy, power and latency per frame from recorded activations.
 
@@ -103,58 +191,19 @@ def estimate(
         Frames per second the input arrives at; None runs them back to back.
     label
         Name of this estimate in reports.
+    frames_per_call
+        Frames sent in one call (default ``akida_frames_per_call``): the per-call time is
+        shared among them.
     """
     c = constants or Constants()
     check_traces(net, traces, "akida")
     nps = neural_processors(net, c)
-    names = net.layer_names
-    acts = {name: count_array(traces, name) for name in names}
-    n = len(acts[names[0]])
-    shape = net.input_shape
-    layers, synops_total = [], np.zeros(n)
-    layers.append(
-        LayerEstimate(names[0], 0.0, {"events": float(np.count_nonzero(acts[names[0]]) / n)})
+    counted, n = _counts(net, traces)
+    _one(counted, n, nps, c, rate, frames_per_call, label, strict=True)
+    result = with_bounds(
+        lambda k: _one(counted, n, nps, k, rate, frames_per_call, label, strict=False), c, _RANGED
     )
-    for layer, prev in zip(net.layers, names[:-1], strict=True):
-        x = acts[prev].reshape(n, *shape)
-        ops = synaptic_ops(layer, x)
-        fires = np.count_nonzero(acts[layer.name], axis=1)
-        synops_total += ops
-        energy = c["akida_synop_energy"] * ops.mean() + c["akida_fire_energy"] * fires.mean()
-        layers.append(
-            LayerEstimate(
-                layer.name,
-                float(energy),
-                {"synaptic_ops": float(ops.mean()), "events": float(fires.mean())},
-                nps[layer.name],
-            )
-        )
-        shape = layer.output_shape
-    latency = float(c["akida_synop_time"] * synops_total.mean())
-    if rate is not None and not 0 < rate <= 1 / latency:
-        raise ValueError(
-            f"rate {rate} frames/s must be positive and at most {1 / latency:.4g} (1 / latency)"
-        )
-    period = latency if rate is None else 1.0 / rate
-    return Estimate(
-        platform="akida",
-        label=label,
-        model=MODEL,
-        latency=latency,
-        period=period,
-        energy_dynamic=float(sum(le.energy_dynamic for le in layers)),
-        energy_static=c["akida_floor_power"] * period,
-        accuracy=accuracy(traces),
-        samples=n,
-        layers=layers,
-        constants=c.record(_USED),
-        constants_origin=c.origin,
-        assumptions=list(ASSUMPTIONS),
-        details={
-            "synaptic_ops_per_frame": float(synops_total.mean()),
-            "events_per_frame": float(sum(le.counts["events"] for le in layers[1:])),
-            "neural_processors": int(sum(nps.values())),
-            "rate": rate,
-            "net_digest": net.digest(),
-        },
-    )
+    result.accuracy = accuracy(traces)
+    result.warnings = saturation_warnings(traces)
+    result.details["net_digest"] = net.digest()
+    return result

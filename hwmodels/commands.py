@@ -1,4 +1,4 @@
-"""The ``neuroemu estimate`` and ``neuroemu compare`` commands."""
+"""The ``neuroemu estimate``, ``compare`` and ``validate-models`` commands."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 from converters import datasets
 from converters.arguments import float_range, int_range
 
-__all__ = ["register", "cmd_estimate", "cmd_compare"]
+__all__ = ["register", "cmd_estimate", "cmd_compare", "cmd_validate_models"]
 
 
 def register(subparsers) -> None:
@@ -54,6 +54,12 @@ def register(subparsers) -> None:
     cmp.add_argument("--measured", help="JSON file of measured NCS2 latency and power")
     cmp.add_argument("--constants", help="JSON or TOML file overriding hardware constants")
     cmp.set_defaults(func=cmd_compare)
+
+    val = subparsers.add_parser(
+        "validate-models", help="the models against published silicon figures, one table"
+    )
+    val.add_argument("--json", help="also write the rows as a JSON list")
+    val.set_defaults(func=cmd_validate_models)
 
 
 def _parse_cores(items: list[str]) -> dict[str, int]:
@@ -122,3 +128,14 @@ def cmd_compare(args: argparse.Namespace) -> None:
     result = report.compare(estimates, args.out, traces=args.traces)
     print(result.text)
     print("wrote " + ", ".join(str(p) for p in result.files))
+
+
+def cmd_validate_models(args: argparse.Namespace) -> None:
+    """Print the validation table (and write it as JSON)."""
+    from . import validation
+
+    rows = validation.rows()
+    print(validation.table(rows))
+    if args.json:
+        validation.write_json(rows, args.json)
+        print(f"wrote {args.json}")

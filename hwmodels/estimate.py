@@ -2,17 +2,30 @@
 
 Energy per inference is ``dynamic + static``; the time between inferences (``period``) is
 the latency when inferences run back to back, or ``1 / rate`` when inputs arrive at a
-given rate; power is energy per inference over the period.
+given rate; power is energy per inference over the period. ``bounds`` holds, per figure,
+the lowest and highest value over the two corners of the constants' stated ranges
+(every ranged constant at its low end, then at its high end); see :func:`with_bounds`.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-__all__ = ["Estimate", "LayerEstimate", "load_estimate"]
+__all__ = ["Estimate", "LayerEstimate", "BOUNDED", "load_estimate", "with_bounds"]
+
+BOUNDED = (
+    "energy",
+    "energy_static",
+    "energy_dynamic",
+    "latency",
+    "power",
+    "power_static",
+    "power_dynamic",
+)
 
 
 @dataclass
@@ -47,6 +60,8 @@ class Estimate:
     constants_origin: str = "defaults"
     assumptions: list[str] = field(default_factory=list)
     details: dict[str, object] = field(default_factory=dict)
+    bounds: dict[str, list[float]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def energy(self) -> float:
@@ -66,6 +81,14 @@ class Estimate:
     def power_static(self) -> float:
         return self.energy_static / self.period
 
+    def low(self, name: str) -> float:
+        """The low end of a figure's range (the figure itself without bounds)."""
+        return self.bounds.get(name, [getattr(self, name)] * 2)[0]
+
+    def high(self, name: str) -> float:
+        """The high end of a figure's range (the figure itself without bounds)."""
+        return self.bounds.get(name, [getattr(self, name)] * 2)[1]
+
     def to_dict(self) -> dict:
         """A JSON-ready dict, derived figures included."""
         out = asdict(self)
@@ -83,14 +106,20 @@ class Estimate:
     def summary(self) -> str:
         """One paragraph: the figures, the model, where the constants came from."""
         acc = "n/a" if self.accuracy is None else f"{100 * self.accuracy:.2f}%"
-        return (
+
+        def fig(name: str, scale: float = 1.0) -> str:
+            v, lo, hi = (scale * f(name) for f in (lambda n: getattr(self, n), self.low, self.high))
+            return f"{v:.4g} [{lo:.4g}-{hi:.4g}]"
+
+        text = (
             f"{self.label} [{self.platform}]: accuracy {acc} on {self.samples} samples; "
-            f"latency {self.latency * 1e3:.4g} ms; power {self.power:.4g} W "
-            f"({self.power_static:.4g} static + {self.power_dynamic:.4g} dynamic); "
-            f"energy {self.energy * 1e3:.4g} mJ/inference "
-            f"({self.energy_static * 1e3:.4g} static + {self.energy_dynamic * 1e3:.4g} dynamic)\n"
+            f"latency {fig('latency', 1e3)} ms; power {fig('power')} W "
+            f"({fig('power_static')} static + {fig('power_dynamic')} dynamic); "
+            f"energy {fig('energy', 1e3)} mJ/inference "
+            f"({fig('energy_static', 1e3)} static + {fig('energy_dynamic', 1e3)} dynamic)\n"
             f"  model: {self.model}; constants: {self.constants_origin}"
         )
+        return text + "".join(f"\n  WARNING: {w}" for w in self.warnings)
 
 
 def load_estimate(path: str | os.PathLike) -> Estimate:
@@ -104,3 +133,14 @@ def load_estimate(path: str | os.PathLike) -> Estimate:
         return Estimate(**data)
     except TypeError as err:
         raise ValueError(f"{path} is not an estimate file: {err}") from err
+
+
+def with_bounds(compute: Callable[..., Estimate], constants, names: list[str]) -> Estimate:
+    """Run ``compute(constants)`` at the registry values and at both corners of the named
+    constants' ranges; the central estimate comes back with ``bounds`` filled."""
+    central = compute(constants)
+    corners = [compute(constants.corner(end, names)) for end in ("low", "high")]
+    for name in BOUNDED:
+        values = [getattr(e, name) for e in (central, *corners)]
+        central.bounds[name] = [float(min(values)), float(max(values))]
+    return central

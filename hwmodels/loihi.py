@@ -13,15 +13,22 @@ Per inference, from the traces::
     neuron updates = compartments * timesteps, active where the neuron fires at least once
     spike messages = one per (spike, destination core): within a tile, or |dx| E-W and
                      |dy| N-S hops between tiles
-    E_dynamic      = sum of counts * per-op energies (Davies et al. 2018, Table 2)
+    E_dynamic      = counts x per-op energies (Davies et al. 2018, Table 2)
+                     + loihi_step_energy * timesteps * chips        (embedded x86 cores)
+                     + loihi_input_spike_energy * injected spikes   (host -> chip)
+                     + loihi_output_spike_energy * output spikes    (chip -> host)
+                     + loihi_inference_energy                       (host I/O per inference)
     step time      = max over cores (neuron updates + synaptic ops + messages sent, each
                      message taking the within-tile spike time) + the longest route of
                      the step (hops x hop times) + barrier(tiles in use)
-    latency        = sum of step times;  E_static = P_static * chips * period
+                     + loihi_step_time + loihi_input_spike_time * spikes injected that step
+    latency        = sum of step times + loihi_output_spike_time * output spikes
+                     + loihi_inference_time
+    E_static       = loihi_static_power (the measured idle power) * chips * period
 
 A layer's spikes within a step are spread over its neurons in proportion to their counts
-over the sample; rate-coded inputs come from spike generators off the cores, entering at
-tile 0.
+over the sample; rate-coded inputs come from the host through the embedded cores,
+entering at tile 0. The system constants are fitted by ``scripts/calibrate_loihi.py``.
 """
 
 from __future__ import annotations
@@ -37,12 +44,16 @@ from converters.chips.loihi import LoihiLayer, LoihiNet
 from emu.trace_stats import accuracy, count_array, step_array
 
 from .constants import Constants
-from .estimate import Estimate, LayerEstimate
-from .trace_input import check_traces
+from .estimate import Estimate, LayerEstimate, with_bounds
+from .trace_input import check_traces, saturation_warnings
 
-__all__ = ["LoihiMappingError", "CoreMapping", "map_cores", "estimate", "MODEL"]
+__all__ = ["LoihiMappingError", "CoreMapping", "map_cores", "estimate", "MODEL", "SYSTEM"]
 
-MODEL = "hwmodels.loihi v1: per-op energies and times (Davies 2018) over trace counts"
+MODEL = (
+    "hwmodels.loihi v2: per-op energies and times (Davies 2018) over trace counts, "
+    "measured idle power, per-step and host I/O terms fitted to Blouw 2019"
+)
+SYSTEM = "system (x86 cores, host I/O)"
 
 _USED = [
     "loihi_synop_energy",
@@ -68,7 +79,16 @@ _USED = [
     "loihi_max_fan_in",
     "loihi_max_fan_out",
     "loihi_synapse_bits",
+    "loihi_input_spike_energy",
+    "loihi_input_spike_time",
+    "loihi_output_spike_energy",
+    "loihi_output_spike_time",
+    "loihi_inference_energy",
+    "loihi_inference_time",
+    "loihi_step_energy",
+    "loihi_step_time",
 ]
+_RANGED = [n for n in _USED if "energy" in n or "time" in n or n == "loihi_static_power"]
 
 ASSUMPTIONS = [
     "a neuron with reset by subtraction takes two compartments, with reset to zero one",
@@ -80,8 +100,11 @@ ASSUMPTIONS = [
     "latency once per step (the step's longest route), not per message",
     "a layer's spikes within a step are spread over its neurons like its counts over the sample",
     "barrier time grows linearly from 1 to 32 tiles (Davies 2018 gives 113-465 ns) and beyond",
-    "static power is drawn per chip in use for the whole period between inferences",
-    "rate-coded input spikes come from generators off the cores and enter the mesh at tile 0",
+    "static power is the measured idle power, drawn per chip in use for the whole period",
+    "rate-coded input spikes are injected from the host by the embedded x86 cores, one "
+    "after another within a step, and enter the mesh at tile 0",
+    "the embedded cores' per-step management costs loihi_step_energy per chip in use and "
+    "loihi_step_time per step; host I/O costs a fixed amount per inference",
 ]
 
 
@@ -196,7 +219,7 @@ class _Routes:
     tile_messages: np.ndarray  # [source size]
     hops_ew: np.ndarray
     hops_ns: np.ndarray
-    longest: float  # s, the slowest route of any message from this source
+    moves: np.ndarray  # [k, 2] distinct (E-W, N-S) hop counts of this source's messages
 
 
 def _routes(net: LoihiNet, mappings: list[CoreMapping], c: Constants) -> dict[str, _Routes]:
@@ -221,13 +244,12 @@ def _routes(net: LoihiNet, mappings: list[CoreMapping], c: Constants) -> dict[st
         dx = np.abs(src_tile % columns - dst_tile % columns)
         dy = np.abs(src_tile // columns - dst_tile // columns)
         n = sizes[source]
-        route_time = dx * c["loihi_hop_ew_time"] + dy * c["loihi_hop_ns_time"]
         routes[source] = _Routes(
             m,
             np.bincount(coo.row, weights=same, minlength=n),
             np.bincount(coo.row, weights=dx, minlength=n),
             np.bincount(coo.row, weights=dy, minlength=n),
-            float(route_time.max(initial=0.0)),
+            np.unique(np.stack([dx, dy], 1).reshape(-1, 2), axis=0),
         )
     return routes
 
@@ -235,6 +257,173 @@ def _routes(net: LoihiNet, mappings: list[CoreMapping], c: Constants) -> dict[st
 def _barrier(tiles: int, c: Constants) -> float:
     b1, b32 = c["loihi_barrier_time_1"], c["loihi_barrier_time_32"]
     return b1 + (b32 - b1) * (tiles - 1) / 31
+
+
+@dataclass
+class _Activity:
+    """What the traces make the cores do, per sample and step; independent of the constants."""
+
+    work: dict[str, np.ndarray]  # kind -> [sample, step, core] operations on each core
+    routed: dict[str, np.ndarray]  # source -> [sample, step] whether it sent spikes
+    input_spikes: np.ndarray  # [sample, step] spikes injected from the host
+    output_spikes: np.ndarray  # [sample] spikes read out
+    per_layer: dict[str, dict[str, float]]  # mean counts per inference
+    cores: int
+    timesteps: int
+
+
+def _neuron_work(act: _Activity, layer: LoihiLayer, m: CoreMapping, counts: np.ndarray) -> None:
+    per_neuron = 2 if layer.reset == "subtract" else 1
+    firing = counts > 0
+    active = np.stack(
+        [np.bincount(m.core - m.first_core, weights=f, minlength=m.cores) for f in firing]
+    )
+    active = active * per_neuron
+    inactive = m.compartments[None] - active
+    cols = slice(m.first_core, m.first_core + m.cores)
+    act.work["neuron_active"][:, :, cols] += active[:, None]
+    act.work["neuron_inactive"][:, :, cols] += inactive[:, None]
+    act.per_layer[m.layer]["neuron_updates_active"] = active.sum(1).mean() * act.timesteps
+    act.per_layer[m.layer]["neuron_updates_inactive"] = inactive.sum(1).mean() * act.timesteps
+
+
+def _spike_work(act, source, r, cnt, layer_spikes, mappings) -> None:
+    total = cnt.sum(1, keepdims=True)
+    share = np.divide(1.0, total, out=np.zeros_like(total), where=total > 0)
+    synops_per_core = np.asarray(r.to_core.T @ cnt.T).T  # sample, core
+    act.work["synop"] += layer_spikes[:, :, None] * (synops_per_core * share)[:, None]
+    act.routed[source] = layer_spikes > 0
+    messages = np.asarray((r.to_core > 0).sum(1)).ravel()
+    m = next((m for m in mappings if m.layer == source), None)
+    if m is not None:
+        sent = np.stack(
+            [
+                np.bincount(m.core - m.first_core, weights=row * messages, minlength=m.cores)
+                for row in cnt
+            ]
+        )
+        cols = slice(m.first_core, m.first_core + m.cores)
+        act.work["message"][:, :, cols] += layer_spikes[:, :, None] * (sent * share)[:, None]
+    stats = act.per_layer[source]
+    stats["spikes"] = cnt.sum(1).mean()
+    stats["tile_messages"] = (cnt @ r.tile_messages).mean()
+    stats["hops_ew"] = (cnt @ r.hops_ew).mean()
+    stats["hops_ns"] = (cnt @ r.hops_ns).mean()
+    for target in mappings:
+        landed = synops_per_core[:, target.first_core : target.first_core + target.cores]
+        if landed.sum():
+            tstats = act.per_layer[target.layer]
+            tstats["synaptic_ops"] = tstats.get("synaptic_ops", 0.0) + landed.sum(1).mean()
+
+
+def _activity(net, traces, mappings, routes) -> _Activity:
+    layers = net.all_layers()
+    names = [layer.name for layer in layers]
+    counts = {name: count_array(traces, name) for name in names}
+    steps = step_array(traces)  # sample, step, layer
+    n_samples, timesteps = steps.shape[:2]
+    if timesteps != net.timesteps:
+        raise ValueError(f"the traces hold {timesteps} steps, the network runs {net.timesteps}")
+    n_cores = sum(m.cores for m in mappings)
+    shape = (n_samples, timesteps, n_cores)
+    off_chip = net.input.encoding != "bias"
+    act = _Activity(
+        work={k: np.zeros(shape) for k in ("neuron_active", "neuron_inactive", "synop", "message")},
+        routed={},
+        input_spikes=steps[:, :, 0] if off_chip else np.zeros((n_samples, timesteps)),
+        output_spikes=counts[names[-1]].sum(1),
+        per_layer={name: {} for name in names},
+        cores=n_cores,
+        timesteps=timesteps,
+    )
+    for m in mappings:
+        _neuron_work(act, layers[names.index(m.layer)], m, counts[m.layer])
+    for source, r in routes.items():
+        _spike_work(act, source, r, counts[source], steps[:, :, names.index(source)], mappings)
+    if off_chip:
+        act.per_layer[names[0]]["injected_spikes"] = float(act.input_spikes.sum(1).mean())
+    act.per_layer[names[-1]]["read_out_spikes"] = float(act.output_spikes.mean())
+    return act
+
+
+_WORK_TIME = {
+    "neuron_active": "loihi_neuron_active_time",
+    "neuron_inactive": "loihi_neuron_inactive_time",
+    "synop": "loihi_synop_time",
+    "message": "loihi_spike_tile_time",
+}
+_ENERGY_OF = {
+    "synaptic_ops": "loihi_synop_energy",
+    "neuron_updates_active": "loihi_neuron_active_energy",
+    "neuron_updates_inactive": "loihi_neuron_inactive_energy",
+    "tile_messages": "loihi_spike_tile_energy",
+    "hops_ew": "loihi_hop_ew_energy",
+    "hops_ns": "loihi_hop_ns_energy",
+    "injected_spikes": "loihi_input_spike_energy",
+    "read_out_spikes": "loihi_output_spike_energy",
+}
+
+
+def _step_times(act: _Activity, routes: dict[str, _Routes], tiles: int, c: Constants) -> np.ndarray:
+    busy = sum(act.work[k] * c[name] for k, name in _WORK_TIME.items())
+    route_delay = np.zeros(busy.shape[:2])
+    for source, r in routes.items():
+        longest = (r.moves @ [c["loihi_hop_ew_time"], c["loihi_hop_ns_time"]]).max(initial=0.0)
+        route_delay = np.maximum(route_delay, act.routed[source] * longest)
+    system = c["loihi_step_time"] + act.input_spikes * c["loihi_input_spike_time"]
+    return busy.max(axis=2) + route_delay + _barrier(tiles, c) + system
+
+
+def _one(net, act, routes, mappings, c: Constants, rate, label, strict: bool) -> Estimate:
+    tiles = int(np.ceil(act.cores / c["loihi_cores_per_tile"]))
+    chips = int(np.ceil(act.cores / c["loihi_cores_per_chip"]))
+    step_time = _step_times(act, routes, tiles, c)
+    readout = act.output_spikes.mean() * c["loihi_output_spike_time"]
+    latency = float(step_time.sum(1).mean() + readout + c["loihi_inference_time"])
+    if strict and rate is not None and 1.0 / rate < latency:
+        raise ValueError(
+            f"at {rate} inferences/s the period {1e3 / rate:.4g} ms is shorter than the "
+            f"estimated latency {latency * 1e3:.4g} ms: the chip cannot keep up"
+        )
+    period = latency if rate is None else max(1.0 / rate, latency)
+    cores_of = {m.layer: m.cores for m in mappings}
+    layers = [
+        LayerEstimate(
+            name,
+            float(sum(v * c[_ENERGY_OF[k]] for k, v in stats.items() if k in _ENERGY_OF)),
+            {k: float(v) for k, v in stats.items()},
+            cores_of.get(name, 0),
+        )
+        for name, stats in act.per_layer.items()
+    ]
+    system = {"steps": float(act.timesteps * chips), "inferences": 1.0}
+    system_energy = system["steps"] * c["loihi_step_energy"] + c["loihi_inference_energy"]
+    layers.append(LayerEstimate(SYSTEM, float(system_energy), system, 0))
+    totals = {k: sum(le.counts.get(k, 0.0) for le in layers) for k in _ENERGY_OF}
+    return Estimate(
+        platform="loihi",
+        label=label,
+        model=MODEL,
+        latency=latency,
+        period=period,
+        energy_dynamic=float(sum(le.energy_dynamic for le in layers)),
+        energy_static=c["loihi_static_power"] * chips * period,
+        accuracy=None,
+        samples=len(act.output_spikes),
+        layers=layers,
+        constants=c.record(_USED),
+        constants_origin=c.origin,
+        assumptions=list(ASSUMPTIONS),
+        details={
+            "timesteps": act.timesteps,
+            "step_time_mean": float(step_time.mean()),
+            "cores": act.cores,
+            "tiles": tiles,
+            "chips": chips,
+            "rate": rate,
+            **{f"{k}_per_inference": float(v) for k, v in totals.items()},
+        },
+    )
 
 
 def estimate(
@@ -265,132 +454,26 @@ def estimate(
     Returns
     -------
     Estimate
-        Per inference, averaged over the traced samples; per layer in ``layers``.
+        Per inference, averaged over the traced samples; per layer in ``layers`` (the
+        last entry holds the per-step and per-inference system terms); ``bounds`` from the
+        constants' ranges; ``warnings`` when the traces counted u wraps or v clips.
     """
     c = constants or Constants()
     check_traces(net, traces, "loihi")
-    mappings = map_cores(net, cores_per_layer, c)
-    routes = _routes(net, mappings, c)
-    layers = net.all_layers()
-    names = [layer.name for layer in layers]
-    counts = {name: count_array(traces, name) for name in names}
-    steps = step_array(traces)  # sample, step, layer
-    n_samples, timesteps = steps.shape[:2]
-    if timesteps != net.timesteps:
-        raise ValueError(f"the traces hold {timesteps} steps, the network runs {net.timesteps}")
-    n_cores = sum(m.cores for m in mappings)
-    per_layer = {name: {} for name in names}
-
-    # work of every core in every step of every sample, in seconds
-    busy = np.zeros((n_samples, timesteps, n_cores))
-    route_delay = np.zeros((n_samples, timesteps))
-    for m in mappings:
-        layer = layers[names.index(m.layer)]
-        per_neuron = 2 if layer.reset == "subtract" else 1
-        firing = counts[m.layer] > 0
-        active = (
-            np.stack(
-                [np.bincount(m.core - m.first_core, weights=f, minlength=m.cores) for f in firing]
-            )
-            * per_neuron
-        )
-        inactive = m.compartments[None] - active
-        cols = slice(m.first_core, m.first_core + m.cores)
-        busy[:, :, cols] += (
-            active * c["loihi_neuron_active_time"] + inactive * c["loihi_neuron_inactive_time"]
-        )[:, None]
-        per_layer[m.layer]["neuron_updates_active"] = active.sum(1).mean() * timesteps
-        per_layer[m.layer]["neuron_updates_inactive"] = inactive.sum(1).mean() * timesteps
-    for source, r in routes.items():
-        k = names.index(source)
-        cnt = counts[source]
-        total = cnt.sum(1, keepdims=True)
-        share = np.divide(1.0, total, out=np.zeros_like(total), where=total > 0)
-        layer_spikes = steps[:, :, k][:, :, None]
-        synops_per_core = np.asarray(r.to_core.T @ cnt.T).T  # sample, core
-        busy += layer_spikes * (synops_per_core * share)[:, None] * c["loihi_synop_time"]
-        route_delay = np.maximum(route_delay, (steps[:, :, k] > 0) * r.longest)
-        message_time = np.asarray((r.to_core > 0).sum(1)).ravel() * c["loihi_spike_tile_time"]
-        m = next((m for m in mappings if m.layer == source), None)
-        if m is not None:
-            sent = np.stack(
-                [
-                    np.bincount(
-                        m.core - m.first_core, weights=row * message_time, minlength=m.cores
-                    )
-                    for row in cnt
-                ]
-            )
-            cols = slice(m.first_core, m.first_core + m.cores)
-            busy[:, :, cols] += layer_spikes * (sent * share)[:, None]
-        stats = per_layer[source]
-        stats["spikes"] = cnt.sum(1).mean()
-        stats["tile_messages"] = (cnt @ r.tile_messages).mean()
-        stats["hops_ew"] = (cnt @ r.hops_ew).mean()
-        stats["hops_ns"] = (cnt @ r.hops_ns).mean()
-        for target in mappings:
-            cols = slice(target.first_core, target.first_core + target.cores)
-            landed = synops_per_core[:, cols].sum(1).mean()
-            if landed:
-                tstats = per_layer[target.layer]
-                tstats["synaptic_ops"] = tstats.get("synaptic_ops", 0.0) + landed
-
-    tiles = int(np.ceil(n_cores / c["loihi_cores_per_tile"]))
-    step_time = busy.max(axis=2) + route_delay + _barrier(tiles, c)
-    latency = float(step_time.sum(1).mean())
     if rate is not None and not rate > 0:
         raise ValueError(f"rate must be a positive number of inferences per second, got {rate}")
-    if rate is not None and 1.0 / rate < latency:
-        raise ValueError(
-            f"at {rate} inferences/s the period {1e3 / rate:.4g} ms is shorter than the "
-            f"estimated latency {latency * 1e3:.4g} ms: the chip cannot keep up"
-        )
-    period = latency if rate is None else 1.0 / rate
-    chips = int(np.ceil(n_cores / c["loihi_cores_per_chip"]))
-
-    energy_of = {
-        "synaptic_ops": c["loihi_synop_energy"],
-        "neuron_updates_active": c["loihi_neuron_active_energy"],
-        "neuron_updates_inactive": c["loihi_neuron_inactive_energy"],
-        "tile_messages": c["loihi_spike_tile_energy"],
-        "hops_ew": c["loihi_hop_ew_energy"],
-        "hops_ns": c["loihi_hop_ns_energy"],
-    }
-    cores_of = {m.layer: m.cores for m in mappings}
-    layer_estimates = [
-        LayerEstimate(
-            name,
-            float(sum(v * energy_of.get(k, 0.0) for k, v in per_layer[name].items())),
-            {k: float(v) for k, v in per_layer[name].items()},
-            cores_of.get(name, 0),
-        )
-        for name in names
-    ]
-    totals = {k: sum(le.counts.get(k, 0.0) for le in layer_estimates) for k in energy_of}
-    return Estimate(
-        platform="loihi",
-        label=label,
-        model=MODEL,
-        latency=latency,
-        period=period,
-        energy_dynamic=float(sum(le.energy_dynamic for le in layer_estimates)),
-        energy_static=c["loihi_static_power"] * chips * period,
-        accuracy=accuracy(traces),
-        samples=n_samples,
-        layers=layer_estimates,
-        constants=c.record(_USED),
-        constants_origin=c.origin,
-        assumptions=list(ASSUMPTIONS),
-        details={
-            "timesteps": timesteps,
-            "step_time_mean": float(step_time.mean()),
-            "cores": n_cores,
-            "tiles": tiles,
-            "chips": chips,
-            "rate": rate,
-            "net_digest": net.digest(),
-            "reset": net.layers[0].reset if net.layers else "",
-            "input_encoding": net.input.encoding,
-            **{f"{k}_per_inference": float(v) for k, v in totals.items()},
-        },
+    mappings = map_cores(net, cores_per_layer, c)
+    routes = _routes(net, mappings, c)
+    act = _activity(net, traces, mappings, routes)
+    _one(net, act, routes, mappings, c, rate, label, strict=True)
+    result = with_bounds(
+        lambda k: _one(net, act, routes, mappings, k, rate, label, strict=False), c, _RANGED
     )
+    result.accuracy = accuracy(traces)
+    result.warnings = saturation_warnings(traces)
+    result.details |= {
+        "net_digest": net.digest(),
+        "reset": net.layers[0].reset if net.layers else "",
+        "input_encoding": net.input.encoding,
+    }
+    return result

@@ -4,11 +4,13 @@ OpenVINO's CPU plugin computes outputs, accuracy and host latency (the MYRIAD pl
 OpenVINO after 2022.3). The NCS2 is modelled per layer from its MACs and bytes::
 
     t_layer  = max( 2 MACs / (ncs2_peak_ops * ncs2_utilization),  bytes / ncs2_memory_bandwidth )
-    latency  = sum t_layer + (input + output bytes) / ncs2_usb_bandwidth + 1 / ncs1_inference_rate
+    latency  = sum t_layer + (input + output bytes) / ncs2_usb_bandwidth + ncs2_call_overhead
     power    = min(ncs2_power, ncs2_tdp);  static part = power * ncs1_idle_power / ncs1_running_power
 
-The last latency term is the per-inference host, USB and runtime overhead measured on the
-NCS1 with a network whose compute is negligible. Measured NCS2 figures (a JSON file with
+The last latency term is the per-inference host, USB and runtime overhead of one
+synchronous request (an assumption with a stated range: no NCS2 measurement of it is in
+the project's sources; the NCS1's measured 3.3 ms is its upper end). Every estimate
+carries bounds from the constants' ranges. Measured NCS2 figures (a JSON file with
 ``latency`` in s, ``power`` in W, optionally ``idle_power`` in W and ``source``) replace
 the model.
 """
@@ -27,11 +29,11 @@ from converters.graph import AvgPool2d, Conv2d, Dense, Graph, MaxPool2d
 from converters.openvino_graph import graph_to_openvino
 
 from .constants import Constants
-from .estimate import Estimate, LayerEstimate
+from .estimate import Estimate, LayerEstimate, with_bounds
 
-__all__ = ["baseline", "layer_costs", "load_measured", "MODEL", "MEASURED_KEYS"]
+__all__ = ["baseline", "modelled", "layer_costs", "load_measured", "MODEL", "MEASURED_KEYS"]
 
-MODEL = "hwmodels.ncs2 v1: roofline per layer (MACs, bytes) + NCS1-measured overhead"
+MODEL = "hwmodels.ncs2 v2: roofline per layer (MACs, bytes) + per-call USB/runtime overhead"
 MEASURED_KEYS = ("latency", "power", "idle_power", "source")
 
 _USED = [
@@ -44,12 +46,14 @@ _USED = [
     "ncs2_usb_bandwidth",
     "ncs1_idle_power",
     "ncs1_running_power",
-    "ncs1_inference_rate",
+    "ncs2_call_overhead",
 ]
+_RANGED = ["ncs2_power", "ncs2_utilization", "ncs2_memory_bandwidth", "ncs2_usb_bandwidth",
+           "ncs2_call_overhead"]  # fmt: skip
 
 ASSUMPTIONS = [
     "each layer is bound by either its MACs or its bytes (a roofline), not both",
-    "the per-inference host/USB/runtime overhead of the NCS2 equals the NCS1's measured one",
+    "one synchronous request costs ncs2_call_overhead of host, USB and runtime time",
     "the NCS2 draws its typical power while running and idles at the NCS1's idle fraction",
     "weights and activations cross memory once per inference, in FP16",
 ]
@@ -154,6 +158,28 @@ def baseline(
     outputs, host_latency = _run(ov_model, images)
     predictions = outputs.argmax(1)
     acc = None if labels is None else float(np.mean(predictions == np.asarray(labels)))
+    io_values = images[0].size + outputs.shape[1]
+    figures = None
+    if measured is not None:
+        figures = measured if isinstance(measured, dict) else load_measured(measured)
+    result = with_bounds(
+        lambda k: modelled(graph, io_values, k, label, figures), c, [] if figures else _RANGED
+    )
+    result.accuracy, result.samples = acc, len(images)
+    result.details |= {"host_latency": host_latency, "host_device": "OpenVINO CPU plugin"}
+    return result
+
+
+def modelled(
+    graph: Graph,
+    io_values: int,
+    constants: Constants | None = None,
+    label: str = "ncs2",
+    measured: dict | None = None,
+) -> Estimate:
+    """The NCS2 figures of a graph per inference (no OpenVINO run): the roofline model, or
+    the ``measured`` figures with the energy split by modelled layer time."""
+    c = constants or Constants()
     bpv = c["ncs2_bytes_per_value"]
     costs = layer_costs(graph, bpv)
     rate = c["ncs2_peak_ops"] * c["ncs2_utilization"]
@@ -161,17 +187,15 @@ def baseline(
         name: max(2 * macs / rate, nbytes / c["ncs2_memory_bandwidth"])
         for name, (macs, nbytes) in costs.items()
     }
-    io_bytes = (images[0].size + outputs.shape[1]) * bpv
-    overhead = 1.0 / c["ncs1_inference_rate"] + io_bytes / c["ncs2_usb_bandwidth"]
+    overhead = c["ncs2_call_overhead"] + io_values * bpv / c["ncs2_usb_bandwidth"]
     latency = sum(layer_times.values()) + overhead
     power = min(c["ncs2_power"], c["ncs2_tdp"])
     idle = power * c["ncs1_idle_power"] / c["ncs1_running_power"]
     model, assumptions = MODEL, list(ASSUMPTIONS)
     if measured is not None:
-        figures = measured if isinstance(measured, dict) else load_measured(measured)
-        latency, power = float(figures["latency"]), float(figures["power"])
-        idle = float(figures.get("idle_power", idle))
-        model = f"measured NCS2 figures ({figures.get('source', 'given')})"
+        latency, power = float(measured["latency"]), float(measured["power"])
+        idle = float(measured.get("idle_power", idle))
+        model = f"measured NCS2 figures ({measured.get('source', 'given')})"
         assumptions = ["latency and power as measured; per-layer energy split by modelled time"]
     busy = sum(layer_times.values()) or 1.0
     dynamic = (power - idle) * latency
@@ -191,15 +215,13 @@ def baseline(
         period=latency,
         energy_dynamic=dynamic,
         energy_static=idle * latency,
-        accuracy=acc,
-        samples=len(images),
+        accuracy=None,
+        samples=0,
         layers=layers,
         constants=c.record(_USED),
         constants_origin=c.origin,
         assumptions=assumptions,
         details={
-            "host_latency": host_latency,
-            "host_device": "OpenVINO CPU plugin",
             "macs": float(sum(m for m, _ in costs.values())),
             "bytes": float(sum(b for _, b in costs.values())),
             "overhead": overhead,

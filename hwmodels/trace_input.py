@@ -7,7 +7,7 @@ import xarray as xr
 
 from emu.trace_stats import layer_names
 
-__all__ = ["TraceMismatchError", "check_traces"]
+__all__ = ["TraceMismatchError", "check_traces", "saturation_warnings"]
 
 
 class TraceMismatchError(ValueError):
@@ -51,3 +51,21 @@ def _layer_sizes(net) -> dict[str, int]:
     sizes = {net.input_name: int(np.prod(net.input_shape))}
     sizes.update({layer.name: int(np.prod(layer.output_shape)) for layer in net.layers})
     return sizes
+
+
+def saturation_warnings(traces: xr.Dataset) -> list[str]:
+    """One line per layer whose traces counted u wraps, v clips or input overflows."""
+    if "saturation" not in traces.variables:
+        return []
+    sat = traces["saturation"]
+    kinds = [str(k) for k in sat["kind"].values] if "kind" in sat.coords else []
+    out = []
+    for i, layer in enumerate(layer_names(traces)):
+        hits = {k: int(v) for k, v in zip(kinds, sat.values[i], strict=False) if v}
+        if hits:
+            said = ", ".join(f"{v} {k.replace('_', ' ')}s" for k, v in hits.items())
+            out.append(
+                f"layer {layer!r} saturated: {said}; the counts, and the estimate, "
+                "come from arithmetic that differs from the chip's"
+            )
+    return out

@@ -1,88 +1,115 @@
-"""Calibrate the Akida model's per-op energy and time against BrainChip's MNIST CNN figures.
+"""Fit the Akida model's fixed and event-driven constants to named measurements.
 
-BrainChip publishes, for a small MNIST CNN on the AKD1000, 770 frames/s at 936.8 mW over an
-894 mW floor (1.22 mJ per frame). This script trains a 2-conv + 2-FC MNIST CNN, converts it
-for Akida, runs the Akida reference on test images, counts synaptic ops (events x non-zero
-weights) and fires per frame, and solves::
+Calibration points (all measured on AKD1000 boards):
 
-    akida_synop_energy = (P - P_floor) / fps / (synops + fires * fire_ratio)
-    akida_fire_energy  = fire_ratio * akida_synop_energy
-    akida_synop_time   = 1 / fps / synops
+- MNIST template CNN, a university course's measurement (not a BrainChip publication):
+  Rescaling, Conv 16 3x3 + ReLU + MaxPool, Conv 16 3x3 + ReLU + MaxPool, Flatten,
+  Dense 10, 8-bit input weights; 10,000 test images, 770 fps, 936.8 mW over a 894.26 mW
+  floor. The script builds that network, trains it, converts it for Akida and runs the
+  emulator on real MNIST images to count its events and synaptic ops.
+- AkidaNet 0.5 224x224 (BrainChip docs: 1 frame 10.99 fps, 10 frames 51.28 fps; user
+  guide: 10 frames 43.48 fps, 1021 mW over a 912.23 mW floor): the per-call and per-frame
+  fixed costs; its synaptic ops are dense MACs (counted from the architecture) times
+  ``akidanet_event_fraction`` (an assumption with a range).
 
-It prints the values and writes them as a TOML override file (``--out``) that
-``hwmodels.load_constants`` and ``neuroemu estimate --constants`` accept.
+Solved, with ``S`` synaptic ops and ``F`` fires per frame::
 
-Run: ``python scripts/calibrate_akida.py [--samples 1000] [--epochs 2] [--out akida.toml]``
+    t_frame_AN  = (10 / fps_10 - 1 / fps_1) / 9;   akida_call_time = 1 / fps_1 - t_frame_AN
+    akida_frame_time + akida_synop_time * S = frame time   (template: 1 / 770 - call / 10000)
+    akida_frame_energy + akida_synop_energy * (S + F) = (P - P_floor) / fps   (both points)
+
+Ranges: the fits with the event fraction at its low and high ends, and with the user
+guide's 43.48 fps in place of the docs' 10-frame rate for the call time.
+
+Run: ``python scripts/calibrate_akida.py [--samples 1000] [--epochs 2]``
 """
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-import torch
-from torch import nn
+from hwmodels import Constants, akida, workloads
+from hwmodels.workloads import akidanet_counts
 
-import converters
-from converters import datasets, training
-from converters.akida import to_akida
-from emu import akida_reference, make_traces
-from hwmodels import akida
-from hwmodels.constants import Constants
-
-
-def calibration_network(seed: int = 0) -> nn.Module:
-    """The calibration CNN: two 3x3 convolutions with 2x2 max pooling, two dense layers."""
-    torch.manual_seed(seed)
-    return nn.Sequential(
-        nn.Conv2d(1, 8, 3, padding=1),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.Conv2d(8, 16, 3, padding=1),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.Flatten(),
-        nn.Linear(16 * 7 * 7, 64),
-        nn.ReLU(),
-        nn.Linear(64, 10),
-    )
+FITTED = (
+    "akida_call_time",
+    "akida_frame_time",
+    "akida_synop_time",
+    "akida_frame_energy",
+    "akida_synop_energy",
+)
 
 
-def calibrate(samples: int = 1000, epochs: int = 2, seed: int = 0) -> dict[str, float]:
-    """Calibrated constants (name -> value) from the MNIST calibration network."""
-    c = Constants()
-    data = datasets.mnist()
-    model = training.train(calibration_network(seed), data.x_train, data.y_train, epochs=epochs)
-    graph = converters.load(model, data.x_train[:1])
-    net = to_akida(graph, data.x_train[:1000], drop_output_bias=True)
-    x, y = data.x_test[:samples], data.y_test[:samples]
-    record = akida_reference.simulate(net, net.levels(x))
-    out = record.counts[net.layers[-1].name]
-    traces = make_traces(
-        layers=net.layer_names,
-        counts=record.counts,
-        spikes_per_step=record.spikes_per_step,
-        output_per_step=record.output_per_step,
-        predictions=out.argmax(1),
-        labels=y,
-        saturation=record.saturation,
-        attrs={"target": "akida", "net_digest": net.digest(), "timesteps": 1, "dt": 1.0},
-    )
-    counted = akida.estimate(net, traces, c)
-    synops = counted.details["synaptic_ops_per_frame"]
-    fires = counted.details["events_per_frame"]
-    fps = c["akida_calibration_fps"]
-    ratio = c["akida_fire_energy"] / c["akida_synop_energy"]
-    dynamic = (c["akida_calibration_power"] - c["akida_floor_power"]) / fps
-    energy = dynamic / (synops + ratio * fires)
-    print(
-        f"calibration network: accuracy {100 * counted.accuracy:.2f}% on {samples} images; "
-        f"{synops:.0f} synaptic ops and {fires:.0f} fires per frame"
-    )
+def template_counts(samples: int = 1000, epochs: int = 2, seed: int = 0) -> dict[str, float]:
+    """Train, convert and emulate the template; its synaptic ops and fires per frame."""
+    net, traces = workloads.template_akida(samples, epochs, seed)
+    counted = akida.estimate(net, traces)
     return {
-        "akida_synop_energy": energy,
-        "akida_fire_energy": ratio * energy,
-        "akida_synop_time": 1.0 / fps / synops,
+        "synops": counted.details["synaptic_ops_per_frame"],
+        "fires": counted.details["events_per_frame"],
+        "accuracy": counted.accuracy,
+    }
+
+
+def solve(template: dict[str, float], fraction: float, fps_10: float) -> dict[str, float]:
+    """The five constants from the template's counts and AkidaNet's event fraction."""
+    c = Constants()
+    macs, outputs = akidanet_counts()
+    s_an, f_an = macs * fraction, outputs * fraction
+    t1, t10 = 1 / c["akidanet_docs_fps_1"], 10 / fps_10
+    frame_an = (t10 - t1) / 9
+    call = t1 - frame_an
+    frame_mn = 1 / c["akida_calibration_fps"] - call / c["akida_frames_per_call"]
+    s_mn, f_mn = template["synops"], template["fires"]
+    synop_time = (frame_an - frame_mn) / (s_an - s_mn)
+    dyn_mn = (c["akida_calibration_power"] - c["akida_floor_power"]) / c["akida_calibration_fps"]
+    dyn_an = (c["akidanet_guide_power"] - c["akidanet_guide_floor"]) / c["akidanet_guide_fps"]
+    synop_energy = (dyn_an - dyn_mn) / (s_an + f_an - s_mn - f_mn)
+    return {
+        "akida_call_time": call,
+        "akida_frame_time": frame_mn - synop_time * s_mn,
+        "akida_synop_time": synop_time,
+        "akida_frame_energy": dyn_mn - synop_energy * (s_mn + f_mn),
+        "akida_synop_energy": synop_energy,
+    }
+
+
+def fit(samples: int = 1000, epochs: int = 2, seed: int = 0) -> dict[str, tuple]:
+    """Fitted constants: name -> (value, low, high); also prints the template's counts."""
+    c = Constants()
+    template = template_counts(samples, epochs, seed)
+    print(
+        f"template CNN: accuracy {100 * template['accuracy']:.2f}% on {samples} images; "
+        f"{template['synops']:.0f} synaptic ops and {template['fires']:.0f} fires per frame"
+    )
+    central = solve(template, c["akidanet_event_fraction"], c["akidanet_docs_fps_10"])
+    low, high = (
+        solve(template, f, fps)
+        for f, fps in (
+            (REGISTRY_RANGE[0], c["akidanet_guide_fps"]),
+            (REGISTRY_RANGE[1], c["akidanet_docs_fps_10"]),
+        )
+    )
+    return {n: (central[n], min(low[n], high[n]), max(low[n], high[n])) for n in FITTED}
+
+
+REGISTRY_RANGE = Constants().record(["akidanet_event_fraction"])["akidanet_event_fraction"]
+REGISTRY_RANGE = (REGISTRY_RANGE["low"], REGISTRY_RANGE["high"])
+
+
+def residuals(values: dict[str, float], template: dict[str, float]) -> dict[str, float]:
+    """Modelled over measured for each calibration figure, with the fitted values."""
+    c = Constants().replace(**values)
+    t_mn, e_mn = akida.frame_figures(template["synops"], template["fires"], c)
+    macs, outputs = akidanet_counts()
+    f = c["akidanet_event_fraction"]
+    t1, _ = akida.frame_figures(macs * f, outputs * f, c, frames_per_call=1)
+    t10, e10 = akida.frame_figures(macs * f, outputs * f, c, frames_per_call=10)
+    return {
+        "template fps": 1 / t_mn / c["akida_calibration_fps"],
+        "template power": (c["akida_floor_power"] + e_mn / t_mn) / c["akida_calibration_power"],
+        "AkidaNet 1-frame fps": 1 / t1 / c["akidanet_docs_fps_1"],
+        "AkidaNet 10-frame fps": 1 / t10 / c["akidanet_docs_fps_10"],
     }
 
 
@@ -91,14 +118,13 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=1000, help="test images (default 1000)")
     parser.add_argument("--epochs", type=int, default=2, help="training epochs (default 2)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, help="write the values as a TOML override file")
     args = parser.parse_args()
-    values = calibrate(args.samples, args.epochs, args.seed)
-    lines = [f"{name} = {value:.4e}" for name, value in values.items()]
-    print("\n".join(lines))
-    if args.out:
-        args.out.write_text("\n".join(lines) + "\n")
-        print(f"wrote {args.out}")
+    values = fit(args.samples, args.epochs, args.seed)
+    for name, (value, low, high) in values.items():
+        print(f"{name} = {value:.4e}  # range {low:.3e} .. {high:.3e}")
+    template = template_counts(args.samples, args.epochs, args.seed)
+    res = residuals({n: v[0] for n, v in values.items()}, template)
+    print("residuals (modelled / measured): " + ", ".join(f"{k} {v:.4f}" for k, v in res.items()))
 
 
 if __name__ == "__main__":

@@ -1,70 +1,58 @@
 """The Loihi model against the keyword-spotting measurement on silicon (Blouw et al. 2019).
 
-What the paper gives, and what this test feeds the model: a two-hidden-layer network
-390 -> 256 -> 256 -> 29 (MFCC window in, characters out) run at 296 inferences/s. What
-it does not give, and what the test assumes: the weights (random here, so activity comes
-from a normalized network rather than a trained one), the inputs (uniform features in
-[0, 1]), the steps per inference and the input coding (spikes from off-chip generators,
-as nengo-loihi feeds an off-chip input layer). Steps: 32, the largest power of two whose
-modelled run (about 90 us per step for this network, bound by the 256 synaptic ops each
-input spike causes on a core) fits in the measured 1 / 296 s; 64 would not keep up. Compared: running power
-(0.110 W) and energy per inference (0.110 W / 296 = 0.372 mJ), each within 2x. The
-dynamic share is reported too: pre-silicon per-op energies count only the neuromorphic
-cores, not the chip's embedded x86 cores and I/O that the measured 0.27 mJ includes.
+The workload is hwmodels.workloads.kws: 390 -> 256 -> 256 -> 29, random weights
+normalized on uniform features, 32 steps, rate-coded from the host (the paper gives
+neither weights nor inputs nor steps). It is the Loihi calibration point:
+scripts/calibrate_loihi.py fits loihi_step_energy and loihi_step_time to it, so each
+component must land on the measurement: static power (the measured idle power),
+dynamic energy per inference (0.27 mJ) and period (1 / 296 s).
 """
 
-import numpy as np
-import pytest
-import torch
-from torch import nn
+import importlib.util
+import sys
+from pathlib import Path
 
-import converters
-from emu import loihi_reference, make_traces
-from hwmodels import Constants, loihi
+import pytest
+
+from hwmodels import Constants, loihi, workloads
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
 def kws():
-    torch.manual_seed(0)
-    model = nn.Sequential(
-        nn.Linear(390, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 29)
-    )
-    x = np.random.default_rng(0).random((60, 390)).astype(np.float32)
-    graph = converters.normalize(converters.load(model, x[:1]), x[:40])
-    net = converters.to_loihi(graph, timesteps=32, input_encoding="rate")
-    test = x[40:]
-    record = loihi_reference.simulate(net, net.input.levels(test))
-    traces = make_traces(
-        layers=net.layer_names,
-        counts=record.counts,
-        spikes_per_step=record.spikes_per_step,
-        output_per_step=record.output_per_step,
-        predictions=record.counts[net.output.name].argmax(1),
-        labels=None,
-        saturation=record.saturation,
-        attrs={"target": "loihi", "net_digest": net.digest(), "timesteps": 32, "dt": 1.0},
-    )
-    c = Constants()
-    return loihi.estimate(net, traces, rate=c["blouw_inference_rate"], label="kws"), c
+    net, traces = workloads.kws()
+    return loihi.estimate(net, traces, label="kws"), Constants()
 
 
-def test_running_power_within_2x_of_the_measurement(kws):
+def test_each_component_lands_on_the_measurement(kws):
     est, c = kws
-    ratio = est.power / c["blouw_running_power"]
-    assert 0.5 <= ratio <= 2.0, f"modelled {est.power:.4g} W vs measured 0.110 W ({ratio:.3g}x)"
+    assert est.power_static == pytest.approx(c["blouw_idle_power"])
+    assert est.energy_dynamic == pytest.approx(c["blouw_dynamic_energy"], rel=0.02)
+    assert est.latency == pytest.approx(1 / c["blouw_inference_rate"], rel=0.02)
+    assert est.power == pytest.approx(c["blouw_running_power"], rel=0.03)
 
 
-def test_energy_per_inference_within_2x_of_the_measurement(kws):
-    est, c = kws
-    measured = c["blouw_running_power"] / c["blouw_inference_rate"]
-    ratio = est.energy / measured
-    assert 0.5 <= ratio <= 2.0, f"modelled {est.energy:.4g} J vs measured {measured:.4g} J"
-
-
-def test_the_network_is_active_and_the_dynamic_gap_is_what_the_model_leaves_out(kws):
+def test_the_network_is_active_and_per_op_energies_alone_fall_short(kws):
     est, c = kws
     assert est.details["synaptic_ops_per_inference"] > 1e5  # the network does spike
-    assert est.details["chips"] == 1 and est.latency < 1 / c["blouw_inference_rate"]
-    # per-op energies of the neuromorphic cores alone stay below the measured dynamic energy
-    assert 0 < est.energy_dynamic < c["blouw_dynamic_energy"]
-    assert est.power_static == pytest.approx(c["loihi_static_power"])
+    assert est.details["chips"] == 1
+    ops = sum(le.energy_dynamic for le in est.layers if le.name != loihi.SYSTEM)
+    assert 0 < ops < 0.5 * c["blouw_dynamic_energy"]  # pre-silicon per-op figures leave most out
+    assert est.low("energy") < est.energy < est.high("energy")
+
+
+def test_calibration_script_reproduces_the_registered_constants():
+    spec = importlib.util.spec_from_file_location("cal", ROOT / "scripts" / "calibrate_loihi.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["cal"] = module
+    spec.loader.exec_module(module)
+    values = module.fit()
+    c = Constants()
+    for name, (value, low, high) in values.items():
+        assert value == pytest.approx(c[name], rel=1e-3), name
+        from hwmodels import REGISTRY
+
+        assert (low, high) == pytest.approx(REGISTRY[name].range, rel=1e-3), name
+    residuals = module.residuals({n: v[0] for n, v in values.items()})
+    assert residuals == pytest.approx({"dynamic energy": 1.0, "period": 1.0}, rel=1e-6)

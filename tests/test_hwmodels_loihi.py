@@ -53,11 +53,18 @@ def test_hand_computed_counts_energy_and_latency():
         + 40 * c["loihi_neuron_inactive_energy"]
         + 5 * c["loihi_spike_tile_energy"]
     )
+    # bias-coded input: nothing injected; 2 output spikes read out; 10 steps on one chip
+    system = 10 * c["loihi_step_energy"] + c["loihi_inference_energy"]
+    energy += system + 2 * c["loihi_output_spike_energy"]
     assert est.energy_dynamic == pytest.approx(energy)
+    assert est.layers[-1].name == loihi.SYSTEM
+    assert est.layers[-1].energy_dynamic == pytest.approx(system)
     # steps 0-4: the target core integrates 3 synops (19 + 10.5 ns) and the input core sends
     # one message (27.4 + 2.1 ns); steps 5-9: the input core's 27.4 ns; plus a 1-tile barrier
     step_busy = 5 * 29.5e-9 + 5 * 27.4e-9
-    assert est.latency == pytest.approx(step_busy + 10 * c["loihi_barrier_time_1"])
+    system = 10 * c["loihi_step_time"] + 2 * c["loihi_output_spike_time"]
+    system += c["loihi_inference_time"]
+    assert est.latency == pytest.approx(step_busy + 10 * c["loihi_barrier_time_1"] + system)
     assert est.period == est.latency
     assert est.energy_static == pytest.approx(c["loihi_static_power"] * est.latency)
     assert est.power == pytest.approx(est.energy / est.latency)
@@ -81,7 +88,9 @@ def test_hops_between_tiles_follow_the_mesh():
     # (1 E-W + 1 N-S hop) adds once; each target core holds one neuron (5.3 or 8.4 ns + 3.5 ns)
     route = c["loihi_hop_ew_time"] + c["loihi_hop_ns_time"]
     busy = 5 * (33.7e-9 + route) + 5 * 27.4e-9
-    assert est.latency == pytest.approx(busy + 10 * loihi._barrier(4, c))
+    system = 10 * c["loihi_step_time"] + 2 * c["loihi_output_spike_time"]
+    system += c["loihi_inference_time"]
+    assert est.latency == pytest.approx(busy + 10 * loihi._barrier(4, c) + system)
 
 
 def test_rate_coded_input_is_off_chip():
@@ -90,6 +99,13 @@ def test_rate_coded_input_is_off_chip():
     assert est.details["cores"] == 1
     assert est.layers[0].counts["tile_messages"] == 5 and est.layers[0].units == 0
     assert "neuron_updates_active" not in est.layers[0].counts
+    # the 5 input spikes are injected by the embedded cores, one after another
+    c = Constants()
+    assert est.layers[0].counts["injected_spikes"] == 5
+    injected = 5 * c["loihi_input_spike_energy"]
+    assert est.layers[0].energy_dynamic == pytest.approx(
+        injected + 5 * c["loihi_spike_tile_energy"]
+    )
 
 
 def test_rate_sets_the_period_and_static_energy():
@@ -222,3 +238,23 @@ def test_traces_with_wrong_layer_size_or_missing_variables_are_refused(digits_ca
         loihi.estimate(net, traces.drop_vars(f"spike_count_{name}"))
     with pytest.raises(TraceMismatchError, match="spikes_per_step"):
         loihi.estimate(net, traces.drop_vars("spikes_per_step"))
+
+
+def test_estimate_says_when_the_traces_saturated(capsys):
+    net = tiny_net()
+    traces = tiny_traces(net)
+    assert loihi.estimate(net, traces).warnings == []
+    traces["saturation"].values[1, 0] = 3  # u wraps in layer a
+    traces["saturation"].values[1, 1] = 2  # v clips
+    est = loihi.estimate(net, traces)
+    assert len(est.warnings) == 1 and "'a'" in est.warnings[0]
+    assert "3 u wraps" in est.warnings[0] and "2 v clips" in est.warnings[0]
+    assert "WARNING" in est.summary()
+
+
+def test_bounds_bracket_every_figure():
+    net = tiny_net("rate")
+    est = loihi.estimate(net, tiny_traces(net))
+    for name in ("energy", "energy_static", "energy_dynamic", "latency", "power"):
+        assert est.low(name) <= getattr(est, name) <= est.high(name), name
+    assert est.low("energy_dynamic") < est.high("energy_dynamic")

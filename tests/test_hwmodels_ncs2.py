@@ -58,7 +58,8 @@ def test_latency_grows_with_macs_and_power_is_the_envelope():
     assert a.power_static == pytest.approx(
         c["ncs2_power"] * c["ncs1_idle_power"] / c["ncs1_running_power"]
     )
-    assert a.latency >= 1 / c["ncs1_inference_rate"] and a.accuracy is None
+    assert a.latency >= c["ncs2_call_overhead"] and a.accuracy is None
+    assert a.low("latency") < a.latency < a.high("latency")
     hot = ncs2.baseline(small, x, constants=Constants({"ncs2_power": 3.0}))
     assert hot.power == pytest.approx(c["ncs2_tdp"])
 

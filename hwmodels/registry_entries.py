@@ -1,0 +1,351 @@
+"""The registered constants' data: (name, value, unit, source, description, low, high)."""
+
+from __future__ import annotations
+
+__all__ = ["ENTRIES", "SOURCES"]
+
+DAVIES = "Davies et al., IEEE Micro 2018, Table 2 (0.75 V, pre-silicon)"
+BLOUW = "Blouw et al. 2019 (arXiv 1812.01739), keyword spotting 390-256-256-29, measured"
+VIALE = "Viale et al., IJCNN 2021 (CarSNN on Loihi), measured"
+CHANDARANA = "Chandarana et al., arXiv 2210.05006, 2022 (image classification), measured"
+MOHAMMADI = "Mohammadi, Chandarana et al., Neuromorph. Comput. Eng. 2022 (ASL), measured"
+COURSE = (
+    "university course measurement on an AKD1000 board (not a BrainChip publication): MNIST "
+    "template CNN, 10,000 test images, 770 fps, 936.8 mW over a 894.26 mW floor, 1.22 mJ/frame"
+)
+GUIDE = "BrainChip user guide, AkidaNet 0.5 224x224 (15 layers, 68 NPs), 10 frames, measured"
+DOCS = 'BrainChip docs ("See the power number"), AkidaNet 0.5 224x224, measured'
+HABARA = "Habara et al. 2024, 2-conv + 2-FC MNIST on an AKD1000, measured"
+ISCAS = "Habara et al., ISCAS 2025, 3-conv + 2-FC MNIST on an AKD1000, measured"
+NCS2_BRIEF = "Intel NCS2 product brief (Myriad X, 16 nm)"
+FIT_LOIHI = "calibrated by scripts/calibrate_loihi.py from " + BLOUW
+FIT_AKIDA = "calibrated by scripts/calibrate_akida.py from "
+V_RANGE = "; range: pre-silicon 0.75 V figure up to (1.0 V / 0.75 V)^2 for silicon at 1.0 V"
+T_RANGE = "; range: 0.8x-1.25x for clock and process spread"
+SOURCES = {"davies": DAVIES, "blouw": BLOUW, "course": COURSE, "guide": GUIDE, "docs": DOCS}
+
+
+def _op(name: str, energy: float, time: float, what: str) -> tuple[tuple, tuple]:
+    return (
+        (f"{name}_energy", energy, "J", DAVIES + V_RANGE, what, energy, energy * 1.78),
+        (f"{name}_time", time, "s", DAVIES + T_RANGE, what, time * 0.8, time * 1.25),
+    )
+
+
+def _measured(name: str, value: float, unit: str, source: str, what: str) -> tuple:
+    return (name, value, unit, source, what, value, value)
+
+
+_LOIHI_OPS = (
+    *_op("loihi_synop", 23.6e-12, 3.5e-9, "synaptic spike operation"),
+    *_op("loihi_neuron_active", 81e-12, 8.4e-9, "neuron update, active"),
+    *_op("loihi_neuron_inactive", 52e-12, 5.3e-9, "neuron update, inactive"),
+    *_op("loihi_spike_tile", 1.7e-12, 2.1e-9, "spike delivered within a tile"),
+    *_op("loihi_hop_ew", 3.0e-12, 4.1e-9, "spike hop between tiles, east-west"),
+    *_op("loihi_hop_ns", 4.0e-12, 6.5e-9, "spike hop between tiles, north-south"),
+    ("loihi_barrier_time_1", 113e-9, "s", DAVIES + T_RANGE, "barrier sync, 1 tile", 90e-9, 141e-9),
+    (
+        "loihi_barrier_time_32",
+        465e-9,
+        "s",
+        DAVIES + T_RANGE,
+        "barrier sync, 32 tiles",
+        372e-9,
+        581e-9,
+    ),
+)
+
+_LOIHI_SYSTEM = (
+    (
+        "loihi_static_power",
+        0.029,
+        "W",
+        BLOUW + ": idle power of the chip; range: +-20% for board-to-board and temperature spread",
+        "static power per chip in use",
+        0.023,
+        0.035,
+    ),
+    (
+        "loihi_input_spike_energy",
+        1e-9,
+        "J",
+        "assumption: an embedded x86 core writes one "
+        "spike message per input spike (tens of cycles at tens of mW); range 4x either way",
+        "energy per input spike injected from the host",
+        0.25e-9,
+        4e-9,
+    ),
+    (
+        "loihi_input_spike_time",
+        50e-9,
+        "s",
+        "assumption: as loihi_input_spike_energy, the "
+        "injecting core's time per spike; range 5x down, 4x up",
+        "time per input spike injected, serial within a step",
+        10e-9,
+        200e-9,
+    ),
+    (
+        "loihi_output_spike_energy",
+        1e-9,
+        "J",
+        "assumption: like an input spike, read by an embedded core and sent to the host",
+        "energy per output-layer spike read out",
+        0.25e-9,
+        4e-9,
+    ),
+    (
+        "loihi_output_spike_time",
+        50e-9,
+        "s",
+        "assumption: like an input spike",
+        "time per output-layer spike read out",
+        10e-9,
+        200e-9,
+    ),
+    (
+        "loihi_inference_energy",
+        2e-6,
+        "J",
+        "assumption: one host round trip per inference "
+        "(reset, start, read) over the host interface",
+        "energy per inference, host I/O",
+        0.5e-6,
+        8e-6,
+    ),
+    (
+        "loihi_inference_time",
+        100e-6,
+        "s",
+        "assumption: as loihi_inference_energy",
+        "time per inference, host I/O",
+        25e-6,
+        400e-6,
+    ),
+    (
+        "loihi_step_energy",
+        6.7322e-6,
+        "J",
+        FIT_LOIHI,
+        "energy per step per chip in use: "
+        "management by the embedded x86 cores and what the per-op figures leave out",
+        4.819e-6,
+        6.929e-6,
+    ),
+    (
+        "loihi_step_time",
+        4.0100e-6,
+        "s",
+        FIT_LOIHI,
+        "time per step: management by the embedded x86 cores",
+        0.0,
+        3.204e-5,
+    ),
+)
+
+_LOIHI_CHIP = (
+    ("loihi_cores_per_chip", 128, "cores", DAVIES, "neuromorphic cores per chip"),
+    ("loihi_cores_per_tile", 4, "cores", DAVIES, "cores per mesh tile (128 cores, 32 tiles)"),
+    (
+        "loihi_mesh_columns",
+        8,
+        "tiles",
+        "assumption: the 32 tiles of a chip laid out 8 east-west by 4 north-south",
+        "tiles per east-west row of the mesh",
+    ),
+    ("loihi_compartments_per_core", 1024, "compartments", DAVIES, "compartments per core"),
+    ("loihi_synaptic_memory", 131072, "bytes", DAVIES, "synaptic memory per core"),
+    ("loihi_max_fan_in", 4096, "synapses", DAVIES, "fan-in per compartment"),
+    ("loihi_max_fan_out", 4096, "synapses", DAVIES, "fan-out per compartment"),
+    (
+        "loihi_synapse_bits",
+        16,
+        "bit",
+        "assumption: 8-bit weight plus 8 bits of index in a sparse synapse encoding",
+        "synaptic memory taken by one synapse",
+    ),
+)
+
+_PUBLISHED = (
+    _measured("blouw_running_power", 0.110, "W", BLOUW, "Loihi running power"),
+    _measured("blouw_idle_power", 0.029, "W", BLOUW, "Loihi idle power"),
+    _measured("blouw_inference_rate", 296, "1/s", BLOUW, "Loihi inferences per second"),
+    _measured("blouw_dynamic_energy", 0.27e-3, "J", BLOUW, "Loihi dynamic energy per inference"),
+    _measured("carsnn_latency", 0.72e-3, "s", VIALE, "Loihi latency per sample (at most)"),
+    _measured("carsnn_power", 0.310, "W", VIALE, "Loihi power running CarSNN"),
+    _measured("published_power_ratio", 27, "1", CHANDARANA, "NCS2 over Loihi power, up to"),
+    _measured("published_energy_ratio", 5, "1", CHANDARANA, "NCS2 over Loihi energy, up to"),
+    _measured("asl_power_ratio", 20.64, "1", MOHAMMADI, "NCS2 over Loihi power, up to"),
+    _measured("asl_energy_ratio", 4.10, "1", MOHAMMADI, "NCS2 over Loihi energy, up to"),
+    _measured("akida_calibration_fps", 770, "1/s", COURSE, "template CNN frame rate"),
+    _measured("akida_calibration_power", 0.9368, "W", COURSE, "template CNN average power"),
+    _measured("akidanet_guide_fps", 43.48, "1/s", GUIDE, "frame rate, 10 frames"),
+    _measured("akidanet_guide_power", 1.021, "W", GUIDE, "average power, 10 frames"),
+    _measured("akidanet_guide_floor", 0.91223, "W", GUIDE, "floor power"),
+    _measured("akidanet_guide_energy", 23.48e-3, "J", GUIDE, "energy per frame, 10 frames"),
+    _measured("akidanet_docs_fps_1", 10.99, "1/s", DOCS, "frame rate, 1 frame"),
+    _measured("akidanet_docs_fps_10", 51.28, "1/s", DOCS, "frame rate, 10 frames"),
+    _measured("akidanet_docs_power", 0.981, "W", DOCS, "average power, 10 frames"),
+    _measured("akidanet_docs_energy", 19.13e-3, "J", DOCS, "energy per frame, 10 frames"),
+    _measured("habara_energy_reduction", 0.122, "1", HABARA, "energy per frame saved"),
+    _measured("habara_activation_reduction", 0.701, "1", HABARA, "fewer non-zero activations"),
+    _measured("habara_weight_reduction", 0.142, "1", HABARA, "fewer non-zero weights"),
+    _measured("iscas_energy_reduction", 0.138, "1", ISCAS, "energy per frame saved"),
+    _measured("iscas_activation_reduction", 0.761, "1", ISCAS, "fewer non-zero activations"),
+    _measured("iscas_weight_reduction", 0.221, "1", ISCAS, "fewer non-zero weights"),
+)
+
+_AKIDA = (
+    (
+        "akida_floor_power",
+        0.89426,
+        "W",
+        COURSE + "; range up to the 912.23 mW floor of " + GUIDE,
+        "board floor power, drawn for the whole period",
+        0.89426,
+        0.91223,
+    ),
+    (
+        "akida_call_time",
+        7.9434e-2,
+        "s",
+        FIT_AKIDA + DOCS + " (1 frame against 10 frames)",
+        "activity-independent time per call (per predict)",
+        7.555e-2,
+        7.9434e-2,
+    ),
+    (
+        "akida_frame_time",
+        1.2793e-3,
+        "s",
+        FIT_AKIDA + COURSE + " and " + DOCS,
+        "activity-independent time per frame",
+        1.260e-3,
+        1.285e-3,
+    ),
+    (
+        "akida_synop_time",
+        6.8027e-11,
+        "s",
+        FIT_AKIDA + COURSE + " and " + DOCS,
+        "frame time per synaptic operation (event x non-zero weight)",
+        3.399e-11,
+        1.878e-10,
+    ),
+    (
+        "akida_frame_energy",
+        5.2494e-5,
+        "J",
+        FIT_AKIDA + COURSE + " and " + GUIDE,
+        "activity-independent dynamic energy per frame",
+        4.974e-5,
+        5.387e-5,
+    ),
+    (
+        "akida_synop_energy",
+        1.6160e-11,
+        "J",
+        FIT_AKIDA + COURSE + " and " + GUIDE,
+        "dynamic energy per synaptic operation",
+        8.075e-12,
+        3.236e-11,
+    ),
+    (
+        "akida_fire_energy",
+        1.6160e-11,
+        "J",
+        "assumption: one firing neuron costs about one synaptic "
+        "operation (akida_synop_energy); range 0 to 2x",
+        "energy per neuron that fires",
+        0.0,
+        3.236e-11,
+    ),
+    (
+        "akidanet_event_fraction",
+        0.3,
+        "1",
+        "assumption: AkidaNet 0.5 at 4-bit activations, "
+        "events x non-zero weights over dense MACs; range 0.15-0.6",
+        "activity of the AkidaNet calibration point",
+        0.15,
+        0.6,
+    ),
+    ("akida_nps", 78, "NPs", "BrainChip AKD1000: 80 NPs, 78 usable", "neural processors"),
+    (
+        "akida_filters_per_np",
+        64,
+        "filters",
+        "assumption: no per-NP filter limit is published in docs/design.md's sources",
+        "filters (neurons per position) one neural processor holds",
+    ),
+    (
+        "akida_frames_per_call",
+        10000,
+        "frames",
+        COURSE + ": the 10,000 test images in one call",
+        "frames per call when none is given",
+    ),
+)
+
+_NCS2 = (
+    (
+        "ncs2_power",
+        1.0,
+        "W",
+        NCS2_BRIEF + ': "around 1 W" typical; range up to the 1.5 W TDP',
+        "running power",
+        0.8,
+        1.5,
+    ),
+    ("ncs2_tdp", 1.5, "W", NCS2_BRIEF, "thermal design power, the envelope's ceiling"),
+    ("ncs2_peak_ops", 1e12, "op/s", NCS2_BRIEF + ": >1 TOPS", "peak neural engine rate"),
+    ("ncs1_idle_power", 0.210, "W", BLOUW + " (NCS1)", "idle power of the NCS1"),
+    ("ncs1_running_power", 0.647, "W", BLOUW + " (NCS1)", "running power of the NCS1"),
+    (
+        "ncs2_call_overhead",
+        1.0e-3,
+        "s",
+        "assumption: one synchronous infer request over USB 3 "
+        "through the MYRIAD plugin; no NCS2 measurement of a negligible-compute network is in "
+        "the project's sources; range 0.5 ms to the NCS1's 3.3 ms (Blouw et al. 2019, 300/s)",
+        "per-inference host, USB and runtime overhead",
+        0.5e-3,
+        3.33e-3,
+    ),
+    (
+        "ncs2_utilization",
+        0.25,
+        "1",
+        "assumption: fraction of the peak rate a layer sustains",
+        "MAC efficiency of the neural engine",
+        0.1,
+        0.5,
+    ),
+    (
+        "ncs2_memory_bandwidth",
+        8e9,
+        "B/s",
+        "assumption: Myriad X LPDDR4 on package, effective",
+        "bandwidth for weights and activations",
+        4e9,
+        12.8e9,
+    ),
+    (
+        "ncs2_bytes_per_value",
+        2,
+        "B",
+        "the MYRIAD plugin computes in FP16",
+        "bytes per weight and activation",
+    ),
+    (
+        "ncs2_usb_bandwidth",
+        3e8,
+        "B/s",
+        "assumption: USB 3.0 effective throughput",
+        "transfer of input and output tensors",
+        2e8,
+        4e8,
+    ),
+)
+
+ENTRIES = (*_LOIHI_OPS, *_LOIHI_SYSTEM, *_LOIHI_CHIP, *_PUBLISHED, *_AKIDA, *_NCS2)

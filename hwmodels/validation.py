@@ -1,0 +1,193 @@
+"""Published silicon figures against the models: one row per figure, calibration or held out."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+
+from . import akida, loihi, ncs2, workloads
+from .constants import Constants
+from .estimate import with_bounds
+
+__all__ = ["ROW_KEYS", "rows", "table", "write_json"]
+
+ROW_KEYS = ("chip", "workload", "quantity", "measured", "modelled", "ratio", "role")
+
+
+def _row(chip, workload, quantity, measured, modelled, low, high, role) -> dict:
+    return {
+        "chip": chip,
+        "workload": workload,
+        "quantity": quantity,
+        "measured": float(measured),
+        "modelled": float(modelled),
+        "ratio": float(modelled / measured),
+        "role": role,
+        "low": float(low),
+        "high": float(high),
+    }
+
+
+def _est_rows(chip, workload, est, measured: dict[str, tuple[float, str]]) -> list[dict]:
+    out = []
+    for quantity, (value, role) in measured.items():
+        out.append(
+            _row(
+                chip,
+                workload,
+                quantity,
+                value,
+                getattr(est, quantity),
+                est.low(quantity),
+                est.high(quantity),
+                role,
+            )  # fmt: skip
+        )
+    return out
+
+
+def loihi_rows(c: Constants) -> list[dict]:
+    """Keyword spotting (calibration) and CarSNN (held out)."""
+    net, traces = workloads.kws()
+    est = loihi.estimate(net, traces, constants=c)  # back to back, as the chip ran
+    kws = "KWS 390-256-256-29 (Blouw 2019)"
+    out = _est_rows("loihi", kws, est, {
+        "power_static": (c["blouw_idle_power"], "calibration"),
+        "energy_dynamic": (c["blouw_dynamic_energy"], "calibration"),
+        "latency": (1 / c["blouw_inference_rate"], "calibration"),
+        "power": (c["blouw_running_power"], "calibration"),
+    })  # fmt: skip
+    net, traces = workloads.carsnn()
+    est = loihi.estimate(net, traces, constants=c)
+    out += _est_rows("loihi", "CarSNN, DVS cars (Viale 2021)", est, {
+        "latency": (c["carsnn_latency"], "held-out"),
+        "power": (c["carsnn_power"], "held-out"),
+    })  # fmt: skip
+    return out
+
+
+def ratio_rows(c: Constants, samples: int = 100) -> list[dict]:
+    """Loihi against the NCS2 on MNIST LeNet-5, beside Chandarana 2022's ratios (held out)."""
+    _, graph, net, traces, (x, _) = workloads.lenet5_mnist(samples)
+    lo = loihi.estimate(net, traces, constants=c)
+    io_values = int(x[0].size + 10)
+    nc = with_bounds(lambda k: ncs2.modelled(graph, io_values, k), c, ncs2._RANGED)
+    out = []
+    for quantity, key in (("power", "published_power_ratio"), ("energy", "published_energy_ratio")):
+        ratio = getattr(nc, quantity) / getattr(lo, quantity)
+        low = nc.low(quantity) / lo.high(quantity)
+        high = nc.high(quantity) / lo.low(quantity)
+        out.append(_row("loihi/ncs2", "MNIST LeNet-5 T=64 (ours; Chandarana 2022 up to)",
+                        f"{quantity} ratio", c[key], ratio, low, high, "held-out"))  # fmt: skip
+    return out
+
+
+def akida_rows(c: Constants, samples: int = 1000) -> list[dict]:
+    """The template CNN and AkidaNet 0.5 (calibration and held out), zero-aware savings."""
+    net, traces = workloads.template_akida(samples)
+    est = akida.estimate(net, traces, constants=c)
+    out = _est_rows("akida", "MNIST template CNN (course)", est, {
+        "latency": (1 / c["akida_calibration_fps"], "calibration"),
+        "power": (c["akida_calibration_power"], "calibration"),
+        "energy": (c["akida_calibration_power"] / c["akida_calibration_fps"], "calibration"),
+    })  # fmt: skip
+    out += _akidanet_rows(c)
+    out += _sparsity_rows(c)
+    return out
+
+
+def _akidanet_rows(c: Constants) -> list[dict]:
+    macs, outputs = workloads.akidanet_counts()
+
+    def frame(k: Constants, frames: int) -> tuple[float, float, float]:
+        f = k["akidanet_event_fraction"]
+        t, e = akida.frame_figures(macs * f, outputs * f, k, frames)
+        floor = k["akidanet_guide_floor"]
+        return t, floor + e / t, floor * t + e
+
+    out = []
+    for workload, frames, fps, power, energy, role in (
+        ("AkidaNet 0.5 224, 1 frame (docs)", 1, c["akidanet_docs_fps_1"], None, None, "calibration"),
+        ("AkidaNet 0.5 224, 10 frames (docs)", 10, c["akidanet_docs_fps_10"],
+         c["akidanet_docs_power"], c["akidanet_docs_energy"], "held-out"),
+        ("AkidaNet 0.5 224, 10 frames (guide)", 10, c["akidanet_guide_fps"],
+         c["akidanet_guide_power"], c["akidanet_guide_energy"], "held-out"),
+    ):  # fmt: skip
+        central, *ends = (frame(k, frames) for k in _corners(c, akida._RANGED))
+        for i, (quantity, value) in enumerate((("latency", 1 / fps), ("power", power),
+                                                ("energy", energy))):  # fmt: skip
+            if value is None:
+                continue
+            vals = [central[i], *(e[i] for e in ends)]
+            r = (
+                "calibration"
+                if frames == 1 or (quantity == "latency" and "docs" in workload)
+                else role
+            )
+            out.append(
+                _row("akida", workload, quantity, value, central[i], min(vals), max(vals), r)
+            )
+    return out
+
+
+def _corners(c: Constants, names: list[str]) -> list[Constants]:
+    names = [*names, "akidanet_event_fraction"]
+    return [c, c.corner("low", names), c.corner("high", names)]
+
+
+def _sparsity_rows(c: Constants) -> list[dict]:
+    net, traces = workloads.two_conv_two_fc_akida()
+    est = akida.estimate(net, traces, constants=c)
+    synops, fires = est.details["synaptic_ops_per_frame"], est.details["events_per_frame"]
+    out = []
+    for name, key in (
+        ("2-conv + 2-FC (Habara 2024)", "habara"),
+        ("same, ISCAS 2025 change", "iscas"),
+    ):
+        act, wt = c[f"{key}_activation_reduction"], c[f"{key}_weight_reduction"]
+        vals = []
+        for k in _corners(c, akida._RANGED)[:3]:
+            t0, e0 = akida.frame_figures(synops, fires, k)
+            t1, e1 = akida.frame_figures(synops * (1 - act) * (1 - wt), fires * (1 - act), k)
+            p = k["akida_floor_power"]
+            vals.append(1 - (p * t1 + e1) / (p * t0 + e0))
+        out.append(_row("akida", f"{name}: {100 * act:.1f}% / {100 * wt:.1f}% sparser",
+                        "energy reduction", c[f"{key}_energy_reduction"], vals[0], min(vals),
+                        max(vals), "held-out"))  # fmt: skip
+    return out
+
+
+def rows(
+    constants: Constants | None = None, log: Callable[[str], None] | None = None
+) -> list[dict]:
+    """Every validation row: Loihi, Loihi against the NCS2, Akida."""
+    c = constants or Constants()
+    out = []
+    for part in (loihi_rows, ratio_rows, akida_rows):
+        out += part(c)
+        if log:
+            log(f"{part.__name__}: done")
+    return out
+
+
+def table(rows_: list[dict]) -> str:
+    """The rows as a fixed-width text table, modelled value with its range."""
+    head = f"{'chip':<11}{'workload':<54}{'quantity':<17}{'measured':>11}{'modelled [low-high]':>30}{'ratio':>7}  role"
+    lines = [head, "-" * len(head)]
+    for r in rows_:
+        model = f"{r['modelled']:.4g} [{r['low']:.3g}-{r['high']:.3g}]"
+        lines.append(
+            f"{r['chip']:<11}{r['workload'][:53]:<54}{r['quantity']:<17}{r['measured']:>11.4g}"
+            f"{model:>30}{r['ratio']:>7.3f}  {r['role']}"
+        )
+    held = [r for r in rows_ if r["role"] == "held-out"]
+    inside = sum(0.5 <= r["ratio"] <= 2 for r in held)
+    lines.append(f"held-out figures within 2x: {inside} of {len(held)}")
+    return "\n".join(lines)
+
+
+def write_json(rows_: list[dict], path: str | os.PathLike) -> None:
+    """The rows as a JSON list (keys ROW_KEYS, plus the range: low, high)."""
+    with open(path, "w") as f:
+        json.dump(rows_, f, indent=1)

@@ -1,0 +1,167 @@
+"""Published workloads rebuilt as their papers describe them, with traces from the emulators."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+import converters
+from converters import datasets, models, training
+from converters.akida import AkidaBits, to_akida
+from emu import akida_reference, loihi_reference, make_traces
+
+__all__ = [
+    "AKIDANET",
+    "akidanet_counts",
+    "kws",
+    "carsnn",
+    "lenet5_mnist",
+    "template_network",
+    "akida_traces",
+    "template_akida",
+    "two_conv_two_fc_akida",
+]
+
+# AkidaNet 0.5 at 224x224: (kind, output side, input channels, output channels)
+AKIDANET = [
+    ("conv", 112, 3, 16),
+    ("conv", 112, 16, 32),
+    ("conv", 56, 32, 64),
+    ("conv", 56, 64, 64),
+    ("conv", 28, 64, 128),
+    ("conv", 28, 128, 128),
+    ("sep", 14, 128, 256),
+    *[("sep", 14, 256, 256)] * 5,
+    ("sep", 7, 256, 512),
+    ("sep", 7, 512, 512),
+    ("dense", 1, 512, 1000),
+]
+
+
+def akidanet_counts() -> tuple[float, float]:
+    """Dense MACs and output activations per frame of AkidaNet 0.5 at 224x224."""
+    macs = outputs = 0.0
+    for kind, side, cin, cout in AKIDANET:
+        taps = {"conv": 9 * cin, "sep": 9 + cin, "dense": cin}[kind]
+        macs += side * side * cout * taps
+        outputs += side * side * cout
+    return macs, outputs
+
+
+def _loihi_traces(net, x: np.ndarray, labels=None):
+    record = loihi_reference.simulate(net, net.input.levels(x))
+    return make_traces(
+        layers=net.layer_names,
+        counts=record.counts,
+        spikes_per_step=record.spikes_per_step,
+        output_per_step=record.output_per_step,
+        predictions=record.counts[net.output.name].argmax(1),
+        labels=labels,
+        saturation=record.saturation,
+        attrs={
+            "target": "loihi",
+            "net_digest": net.digest(),
+            "timesteps": net.timesteps,
+            "dt": 1.0,
+        },
+    )
+
+
+def kws(timesteps: int = 32, seed: int = 0):
+    """Blouw et al. 2019's 390-256-256-29 network: random weights normalized on uniform
+    features in [0, 1] (the paper gives neither), rate-coded from the host; 20 inputs."""
+    torch.manual_seed(seed)
+    model = nn.Sequential(
+        nn.Linear(390, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 29)
+    )
+    x = np.random.default_rng(seed).random((60, 390)).astype(np.float32)
+    graph = converters.normalize(converters.load(model, x[:1]), x[:40])
+    net = converters.to_loihi(graph, timesteps=timesteps, input_encoding="rate")
+    return net, _loihi_traces(net, x[40:])
+
+
+def carsnn(timesteps: int = 10, seed: int = 0):
+    """CarSNN (Viale et al. 2021) as its paper outlines it: a spiking CNN on DVS event
+    frames (2 polarities, a 32x32 window here), two classes, a 10-step sample; random
+    weights normalized on sparse synthetic event frames (about 5% of pixels active)."""
+    torch.manual_seed(seed)
+    model = nn.Sequential(
+        nn.Conv2d(2, 8, 3, padding=1),
+        nn.ReLU(),
+        nn.AvgPool2d(2),
+        nn.Conv2d(8, 8, 3, padding=1),
+        nn.ReLU(),
+        nn.AvgPool2d(2),
+        nn.Flatten(),
+        nn.Linear(8 * 8 * 8, 100),
+        nn.ReLU(),
+        nn.Linear(100, 2),
+    )
+    rng = np.random.default_rng(seed)
+    x = (rng.random((40, 2, 32, 32)) < 0.05).astype(np.float32)
+    graph = converters.normalize(converters.load(model, x[:1]), x[:20])
+    net = converters.to_loihi(graph, timesteps=timesteps, input_encoding="rate")
+    return net, _loihi_traces(net, x[20:])
+
+
+def lenet5_mnist(samples: int = 100, epochs: int = 1, timesteps: int = 64):
+    """LeNet-5 trained on MNIST, its graph, Loihi net and traces on ``samples`` test images."""
+    data = datasets.mnist()
+    model = training.train(models.lenet5(), data.x_train, data.y_train, epochs=epochs)
+    graph = converters.normalize(converters.load(model, data.x_train[:1]), data.x_train[:500])
+    net = converters.to_loihi(graph, timesteps=timesteps)
+    x, y = data.x_test[:samples], data.y_test[:samples]
+    return model, graph, net, _loihi_traces(net, x, y), (x, y)
+
+
+def template_network(seed: int = 0) -> nn.Module:
+    """The course's MNIST template: conv 16, conv 16 (3x3, ReLU, 2x2 max pool), dense 10."""
+    torch.manual_seed(seed)
+    return nn.Sequential(
+        nn.Conv2d(1, 16, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(16, 16, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(16 * 7 * 7, 10),
+    )
+
+
+def akida_traces(net, x: np.ndarray, y: np.ndarray):
+    """Akida-emulated traces of ``net`` on images ``x``."""
+    record = akida_reference.simulate(net, net.levels(x))
+    return make_traces(
+        layers=net.layer_names,
+        counts=record.counts,
+        spikes_per_step=record.spikes_per_step,
+        output_per_step=record.output_per_step,
+        predictions=record.counts[net.layers[-1].name].argmax(1),
+        labels=y,
+        saturation=record.saturation,
+        attrs={"target": "akida", "net_digest": net.digest(), "timesteps": 1, "dt": 1.0},
+    )
+
+
+def _akida_mnist(model: nn.Module, samples: int, epochs: int, bits: AkidaBits):
+    data = datasets.mnist()
+    model = training.train(model, data.x_train, data.y_train, epochs=epochs)
+    graph = converters.load(model, data.x_train[:1])
+    net = to_akida(graph, data.x_train[:1000], bits, drop_output_bias=True)
+    x, y = data.x_test[:samples], data.y_test[:samples]
+    return net, akida_traces(net, x, y)
+
+
+def template_akida(samples: int = 1000, epochs: int = 2, seed: int = 0):
+    """The template CNN trained on MNIST, as an AkidaNet (8-bit input weights), and traces."""
+    return _akida_mnist(template_network(seed), samples, epochs, AkidaBits(input_weights=8))
+
+
+def two_conv_two_fc_akida(samples: int = 300, epochs: int = 1, seed: int = 0):
+    """The 2-conv + 2-FC MNIST network of the zero-aware comparison (plain training)."""
+    from converters.akida_commands import two_conv_two_fc
+
+    torch.manual_seed(seed)
+    return _akida_mnist(two_conv_two_fc(), samples, epochs, AkidaBits(weights=4, activations=4))
