@@ -3,7 +3,7 @@
 from importlib import import_module
 
 from .akida import AkidaBits, AkidaLayer, AkidaMappingError, AkidaNet, to_akida
-from .graph import Add, AvgPool2d, Conv2d, Dense, Flatten, Graph, Input, MaxPool2d
+from .graph import Add, AvgPool2d, Conv2d, Dense, Flatten, Graph, Input, MaxPool2d, replace_maxpool
 from .importer import UnsupportedLayerError, load, to_openvino
 from .loihi import LoihiInput, LoihiLayer, LoihiNet, LoihiProjection, QuantizationReport, to_loihi
 from .nir_io import (
@@ -42,6 +42,7 @@ __all__ = [
     "normalize",
     "to_loihi",
     "MaxPool2d",
+    "replace_maxpool",
     "NIRExportError",
     "NIRImportError",
     "from_nir",

@@ -6,6 +6,7 @@ topological order, so evaluating them in order is a valid forward pass.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,6 +22,7 @@ __all__ = [
     "Node",
     "Graph",
     "SUPPORTED_LAYERS",
+    "replace_maxpool",
 ]
 
 
@@ -213,3 +215,18 @@ def pool2d(x, kernel, stride, padding, mode: str, count_include_pad: bool = True
     ones = np.ones((1, 1, *x.shape[2:]))
     counts = _windows(ones, kernel, stride, padding, 0.0).sum(axis=(4, 5))
     return total / counts
+
+
+def replace_maxpool(graph: Graph) -> Graph:
+    """A copy of ``graph`` with every MaxPool2d replaced by an AvgPool2d of the same window.
+
+    This changes the function (fine-tune the source model instead where possible, see
+    :func:`converters.training.replace_maxpool`); padded cells count as zeros.
+    """
+    nodes = [
+        AvgPool2d(n.name, list(n.inputs), n.kernel, n.stride, n.padding)
+        if isinstance(n, MaxPool2d)
+        else copy.deepcopy(n)
+        for n in graph.nodes
+    ]
+    return Graph(nodes, graph.output)
