@@ -34,7 +34,27 @@ class Input:
     scale: float = 1.0  # the graph reads its input divided by this (set by normalization)
 
 
-@dataclass
+def _summary(a: np.ndarray) -> str:
+    """An array as its shape and value range, never its values."""
+    shape = "x".join(str(d) for d in np.shape(a))
+    if np.size(a) == 0:
+        return f"[{shape}]"
+    return f"[{shape}] in [{np.min(a):.3g}, {np.max(a):.3g}]"
+
+
+def _layer_repr(node, extra: str = "") -> str:
+    parts = [repr(node.name), f"inputs={node.inputs}"]
+    for key in ("weight", "bias"):
+        if hasattr(node, key):
+            parts.append(f"{key}{_summary(getattr(node, key))}")
+    if extra:
+        parts.append(extra)
+    if getattr(node, "relu", False):
+        parts.append("relu")
+    return f"{type(node).__name__}({', '.join(parts)})"
+
+
+@dataclass(repr=False)
 class Conv2d:
     name: str
     inputs: list[str]
@@ -45,14 +65,21 @@ class Conv2d:
     groups: int = 1
     relu: bool = False
 
+    def __repr__(self) -> str:
+        extra = f"stride={self.stride}, padding={self.padding}"
+        return _layer_repr(self, extra + (f", groups={self.groups}" if self.groups > 1 else ""))
 
-@dataclass
+
+@dataclass(repr=False)
 class Dense:
     name: str
     inputs: list[str]
     weight: np.ndarray  # [O, I]
     bias: np.ndarray  # [O]
     relu: bool = False
+
+    def __repr__(self) -> str:
+        return _layer_repr(self)
 
 
 @dataclass
@@ -102,12 +129,26 @@ SUPPORTED_LAYERS = (
 )
 
 
-@dataclass
+@dataclass(repr=False)
 class Graph:
     """A feed-forward layer graph: nodes in topological order, one input, one output."""
 
     nodes: list[Node]
     output: str
+
+    def __repr__(self) -> str:
+        shapes = self.shapes()
+        rows = [
+            f"Graph({len(self.nodes)} nodes, output {self.output!r}, {self.parameters()} parameters)"
+        ]
+        for n in self.nodes:
+            shape = "x".join(str(d) for d in shapes[n.name])
+            rows.append(f"  {shape:>10}  {n!r}")
+        return "\n".join(rows)
+
+    def parameters(self) -> int:
+        """Number of weights and biases."""
+        return sum(n.weight.size + n.bias.size for n in self.nodes if isinstance(n, WEIGHTED))
 
     def __post_init__(self) -> None:
         names = [n.name for n in self.nodes]
