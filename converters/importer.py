@@ -74,6 +74,9 @@ def to_openvino(model: Any, example_input: Any = None):
         shape = [1, *np.shape(example_input)[1:]]
         ov_model.reshape({ov_model.inputs[0]: shape})
     shape = ov_model.inputs[0].get_partial_shape()
+    if not shape.is_static and shape.rank.is_static and all(d.is_static for d in shape[1:]):
+        ov_model.reshape({ov_model.inputs[0]: [1, *(d.get_length() for d in shape[1:])]})
+        shape = ov_model.inputs[0].get_partial_shape()  # only the batch axis was dynamic
     if not shape.is_static:
         raise ValueError(
             f"the model's input shape {shape} is dynamic: pass example_input "
