@@ -5,7 +5,7 @@ from importlib import import_module
 from .akida import AkidaMappingError, to_akida
 from .chips.akida import AkidaBits, AkidaLayer, AkidaNet
 from .chips.loihi import LoihiInput, LoihiLayer, LoihiNet, LoihiProjection, QuantizationReport
-from .graph import Add, AvgPool2d, Conv2d, Dense, Flatten, Graph, Input, MaxPool2d
+from .graph import Add, AvgPool2d, Conv2d, Dense, Flatten, Graph, Input, MaxPool2d, replace_maxpool
 from .importer import UnsupportedLayerError, load, to_openvino
 from .loihi import to_loihi
 from .nir_io import (
@@ -44,6 +44,7 @@ __all__ = [
     "normalize",
     "to_loihi",
     "MaxPool2d",
+    "replace_maxpool",
     "NIRExportError",
     "NIRImportError",
     "from_nir",

@@ -6,6 +6,7 @@ topological order, so evaluating them in order is a valid forward pass.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,6 +22,7 @@ __all__ = [
     "Node",
     "Graph",
     "SUPPORTED_LAYERS",
+    "replace_maxpool",
 ]
 
 
@@ -32,7 +34,27 @@ class Input:
     scale: float = 1.0  # the graph reads its input divided by this (set by normalization)
 
 
-@dataclass
+def _summary(a: np.ndarray) -> str:
+    """An array as its shape and value range, never its values."""
+    shape = "x".join(str(d) for d in np.shape(a))
+    if np.size(a) == 0:
+        return f"[{shape}]"
+    return f"[{shape}] in [{np.min(a):.3g}, {np.max(a):.3g}]"
+
+
+def _layer_repr(node, extra: str = "") -> str:
+    parts = [repr(node.name), f"inputs={node.inputs}"]
+    for key in ("weight", "bias"):
+        if hasattr(node, key):
+            parts.append(f"{key}{_summary(getattr(node, key))}")
+    if extra:
+        parts.append(extra)
+    if getattr(node, "relu", False):
+        parts.append("relu")
+    return f"{type(node).__name__}({', '.join(parts)})"
+
+
+@dataclass(repr=False)
 class Conv2d:
     name: str
     inputs: list[str]
@@ -43,14 +65,21 @@ class Conv2d:
     groups: int = 1
     relu: bool = False
 
+    def __repr__(self) -> str:
+        extra = f"stride={self.stride}, padding={self.padding}"
+        return _layer_repr(self, extra + (f", groups={self.groups}" if self.groups > 1 else ""))
 
-@dataclass
+
+@dataclass(repr=False)
 class Dense:
     name: str
     inputs: list[str]
     weight: np.ndarray  # [O, I]
     bias: np.ndarray  # [O]
     relu: bool = False
+
+    def __repr__(self) -> str:
+        return _layer_repr(self)
 
 
 @dataclass
@@ -99,12 +128,28 @@ SUPPORTED_LAYERS = (
 )
 
 
-@dataclass
+@dataclass(repr=False)
 class Graph:
     """A feed-forward layer graph: nodes in topological order, one input, one output."""
 
     nodes: list[Node]
     output: str
+
+    def __repr__(self) -> str:
+        shapes = self.shapes()
+        rows = [
+            f"Graph({len(self.nodes)} nodes, output {self.output!r}, {self.parameters()} parameters)"
+        ]
+        for n in self.nodes:
+            shape = "x".join(str(d) for d in shapes[n.name])
+            rows.append(f"  {shape:>10}  {n!r}")
+        return "\n".join(rows)
+
+    def parameters(self) -> int:
+        """Number of weights and biases."""
+        return sum(
+            n.weight.size + n.bias.size for n in self.nodes if isinstance(n, (Conv2d, Dense))
+        )
 
     def __post_init__(self) -> None:
         names = [n.name for n in self.nodes]
@@ -212,3 +257,18 @@ def pool2d(x, kernel, stride, padding, mode: str, count_include_pad: bool = True
     ones = np.ones((1, 1, *x.shape[2:]))
     counts = _windows(ones, kernel, stride, padding, 0.0).sum(axis=(4, 5))
     return total / counts
+
+
+def replace_maxpool(graph: Graph) -> Graph:
+    """A copy of ``graph`` with every MaxPool2d replaced by an AvgPool2d of the same window.
+
+    This changes the function (fine-tune the source model instead where possible, see
+    :func:`converters.training.replace_maxpool`); padded cells count as zeros.
+    """
+    nodes = [
+        AvgPool2d(n.name, list(n.inputs), n.kernel, n.stride, n.padding)
+        if isinstance(n, MaxPool2d)
+        else copy.deepcopy(n)
+        for n in graph.nodes
+    ]
+    return Graph(nodes, graph.output)

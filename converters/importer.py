@@ -65,17 +65,24 @@ def to_openvino(model: Any, example_input: Any = None):
             f"cannot load a model of type {type(model).__name__}; "
             "accepted: torch.nn.Module, a path to an .onnx file, openvino.Model"
         )
-    if example_input is not None:
-        shape = [1, *np.shape(example_input)[1:]]
-        ov_model.reshape({ov_model.inputs[0]: shape})
-        _fold_constants(ov_model)
     if len(ov_model.inputs) != 1 or len(ov_model.outputs) != 1:
         raise ValueError(
             f"the model has {len(ov_model.inputs)} inputs and {len(ov_model.outputs)} outputs; "
             "neuroemu converts single-input, single-output networks"
         )
-    if not ov_model.inputs[0].get_partial_shape().is_static:
-        raise ValueError("the model's input shape is dynamic: pass example_input to fix it")
+    if example_input is not None:
+        shape = [1, *np.shape(example_input)[1:]]
+        ov_model.reshape({ov_model.inputs[0]: shape})
+    shape = ov_model.inputs[0].get_partial_shape()
+    if not shape.is_static and shape.rank.is_static and all(d.is_static for d in shape[1:]):
+        ov_model.reshape({ov_model.inputs[0]: [1, *(d.get_length() for d in shape[1:])]})
+        shape = ov_model.inputs[0].get_partial_shape()  # only the batch axis was dynamic
+    if not shape.is_static:
+        raise ValueError(
+            f"the model's input shape {shape} is dynamic: pass example_input "
+            "(one input batch, e.g. converters.load(path, example_input=x[:1]))"
+        )
+    _fold_constants(ov_model)  # a static shape turns ShapeOf/Reshape chains into constants
     return ov_model
 
 
@@ -90,7 +97,8 @@ def load(model: Any, example_input: Any = None) -> Graph:
         An input batch (array or tensor of shape (N, C, H, W) or (N, F)); required for
         torch models, optional otherwise (it fixes a dynamic input shape).
     """
-    return _Reader(to_openvino(model, example_input)).graph()
+    graph = _Reader(to_openvino(model, example_input)).graph()
+    return _torch_names(model, graph) if _is_torch_module(model) else graph
 
 
 def _from_module(op) -> bool:
@@ -114,9 +122,78 @@ def _is_torch_module(obj: Any) -> bool:
 
 
 def _layer_name(friendly: str) -> str:
-    """The torch module path of an op (``__module.features.0/...`` gives ``features_0``), or ''."""
+    """The source model's module path of an op, normalized alike for every route, or ''.
+
+    torch's ``__module.4.downsample.0/aten::...`` and ONNX's
+    ``/4/downsample/downsample.0/Conv`` both give ``layer4_downsample_0``: dots and
+    slashes become underscores, and a leading digit gets the prefix ``layer``.
+    """
     match = re.match(r"__module\.([^/]+)/", friendly)
-    return re.sub(r"\W", "_", match.group(1)).strip("_") if match else ""
+    if match:
+        path = match.group(1)
+    elif friendly.startswith("/") and friendly.count("/") >= 2:
+        parts: list[str] = []
+        for part in friendly.removesuffix("/WithoutBiases").strip("/").split("/")[:-1]:
+            if parts and part.startswith(parts[-1] + "."):
+                parts[-1] = part  # ONNX scopes repeat a nested module's full path
+            else:
+                parts.append(part)
+        path = ".".join(parts)
+    else:
+        return ""
+    name = re.sub(r"\W", "_", path).strip("_")
+    return f"layer{name}" if name[:1].isdigit() else name
+
+
+def _torch_names(model: Any, graph: Graph) -> Graph:
+    """Name weighted layers after the torch Conv2d/Linear modules they came from.
+
+    OpenVINO folds BatchNorm into a convolution and drops the convolution's name; the
+    folded weights equal the module's up to a factor per output channel, which finds it.
+    """
+    from torch import nn
+
+    modules = [
+        (name, m.weight.detach().double().numpy())
+        for name, m in model.named_modules()
+        if isinstance(m, nn.Conv2d | nn.Linear)
+    ]
+    renames: dict[str, str] = {}
+    for node in graph.nodes:
+        if not isinstance(node, Conv2d | Dense):
+            continue
+        fits = [(k, _alignment(node.weight, w)) for k, (_, w) in enumerate(modules)]
+        fits = [(k, a) for k, a in fits if a > 0.999]
+        if fits:
+            k = max(fits, key=lambda f: f[1])[0]
+            renames[node.name] = _layer_name(f"__module.{modules.pop(k)[0]}/")
+    return _renamed(graph, renames)
+
+
+def _alignment(folded: np.ndarray, weight: np.ndarray) -> float:
+    """Smallest |cosine| between matching output channels (0 if the shapes differ)."""
+    if folded.shape != weight.shape:
+        return 0.0
+    a, b = folded.reshape(len(folded), -1), weight.reshape(len(weight), -1)
+    norms = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
+    cos = np.abs(np.sum(a * b, axis=1)) / np.where(norms > 0, norms, 1.0)
+    return float(np.min(np.where(norms > 0, cos, 1.0)))
+
+
+def _renamed(graph: Graph, renames: dict[str, str]) -> Graph:
+    taken = {n.name for n in graph.nodes} - set(renames)
+    final = {}
+    for old, new in renames.items():
+        name, k = new, 1
+        while name in taken:
+            k += 1
+            name = f"{new}_{k}"
+        taken.add(name)
+        final[old] = name
+    for node in graph.nodes:
+        node.name = final.get(node.name, node.name)
+        node.inputs = [final.get(i, i) for i in node.inputs]
+    return Graph(graph.nodes, final.get(graph.output, graph.output))
 
 
 class _Reader:

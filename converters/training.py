@@ -13,7 +13,7 @@ from .datasets import Dataset
 from .quantized_layers import QuantizedModel
 from .zero_aware import ActivationRecorder, ZeroAware, sparsity, weight_penalty
 
-__all__ = ["train", "accuracy", "predict"]
+__all__ = ["train", "accuracy", "predict", "replace_maxpool"]
 
 
 def predict(model: nn.Module, x: np.ndarray, batch_size: int = 512) -> np.ndarray:
@@ -24,6 +24,24 @@ def predict(model: nn.Module, x: np.ndarray, batch_size: int = 512) -> np.ndarra
         for start in range(0, len(x), batch_size):
             out.append(model(torch.as_tensor(x[start : start + batch_size])).argmax(1).numpy())
     return np.concatenate(out) if out else np.zeros(0, np.int64)
+
+
+def replace_maxpool(model: nn.Module) -> nn.Module:
+    """Swap every MaxPool2d of ``model`` (in place) for an AvgPool2d of the same window.
+
+    Average pooling is linear, so it converts for Loihi exactly; the swap changes the
+    function, so fine-tune afterwards (:func:`train` with a few epochs and a small ``lr``).
+    """
+    for name, child in model.named_children():
+        if isinstance(child, nn.MaxPool2d):
+            if child.dilation not in (1, (1, 1)) or child.ceil_mode:
+                raise ValueError(
+                    f"MaxPool2d {name!r}: dilated or ceil_mode pooling has no average twin"
+                )
+            setattr(model, name, nn.AvgPool2d(child.kernel_size, child.stride, child.padding))
+        else:
+            replace_maxpool(child)
+    return model
 
 
 def accuracy(model: nn.Module, x: np.ndarray, y: np.ndarray) -> float:

@@ -51,7 +51,7 @@ def register(subparsers) -> None:
         "--probe",
         action="append",
         metavar="LAYER:I,J",
-        help="record u and v of these neurons every step (repeatable), e.g. --probe conv2d0:0,17",
+        help="record u and v of these neurons every step (repeatable), e.g. --probe layer0:0,17",
     )
     run.add_argument("--mnist-dir", help="directory of the MNIST idx files")
     run.set_defaults(func=cmd_run)

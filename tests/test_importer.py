@@ -92,3 +92,60 @@ def test_torch_model_without_example_input_is_refused():
 def test_unknown_model_type_is_refused():
     with pytest.raises(TypeError, match="accepted"):
         converters.load(42)
+
+
+def _export(model: nn.Module, path, **kwargs) -> None:
+    torch.onnx.export(model, torch.zeros(1, 1, 28, 28), str(path), dynamo=False, **kwargs)
+
+
+def test_static_onnx_file_and_ir_load_alone_with_the_torch_layer_names(tmp_path):
+    import openvino as ov
+
+    from converters import models
+
+    model = _trained_like(models.resnet((4, 8)))
+    x = torch.rand(3, 1, 28, 28)
+    _export(model, tmp_path / "net.onnx")
+    ir = ov.convert_model(model, example_input=x[:1])
+    ir.reshape([1, 1, 28, 28])  # an IR with a static shape, as OpenVINO's tools write one
+    ov.save_model(ir, str(tmp_path / "net.xml"), compress_to_fp16=False)
+    from_torch = converters.load(model, x[:1])
+    expected = model(x).detach().numpy()
+    for path in (tmp_path / "net.onnx", tmp_path / "net.xml"):
+        graph = converters.load(path)
+        np.testing.assert_allclose(graph.forward(x.numpy()), expected, atol=1e-4)
+    names = [n.name for n in from_torch.nodes]
+    assert names == [n.name for n in converters.load(tmp_path / "net.onnx").nodes]
+    assert "layer4_downsample_0" in names and "layer3_conv1" in names
+
+
+def test_dynamic_batch_is_fixed_and_dynamic_image_size_asks_for_example_input(tmp_path):
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1)).eval()
+    _export(model, tmp_path / "batch.onnx", input_names=["x"], dynamic_axes={"x": {0: "n"}})
+    assert converters.load(tmp_path / "batch.onnx").input.shape == (1, 28, 28)
+    axes = {"x": {0: "n", 2: "h", 3: "w"}}
+    _export(model, tmp_path / "hw.onnx", input_names=["x"], dynamic_axes=axes)
+    with pytest.raises(ValueError, match="example_input") as err:
+        converters.load(tmp_path / "hw.onnx")
+    assert "\n" not in str(err.value)
+    graph = converters.load(tmp_path / "hw.onnx", example_input=np.zeros((1, 1, 12, 12)))
+    assert graph.input.shape == (1, 12, 12)
+
+
+@pytest.mark.parametrize(
+    "source, error",
+    [
+        ("missing.onnx", FileNotFoundError),
+        (42, TypeError),
+        (
+            nn.Sequential(nn.Flatten(), nn.Linear(784, 3), nn.Tanh()),
+            converters.UnsupportedLayerError,
+        ),
+    ],
+)
+def test_bad_sources_give_one_line_errors(source, error):
+    with pytest.raises(error) as err:
+        converters.load(
+            source, torch.zeros(1, 1, 28, 28) if isinstance(source, nn.Module) else None
+        )
+    assert "\n" not in str(err.value) and len(str(err.value)) < 400
