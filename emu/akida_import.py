@@ -106,6 +106,8 @@ def from_akida_model(
     first = layers[0].parameters
     input_bits = 8
     if first.layer_type.name == "InputData":
+        if first.input_signed:
+            raise AkidaImportError(layers[0].name, "signed inputs (v1 inputs are unsigned)")
         input_bits, input_name = int(first.input_bits), layers[0].name
         layers = layers[1:]
     input_shape = shape = tuple(int(s) for s in model.input_shape)
