@@ -12,6 +12,7 @@ from converters.chips.akida import AkidaBits, AkidaLayer, AkidaNet
 from converters.training import train
 from emu.akida_backend import AkidaBackend
 from emu.akida_reference import simulate
+from emu.backend import RunSettings
 
 pytest.importorskip("akida")
 
@@ -61,7 +62,7 @@ def test_converted_network_matches_engine_and_qat_model(trained, digits):
 def test_converted_network_on_brian2_runtime(trained, digits, tmp_path):
     _, net = trained
     levels = net.levels(digits.x_test[:40])
-    backend = AkidaBackend(net, "runtime", tmp_path)
+    backend = AkidaBackend(net, RunSettings("runtime", cache_dir=tmp_path))
     record = backend.run_batch(backend.encode(digits.x_test[:40]))
     reference = simulate(net, levels)
     for name in net.layer_names:
@@ -71,7 +72,7 @@ def test_converted_network_on_brian2_runtime(trained, digits, tmp_path):
 @pytest.mark.slow
 def test_converted_network_on_cpp_standalone(trained, digits, tmp_path):
     _, net = trained
-    backend = AkidaBackend(net, "cpp_standalone", tmp_path, batch_size=100)
+    backend = AkidaBackend(net, RunSettings("cpp_standalone", batch_size=100, cache_dir=tmp_path))
     samples = digits.x_test[:200]
     reference = simulate(net, net.levels(samples))
     for start in (0, 100):
