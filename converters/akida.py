@@ -53,7 +53,8 @@ def quantize_weights(w: np.ndarray, bits: int) -> tuple[np.ndarray, float]:
 _ACCEPTED = (
     "a chain Input -> Conv2d/Dense (ReLU, or no ReLU on the last) with MaxPool2d 2x2 stride 2 "
     "or a global AvgPool2d after a convolution, Flatten before Dense; convolutions with odd "
-    "square kernels 1..7, stride 1 (or 2 with 3x3), 'same' (TF-style) or no padding"
+    "square kernels 1..7, stride 1 (or 2 with 3x3), 'same' padding (TF-style, or centred "
+    "windows: 'same_upper'), or no padding"
 )
 
 
@@ -65,10 +66,18 @@ def _conv_padding(node: Conv2d, h: int, w: int) -> str:
     left, right = same_padding(w, kw, node.stride[1])
     if tuple(node.padding) == (top, left, bottom, right):
         return "same"
+    pt, pl, pb, pr = node.padding
+    sh, sw = node.stride
+    centred = (pt, pl) == ((kh - 1) // 2, (kw - 1) // 2)
+    if centred and ((h + pt + pb - kh) // sh + 1, (w + pl + pr - kw) // sw + 1) == (
+        -(-h // sh),
+        -(-w // sw),
+    ):
+        return "same_upper"  # the cells padded at the end beyond the last window are unread
     raise AkidaMappingError(
         node.name,
         f"padding {tuple(node.padding)} (top, left, bottom, right) is neither none nor "
-        f"TF-style 'same' {(top, left, bottom, right)}",
+        f"TF-style 'same' {(top, left, bottom, right)} nor centred windows (same_upper)",
         _ACCEPTED,
     )
 
@@ -182,6 +191,16 @@ def _kernel(node, input_conv: bool, shape: tuple[int, int, int]) -> tuple[str, s
     return "dense", "same", _dense_rows(node.weight, shape)
 
 
+def _record(name: str, *fields) -> AkidaLayer:
+    """The AkidaLayer, its refusals (the engine's 'same_upper' defects) as mapping errors."""
+    try:
+        return AkidaLayer(name, *fields)
+    except ValueError as err:
+        raise AkidaMappingError(
+            name, str(err), "TF-style padding, or centred windows the engine computes correctly"
+        ) from err
+
+
 def _steps(a_out: np.ndarray, unit: float, act_bits: int) -> tuple[np.ndarray, np.ndarray]:
     """act_step and the resulting effective step for wanted output steps ``a_out``."""
     per = 2.0 ** (STEP_SHIFT - act_bits) / STEP_SCALE
@@ -270,7 +289,7 @@ def to_akida(
         if pool is not None:
             h, w = values[node.name].shape[2:]
             pool_kind, pool_size, pool_stride = _pooling(pool, h, w, node)
-        layer = AkidaLayer(
+        layer = _record(
             node.name,
             kind,
             shape,

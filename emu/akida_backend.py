@@ -6,7 +6,10 @@ potential; stage k reads the potentials its inputs delivered during step k-1, ap
 activation of :mod:`converters.chips.akida` and fires its non-zero outputs. A pooled
 convolution is two stages: its raw potentials all fire into the pooled group, which keeps
 the maximum (``pmax_post = max(pmax_post, p_pre)``, padded cells never exist) or the
-saturating sum in row-major order (global average pooling). Samples run back to back.
+saturating sum in row-major order (global average pooling). A separable layer is one set
+of synapses with the depthwise-times-pointwise kernel (exact in integers); the input
+convolution's padded cells start each potential at its constant ``b``. Samples run back
+to back.
 """
 
 from __future__ import annotations
@@ -16,13 +19,20 @@ from dataclasses import dataclass
 import brian2
 import numpy as np
 
-from converters.chips.akida import POTENTIAL_MAX, POTENTIAL_MIN, AkidaLayer, AkidaNet, same_padding
+from converters.chips.akida import (
+    POTENTIAL_MAX,
+    POTENTIAL_MIN,
+    AkidaLayer,
+    AkidaNet,
+    correlation_kernel,
+    pad_before,
+)
 
 from .backend import Backend, RunSettings, digest_arrays
 from .records import BatchRecord
 from .standalone import StableClock
 
-__all__ = ["AkidaBackend", "connections"]
+__all__ = ["AkidaBackend", "connections", "padding_bias"]
 
 EMPTY = -(2**40)  # start of a max-pooling accumulator, below every potential
 
@@ -34,8 +44,9 @@ th : integer
 s : integer
 top : integer
 sat : integer
+b : integer
 """
-INT64 = {v: np.int64 for v in ("p", "pc", "out", "th", "s", "top", "sat")}
+INT64 = {v: np.int64 for v in ("p", "pc", "out", "th", "s", "top", "sat", "b")}
 
 
 def _activation(act_bits: int | None) -> str:
@@ -61,6 +72,20 @@ class _Stage:
     layer: AkidaLayer | None
 
 
+def _taps(layer: AkidaLayer) -> tuple[np.ndarray, ...]:
+    """Every (output row, output column, kernel row, kernel column, input row, input column)
+    of a convolution, padded cells included."""
+    h, w, _ = layer.input_shape
+    kh, kw = layer.weights.shape[:2]
+    ho, wo, _ = layer.conv_shape
+    top = pad_before(layer.padding, h, kh, layer.stride[0])
+    left = pad_before(layer.padding, w, kw, layer.stride[1])
+    oh, ow, di, dj = np.meshgrid(np.arange(ho), np.arange(wo), np.arange(kh), np.arange(kw),
+                                 indexing="ij")  # fmt: skip
+    hi, wi = oh * layer.stride[0] - top + di, ow * layer.stride[1] - left + dj
+    return tuple(a.reshape(-1) for a in (oh, ow, di, dj, hi, wi))
+
+
 def connections(layer: AkidaLayer) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Synapses (pre, post, weight) of a layer: inputs flattened (h, w, c), outputs (h, w, f).
 
@@ -72,23 +97,33 @@ def connections(layer: AkidaLayer) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         rows = np.arange(h * w * c).reshape(c, w, h).transpose(2, 1, 0).reshape(-1)  # pre -> row
         pre, post = np.divmod(np.arange(h * w * c * layer.filters), layer.filters)
         return pre, post, layer.weights[rows].reshape(-1).astype(np.int64)
-    kernel = layer.weights[::-1, ::-1] if layer.kind == "conv" else layer.weights
-    kh, kw, _, f = kernel.shape
-    ho, wo, _ = layer.conv_shape
-    top = same_padding(h, kh, layer.stride[0])[0] if layer.padding == "same" else 0
-    left = same_padding(w, kw, layer.stride[1])[0] if layer.padding == "same" else 0
-    oh, ow, di, dj = np.meshgrid(np.arange(ho), np.arange(wo), np.arange(kh), np.arange(kw),
-                                 indexing="ij")  # fmt: skip
-    hi, wi = oh * layer.stride[0] - top + di, ow * layer.stride[1] - left + dj
+    kernel = correlation_kernel(layer)
+    f = kernel.shape[3]
+    wo = layer.conv_shape[1]
+    oh, ow, di, dj, hi, wi = _taps(layer)
     inside = (hi >= 0) & (hi < h) & (wi >= 0) & (wi < w)
     oh, ow, di, dj, hi, wi = (a[inside] for a in (oh, ow, di, dj, hi, wi))
     cc, ff = np.meshgrid(np.arange(c), np.arange(f), indexing="ij")
     pre = ((hi * w + wi) * c)[:, None, None] + cc[None]
     post = ((oh * wo + ow) * f)[:, None, None] + ff[None]
-    weight = kernel[di, dj][:, :, :]  # (taps, c, f)
+    weight = kernel[di, dj]  # (taps, c, f)
     pre, post, weight = (np.broadcast_to(a, weight.shape).reshape(-1) for a in (pre, post, weight))
     order = np.lexsort((post, pre))
     return pre[order], post[order], weight[order].astype(np.int64)
+
+
+def padding_bias(layer: AkidaLayer) -> np.ndarray:
+    """Per raw potential (h, w, f flattened): what the padded cells (``padding_value``) add."""
+    size = int(np.prod(layer.conv_shape))
+    if layer.kind == "dense" or layer.padding_value == 0:
+        return np.zeros(size, np.int64)
+    h, w, _ = layer.input_shape
+    kernel = correlation_kernel(layer).sum(axis=2)  # (kh, kw, f): every channel is padded
+    oh, ow, di, dj, hi, wi = _taps(layer)
+    outside = (hi < 0) | (hi >= h) | (wi < 0) | (wi >= w)
+    bias = np.zeros(layer.conv_shape, np.int64)
+    np.add.at(bias, (oh[outside], ow[outside]), kernel[di[outside], dj[outside]])
+    return bias.reshape(-1) * layer.padding_value
 
 
 def _pool_connections(layer: AkidaLayer) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -103,8 +138,7 @@ def _pool_connections(layer: AkidaLayer) -> list[tuple[np.ndarray, np.ndarray]]:
         pre = np.arange(h * w * f)
         return [(pre, pre % f)]
     (ph, pw), (sh, sw) = layer.pool_size, layer.pool_stride
-    top = same_padding(h, ph, sh)[0] if layer.padding == "same" else 0
-    left = same_padding(w, pw, sw)[0] if layer.padding == "same" else 0
+    top, left = pad_before(layer.padding, h, ph, sh), pad_before(layer.padding, w, pw, sw)
     ho, wo, _ = layer.output_shape
     oh, ow, ff = np.meshgrid(np.arange(ho), np.arange(wo), np.arange(f), indexing="ij")
     sets = []
@@ -255,7 +289,7 @@ class AkidaBackend(Backend):
             if stage.step == 0:
                 load = "out = int(input_levels(t, i))"
             else:
-                load = f"p = {EMPTY}" if is_max else "p = 0"
+                load = f"p = {EMPTY}" if is_max else "p = b"
                 g.run_regularly(stage.code, when="groups", name=f"{stage.name}_compute")
             g.run_regularly(load, clock=per_frame, when="start", name=f"{stage.name}_load")
             groups[stage.name] = g
@@ -300,6 +334,9 @@ class AkidaBackend(Backend):
             steps = steps << (4 - (layer.act_bits or 4))
             values[(stage.name, "s")] = np.tile(steps, positions)
             values[(stage.name, "top")] = np.full(stage.size, 2 ** (layer.act_bits or 1) - 1)
+        for k, layer in enumerate(self.net.layers, start=1):
+            target = f"raw{k}" if layer.pool != "none" else f"stage{k}"
+            values[(target, "b")] = padding_bias(layer)
         return values
 
     def _inputs(self, levels: np.ndarray, first_sample: int) -> dict[str, np.ndarray]:

@@ -96,7 +96,8 @@ def synaptic_ops(layer: AkidaLayer, inputs: np.ndarray) -> np.ndarray:
     if layer.kind == "dense":
         flat = events.transpose(0, 3, 2, 1).reshape(len(events), -1)  # row h + H (w + W c)
         return flat @ touched.sum(1).astype(np.int64)
-    ones = dataclasses.replace(layer, weights=touched, pool="none", weight_bits=8)
+    ones = dataclasses.replace(layer, weights=touched, pool="none", weight_bits=8, padding_value=0,
+                               pointwise=(layer.pointwise != 0).astype(np.int8))  # fmt: skip
     p, _ = potentials(events, ones)
     return p.reshape(len(events), -1).sum(1)
 

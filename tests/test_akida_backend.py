@@ -1,6 +1,8 @@
 """Brian2 emulation of Akida layers (runtime and cpp_standalone) against the numpy reference and
 BrainChip's engine: fixed topologies, randomized parameters run through one build each."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -17,8 +19,9 @@ DEVICES = ["runtime", "cpp_standalone"]
 PROBE = {"c1": [0, 3, 7]}
 # cpp_standalone compiles once per topology; the conv chain's build (also used by the
 # traces test) is quick, the other two builds run with the slow tests.
-CASES = [("runtime", t) for t in ("conv_chain", "dense_only", "valid_and_global")] + [
+CASES = [("runtime", t) for t in ("conv_chain", "dense_only", "valid_and_global", "v1_options")] + [
     ("cpp_standalone", "conv_chain"),
+    ("cpp_standalone", "v1_options"),
     pytest.param("cpp_standalone", "dense_only", marks=pytest.mark.slow),
     pytest.param("cpp_standalone", "valid_and_global", marks=pytest.mark.slow),
 ]
@@ -29,6 +32,8 @@ def _layer(name, kind, shape, kernel=None, units=None, **kw) -> AkidaLayer:
     h, w, c = shape
     f = units
     weights = np.zeros((h * w * c, f) if kind == "dense" else (kernel, kernel, c, f), np.int8)
+    if kind == "separable":
+        weights, kw["pointwise"] = weights[..., :1], np.zeros((c, f), np.int8)
     act_bits = kw.pop("act_bits", 4)
     return AkidaLayer(name, kind, shape, weights, np.zeros(f, np.int32), np.ones(f, np.float32),
                       8, act_bits, **kw)  # fmt: skip
@@ -58,6 +63,15 @@ TOPOLOGIES = {
         ("c0", "conv", dict(kernel=3, units=4, padding="valid", stride=(1, 1))),
         ("c1", "conv", dict(kernel=3, units=5, pool="global_avg", act_bits=None)),
     ]),
+    # separable layers, 'same_upper', the input convolution's padding value and long strides
+    "v1_options": lambda: _chain((9, 10, 3), 8, [
+        ("in", "input_conv", dict(kernel=3, units=4, stride=(2, 4), padding="same_upper")),
+        ("s1", "separable", dict(kernel=3, units=5, padding="same_upper", pool="max",
+                                 pool_size=(3, 3), pool_stride=(2, 2))),
+        ("s2", "separable", dict(kernel=1, units=6)),
+        ("c3", "conv", dict(kernel=3, units=4, padding="same_upper", stride=(2, 2),
+                            pool="global_avg", act_bits=None)),
+    ]),
     "dense_only": lambda: _chain((2, 3, 4), 2, [
         ("d0", "dense", dict(units=9)),
         ("d1", "dense", dict(units=4)),
@@ -66,34 +80,32 @@ TOPOLOGIES = {
 
 
 def randomize(net: AkidaNet, rng) -> AkidaNet:
-    """The same topology with random weights of random widths, thresholds, steps, act bits."""
+    """The same topology with random weights of random widths, thresholds, steps, act bits
+    (and padding values of an input convolution)."""
     layers, bits = [], net.input_bits
     for layer in net.layers:
         wb = int(rng.choice([1, 2, 4, 8]))
         low, high = weight_range(wb)
         weights = rng.integers(low, high + 1, layer.weights.shape).astype(np.int8)
+        pointwise = rng.integers(low, high + 1, layer.pointwise.shape).astype(np.int8)
         act_bits = None if layer.act_bits is None else int(rng.choice([1, 2, 4]))
-        fan_in = layer.weights.size // layer.filters
+        fan_in = layer.weights.size // layer.weights.shape[-1] * max(layer.pointwise.shape[0], 1)
         spread = np.sqrt(fan_in) * max(high, 1) * (2**bits - 1) / 2 + 1
         if rng.random() < 0.2:  # large weights: 20-bit saturation where the engine has it
             spread *= 50
         threshold = rng.integers(-int(spread), int(spread) + 1, layer.filters)
         act_step = np.maximum(np.floor(rng.uniform(0, spread / 4, layer.filters) * 16) / 16, 1 / 16)
+        value = int(rng.integers(0, 256)) if layer.kind == "input_conv" else 0
         layers.append(
-            AkidaLayer(
-                layer.name,
-                layer.kind,
-                layer.input_shape,
-                weights,
-                threshold,
-                act_step,
-                wb,
-                act_bits,
-                layer.padding,
-                layer.stride,
-                layer.pool,
-                layer.pool_size,
-                layer.pool_stride,
+            dataclasses.replace(
+                layer,
+                weights=weights,
+                threshold=threshold,
+                act_step=act_step,
+                weight_bits=wb,
+                act_bits=act_bits,
+                padding_value=value,
+                pointwise=pointwise,
             )  # fmt: skip
         )
         bits = act_bits or 0

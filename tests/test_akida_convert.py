@@ -12,6 +12,7 @@ from converters.chips.akida import AkidaBits, AkidaLayer, AkidaNet
 from converters.training import train
 from emu.akida_backend import AkidaBackend
 from emu.akida_reference import simulate
+from emu.backend import RunSettings
 
 pytest.importorskip("akida")
 
@@ -61,7 +62,7 @@ def test_converted_network_matches_engine_and_qat_model(trained, digits):
 def test_converted_network_on_brian2_runtime(trained, digits, tmp_path):
     _, net = trained
     levels = net.levels(digits.x_test[:40])
-    backend = AkidaBackend(net, "runtime", tmp_path)
+    backend = AkidaBackend(net, RunSettings("runtime", cache_dir=tmp_path))
     record = backend.run_batch(backend.encode(digits.x_test[:40]))
     reference = simulate(net, levels)
     for name in net.layer_names:
@@ -71,7 +72,7 @@ def test_converted_network_on_brian2_runtime(trained, digits, tmp_path):
 @pytest.mark.slow
 def test_converted_network_on_cpp_standalone(trained, digits, tmp_path):
     _, net = trained
-    backend = AkidaBackend(net, "cpp_standalone", tmp_path, batch_size=100)
+    backend = AkidaBackend(net, RunSettings("cpp_standalone", batch_size=100, cache_dir=tmp_path))
     samples = digits.x_test[:200]
     reference = simulate(net, net.levels(samples))
     for start in (0, 100):
@@ -195,3 +196,27 @@ def test_digest_follows_every_parameter(trained):
     assert net.digest() != before
     net.layers[1].threshold[0] -= 1
     assert net.digest() == before
+
+
+def test_centred_stride_two_padding_maps_to_same_upper():
+    """torch's padding=1 at stride 2 on an even map centres the windows: 'same_upper'."""
+    torch.manual_seed(3)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, stride=2, padding=1), nn.ReLU(),
+                          nn.Conv2d(4, 6, 3, stride=2, padding=1), nn.ReLU(), nn.Flatten(),
+                          nn.Linear(24, 5, bias=False))  # fmt: skip
+    x = torch.rand(40, 1, 8, 8)
+    net = to_akida(_graph(model), x.numpy())
+    assert [layer.padding for layer in net.layers[:2]] == ["same_upper", "same_upper"]
+    levels = net.levels(x.numpy())
+    ours = simulate(net, levels).counts[net.layers[-1].name]
+    np.testing.assert_array_equal(ours, akida_forward(net, levels).reshape(len(x), -1))
+    with torch.no_grad():
+        agree = np.mean(ours.argmax(1) == model(x).numpy().argmax(1))
+    assert agree > 0.6
+
+
+def test_same_upper_where_the_engine_is_wrong_is_refused():
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, stride=2, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Flatten(), nn.Linear(16, 5, bias=False))  # fmt: skip
+    with pytest.raises(AkidaMappingError, match="same_upper' max pooling is wrong"):
+        to_akida(_graph(model), np.random.default_rng(0).random((4, 1, 8, 8)))

@@ -14,7 +14,11 @@ ACT_BITS = (1, 2, 4, None)
 
 
 def random_layer(rng, kind: str, input_shape, in_bits: int, name: str, last: bool) -> AkidaLayer:
-    """A valid random layer whose thresholds and steps put outputs across their range."""
+    """A valid random layer whose thresholds and steps put outputs across their range.
+
+    Draws every v1 option: separable layers, 'same_upper' padding, the input convolution's
+    padding value and strides beyond its kernel, 8-bit weights on every kind.
+    """
     h, w, c = input_shape
     wb = int(rng.choice(WEIGHT_BITS))
     ab = ACT_BITS[rng.integers(4)] if last else int(rng.choice(ACT_BITS[:3]))
@@ -26,11 +30,19 @@ def random_layer(rng, kind: str, input_shape, in_bits: int, name: str, last: boo
         fan_in = h * w * c
     else:
         k = int(rng.choice([k for k in (1, 3, 5) if k <= min(h, w)]))
-        weights = rng.integers(low, high + 1, (k, k, c, f))
         fan_in = k * k * c
-        kw["stride"] = (int(rng.integers(1, k + 1)),) * 2
-        kw["padding"] = str(rng.choice(["same", "valid"]))
+        if kind == "separable":
+            weights = rng.integers(low, high + 1, (k, k, c, 1))
+            kw["pointwise"] = rng.integers(low, high + 1, (c, f)).astype(np.int8)
+            fan_in *= c
+        else:
+            weights = rng.integers(low, high + 1, (k, k, c, f))
+        top = k + 3 if kind == "input_conv" else k
+        kw["stride"] = (int(rng.integers(1, top + 1)),) * 2
+        kw["padding"] = str(rng.choice(["same", "valid", "same_upper"]))
         kw["pool"] = str(rng.choice(["none", "max", "global_avg"] if last else ["none", "max"]))
+        if kind == "input_conv" and rng.random() < 0.5:
+            kw["padding_value"] = int(rng.integers(0, 256))
         if kw["pool"] == "max":
             size = int(rng.integers(1, 4))
             kw["pool_size"] = (size, size)
@@ -45,7 +57,7 @@ def random_layer(rng, kind: str, input_shape, in_bits: int, name: str, last: boo
 
 def random_net(rng, depth: int) -> AkidaNet | None:
     """A random valid chain of ``depth`` layers, or None when the draw is not valid."""
-    first = str(rng.choice(["input_conv", "conv", "dense"]))
+    first = str(rng.choice(["input_conv", "conv", "separable", "dense"]))
     in_bits = 8 if first == "input_conv" else int(rng.choice([1, 2, 4]))
     c = int(rng.choice([1, 3])) if first == "input_conv" else int(rng.integers(1, 6))
     hw = (1, 4) if first == "dense" and depth == 1 else (3, 10)
@@ -56,7 +68,7 @@ def random_net(rng, depth: int) -> AkidaNet | None:
             layer = random_layer(rng, kind, shape, bits, f"l{k}", k == depth - 1)
             layers.append(layer)
             shape, bits = layer.output_shape, layer.act_bits
-            kind = str(rng.choice(["conv", "dense"])) if kind != "dense" else "dense"
+            kind = str(rng.choice(["conv", "separable", "dense"])) if kind != "dense" else "dense"
             if shape[0] * shape[1] * shape[2] > 400:
                 kind = "conv" if k < depth - 2 else kind
         return AkidaNet(layers[0].input_shape, in_bits, layers)

@@ -4,6 +4,7 @@ Each layer integrates all input events of a frame, then fires once (docs/design.
 (v1) integrate-then-fire layer arithmetic"); per layer and frame, all integers::
 
     p   = sum(w * x)                   convolution (kernel as the engine holds it) or dense
+    p   = sum_c pw[c] * sum(dw_c * x_c)          separable: depthwise, then pointwise
     p   = clip20(max over pool window of p)      max pooling, padded cells never win
     p   = clip20(... clip20(clip20(p[0,0] + p[0,1]) + ...))   global average pooling (row-major)
     p   = clip20(p)                               fully connected
@@ -12,7 +13,9 @@ Each layer integrates all input events of a frame, then fires once (docs/design.
 
 Weights are stored in the engine's own layout (convolution kernels flipped, fully connected
 rows in the order ``h + H (w + W c)``). Activations are (N, H, W, C) integer arrays; a layer
-without activation outputs ``p``.
+without activation outputs ``p``. Padding "same" is TensorFlow's (the extra cell at the end),
+"same_upper" centres the window (``(k - 1) // 2`` cells before); the input convolution pads
+with ``padding_value``.
 """
 
 from __future__ import annotations
@@ -30,6 +33,9 @@ __all__ = [
     "weight_range",
     "effective_step",
     "same_padding",
+    "pad_before",
+    "same_upper_defect",
+    "correlation_kernel",
     "potentials",
     "activate",
     "layer_forward",
@@ -46,9 +52,9 @@ __all__ = [
     "STEP_SCALE",
 ]
 
-LAYER_KINDS = ("input_conv", "conv", "dense")
+LAYER_KINDS = ("input_conv", "conv", "separable", "dense")
 POOLS = ("none", "max", "global_avg")
-PADDINGS = ("same", "valid")
+PADDINGS = ("same", "same_upper", "valid")
 ACT_BITS = (1, 2, 4)
 WEIGHT_BITS = (1, 2, 4, 8)
 INPUT_CONV_BITS = 8
@@ -80,6 +86,12 @@ def _check_int(name: str, arr: np.ndarray, low: int, high: int) -> None:
         )
 
 
+def _int8(name: str, arr: np.ndarray, bits: int) -> np.ndarray:
+    arr = np.asarray(arr)
+    _check_int(name, arr, *weight_range(bits))
+    return arr.astype(np.int8)
+
+
 @dataclass(frozen=True)
 class AkidaBits:
     """Bit widths of an Akida deployment: weights and activations of every layer but the
@@ -90,8 +102,8 @@ class AkidaBits:
     input_weights: int = 8
 
     def __post_init__(self) -> None:
-        if self.weights not in (1, 2, 4):
-            raise ValueError(f"weights must be 1, 2 or 4 bits, got {self.weights}")
+        if self.weights not in WEIGHT_BITS:
+            raise ValueError(f"weights must be 1, 2 or 4 bits, or 8, got {self.weights}")
         if self.activations not in ACT_BITS:
             raise ValueError(f"activations must be 1, 2 or 4 bits, got {self.activations}")
         if self.input_weights not in WEIGHT_BITS:
@@ -102,7 +114,12 @@ class AkidaBits:
 
 @dataclass
 class AkidaLayer:
-    """One Akida v1 layer: integer weights in the engine's layout, thresholds, steps."""
+    """One Akida v1 layer: integer weights in the engine's layout, thresholds, steps.
+
+    A separable convolution holds its depthwise kernel in ``weights`` [kh, kw, C, 1] and its
+    pointwise weights in ``pointwise`` [C, F], both of ``weight_bits`` bits; other kinds
+    have an empty ``pointwise``.
+    """
 
     name: str
     kind: str  # one of LAYER_KINDS
@@ -112,11 +129,13 @@ class AkidaLayer:
     act_step: np.ndarray  # float32 [F]
     weight_bits: int
     act_bits: int | None  # 1, 2, 4; None: no activation, the layer outputs its potentials
-    padding: str = "same"
+    padding: str = "same"  # one of PADDINGS
     stride: tuple[int, int] = (1, 1)
     pool: str = "none"  # one of POOLS
-    pool_size: tuple[int, int] = (1, 1)
+    pool_size: tuple[int, int] = (1, 1)  # canonical: (1, 1) unpooled, the map for global_avg
     pool_stride: tuple[int, int] = (1, 1)
+    padding_value: int = 0  # the input convolution's padded cells, 0..255
+    pointwise: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.int8))  # [C, F]
 
     def __post_init__(self) -> None:
         where = f"layer {self.name!r}"
@@ -129,30 +148,56 @@ class AkidaLayer:
             raise ValueError(f"{where}: padding {self.padding!r} or pool {self.pool!r} unknown")
         if self.act_bits is not None and self.act_bits not in ACT_BITS:
             raise ValueError(f"{where}: act_bits must be one of {ACT_BITS} or None")
-        self.weights = np.asarray(self.weights)
-        _check_int(f"{where}: weights", self.weights, *weight_range(self.weight_bits))
-        self.weights = self.weights.astype(np.int8)
-        h, w, c = self.input_shape
+        self.weights = _int8(f"{where}: weights", self.weights, self.weight_bits)
+        self.pointwise = _int8(f"{where}: pointwise", self.pointwise, self.weight_bits)
+        if (self.pointwise.size > 0) != (self.kind == "separable"):
+            raise ValueError(f"{where}: pointwise weights belong to a separable layer only")
+        self.padding_value = int(self.padding_value)
+        if self.padding_value and self.kind != "input_conv" or not 0 <= self.padding_value < 256:
+            raise ValueError(f"{where}: padding_value (0..255) is the input convolution's only")
         if self.kind == "dense":
-            if self.weights.ndim != 2 or self.weights.shape[0] != h * w * c:
-                raise ValueError(f"{where}: dense weights must be [{h * w * c}, F]")
-            if self.pool != "none":
-                raise ValueError(f"{where}: a fully connected layer has no pooling")
+            self._check_dense(where)
         else:
-            kh, kw, cin = self.weights.shape[:3] if self.weights.ndim == 4 else (0, 0, -1)
-            if cin != c or kh % 2 == 0 or kw % 2 == 0:
-                raise ValueError(f"{where}: conv weights must be [odd kh, odd kw, {c}, F]")
-            if not (1 <= self.stride[0] <= kh and 1 <= self.stride[1] <= kw):
-                raise ValueError(f"{where}: stride {self.stride} must be in 1..kernel")
-            if self.pool == "max" and not all(
-                1 <= s <= p for s, p in zip(self.pool_stride, self.pool_size, strict=True)
-            ):
-                raise ValueError(f"{where}: pool stride {self.pool_stride} must be in 1..pool size")
+            self._check_conv(where)
         if min(self.output_shape) < 1:
             raise ValueError(
                 f"{where}: input {self.input_shape} is too small for its kernel or pool"
             )
-        f = self.weights.shape[-1]
+        if self.pool != "max":  # canonical pool geometry, so records compare equal
+            self.pool_size = self.pool_stride = (
+                self.conv_shape[:2] if self.pool != "none" else (1, 1)
+            )
+        defect = same_upper_defect(self)
+        if defect:
+            raise ValueError(f"{where}: {defect}")
+        self._check_neurons(where)
+
+    def _check_dense(self, where: str) -> None:
+        h, w, c = self.input_shape
+        if self.weights.ndim != 2 or self.weights.shape[0] != h * w * c:
+            raise ValueError(f"{where}: dense weights must be [{h * w * c}, F]")
+        if self.pool != "none":
+            raise ValueError(f"{where}: a fully connected layer has no pooling")
+
+    def _check_conv(self, where: str) -> None:
+        c = self.input_shape[2]
+        kh, kw, cin = self.weights.shape[:3] if self.weights.ndim == 4 else (0, 0, -1)
+        if cin != c or kh % 2 == 0 or kw % 2 == 0:
+            raise ValueError(f"{where}: conv weights must be [odd kh, odd kw, {c}, F]")
+        if self.kind == "separable" and (
+            self.weights.shape[3] != 1 or self.pointwise.ndim != 2 or self.pointwise.shape[0] != c
+        ):
+            raise ValueError(f"{where}: separable weights must be [kh, kw, {c}, 1] and [{c}, F]")
+        top = (10**9, 10**9) if self.kind == "input_conv" else (kh, kw)
+        if not all(1 <= s <= t for s, t in zip(self.stride, top, strict=True)):
+            raise ValueError(f"{where}: stride {self.stride} must be in 1..kernel")
+        if self.pool == "max" and not all(
+            1 <= s <= p for s, p in zip(self.pool_stride, self.pool_size, strict=True)
+        ):
+            raise ValueError(f"{where}: pool stride {self.pool_stride} must be in 1..pool size")
+
+    def _check_neurons(self, where: str) -> None:
+        f = self.filters
         self.threshold = np.asarray(self.threshold)
         _check_int(f"{where}: threshold", self.threshold, -(2**31), 2**31 - 1)
         self.threshold = self.threshold.astype(np.int32)
@@ -164,7 +209,8 @@ class AkidaLayer:
 
     @property
     def filters(self) -> int:
-        return int(self.weights.shape[-1])
+        weights = self.pointwise if self.kind == "separable" else self.weights
+        return int(weights.shape[-1])
 
     @property
     def conv_shape(self) -> tuple[int, int, int]:
@@ -173,7 +219,7 @@ class AkidaLayer:
         if self.kind == "dense":
             return (1, 1, self.filters)
         kh, kw = self.weights.shape[:2]
-        if self.padding == "same":
+        if self.padding != "valid":
             return (-(-h // self.stride[0]), -(-w // self.stride[1]), self.filters)
         return ((h - kh) // self.stride[0] + 1, (w - kw) // self.stride[1] + 1, self.filters)
 
@@ -184,7 +230,7 @@ class AkidaLayer:
             return (1, 1, f)
         if self.pool == "max":
             (ph, pw), (sh, sw) = self.pool_size, self.pool_stride
-            if self.padding == "same":
+            if self.padding != "valid":
                 return (-(-h // sh), -(-w // sw), f)
             return ((h - ph) // sh + 1, (w - pw) // sw + 1, f)
         return (h, w, f)
@@ -261,34 +307,103 @@ def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
     return total // 2, total - total // 2
 
 
-def _pads(layer: AkidaLayer, kernel: tuple[int, int], shape: tuple[int, int]) -> list:
-    if layer.padding == "valid":
-        return [(0, 0), (0, 0)]
-    return [same_padding(shape[a], kernel[a], layer.stride[a]) for a in range(2)]
+def pad_before(padding: str, size: int, kernel: int, stride: int) -> int:
+    """Padded cells before the first input of a window sliding over ``size`` cells.
+
+    "same": TensorFlow's split (:func:`same_padding`); "same_upper": ``(kernel - 1) // 2``,
+    the window centred on the cell it starts from, as the engine computes it; "valid": 0.
+    """
+    if padding == "valid":
+        return 0
+    if padding == "same_upper":
+        return (kernel - 1) // 2
+    return same_padding(size, kernel, stride)[0]
+
+
+def _upper_row_defect(size: int, stride: int) -> bool:
+    out = -(-size // stride)
+    return size % 2 == 0 and (out - 1) * stride == size - 1
+
+
+def same_upper_defect(layer: AkidaLayer) -> str | None:
+    """Why BrainChip's engine (akida 2.19) computes this 'same_upper' layer wrongly, or None.
+
+    Found by randomized comparison with the engine: its InputConvolutional zeroes or
+    shifts the last output row (column) when the input side is even and the last window
+    starts on its last cell; its 'same_upper' max pooling (other than 1x1) scrambles the
+    outputs along an even side of the map when the pool spans 1 or 2 cells along it.
+    """
+    if layer.padding != "same_upper":
+        return None
+    h, w, _ = layer.input_shape
+    sides = zip("HW", (h, w), layer.stride, strict=True)
+    bad = [a for a, n, s in sides if _upper_row_defect(n, s)]
+    if layer.kind == "input_conv" and bad:
+        return (
+            f"the engine's InputConvolutional computes 'same_upper' wrongly when an input side "
+            f"is even and (out - 1) * stride == side - 1 (side {'/'.join(bad)} of "
+            f"{layer.input_shape[:2]}, stride {layer.stride}); use 'same' or 'valid'"
+        )
+    ch, cw, _ = layer.conv_shape
+    pooled = zip("HW", (ch, cw), layer.pool_size, strict=True)
+    pooling = layer.pool == "max" and layer.pool_size != (1, 1)
+    bad = [a for a, n, k in pooled if pooling and k <= 2 and n % 2 == 0]
+    if bad:
+        return (
+            f"the engine's 'same_upper' max pooling is wrong over an even side with a pool "
+            f"of 1 or 2 cells along it (side {'/'.join(bad)} of the {(ch, cw)} map, pool "
+            f"{layer.pool_size}); use 'same' or 'valid'"
+        )
+    return None
+
+
+def correlation_kernel(layer: AkidaLayer) -> np.ndarray:
+    """The (kh, kw, C, F) int64 kernel a layer cross-correlates its padded input with.
+
+    Convolutional and separable kernels are flipped (the engine convolves); a separable
+    layer's is depthwise times pointwise, exact in integers.
+    """
+    w = layer.weights.astype(np.int64)
+    if layer.kind == "separable":
+        w = w[:, :, :, :1] * layer.pointwise.astype(np.int64)[None, None]
+    return w[::-1, ::-1] if layer.kind in ("conv", "separable") else w
+
+
+def _windows(x: np.ndarray, layer: AkidaLayer, kernel: tuple[int, int], value: int) -> np.ndarray:
+    """Sliding windows (N, Ho, Wo, C, kh, kw) of the padded input, ``value`` in the pads."""
+    out = layer.conv_shape[:2]
+    pads = []
+    for a in range(2):
+        before = pad_before(layer.padding, x.shape[1 + a], kernel[a], layer.stride[a])
+        after = max((out[a] - 1) * layer.stride[a] + kernel[a] - x.shape[1 + a] - before, 0)
+        pads.append((before, after))
+    x = np.pad(x.astype(np.int64), ((0, 0), *pads, (0, 0)), constant_values=value)
+    win = np.lib.stride_tricks.sliding_window_view(x, kernel, axis=(1, 2))
+    return win[:, :: layer.stride[0], :: layer.stride[1]][:, : out[0], : out[1]]
 
 
 def _conv(x: np.ndarray, layer: AkidaLayer) -> np.ndarray:
-    w = layer.weights.astype(np.int64)
-    if layer.kind == "conv":
-        w = w[::-1, ::-1]  # a true convolution: correlate with the flipped kernel
-    kh, kw = w.shape[:2]
-    (pt, pb), (pl, pr) = _pads(layer, (kh, kw), x.shape[1:3])
-    x = np.pad(x.astype(np.int64), ((0, 0), (pt, pb), (pl, pr), (0, 0)))
-    win = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(1, 2))
-    win = win[:, :: layer.stride[0], :: layer.stride[1]]  # N, Ho, Wo, C, kh, kw
+    if layer.kind == "separable":  # depthwise (flipped), then pointwise, as the engine does
+        dw = layer.weights[::-1, ::-1, :, 0].astype(np.int64)
+        win = _windows(x, layer, dw.shape[:2], 0)
+        depth = np.einsum("nhwcij,ijc->nhwc", win, dw, optimize=True)
+        return depth @ layer.pointwise.astype(np.int64)
+    w = correlation_kernel(layer)
+    win = _windows(x, layer, w.shape[:2], layer.padding_value)
     return np.einsum("nhwcij,ijcf->nhwf", win, w, optimize=True)
 
 
 def _max_pool(p: np.ndarray, layer: AkidaLayer) -> np.ndarray:
     (ph, pw), (sh, sw) = layer.pool_size, layer.pool_stride
-    if layer.padding == "same":
-        pads = [same_padding(p.shape[1], ph, sh), same_padding(p.shape[2], pw, sw)]
-    else:
-        pads = [(0, 0), (0, 0)]
+    out = layer.output_shape[:2]
+    pads = []
+    for a, (k, s) in enumerate(((ph, sh), (pw, sw))):
+        before = pad_before(layer.padding, p.shape[1 + a], k, s)
+        pads.append((before, max((out[a] - 1) * s + k - p.shape[1 + a] - before, 0)))
     low = np.iinfo(np.int64).min
     p = np.pad(p, ((0, 0), *pads, (0, 0)), constant_values=low)
     win = np.lib.stride_tricks.sliding_window_view(p, (ph, pw), axis=(1, 2))
-    return win[:, ::sh, ::sw].max(axis=(4, 5))
+    return win[:, ::sh, ::sw][:, : out[0], : out[1]].max(axis=(4, 5))
 
 
 def _global_sum(p: np.ndarray) -> np.ndarray:
