@@ -78,19 +78,22 @@ def _brian2_loihi(
                 decay_I=layer.decay_u,
             )
             groups[layer.name] = g
-            for p in layer.projections:
-                if not len(p.pre):
-                    continue
-                s = LoihiSynapses(groups[p.source], g, w_exp=p.weight_exp, sign_mode=1)
-                s.connect(i=p.pre, j=p.post)
-                s.w = p.weight_mant.astype(np.int64)
-                objects.append(s)
             mon[layer.name] = (
                 LoihiStateMonitor(g, "I"),
                 LoihiStateMonitor(g, "v"),
                 LoihiSpikeMonitor(g),
             )
             objects += [g, *mon[layer.name]]
+        for layer in net.layers:  # after every group: projections may read any layer
+            for p in layer.projections:
+                if not len(p.pre):
+                    continue
+                s = LoihiSynapses(
+                    groups[p.source], groups[layer.name], w_exp=p.weight_exp, sign_mode=1
+                )
+                s.connect(i=p.pre, j=p.post)
+                s.w = p.weight_mant.astype(np.int64)
+                objects.append(s)
         monitors.append(mon)
     LoihiNetwork(*objects).run(nets[0].timesteps)
     out = []
