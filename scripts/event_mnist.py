@@ -40,12 +40,10 @@ def sensor_frames(images: np.ndarray, frames_per_saccade: int) -> np.ndarray:
     for j, (dy, dx) in enumerate(path):
         y0, x0 = int(np.floor(dy)), int(np.floor(dx))
         fy, fx = dy - y0, dx - x0
-        view = lambda a, b: pad[:, y0 + a : y0 + a + SENSOR, x0 + b : x0 + b + SENSOR]  # noqa: E731
-        frames[:, j] = (
-            (1 - fy) * (1 - fx) * view(0, 0)
-            + (1 - fy) * fx * view(0, 1)
-            + fy * (1 - fx) * view(1, 0)
-            + fy * fx * view(1, 1)
+        frames[:, j] = sum(
+            wy * wx * pad[:, y0 + a : y0 + a + SENSOR, x0 + b : x0 + b + SENSOR]
+            for a, wy in ((0, 1 - fy), (1, fy))
+            for b, wx in ((0, 1 - fx), (1, fx))
         )
     return frames
 
