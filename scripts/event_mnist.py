@@ -191,7 +191,7 @@ def run_pipeline(args, train_events, y_train, test_events, y_test) -> None:
         test_events, y_test, out=args.out / "traces.h5"
     )
     elapsed = time.perf_counter() - t0
-    predictions = traces["predictions"].values
+    predictions = traces["prediction"].values
     snn = float(np.mean(predictions == y_test))
     expected = ref.simulate(net, net.input.raster(test_events, args.steps))
     agree = np.mean(expected.counts[net.output.name].argmax(axis=1) == predictions)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from loihi_cases import in_range_nets
-from test_loihi_exactness import _brian2_loihi, _probe_all
+from loihi_cases import in_range_nets, random_net, union
+from test_loihi_exactness import _assert_same, _brian2_loihi, _probe_all, _reference
 
 from converters.chips.loihi import LoihiInput, LoihiLayer, LoihiNet, LoihiProjection
+from emu import Emulation
 from emu import loihi_reference as ref
+from emu.records import concatenate
 
 N_REFERENCE_CASES = 200
 
@@ -107,3 +109,74 @@ def test_reference_matches_brian2_loihi_on_recurrent_networks_with_spike_trains(
                 assert set(got[f"{layer.name}.spikes"][1].tolist()) == set(steps.tolist())
             compared += 1
     assert compared >= N_REFERENCE_CASES * 19 // 20
+
+
+def _recurrent_union(rng, encoding: str, count: int, **kwargs) -> LoihiNet:
+    nets = [random_net(rng, encoding, timesteps=20, recurrent=True, **kwargs) for _ in range(count)]
+    assert sum(map(_has_recurrence, nets)) >= count // 2
+    return union(nets)
+
+
+def _inputs(rng, net: LoihiNet, batch: int) -> np.ndarray:
+    if net.input.encoding == "spikes":
+        return _rasters(rng, net, batch)
+    return rng.integers(0, 256, (batch, net.input.size))
+
+
+@pytest.mark.parametrize("encoding", ["spikes", "bias", "rate"])
+def test_runtime_matches_reference_on_recurrent_networks(encoding):
+    """40 random recurrent networks with biases per encoding, run as one union."""
+    rng = np.random.default_rng({"spikes": 41, "bias": 42, "rate": 43}[encoding])
+    net = _recurrent_union(rng, encoding, 40)
+    levels = _inputs(rng, net, 3)
+    sim = Emulation(net, "runtime", probe=_probe_all(net), record_events=True)
+    _assert_same(_reference(net, levels), sim.backend.run_batch(levels), f"runtime {encoding}")
+
+
+def test_standalone_swaps_spike_trains_in_one_binary(cache_dir):
+    """40 recurrent networks on spike trains: batches of new trains rerun the same binary."""
+    rng = np.random.default_rng(44)
+    net = _recurrent_union(rng, "spikes", 40)
+    rasters = _inputs(rng, net, 5)
+    sim = Emulation(
+        net, "cpp_standalone", batch_size=3, cache_dir=cache_dir, probe=_probe_all(net),
+        record_events=True,
+    )  # fmt: skip
+    first = sim.backend.run_batch(rasters[:3], 0)
+    binary = max(sim.backend.build.directory.rglob("main*"), key=lambda f: f.stat().st_mtime)
+    built = binary.stat().st_mtime_ns
+    record = concatenate([first, sim.backend.run_batch(rasters[3:], 3)])
+    assert binary.stat().st_mtime_ns == built
+    _assert_same(_reference(net, rasters), record, "cpp_standalone spikes")
+    with pytest.raises(ValueError, match="exceeds the build's batch size 3"):
+        sim.backend.run_batch(rasters[:4])
+
+
+def test_standalone_recurrent_rate_input_through_shared_fanout(cache_dir):
+    rng = np.random.default_rng(45)
+    net = _recurrent_union(rng, "rate", 30, shared_rows=True)
+    levels = _inputs(rng, net, 3)
+    sim = Emulation(
+        net, "cpp_standalone", batch_size=3, cache_dir=cache_dir, probe=_probe_all(net),
+        record_events=True,
+    )  # fmt: skip
+    assert sim.backend.fanout.n_cells > 0
+    _assert_same(_reference(net, levels), sim.backend.run_batch(levels), "cpp_standalone rate")
+
+
+def test_emulation_run_takes_events_or_rasters(tmp_path):
+    """The public run: per-sample (step, neuron) events and rasters give the same traces."""
+    rng = np.random.default_rng(46)
+    net = _recurrent_union(rng, "spikes", 5)
+    rasters = _inputs(rng, net, 4)
+    events = [np.argwhere(r) for r in rasters]
+    sim = Emulation(net, "runtime", batch_size=3)
+    by_events = sim.run(events, labels=np.arange(4), out=tmp_path / "t.h5")
+    by_raster = sim.run(rasters)
+    expected = ref.simulate(net, rasters)
+    for traces in (by_events, by_raster):
+        for k in range(len(net.layer_names)):
+            np.testing.assert_array_equal(
+                traces["spikes_per_step"].values[:, :, k], expected.spikes_per_step[:, :, k]
+            )
+    np.testing.assert_array_equal(by_events["output_per_step"].values, expected.output_per_step)
