@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["add_commands", "two_conv_two_fc", "cmd_train"]
+from .arguments import float_range, int_range
+
+__all__ = ["register", "two_conv_two_fc", "cmd_train"]
 
 
 def two_conv_two_fc(channels: int = 1, size: int = 28, classes: int = 10):
@@ -60,25 +62,25 @@ def cmd_train(args: argparse.Namespace) -> None:
     print(f"model: {args.out}")
 
 
-def add_commands(subparsers) -> None:
-    """Add ``train`` to the ``neuroemu`` command line."""
+def register(subparsers) -> None:
+    """Add ``train`` to the ``neuroemu`` subcommands."""
     p = subparsers.add_parser(
         "train",
         help="train a 2-conv + 2-FC CNN (float, Akida quantization-aware, zero-aware)",
     )
     p.add_argument("--data", default="mnist", choices=("mnist", "digits"))
     p.add_argument("--mnist-dir", help="directory of the MNIST idx files")
-    p.add_argument("--epochs", type=int, default=5)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--epochs", type=int_range(1), default=5)
+    p.add_argument("--lr", type=float_range(0, low_open=True), default=1e-3)
+    p.add_argument("--seed", type=int_range(0), default=0)
     p.add_argument("--float", action="store_true", help="no quantization-aware training")
     p.add_argument("--weight-bits", type=int, default=4, choices=(1, 2, 4))
     p.add_argument("--activation-bits", type=int, default=4, choices=(1, 2, 4))
-    p.add_argument("--zero-aware-activations", type=float, default=0.0, metavar="λa",
+    p.add_argument("--zero-aware-activations", type=float_range(0), default=0.0, metavar="λa",
                    help="penalty weight on non-zero activations")  # fmt: skip
-    p.add_argument("--zero-aware-weights", type=float, default=0.0, metavar="λw",
+    p.add_argument("--zero-aware-weights", type=float_range(0), default=0.0, metavar="λw",
                    help="penalty weight on non-zero weights")  # fmt: skip
-    p.add_argument("--zero-aware-warmup", type=float, default=1.0, metavar="EPOCHS",
+    p.add_argument("--zero-aware-warmup", type=float_range(0), default=1.0, metavar="EPOCHS",
                    help="epochs over which the penalty weights rise from 0 (default: %(default)s)")  # fmt: skip
     p.add_argument("--out", default="model.pt", help="torch model file (default: %(default)s)")
     p.set_defaults(func=cmd_train)

@@ -22,7 +22,7 @@ __all__ = [
 
 # imported on first use: Brian2 and matplotlib take seconds and tens of MB that trace
 # analysis does not need
-_LAZY = {"Emulation": ".emulation", "shard_directory": ".emulation", "plot": ".plot"}
+_LAZY = {"Emulation": ".emulation", "shard_directory": ".trace_store", "plot": ".plot"}
 
 
 def __getattr__(name: str):

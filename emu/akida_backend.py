@@ -12,16 +12,15 @@ saturating sum in row-major order (global average pooling). Samples run back to 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import brian2
 import numpy as np
 
 from converters.chips.akida import POTENTIAL_MAX, POTENTIAL_MIN, AkidaLayer, AkidaNet, same_padding
 
-from .backend import Backend
+from .backend import Backend, RunSettings, digest_arrays
 from .records import BatchRecord
-from .standalone import StableClock, StandaloneBuild, build_key, digest_arrays, runtime_scope
+from .standalone import StableClock
 
 __all__ = ["AkidaBackend", "connections"]
 
@@ -119,46 +118,24 @@ def _pool_connections(layer: AkidaLayer) -> list[tuple[np.ndarray, np.ndarray]]:
 
 
 class AkidaBackend(Backend):
-    """Runs batches of samples of an AkidaNet on a Brian2 device.
+    """Runs batches of samples of an AkidaNet on a Brian2 device (``settings.device``).
 
-    Parameters
-    ----------
-    net
-        The network.
-    device
-        ``"cpp_standalone"`` (compiled once per topology and batch size) or ``"runtime"``
-        (numpy code generation).
-    cache_dir
-        Where standalone builds are kept.
-    batch_size
-        Samples per simulation run (the last batch is padded).
-    record_events
-        Keep the sparse events (sample, 0, layer, neuron).
-    probe
-        ``{layer: [neurons]}``: keep those neurons' potentials as ``"<layer>.potential"``.
-    seed
-        Unused (Akida inputs are deterministic); accepted for a uniform interface.
+    Standalone builds are compiled once per topology and build settings; ``runtime`` uses
+    Brian2's numpy target. ``settings.record_events`` keeps the sparse events (sample, 0,
+    layer, neuron); ``settings.probe`` keeps the listed neurons' potentials as
+    ``"<layer>.potential"``; the seed is unused (Akida inputs are deterministic).
     """
 
     target = "akida"
 
-    def __init__(
-        self,
-        net: AkidaNet,
-        device: str,
-        cache_dir: Path,
-        batch_size: int = 128,
-        record_events: bool = False,
-        probe: dict[str, list[int]] | None = None,
-        seed: int = 0,
-    ):
-        with_potentials = [layer.name for layer in net.layers]
-        super().__init__(net, device, batch_size, record_events, probe, with_potentials, seed)
+    def __init__(self, net: AkidaNet, settings: RunSettings):
+        self.net = net
+        super().__init__(net, settings)
         self._describe(net)
-        if device != "runtime":
-            self.build = StandaloneBuild(
-                self._topology(), cache_dir, lambda: self._construct(batch_size), device
-            )
+        self._make_build()
+
+    def _probe_layers(self) -> list[str]:
+        return [layer.name for layer in self.net.layers]
 
     def _describe(self, net: AkidaNet) -> None:
         self.net = net
@@ -166,13 +143,10 @@ class AkidaBackend(Backend):
         self.frame = self.stages[-1].step + 1
         self.synapses = self._synapses()
 
-    def _topology(self) -> str:
-        """Digest of everything baked into the generated code (not weights or thresholds)."""
-        return build_key(
-            "akida",
-            self.batch_size,
+    def _topology(self) -> tuple:
+        """Everything baked into the generated code (not weights or thresholds)."""
+        return (
             self.frame,
-            sorted((k, v.tobytes()) for k, v in self.probe.items()),
             [(s.name, s.size, s.step, s.code, s.fires_all) for s in self.stages],
             [(name, digest_arrays(pre, post), on_pre)
              for name, (_, _, pre, post, _, on_pre) in self.synapses.items()],
@@ -189,10 +163,6 @@ class AkidaBackend(Backend):
         if self._topology() != before:
             self._describe(previous)
             raise ValueError("load needs a network of the same topology (shapes, pooling, kinds)")
-
-    @property
-    def steps(self) -> int:
-        return 1
 
     def layer_names(self) -> list[str]:
         return self.net.layer_names
@@ -257,13 +227,13 @@ class AkidaBackend(Backend):
 
     # --- Brian2 objects -------------------------------------------------------------
 
-    def _construct(self, batch: int, levels: np.ndarray | None = None) -> tuple[list, object]:
+    def _construct(self, batch: int, inputs: dict | None = None) -> tuple[list, object]:
         """Brian2 objects for ``batch`` frames back to back (inputs set later for standalone)."""
         frame_dt = self.frame * brian2.ms
         step = StableClock(brian2.ms, name="step_clock")
         per_frame = StableClock(frame_dt, name="frame_clock")
         size0 = self.stages[0].size
-        placeholder = np.zeros((batch, size0)) if levels is None else levels.astype(np.float64)
+        placeholder = np.zeros((batch, size0)) if inputs is None else inputs["input_levels"]
         timed = {"input_levels": brian2.TimedArray(placeholder, dt=frame_dt, name="input_levels")}
         namespace = timed | {"frame": self.frame}
         objs: list = []
@@ -332,20 +302,10 @@ class AkidaBackend(Backend):
             values[(stage.name, "top")] = np.full(stage.size, 2 ** (layer.act_bits or 1) - 1)
         return values
 
-    # --- running --------------------------------------------------------------------
+    def _inputs(self, levels: np.ndarray, first_sample: int) -> dict[str, np.ndarray]:
+        return {"input_levels": levels.reshape(len(levels), -1).astype(np.float64)}
 
-    def run_batch(
-        self, levels: np.ndarray, first_sample: int = 0, results: str = "results"
-    ) -> BatchRecord:
-        """Emulate a batch of encoded samples (one row of integer levels per sample)."""
-        n = len(levels)
-        levels = np.asarray(levels).reshape(n, -1)
-        if self.build is None:
-            with runtime_scope():
-                objs, duration = self._construct(n, levels)
-                brian2.Network(objs).run(duration)
-                return self._collect(n)
-        return self._run_build({"input_levels": self._padded(levels, np.float64)}, n, results)
+    # --- recordings -----------------------------------------------------------------
 
     def _collect(self, batch: int) -> BatchRecord:
         names = self.net.layer_names
@@ -367,7 +327,7 @@ class AkidaBackend(Backend):
             c[sample, neuron] = value
             counts[names[k]] = c
             np.add.at(per_step[:, 0, k], sample, 1)
-            if self.record_events:
+            if self.settings.record_events:
                 events.append((sample, np.zeros_like(sample), np.full(len(sample), k), neuron))
             saturation[k, 1] = int(np.sum(self._objects[stage.name].sat[:]))
             probe = self._objects.get(f"{stage.name}_probe")

@@ -22,6 +22,7 @@ import numpy as np
 import xarray as xr
 
 from .trace_access import event_blocks, missing_samples
+from .trace_stats import labelled_accuracy, layer_names
 
 __all__ = [
     "LayerSummary",
@@ -97,19 +98,8 @@ class Comparison:
         return asdict(self)
 
 
-def _layers(tr: xr.Dataset) -> list[str]:
-    return [str(n) for n in tr["layer"].values]
-
-
 def _timesteps(tr: xr.Dataset) -> int:
     return int(tr.sizes["step"])
-
-
-def _accuracy(prediction: np.ndarray, label: np.ndarray) -> tuple[float | None, int]:
-    known = label >= 0
-    if not known.any():
-        return None, 0
-    return float(np.mean(prediction[known] == label[known])), int(known.sum())
 
 
 def summary(tr: xr.Dataset) -> RunSummary:
@@ -121,7 +111,7 @@ def summary(tr: xr.Dataset) -> RunSummary:
         Traces with the variables listed in the module docstring; ``event_*`` are optional
         (without them ``first_spike_latency`` is None).
     """
-    layers = _layers(tr)
+    layers = layer_names(tr)
     akida = str(tr.attrs.get("target", "")) == "akida"
     lazy = {}
     for name in layers:
@@ -137,7 +127,7 @@ def summary(tr: xr.Dataset) -> RunSummary:
     lazy["_io"] = (tr["prediction"], tr["label"], tr["saturation"])
     (values,) = dask.compute(lazy)
     prediction, label, saturation = (np.asarray(v) for v in values["_io"])
-    accuracy, labelled = _accuracy(prediction, label)
+    accuracy, labelled = labelled_accuracy(prediction, label)
     first_mean = np.asarray(values["_first"])
     latency = _neuron_latency(tr) if "event_sample" in tr else None
     steps = _timesteps(tr)
@@ -178,7 +168,7 @@ def first_spike_steps(tr: xr.Dataset, layer: str, samples: slice | None = None) 
     """
     if "event_sample" not in tr:
         raise ValueError("these traces hold no events: first-spike steps need the raster")
-    k = _layers(tr).index(layer)
+    k = layer_names(tr).index(layer)
     lo, hi, _ = (samples or slice(None)).indices(tr.sizes["sample"])
     size = int(tr.sizes[f"neuron_{layer}"])
     first = np.full((hi - lo) * size, np.iinfo(np.int32).max, np.int32)
@@ -202,7 +192,7 @@ def _event_blocks(tr: xr.Dataset):
 
 def _neuron_latency(tr: xr.Dataset) -> list[float | None]:
     """Mean first-spike step over (sample, neuron) pairs that fire, per layer."""
-    layers = _layers(tr)
+    layers = layer_names(tr)
     sizes = np.array([tr.sizes[f"neuron_{n}"] for n in layers])
     offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
     n_samples = tr.sizes["sample"]
@@ -233,7 +223,7 @@ def compare(tr_a: xr.Dataset, tr_b: xr.Dataset) -> Comparison:
     Both must have the same layers with the same neuron counts (the same network, perhaps
     under other settings such as timesteps or reset); rates are per step of each run.
     """
-    la, lb = _layers(tr_a), _layers(tr_b)
+    la, lb = layer_names(tr_a), layer_names(tr_b)
     if la != lb:
         raise ValueError(f"the runs have different layers: {la} and {lb}")
     for name in la:
@@ -262,8 +252,8 @@ def compare(tr_a: xr.Dataset, tr_b: xr.Dataset) -> Comparison:
         samples=int(common.size),
         same_network=tr_a.attrs.get("net_digest") == tr_b.attrs.get("net_digest"),
         prediction_agreement=float(np.mean(pa == pb)),
-        accuracy_a=_accuracy(pa, ya)[0],
-        accuracy_b=_accuracy(pb, yb)[0],
+        accuracy_a=labelled_accuracy(pa, ya)[0],
+        accuracy_b=labelled_accuracy(pb, yb)[0],
     )
     for name in la:
         sa, sb, diff, same = (float(v) for v in values[name])

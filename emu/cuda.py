@@ -84,10 +84,11 @@ class CudaSetupError(RuntimeError):
     """The machine lacks something a CUDA build needs (brian2cuda, nvcc, cuRAND)."""
 
 
-def prepare_cuda_device() -> None:
+def prepare_cuda_device(cache_dir: Path) -> None:
     """Import brian2cuda (which registers ``cuda_standalone``) and set it up for this machine.
 
-    Called before ``brian2.set_device("cuda_standalone")``; safe to call again.
+    Called before ``brian2.set_device("cuda_standalone")``; safe to call again. The
+    support files (header, cuRAND link) go to ``<cache_dir>/cuda-support``.
 
     Raises
     ------
@@ -108,23 +109,15 @@ def prepare_cuda_device() -> None:
 
     backend = brian2.prefs.devices.cuda_standalone.cuda_backend
     toolkit = cuda_toolkit()
-    backend.cuda_path = str(toolkit)
-    cc = os.environ.get(CC_VARIABLE)
-    if shutil.which("nvidia-smi") is None:
-        backend.detect_gpus = False
-        if backend.gpu_id is None:
-            backend.gpu_id = 0
-        cc = cc or str(DEFAULT_COMPUTE_CAPABILITY)
-    if cc:
-        backend.compute_capability = _compute_capability(cc)
-
+    _choose_gpu(backend, toolkit)
     include, lib = _curand(toolkit)
     flags = [f for f in backend.extra_compile_args_nvcc if f not in NVCC_DROPPED]
     flags += [f for f in NVCC_FLAGS + NVCC_EXACT if f not in flags]
     device = all_devices["cuda_standalone"]
     _host_cxx17(device)
     _defaultclock_object(device)
-    support = _support_directory()
+    support = Path(cache_dir) / "cuda-support"
+    support.mkdir(parents=True, exist_ok=True)
     for path in (include, support):
         if path is not None and str(path) not in device.include_dirs:
             device.include_dirs.append(str(path))  # host compiler (-Xcompiler)
@@ -140,11 +133,24 @@ def prepare_cuda_device() -> None:
     device.headers.append(f'"{header}"')
     if lib is not None:
         for dirs, path in (
-            (device.library_dirs, _link_directory(lib)),
+            (device.library_dirs, _link_directory(lib, support)),
             (device.runtime_library_dirs, lib),
         ):
             if str(path) not in dirs:
                 dirs.append(str(path))
+
+
+def _choose_gpu(backend, toolkit: Path) -> None:
+    """Point brian2cuda at the toolkit; without ``nvidia-smi``, at GPU 0 of a set capability."""
+    backend.cuda_path = str(toolkit)
+    cc = os.environ.get(CC_VARIABLE)
+    if shutil.which("nvidia-smi") is None:
+        backend.detect_gpus = False
+        if backend.gpu_id is None:
+            backend.gpu_id = 0
+        cc = cc or str(DEFAULT_COMPUTE_CAPABILITY)
+    if cc:
+        backend.compute_capability = _compute_capability(cc)
 
 
 def _host_cxx17(device) -> None:
@@ -258,14 +264,6 @@ def _curand(toolkit: Path) -> tuple[Path | None, Path | None]:
     )
 
 
-def _support_directory() -> Path:
-    from .standalone import default_cache_dir
-
-    directory = default_cache_dir() / "cuda-support"
-    directory.mkdir(parents=True, exist_ok=True)
-    return directory
-
-
 def _write_atomic(path: Path, text: str) -> None:
     """Write ``text`` unless the file holds it already (atomic for concurrent processes)."""
     if path.exists() and path.read_text() == text:
@@ -275,15 +273,14 @@ def _write_atomic(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
-def _link_directory(lib: Path) -> Path:
+def _link_directory(lib: Path, directory: Path) -> Path:
     """A directory with ``libcurand.so`` for ``-lcurand``.
 
-    The wheel ships ``libcurand.so.10`` only; the link goes to the neuroemu cache.
+    The wheel ships ``libcurand.so.10`` only; the link goes to ``directory``.
     """
     if (lib / "libcurand.so").exists():
         return lib
     target = max(lib.glob("libcurand.so.*"))
-    directory = _support_directory()
     link = directory / "libcurand.so"
     if not link.exists() or link.resolve() != target.resolve():
         tmp = directory / f".libcurand.so.{os.getpid()}"

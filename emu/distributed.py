@@ -11,8 +11,6 @@ on import, and a large description is unpickled on another thread.
 from __future__ import annotations
 
 import importlib
-import os
-import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -95,5 +93,4 @@ def _run_on_worker(spec: Any, digest: str, start: int, encoded: np.ndarray) -> B
         if _cached is None or _cached[0] != digest:
             _cached = None
             _cached = (digest, spec.backend())
-        results = f"results_{socket.gethostname()}_{os.getpid()}"
-        return _cached[1].run_batch(encoded, start, results)
+        return _cached[1].run_batch(encoded, start)

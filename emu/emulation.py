@@ -8,70 +8,47 @@ a shard on disk, so an interrupted run resumes where it stopped.
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
-import json
 import os
+import signal
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from multiprocessing import get_all_start_methods, get_context
-from pathlib import Path
 
 import numpy as np
 import xarray as xr
+from tqdm import tqdm
 
+from .backend import Backend, RunSettings, make_backend
 from .records import BatchRecord, concatenate
-from .standalone import DEVICES, default_cache_dir
-from .traces import load_traces, make_traces, save_traces
+from .trace_store import Manifest, ShardStore, digest_inputs, shard_directory
+from .traces import make_traces
 
 __all__ = ["Emulation", "shard_directory"]
 
 
-def shard_directory(out: str | os.PathLike) -> Path:
-    """Where a run writing ``out`` keeps its per-batch shards: ``<out>.shards/``."""
-    out = Path(out)
-    return out.with_name(out.name + ".shards")
-
-
-@dataclass
-class _Spec:
-    """Everything a worker process needs to rebuild the backend."""
+@dataclass(frozen=True)
+class _Job:
+    """Everything a worker process needs to rebuild the backend (picklable)."""
 
     net: object
-    device: str
-    cache_dir: Path | None  # None: the default cache of the machine that builds
-    batch_size: int
-    record_events: bool
-    probe: dict | None
-    seed: int
+    settings: RunSettings
 
-    def backend(self):
-        target = getattr(self.net, "target", None)
-        if target == "loihi":
-            from .loihi_backend import LoihiBackend as backend_class
-        elif target == "akida":
-            from .akida_backend import AkidaBackend as backend_class
-        else:
-            raise TypeError(
-                f"cannot emulate a {type(self.net).__name__}; expected a LoihiNet or an AkidaNet"
-            )
-        kwargs = dict(batch_size=self.batch_size, record_events=self.record_events, seed=self.seed)
-        if self.probe:
-            kwargs["probe"] = self.probe
-        cache_dir = self.cache_dir or default_cache_dir()
-        return backend_class(self.net, self.device, cache_dir, **kwargs)
+    @property
+    def batch_size(self) -> int:
+        return self.settings.batch_size
+
+    def backend(self) -> Backend:
+        return make_backend(self.net, self.settings)
 
     def digest(self) -> str:
         """A hash of the network and every setting, stable across processes."""
-        settings = (
-            self.device,
-            str(self.cache_dir),
-            self.batch_size,
-            self.record_events,
-            sorted((k, list(map(int, v))) for k, v in (self.probe or {}).items()),
-            self.seed,
-        )
+        settings = (self.settings.recorded(), str(self.settings.cache_dir))
         return hashlib.sha256(repr((self.net.digest(), settings)).encode()).hexdigest()
 
 
@@ -110,24 +87,20 @@ class Emulation:
         probe: dict[str, list[int]] | None = None,
         seed: int = 0,
     ):
-        if device not in DEVICES:
-            raise ValueError(f"unknown device {device!r}; choose one of {DEVICES}")
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        self.spec = _Spec(
-            net,
-            device,
-            Path(cache_dir) if cache_dir is not None else None,
-            batch_size,
-            record_events,
-            probe,
-            seed,
+        self.settings = RunSettings(
+            device=device,
+            batch_size=batch_size,
+            record_events=record_events,
+            probe=probe or {},
+            seed=seed,
+            cache_dir=cache_dir,
         )
-        self.backend = self.spec.backend()
+        self.backend = make_backend(net, self.settings)
+        self._net = net
 
     @property
     def net(self):
-        return self.spec.net
+        return self._net
 
     def run_batch(self, samples: np.ndarray) -> BatchRecord:
         """Run one batch (at most ``batch_size`` samples) and return its raw recordings."""
@@ -163,7 +136,34 @@ class Emulation:
             batches run on that cluster's workers, the traces are gathered here.
         """
         encoded = self.backend.encode(samples)
-        n = len(encoded)
+        self._check_run(len(encoded), labels, workers, scheduler)
+        n, bs = len(encoded), self.settings.batch_size
+        starts = list(range(0, n, bs))
+        store = None if out is None else self._store(out, samples, labels, n)
+        done = set(store.open()) if store is not None else set()
+        todo = [s for s in starts if s not in done]
+        show = sys.stderr.isatty() if progress is None else progress
+        records: dict[int, BatchRecord] = {}
+        with tqdm(
+            total=len(starts), initial=len(starts) - len(todo), unit="batch",
+            desc="emulating", disable=not show,
+        ) as bar:  # fmt: skip
+            for start, record in self._execute(encoded, todo, workers, scheduler):
+                if store is None:
+                    records[start] = record
+                else:
+                    store.write(
+                        start, self._traces(record, _part(labels, start, len(record)), start)
+                    )
+                bar.update(1)
+        if store is None:
+            return self._traces(concatenate([records[s] for s in starts]), labels, 0)
+        return store.finish()
+
+    # --- internals -----------------------------------------------------------------
+
+    @staticmethod
+    def _check_run(n: int, labels, workers: int, scheduler) -> None:
         if n == 0:
             raise ValueError("no samples to run")
         if labels is not None and len(labels) != n:
@@ -174,47 +174,28 @@ class Emulation:
             raise ValueError(
                 f"workers={workers} with a scheduler: the Dask cluster's workers run the batches"
             )
-        bs = self.spec.batch_size
-        starts = list(range(0, n, bs))
-        shards = self._shards(out, n)
-        todo = [
-            s
-            for s in starts
-            if shards is None or not _shard_path(shards, s, min(s + bs, n)).exists()
-        ]
-        show = sys.stderr.isatty() if progress is None else progress
-        bar = _progress(len(starts), len(starts) - len(todo), show)
-        records: dict[int, BatchRecord] = {}
-        for start, record in self._execute(encoded, todo, workers, scheduler):
-            if shards is None:
-                records[start] = record
-            else:
-                self._write_shard(shards, start, record, labels)
-            bar.update(1)
-        bar.close()
-        if shards is None:
-            merged = concatenate([records[s] for s in starts])
-            return self._traces(merged, labels, 0)
-        traces = _merge_shards(
-            [load_traces(_shard_path(shards, s, min(s + bs, n))) for s in starts]
-        )
-        save_traces(traces, out)
-        for s in starts:
-            _shard_path(shards, s, min(s + bs, n)).unlink()
-        (shards / "manifest.json").unlink()
-        shards.rmdir()
-        return traces
 
-    # --- internals -----------------------------------------------------------------
+    def _store(self, out, samples: np.ndarray, labels, n: int) -> ShardStore:
+        manifest = Manifest(
+            total_samples=n,
+            chunk_size=self.settings.batch_size,
+            net_digest=self.backend.attrs()["net_digest"],
+            inputs_digest=digest_inputs(
+                np.asarray(samples), None if labels is None else np.asarray(labels)
+            ),
+            settings=self.settings.recorded(),
+        )
+        return ShardStore(out, manifest)
 
     def _execute(
         self, encoded: np.ndarray, starts: list[int], workers: int, scheduler: object
     ) -> Iterator[tuple[int, BatchRecord]]:
-        bs = self.spec.batch_size
+        bs = self.settings.batch_size
         if scheduler is not None and starts:
             from .distributed import run_batches
 
-            yield from run_batches(self.spec, self.spec.digest(), encoded, starts, scheduler)
+            job = _Job(self.net, self.settings)
+            yield from run_batches(job, job.digest(), encoded, starts, scheduler)
             return
         if workers == 1 or len(starts) <= 1:
             for s in starts:
@@ -224,15 +205,13 @@ class Emulation:
             # forked workers inherit the imported Brian2 and the active build: no start-up
             if self.backend.build is not None:
                 self.backend.build.activate()
-            context, initializer, initargs = get_context("fork"), _adopt_backend, (self.backend,)
+            context, initargs = get_context("fork"), (self.backend, os.getpid())
         else:
-            context, initializer, initargs = get_context("spawn"), _start_worker, (self.spec,)
+            context, initargs = get_context("spawn"), (_Job(self.net, self.settings), os.getpid())
         with ProcessPoolExecutor(
-            min(workers, len(starts)),
-            mp_context=context,
-            initializer=initializer,
+            min(workers, len(starts)), mp_context=context, initializer=_start_worker,
             initargs=initargs,
-        ) as pool:
+        ) as pool:  # fmt: skip
             futures = {pool.submit(_run_in_worker, s, encoded[s : s + bs]): s for s in starts}
             for future in as_completed(futures):
                 yield futures[future], future.result()
@@ -248,8 +227,8 @@ class Emulation:
         if events is not None:
             events["sample"] = events["sample"] + offset
         attrs = self.backend.attrs() | {
-            "device": self.spec.device,
-            "batch_size": self.spec.batch_size,
+            "device": self.settings.device,
+            "batch_size": self.settings.batch_size,
         }
         return make_traces(
             layers=self.backend.layer_names(),
@@ -263,80 +242,44 @@ class Emulation:
             sample_offset=offset,
             events=events,
             probes=record.probes,
-            probe_neurons=self.spec.probe,
-        )
-
-    def _shards(self, out, n: int) -> Path | None:
-        if out is None:
-            return None
-        shards = shard_directory(out)
-        manifest = {
-            "total_samples": n,
-            "chunk_size": self.spec.batch_size,
-            "net_digest": self.backend.attrs()["net_digest"],
-        }
-        path = shards / "manifest.json"
-        if path.exists():
-            previous = json.loads(path.read_text())
-            if previous != manifest:
-                raise ValueError(
-                    f"{shards} holds shards of a different run ({previous}); remove it or choose another output"
-                )
-        shards.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(manifest))
-        return shards
-
-    def _write_shard(self, shards: Path, start: int, record: BatchRecord, labels) -> None:
-        part_labels = None if labels is None else np.asarray(labels)[start : start + len(record)]
-        save_traces(
-            self._traces(record, part_labels, start),
-            _shard_path(shards, start, start + len(record)),
+            probe_neurons=self.backend.probe,
         )
 
 
-def _shard_path(shards: Path, first: int, stop: int) -> Path:
-    return shards / f"shard_{first:08d}_{stop - 1:08d}.h5"
+def _part(labels, start: int, n: int) -> np.ndarray | None:
+    return None if labels is None else np.asarray(labels)[start : start + n]
 
 
-def _merge_shards(parts: list[xr.Dataset]) -> xr.Dataset:
-    """Join shards in sample order: per-sample variables, summed saturation, then events."""
-    per_sample = [v for v in parts[0].data_vars if "sample" in parts[0][v].dims]
-    traces = xr.concat([p[per_sample] for p in parts], dim="sample", coords="minimal")
-    traces["saturation"] = sum(p["saturation"] for p in parts)
-    if "event_sample" in parts[0]:
-        names = [f"event_{k}" for k in ("sample", "step", "layer", "neuron")]
-        traces = traces.merge(xr.concat([p[names] for p in parts], dim="event"))
-    traces.attrs = dict(parts[0].attrs)
-    return traces
+_worker_backend: Backend | None = None
 
 
-_worker_backend = None
-
-
-def _start_worker(spec: _Spec) -> None:
-    _adopt_backend(spec.backend())
-
-
-def _adopt_backend(backend) -> None:
+def _start_worker(source: Backend | _Job, parent: int) -> None:
+    """Worker initializer: end with the parent, then take (or build) the backend."""
     global _worker_backend
-    _worker_backend = backend
+    _end_with_parent(parent)
+    _worker_backend = source.backend() if isinstance(source, _Job) else source
 
 
 def _run_in_worker(start: int, encoded: np.ndarray) -> BatchRecord:
-    return _worker_backend.run_batch(encoded, start, f"results_{os.getpid()}")
+    return _worker_backend.run_batch(encoded, start)
 
 
-class _NoBar:
-    def update(self, _: int) -> None:
-        pass
+def _end_with_parent(parent: int) -> None:
+    """Have this process end when ``parent`` does (a parent killed by SIGKILL included)."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+        else:
+            if os.getppid() != parent:  # the parent died before prctl took effect
+                os._exit(1)
+            return
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
 
-    def close(self) -> None:
-        pass
 
-
-def _progress(total: int, done: int, show: bool):
-    if not show:
-        return _NoBar()
-    from tqdm import tqdm
-
-    return tqdm(total=total, initial=done, unit="batch", desc="emulating")
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(1)

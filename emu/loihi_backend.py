@@ -12,8 +12,6 @@ loads the next sample's input.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import brian2
 import numpy as np
 
@@ -31,10 +29,10 @@ from converters.chips.loihi import (
     input_seeds,
 )
 
-from .backend import Backend
+from .backend import Backend, RunSettings, digest_arrays
 from .fanout import share_fanout
 from .records import BatchRecord
-from .standalone import StableClock, StandaloneBuild, build_key, digest_arrays, runtime_scope
+from .standalone import StableClock
 
 __all__ = ["LoihiBackend"]
 
@@ -102,35 +100,16 @@ INT64 = {
 
 
 class LoihiBackend(Backend):
-    """Runs batches of samples of a LoihiNet on a Brian2 device.
+    """Runs batches of samples of a LoihiNet on a Brian2 device (``settings.device``).
 
-    Parameters
-    ----------
-    net
-        The network.
-    device
-        ``"cpp_standalone"`` (compiled once per topology and batch size) or ``"runtime"``.
-    cache_dir
-        Where standalone builds are kept.
-    batch_size
-        Samples per simulation run (the last batch is padded).
-    record_events, probe
-        Keep the sparse spike raster; record ``u`` and ``v`` of the given neurons per layer.
+    ``cpp_standalone`` and ``cuda_standalone`` builds are compiled once per topology and
+    build settings; ``runtime`` uses Brian2's numpy target. The last batch is padded.
     """
 
     target = "loihi"
 
-    def __init__(
-        self,
-        net: LoihiNet,
-        device: str,
-        cache_dir: Path,
-        batch_size: int = 128,
-        record_events: bool = False,
-        probe: dict[str, list[int]] | None = None,
-        seed: int = 0,
-    ):
-        super().__init__(net, device, batch_size, record_events, probe, net.layer_names, seed)
+    def __init__(self, net: LoihiNet, settings: RunSettings):
+        super().__init__(net, settings)
         self.layers = net.all_layers()
         self.index = {layer.name: k for k, layer in enumerate(self.layers)}
         self.offsets = np.cumsum([0] + [layer.size for layer in self.layers])
@@ -138,31 +117,23 @@ class LoihiBackend(Backend):
         self.first_compartment = int(self.offsets[1]) if net.input.encoding == "rate" else 0
         self.synapses = self._synapses()
         self.fanout = share_fanout(*self.synapses)
-        if device != "runtime":
-            # the equations and dtypes of this module are covered by build_key itself
-            key = build_key(
-                "loihi",
-                net.input.encoding,
-                net.timesteps,
-                batch_size,
-                sorted((k, v.tobytes()) for k, v in self.probe.items()),
-                [(layer.name, layer.size, layer.reset) for layer in self.layers],
-                digest_arrays(
-                    *self.synapses[:2],
-                    self.fanout.direct,
-                    self.fanout.members,
-                    self.fanout.cells,
-                    self.fanout.cell_pre,
-                    self.fanout.cell_post,
-                ),
-            )
-            self.build = StandaloneBuild(
-                key, cache_dir, lambda: self._construct(batch_size), device
-            )
+        self._make_build()
 
-    @property
-    def steps(self) -> int:
-        return self.net.timesteps
+    def _topology(self) -> tuple:
+        # the equations and dtypes of this module are covered by the source digest
+        return (
+            self.net.input.encoding,
+            self.net.timesteps,
+            [(layer.name, layer.size, layer.reset) for layer in self.layers],
+            digest_arrays(
+                *self.synapses[:2],
+                self.fanout.direct,
+                self.fanout.members,
+                self.fanout.cells,
+                self.fanout.cell_pre,
+                self.fanout.cell_post,
+            ),
+        )
 
     def layer_names(self) -> list[str]:
         return self.net.layer_names
@@ -179,7 +150,7 @@ class LoihiBackend(Backend):
             "dt_unit": "Loihi algorithmic timestep",
             "input_encoding": self.net.input.encoding,
             "reset": sorted({layer.reset for layer in self.net.layers}),
-            "seed": self.seed,
+            "seed": self.settings.seed,
         }
 
     # --- Brian2 objects -------------------------------------------------------------
@@ -206,6 +177,16 @@ class LoihiBackend(Backend):
             name: brian2.TimedArray(inputs.get(name, placeholder), dt=sample_dt, name=name)
             for name in ("input_levels", "input_seeds")
         }
+        groups = self._groups(timed, step, per_sample)
+        comp = groups[-1]
+        objs = [comp, *groups[:-1]] + self._monitors(groups, step, per_sample)
+        objs += self._projections(groups, comp, step)
+        self._objects = {o.name: o for o in objs} | timed
+        self._set_parameters()
+        return objs, (batch * T + 1) * brian2.ms
+
+    def _groups(self, timed: dict, step: brian2.Clock, per_sample: brian2.Clock) -> list:
+        """The rate generator (if any) and the compartments, in global index order."""
         rate = self.net.input.encoding == "rate"
         n_in = self.net.input.size
         comp = brian2.NeuronGroup(
@@ -223,80 +204,67 @@ class LoihiBackend(Backend):
         if not rate:
             load += f"\nbias = int(i < {n_in}) * int(input_levels(t, i % {n_in})) * {MANT_SCALE} + int(i >= {n_in}) * bias"
         comp.run_regularly(load, clock=per_sample, when="start", order=1, name="compartments_load")
-        groups = [comp]
-        objs: list = [comp]
-        if rate:
-            gen = brian2.NeuronGroup(
-                n_in,
-                GENERATOR_MODEL,
-                threshold=GENERATOR_THRESHOLD,
-                reset="count += 1",
-                dtype=INT64,
-                namespace=timed,
-                clock=step,
-                name="generator",
-            )
-            gen.run_regularly(GENERATOR_UPDATE, when="groups", name="generator_update")
-            gen.run_regularly(
-                "rng = int(input_seeds(t, i))\nlevel = int(input_levels(t, i))\ncount = 0",
-                clock=per_sample,
-                when="start",
-                order=1,
-                name="generator_load",
-            )
-            groups.insert(0, gen)
-            objs.append(gen)
-        n_layers = len(self.layers)
-        tally = brian2.NeuronGroup(n_layers, "spikes_now : integer", clock=step, name="tally")
-        tally.run_regularly("spikes_now = 0", when="start", name="tally_clear")
-        objs.append(tally)
-        objs.append(
-            brian2.StateMonitor(tally, "spikes_now", record=True, when="end", name="tally_monitor")
+        if not rate:
+            return [comp]
+        gen = brian2.NeuronGroup(
+            n_in,
+            GENERATOR_MODEL,
+            threshold=GENERATOR_THRESHOLD,
+            reset="count += 1",
+            dtype=INT64,
+            namespace=timed,
+            clock=step,
+            name="generator",
         )
+        gen.run_regularly(GENERATOR_UPDATE, when="groups", name="generator_update")
+        gen.run_regularly(
+            "rng = int(input_seeds(t, i))\nlevel = int(input_levels(t, i))\ncount = 0",
+            clock=per_sample,
+            when="start",
+            order=1,
+            name="generator_load",
+        )
+        return [gen, comp]
+
+    def _monitors(self, groups: list, step: brian2.Clock, per_sample: brian2.Clock) -> list:
+        """Per-step spike tallies, per-sample counts, output spikes, events and probes."""
+        comp = groups[-1]
+        tally = brian2.NeuronGroup(
+            len(self.layers), "spikes_now : integer", clock=step, name="tally"
+        )
+        tally.run_regularly("spikes_now = 0", when="start", name="tally_clear")
+        objs: list = [
+            tally,
+            brian2.StateMonitor(tally, "spikes_now", record=True, when="end", name="tally_monitor"),
+        ]
         for g in groups:
             objs.append(
                 brian2.StateMonitor(
-                    g,
-                    "count",
-                    record=True,
-                    clock=per_sample,
-                    when="start",
-                    order=0,
+                    g, "count", record=True, clock=per_sample, when="start", order=0,
                     name=f"{g.name}_counts",
                 )
-            )
-            layer_of = (
-                np.searchsorted(
-                    self.offsets, np.arange(g.N) + self._group_offset(g.name), side="right"
-                )
-                - 1
-            )
+            )  # fmt: skip
+            index = np.arange(g.N) + self._group_offset(g.name)
+            layer_of = np.searchsorted(self.offsets, index, side="right") - 1
             to_tally = brian2.Synapses(
                 g, tally, on_pre="spikes_now_post += 1", clock=step, name=f"{g.name}_tally"
             )
             to_tally.connect(i=np.arange(g.N), j=layer_of)
             objs.append(to_tally)
-            if self.record_events:
+            if self.settings.record_events:
                 objs.append(brian2.SpikeMonitor(g, name=f"{g.name}_spikes"))
-        out = self.layers[-1]
         out_start = self.offsets[-2] - self.first_compartment
-        objs.append(
-            brian2.SpikeMonitor(comp[out_start : out_start + out.size], name="output_spikes")
-        )
+        out_stop = out_start + self.layers[-1].size
+        objs.append(brian2.SpikeMonitor(comp[out_start:out_stop], name="output_spikes"))
         if self.probe:
+            first = self.first_compartment
             idx = np.concatenate(
-                [
-                    self.offsets[self.index[k]] - self.first_compartment + v
-                    for k, v in self.probe.items()
-                ]
+                [self.offsets[self.index[k]] - first + v for k, v in self.probe.items()]
             )
             objs.append(
                 brian2.StateMonitor(comp, ["u", "v"], record=idx, when="end", name="probes")
             )
-        objs += self._projections(groups, comp, step)
-        self._objects = {o.name: o for o in objs} | timed
-        self._set_parameters()
-        return objs, (batch * T + 1) * brian2.ms
+        return objs
 
     def _projections(self, groups: list, comp: brian2.NeuronGroup, step: brian2.Clock) -> list:
         """Synapses of every projection: direct ones, and those shared through fan-out cells.
@@ -421,24 +389,11 @@ class LoihiBackend(Backend):
     def _inputs(self, levels: np.ndarray, first_sample: int) -> dict[str, np.ndarray]:
         values = {"input_levels": levels.astype(np.float64)}
         if self.net.input.encoding == "rate":
-            seeds = input_seeds(len(levels), self.net.input.size, self.seed, first_sample)
+            seeds = input_seeds(len(levels), self.net.input.size, self.settings.seed, first_sample)
             values["input_seeds"] = seeds.astype(np.float64)
         return values
 
-    # --- running --------------------------------------------------------------------
-
-    def run_batch(
-        self, levels: np.ndarray, first_sample: int = 0, results: str = "results"
-    ) -> BatchRecord:
-        """Simulate a batch of encoded samples; ``first_sample`` selects rate-code seeds."""
-        n = len(levels)
-        if self.build is None:
-            with runtime_scope():
-                objs, duration = self._construct(n, self._inputs(levels, first_sample))
-                brian2.Network(objs).run(duration)
-                return self._collect(n)
-        inputs = self._inputs(self._padded(levels, levels.dtype), first_sample)
-        return self._run_build(inputs, n, results)
+    # --- recordings ---------------------------------------------------------------
 
     def _collect(self, batch: int) -> BatchRecord:
         T = self.net.timesteps
@@ -473,28 +428,35 @@ class LoihiBackend(Backend):
             )
             if hi > 0:
                 saturation[k] = sat[max(lo, 0) : hi].sum(axis=0)
-        probes = {}
-        if "probes" in o:
-            start = 0
-            for name, idx in self.probe.items():
-                for var in ("u", "v"):
-                    values = np.asarray(getattr(o["probes"], var)[:], np.int64)[
-                        start : start + len(idx)
-                    ]
-                    probes[f"{name}.{var}"] = values.T[: batch * T].reshape(batch, T, len(idx))
-                start += len(idx)
-        events = None
-        if self.record_events:
-            parts = []
-            for name in ("generator", "compartments"):
-                if f"{name}_spikes" in o:
-                    mon = o[f"{name}_spikes"]
-                    g_idx = np.asarray(mon.i[:], np.int64) + self._group_offset(name)
-                    smp, stp = np.divmod(np.rint(np.asarray(mon.t_[:]) / 1e-3).astype(np.int64), T)
-                    layer = np.searchsorted(self.offsets, g_idx, side="right") - 1
-                    keep = smp < batch
-                    parts.append(
-                        (smp[keep], stp[keep], layer[keep], (g_idx - self.offsets[layer])[keep])
-                    )
-            events = tuple(np.concatenate([p[j] for p in parts]) for j in range(4))
-        return BatchRecord(counts, per_step, output_per_step, saturation, probes, events)
+        events = self._events(batch) if self.settings.record_events else None
+        return BatchRecord(
+            counts, per_step, output_per_step, saturation, self._probes(batch), events
+        )
+
+    def _probes(self, batch: int) -> dict[str, np.ndarray]:
+        """``"<layer>.u"``/``"<layer>.v"`` -> (batch, steps, probed neurons)."""
+        T = self.net.timesteps
+        monitor = self._objects.get("probes")
+        probes: dict[str, np.ndarray] = {}
+        start = 0
+        for name, idx in self.probe.items() if monitor is not None else ():
+            for var in ("u", "v"):
+                values = np.asarray(getattr(monitor, var)[:], np.int64)[start : start + len(idx)]
+                probes[f"{name}.{var}"] = values.T[: batch * T].reshape(batch, T, len(idx))
+            start += len(idx)
+        return probes
+
+    def _events(self, batch: int) -> tuple[np.ndarray, ...]:
+        """(sample, step, layer, neuron) of every spike of the batch."""
+        T = self.net.timesteps
+        parts = []
+        for name in ("generator", "compartments"):
+            mon = self._objects.get(f"{name}_spikes")
+            if mon is None:
+                continue
+            g_idx = np.asarray(mon.i[:], np.int64) + self._group_offset(name)
+            smp, stp = np.divmod(np.rint(np.asarray(mon.t_[:]) / 1e-3).astype(np.int64), T)
+            layer = np.searchsorted(self.offsets, g_idx, side="right") - 1
+            keep = smp < batch
+            parts.append((smp[keep], stp[keep], layer[keep], (g_idx - self.offsets[layer])[keep]))
+        return tuple(np.concatenate([p[j] for p in parts]) for j in range(4))

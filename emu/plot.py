@@ -20,12 +20,9 @@ import xarray as xr  # noqa: E402
 
 from . import analysis  # noqa: E402
 from .trace_access import sample_events  # noqa: E402
+from .trace_stats import layer_names  # noqa: E402
 
 __all__ = ["raster", "activity", "rate_histograms", "accuracy_vs_steps", "all_plots"]
-
-
-def _layers(tr: xr.Dataset) -> list[str]:
-    return [str(n) for n in tr["layer"].values]
 
 
 def _save(fig, path: str | os.PathLike) -> Path:
@@ -63,7 +60,7 @@ def activity(tr: xr.Dataset, path: str | os.PathLike = "activity.png") -> Path:
     """Spikes per step and neuron of every layer, averaged over samples."""
     per_step = tr["spikes_per_step"].mean("sample").values
     fig, ax = plt.subplots(figsize=(8, 4))
-    for k, name in enumerate(_layers(tr)):
+    for k, name in enumerate(layer_names(tr)):
         ax.plot(per_step[:, k] / tr.sizes[f"neuron_{name}"], label=name)
     ax.set_xlabel("step")
     ax.set_ylabel("spikes per neuron")
@@ -74,7 +71,7 @@ def activity(tr: xr.Dataset, path: str | os.PathLike = "activity.png") -> Path:
 
 def rate_histograms(tr: xr.Dataset, path: str | os.PathLike = "rates.png") -> Path:
     """Per-layer histograms of neuron firing rates (spikes per step, averaged over samples)."""
-    layers = _layers(tr)
+    layers = layer_names(tr)
     steps = tr.sizes["step"]
     fig, axes = plt.subplots(1, len(layers), figsize=(3 * len(layers), 3), squeeze=False)
     for ax, name in zip(axes[0], layers, strict=True):

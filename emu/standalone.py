@@ -1,32 +1,33 @@
 """Brian2 devices for the emulation: C++ standalone builds compiled once and cached, and runtime.
 
-A build is keyed by a digest of everything that is baked into the generated code (network
-topology, batch size, recording options, Brian2 version). Parameters that may change
-between runs (weights, thresholds, biases, inputs) travel as ``run_args``, so sweeps over
-them reuse the binary. A file lock makes a shared cache safe for several processes.
+A build is keyed by a digest of everything that is baked into the generated code (see
+:meth:`emu.backend.Backend.build_key`). Parameters that may change between runs (weights,
+thresholds, biases, inputs) travel as ``run_args``, so sweeps over them reuse the binary.
+Each run writes its recordings to a results directory of its own, removed once they are
+read, and a reader/writer file lock (``filelock``) lets any number of processes share a
+cache: a build holds it exclusively, a running binary shares it.
 """
 
 from __future__ import annotations
 
-import fcntl
-import functools
-import hashlib
 import os
 import shutil
-import time
+import socket
+import uuid
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from importlib import import_module
 from pathlib import Path
 
 import brian2
-import numpy as np
+from filelock import ReadWriteLock
 
 __all__ = [
     "DEVICES",
     "default_cache_dir",
-    "build_key",
-    "digest_arrays",
+    "device_setup",
+    "register_device",
     "StableClock",
     "StandaloneBuild",
     "runtime_scope",
@@ -34,47 +35,28 @@ __all__ = [
 
 DEVICES = ("runtime", "cpp_standalone", "cuda_standalone")
 
+# device name -> function preparing it for a build in a cache directory, or "module:function"
+_DEVICE_SETUP: dict[str, Callable[[Path], None] | str] = {}
+
 
 def default_cache_dir() -> Path:
     """Where builds are cached: ``$NEUROEMU_CACHE`` or ``~/.cache/neuroemu``."""
     return Path(os.environ.get("NEUROEMU_CACHE", Path.home() / ".cache" / "neuroemu"))
 
 
-# modules whose code shapes a generated project: a change to any of them makes new builds
-GENERATOR_MODULES = (
-    "standalone.py",
-    "backend.py",
-    "fanout.py",
-    "loihi_backend.py",
-    "loihi_reference.py",
-    "akida_backend.py",
-    "akida_reference.py",
-    "cuda.py",
-)
+def register_device(name: str, setup: Callable[[Path], None] | str) -> None:
+    """Call ``setup(cache_dir)`` before ``brian2.set_device(name)`` (``"module:function"`` is
+    imported on first use)."""
+    _DEVICE_SETUP[name] = setup
 
 
-@functools.cache
-def _generator_digest() -> str:
-    h = hashlib.sha256()
-    for name in GENERATOR_MODULES:
-        h.update((Path(__file__).parent / name).read_bytes())
-    return h.hexdigest()
-
-
-def build_key(*parts: object) -> str:
-    """A digest of ``parts``, Brian2's version and the code that generates projects."""
-    h = hashlib.sha256(repr((brian2.__version__, _generator_digest(), *parts)).encode())
-    return h.hexdigest()[:20]
-
-
-def digest_arrays(*arrays: np.ndarray) -> str:
-    """A digest of arrays' dtypes, shapes and contents (for build keys)."""
-    h = hashlib.sha256()
-    for a in arrays:
-        a = np.ascontiguousarray(a)
-        h.update(repr((a.dtype.str, a.shape)).encode())
-        h.update(a.tobytes())
-    return h.hexdigest()[:20]
+def device_setup(name: str) -> Callable[[Path], None] | None:
+    """The setup function registered for device ``name``, if any."""
+    setup = _DEVICE_SETUP.get(name)
+    if isinstance(setup, str):
+        module, function = setup.split(":")
+        setup = _DEVICE_SETUP[name] = getattr(import_module(module), function)
+    return setup
 
 
 class StableClock(brian2.Clock):
@@ -100,12 +82,12 @@ class StableClock(brian2.Clock):
 def _locked(path: Path, shared: bool = False) -> Iterator[None]:
     """Hold a file lock: exclusive while (re)building, shared while a binary runs."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
-        try:
+    lock = ReadWriteLock(path, is_singleton=False)
+    try:
+        with lock.read_lock() if shared else lock.write_lock():
             yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    finally:
+        lock.close()
 
 
 class StandaloneBuild:
@@ -121,47 +103,58 @@ class StandaloneBuild:
         self, key: str, cache_dir: Path, construct: Callable[[], tuple[list, object]], device: str
     ):
         self.key = key
-        self.directory = Path(cache_dir) / f"{device}-{key}"
+        self.cache_dir = Path(cache_dir)
+        self.directory = self.cache_dir / f"{device}-{key}"
         self.construct = construct
         self.device_name = device
         self.objects: list = []
-        self.compile_seconds = 0.0
         self.compiled = False
+
+    @property
+    def _lock(self) -> Path:
+        return self.directory.with_suffix(".lock")
 
     def activate(self) -> None:
         """Make this build the device's current project, compiling only if the cache lacks it."""
         if StandaloneBuild._active == self.key and self.objects:
             return
         brian2.device.reinit()
-        if self.device_name == "cuda_standalone":
-            from .cuda import prepare_cuda_device
-
-            prepare_cuda_device()
+        setup = device_setup(self.device_name)
+        if setup is not None:
+            setup(self.cache_dir)
         brian2.set_device(self.device_name, build_on_run=False)
         # Brian2's default "make -j" starts every compiler at once; one per core is faster
         brian2.prefs.devices.cpp_standalone.extra_make_args_unix = [f"-j{os.cpu_count() or 1}"]
         brian2.defaultclock.dt = 1 * brian2.ms
         objects, duration = self.construct()
-        network = brian2.Network(objects)
-        network.run(duration)
-        start = time.perf_counter()
-        lock = self.directory.with_suffix(".lock")
-        with _locked(lock, shared=True):  # a build in progress holds the lock exclusively
+        brian2.Network(objects).run(duration)
+        with _locked(self._lock, shared=True):  # a build in progress holds the lock exclusively
             binary_exists = (self.directory / "main").exists()
         if binary_exists and self.device_name == "cpp_standalone":
             # the key covers topology, settings and generating code: the binary is current,
             # so the project is used as it is, without writing its sources again
             brian2.get_device().project_dir = str(self.directory)
         else:
-            with _locked(lock):
+            with _locked(self._lock):
                 binary_exists = (self.directory / "main").exists()
                 brian2.device.build(
                     directory=str(self.directory), compile=True, run=False, with_output=False
                 )
-        self.compile_seconds = time.perf_counter() - start
         self.compiled = not binary_exists
         self.objects = objects
         StandaloneBuild._active = self.key
+
+    def new_results(self) -> str:
+        """A results directory name no other run of this build uses (relative to the build).
+
+        Directories left by killed processes of this host are removed first.
+        """
+        host = socket.gethostname()
+        for stale in self.directory.glob(f"results_{host}_*_*"):
+            pid = stale.name[len(f"results_{host}_") :].split("_")[0]
+            if pid.isdigit() and not _alive(int(pid)):
+                shutil.rmtree(stale, ignore_errors=True)
+        return f"results_{host}_{os.getpid()}_{uuid.uuid4().hex[:12]}"
 
     def run(self, run_args: dict, results: str, transient: int = 0) -> None:
         """Run the binary once with ``run_args``, writing results to the relative dir ``results``.
@@ -170,7 +163,7 @@ class StandaloneBuild:
         files removed afterwards; parameter arrays stay for later runs and other processes.
         """
         self.activate()
-        with _locked(self.directory.with_suffix(".lock"), shared=True):
+        with _locked(self._lock, shared=True):
             brian2.device.run(
                 directory=str(self.directory),
                 results_directory=results,
@@ -182,7 +175,18 @@ class StandaloneBuild:
                 (self.directory / "static_arrays" / name).unlink(missing_ok=True)
 
     def clear_results(self, results: str) -> None:
+        """Remove the results directory of a finished run, once its recordings are read."""
         shutil.rmtree(self.directory / results, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by another user (or no signals on this platform)
+        return True
+    return True
 
 
 @contextmanager

@@ -3,13 +3,7 @@
 :func:`open_traces` reads metadata only: every variable stays on disk as a dask array and a
 selection (by sample, layer, step or neuron) reads only the HDF5 chunks it touches.
 
-Shard layout of a long run (one trace file per chunk, written as chunks finish)::
-
-    <run>.h5.shards/
-        manifest.json                    {"total_samples": N, "chunk_size": C, "net_digest": ...}
-        shard_<first>_<last>.h5          a trace file of samples first..last (inclusive, global
-                                         indices, 8 digits; the ``sample`` coordinate holds them)
-
+The shard layout of a long run is that of :mod:`emu.trace_store`.
 ``event_sample`` holds global sample indices (values of the ``sample`` coordinate) in every
 trace file, shard or not. A run that stopped early opens with the samples it finished;
 ``attrs["missing_samples"]`` lists the absent ranges and a :class:`PartialRunWarning` says so.
@@ -19,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,25 +21,19 @@ import dask.array  # noqa: F401  (chunked variables; imported here, not on the f
 import numpy as np
 import xarray as xr
 
-from .traces import TraceFormatError, check_format
+from .trace_stats import layer_names
+from .trace_store import open_lazy, open_shards, shard_directory
 
 __all__ = [
-    "MANIFEST",
     "PartialRunWarning",
     "SelectionError",
     "open_traces",
-    "shard_name",
     "missing_samples",
     "select",
     "layer_counts",
     "sample_events",
     "event_blocks",
 ]
-
-MANIFEST = "manifest.json"
-_SHARD_RE = re.compile(r"^shard_(\d+)_(\d+)\.h5$")
-_SAMPLE_CHUNK = 1024
-_EVENT_CHUNK = 1 << 22
 
 
 class PartialRunWarning(UserWarning):
@@ -55,11 +42,6 @@ class PartialRunWarning(UserWarning):
 
 class SelectionError(IndexError):
     """A selection names samples, layers, steps or neurons that the traces do not hold."""
-
-
-def shard_name(first: int, last: int) -> str:
-    """File name of the shard of samples ``first..last`` (inclusive)."""
-    return f"shard_{first:08d}_{last:08d}.h5"
 
 
 def open_traces(path: str | os.PathLike) -> xr.Dataset:
@@ -79,65 +61,17 @@ def open_traces(path: str | os.PathLike) -> xr.Dataset:
     """
     path = Path(path)
     if path.is_dir():
-        return _open_shards(path)
-    shards = path.with_name(path.name + ".shards")
+        return _open_partial(path)
+    shards = shard_directory(path)
     if not path.exists() and shards.is_dir():
-        return _open_shards(shards)
-    ds = _open_file(path)
+        return _open_partial(shards)
+    ds = open_lazy(path)
     ds.attrs["missing_samples"] = "[]"
     return ds
 
 
-def _open_file(path: Path) -> xr.Dataset:
-    """One trace file, checked, as dask arrays of a few large chunks (metadata read only)."""
-    if not path.exists():
-        raise FileNotFoundError(f"trace file {path} does not exist")
-    try:
-        ds = xr.open_dataset(path, engine="h5netcdf", phony_dims="access")
-    except Exception as err:  # h5py/h5netcdf raise several unrelated types for a bad file
-        raise TraceFormatError(f"{path} is not a readable HDF5 trace file: {err}") from err
-    check_format(ds, str(path))
-    return ds.chunk(_chunks(ds))
-
-
-def _chunks(ds: xr.Dataset) -> dict[str, int]:
-    chunks = {"sample": _SAMPLE_CHUNK}
-    if "event" in ds.dims:
-        chunks["event"] = _EVENT_CHUNK
-    return chunks
-
-
-def _open_shards(directory: Path) -> xr.Dataset:
-    manifest_path = directory / MANIFEST
-    if not manifest_path.exists():
-        raise TraceFormatError(f"{directory} is not a shard directory: it has no {MANIFEST}")
-    try:
-        manifest = json.loads(manifest_path.read_text())
-        total = int(manifest["total_samples"])
-        int(manifest["chunk_size"])
-    except (ValueError, KeyError, TypeError) as err:
-        raise TraceFormatError(
-            f"{manifest_path} is not a shard manifest (needs total_samples and chunk_size): {err}"
-        ) from err
-    ranges = sorted(
-        (int(m[1]), int(m[2]), p) for p in directory.iterdir() if (m := _SHARD_RE.match(p.name))
-    )
-    if not ranges:
-        raise TraceFormatError(f"{directory} holds no finished shard (shard_<first>_<last>.h5)")
-    parts = []
-    for first, last, p in ranges:
-        ds = _open_file(p)
-        samples = ds["sample"].values
-        if len(samples) != last - first + 1 or samples[0] != first or samples[-1] != last:
-            raise TraceFormatError(
-                f"{p.name} should hold samples {first}..{last}, holds {samples[0]}..{samples[-1]}"
-            )
-        parts.append(ds)
-    digests = {ds.attrs.get("net_digest") for ds in parts}
-    if len(digests) > 1:
-        raise TraceFormatError(f"the shards of {directory} come from different networks {digests}")
-    combined = _concat(parts)
-    missing = _gaps([(f, la) for f, la, _ in ranges], total)
+def _open_partial(directory: Path) -> xr.Dataset:
+    combined, total, missing = open_shards(directory)
     combined.attrs["total_samples"] = total
     combined.attrs["missing_samples"] = json.dumps(missing)
     if missing:
@@ -145,42 +79,14 @@ def _open_shards(directory: Path) -> xr.Dataset:
             f"{directory} holds {combined.sizes['sample']} of {total} samples; missing "
             + ", ".join(f"{a}..{b}" for a, b in missing),
             PartialRunWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
     return combined
-
-
-def _concat(parts: list[xr.Dataset]) -> xr.Dataset:
-    sample_vars = [v for v in parts[0].data_vars if "sample" in parts[0][v].dims]
-    combined = xr.concat([ds[sample_vars] for ds in parts], dim="sample")
-    combined["saturation"] = sum(ds["saturation"] for ds in parts)
-    if "event_sample" in parts[0]:
-        names = [f"event_{k}" for k in ("sample", "step", "layer", "neuron")]
-        combined = combined.merge(xr.concat([ds[names] for ds in parts], dim="event"))
-    combined.attrs = dict(parts[0].attrs)
-    return combined
-
-
-def _gaps(ranges: Sequence[tuple[int, int]], total: int) -> list[list[int]]:
-    gaps, expected = [], 0
-    for first, last in ranges:
-        if first < expected:
-            raise TraceFormatError(f"shards overlap at sample {first}")
-        if first > expected:
-            gaps.append([expected, first - 1])
-        expected = last + 1
-    if expected < total:
-        gaps.append([expected, total - 1])
-    return gaps
 
 
 def missing_samples(tr: xr.Dataset) -> list[tuple[int, int]]:
     """Inclusive ranges of samples a partial run has not written yet (empty if complete)."""
     return [tuple(r) for r in json.loads(tr.attrs.get("missing_samples", "[]"))]
-
-
-def _layers(tr: xr.Dataset) -> list[str]:
-    return [str(name) for name in tr["layer"].values]
 
 
 def _check_samples(tr: xr.Dataset, sample) -> object:
@@ -219,9 +125,9 @@ def _check_index(name: str, index, size: int) -> object:
 
 def _check_layers(tr: xr.Dataset, layers: str | Sequence[str]) -> list[str]:
     names = [layers] if isinstance(layers, str) else list(layers)
-    unknown = [n for n in names if n not in _layers(tr)]
+    unknown = [n for n in names if n not in layer_names(tr)]
     if unknown:
-        raise SelectionError(f"layers {unknown} are not in the traces; layers: {_layers(tr)}")
+        raise SelectionError(f"layers {unknown} are not in the traces; layers: {layer_names(tr)}")
     return names
 
 
@@ -240,7 +146,9 @@ def select(
     if layers is not None:
         names = _check_layers(tr, layers)
         drop = [
-            f"spike_count_{n}" for n in _layers(tr) if n not in names and f"spike_count_{n}" in out
+            f"spike_count_{n}"
+            for n in layer_names(tr)
+            if n not in names and f"spike_count_{n}" in out
         ]
         out = out.drop_vars(drop).sel(layer=names)
     if sample is not None:
@@ -256,7 +164,10 @@ def layer_counts(
     sample: int | slice | Sequence[int] | None = None,
     neuron: int | slice | Sequence[int] | None = None,
 ) -> xr.DataArray:
-    """``spike_count_<layer>(sample, neuron_<layer>)``, lazily, checked against the recorded range."""
+    """``spike_count_<layer>(sample, neuron_<layer>)``, lazily, checked against the recorded range.
+
+    :func:`emu.trace_stats.count_array` reads a whole layer into memory instead.
+    """
     (layer,) = _check_layers(tr, layer)
     counts = tr[f"spike_count_{layer}"]
     if sample is not None:
@@ -280,8 +191,8 @@ def sample_events(
             "record_events=True records it)"
         )
     _check_samples(tr, [sample])
-    names = _layers(tr) if layers is None else _check_layers(tr, layers)
-    index = {n: k for k, n in enumerate(_layers(tr))}
+    names = layer_names(tr) if layers is None else _check_layers(tr, layers)
+    index = {n: k for k, n in enumerate(layer_names(tr))}
     wanted = np.array([index[n] for n in names])
     step, layer, neuron = [], [], []
     for sample_block, step_block, layer_block, neuron_block in event_blocks(tr):

@@ -7,14 +7,15 @@ import json
 import warnings
 from collections.abc import Sequence
 
+from converters.arguments import int_range
+
 from . import analysis
-from .trace_access import PartialRunWarning, SelectionError, open_traces
-from .traces import TraceFormatError
+from .trace_access import PartialRunWarning, open_traces
 
-__all__ = ["add_commands", "format_summary", "format_comparison"]
+__all__ = ["register", "format_summary", "format_comparison"]
 
 
-def add_commands(subparsers) -> None:
+def register(subparsers) -> None:
     """Add ``inspect`` and ``diff`` to the ``neuroemu`` argument parser's subcommands."""
     inspect = subparsers.add_parser(
         "inspect", help="summarize a trace file (or a run's shard directory) per layer"
@@ -22,7 +23,7 @@ def add_commands(subparsers) -> None:
     inspect.add_argument("traces", help="trace file (.h5) or <run>.h5.shards directory")
     inspect.add_argument("--plots", metavar="DIR", help="also write PNG plots into DIR")
     inspect.add_argument(
-        "--sample", type=int, help="sample of the raster plot (default: the first)"
+        "--sample", type=int_range(0), help="sample of the raster plot (default: the first)"
     )
     inspect.add_argument("--json", action="store_true", help="print JSON instead of a table")
     inspect.set_defaults(func=cmd_inspect)
@@ -34,12 +35,9 @@ def add_commands(subparsers) -> None:
 
 
 def _open(path: str):
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", PartialRunWarning)
-            return open_traces(path)
-    except (TraceFormatError, FileNotFoundError) as err:
-        raise SystemExit(f"error: {err}") from err
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PartialRunWarning)
+        return open_traces(path)
 
 
 def cmd_inspect(args: argparse.Namespace) -> None:
@@ -49,10 +47,7 @@ def cmd_inspect(args: argparse.Namespace) -> None:
     if args.plots:
         from .plot import all_plots
 
-        try:
-            plots = [str(p) for p in all_plots(tr, args.plots, args.sample)]
-        except SelectionError as err:
-            raise SystemExit(f"error: {err}") from err
+        plots = [str(p) for p in all_plots(tr, args.plots, args.sample)]
     if args.json:
         print(json.dumps(result.to_dict() | {"plots": plots}, indent=2))
         return
@@ -63,10 +58,7 @@ def cmd_inspect(args: argparse.Namespace) -> None:
 
 def cmd_diff(args: argparse.Namespace) -> None:
     a, b = _open(args.a), _open(args.b)
-    try:
-        result = analysis.compare(a, b)
-    except ValueError as err:
-        raise SystemExit(f"error: {err}") from err
+    result = analysis.compare(a, b)
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
     else:

@@ -22,10 +22,11 @@ import numpy as np
 import xarray as xr
 
 from converters.chips.akida import AkidaLayer, AkidaNet, potentials
+from emu.trace_stats import accuracy, count_array
 
 from .constants import Constants
 from .estimate import Estimate, LayerEstimate
-from .trace_input import accuracy, check_traces, layer_counts
+from .trace_input import check_traces
 
 __all__ = ["AkidaMappingError", "estimate", "synaptic_ops", "neural_processors", "MODEL"]
 
@@ -107,7 +108,7 @@ def estimate(
     check_traces(net, traces, "akida")
     nps = neural_processors(net, c)
     names = net.layer_names
-    acts = {name: layer_counts(traces, name) for name in names}
+    acts = {name: count_array(traces, name) for name in names}
     n = len(acts[names[0]])
     shape = net.input_shape
     layers, synops_total = [], np.zeros(n)

@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-__all__ = ["add_commands", "cmd_estimate", "cmd_compare"]
+from converters import datasets
+from converters.arguments import float_range, int_range
+
+__all__ = ["register", "cmd_estimate", "cmd_compare"]
 
 
-def add_commands(subparsers) -> None:
-    """Add ``estimate`` and ``compare`` to the ``neuroemu`` argument parser's subcommands."""
+def register(subparsers) -> None:
+    """Add ``estimate`` and ``compare`` to the ``neuroemu`` subcommands."""
     est = subparsers.add_parser(
         "estimate", help="energy, power and latency per inference from a trace file"
     )
@@ -23,7 +26,11 @@ def add_commands(subparsers) -> None:
         metavar="LAYER=N",
         help="Loihi cores for a layer (repeatable; default: the fewest that fit)",
     )
-    est.add_argument("--rate", type=float, help="inferences per second (default: back to back)")
+    est.add_argument(
+        "--rate",
+        type=float_range(0, low_open=True),
+        help="inferences per second, > 0 (default: back to back)",
+    )
     est.add_argument("--label", help="name in reports (default: the target chip)")
     est.add_argument("--out", help="write the estimate as JSON (input to 'neuroemu compare')")
     est.set_defaults(func=cmd_estimate)
@@ -35,8 +42,15 @@ def add_commands(subparsers) -> None:
     cmp.add_argument("--out", required=True, help="output directory")
     cmp.add_argument("--traces", help="trace file for a spike raster and per-layer activity")
     cmp.add_argument("--ncs2-model", help="run this model (.onnx, .xml) as the NCS2 baseline")
-    cmp.add_argument("--data", default="mnist", help="'digits', 'mnist' or an .npz of x, y")
-    cmp.add_argument("--samples", type=int, default=500, help="images for the NCS2 baseline")
+    cmp.add_argument(
+        "--data",
+        help="'digits', 'mnist' or an .npz of x, y (default: mnist when the model reads "
+        "(1, 28, 28) images, else digits)",
+    )
+    cmp.add_argument("--mnist-dir", help="directory of the MNIST idx files")
+    cmp.add_argument(
+        "--samples", type=int_range(1), default=500, help="images for the NCS2 baseline"
+    )
     cmp.add_argument("--measured", help="JSON file of measured NCS2 latency and power")
     cmp.add_argument("--constants", help="JSON or TOML file overriding hardware constants")
     cmp.set_defaults(func=cmd_compare)
@@ -46,27 +60,20 @@ def _parse_cores(items: list[str]) -> dict[str, int]:
     cores = {}
     for item in items:
         name, sep, value = item.partition("=")
-        if not sep or not value.isdigit():
-            raise SystemExit(f"error: --cores takes LAYER=N, got {item!r}")
+        if not sep or not value.isdigit() or int(value) < 1:
+            raise ValueError(f"--cores takes LAYER=N with N >= 1, got {item!r}")
         cores[name] = int(value)
     return cores
 
 
-def _test_samples(spec: str, limit: int):
-    import numpy as np
+def _baseline_samples(args: argparse.Namespace, model: Path):
+    from converters.commands import model_sample_shape
 
-    from converters import datasets
-
-    if spec in ("digits", "mnist"):
-        data = datasets.digits() if spec == "digits" else datasets.mnist()
-        return data.x_test[:limit], data.y_test[:limit]
-    path = Path(spec)
-    if path.suffix != ".npz" or not path.exists():
-        raise SystemExit(f"error: --data takes 'digits', 'mnist' or an existing .npz, got {spec!r}")
-    archive = np.load(path)
-    if "x" not in archive or "y" not in archive:
-        raise SystemExit(f"error: {path} must hold arrays 'x' and 'y'")
-    return archive["x"][:limit], archive["y"][:limit]
+    shape = model_sample_shape(model) if model.suffix in (".onnx", ".xml") else None
+    x, y = datasets.load_samples(args.data, "test", args.samples, args.mnist_dir, shape)
+    if y is None:
+        raise ValueError(f"--data {args.data}: the NCS2 baseline needs labels ('y')")
+    return x, y
 
 
 def cmd_estimate(args: argparse.Namespace) -> None:
@@ -88,10 +95,10 @@ def cmd_estimate(args: argparse.Namespace) -> None:
         )
     elif target == "akida":
         if args.cores:
-            raise SystemExit("error: --cores applies to Loihi traces only")
+            raise ValueError("--cores applies to Loihi traces only")
         result = akida.estimate(net, traces, constants, args.rate, label=label)
     else:
-        raise SystemExit(f"error: {args.traces} has target {target!r}; expected loihi or akida")
+        raise ValueError(f"{args.traces} has target {target!r}; expected loihi or akida")
     print(result.summary())
     if args.out:
         print(f"wrote {result.save(args.out)}")
@@ -105,13 +112,13 @@ def cmd_compare(args: argparse.Namespace) -> None:
 
     estimates = [load_estimate(path) for path in args.estimates]
     if args.ncs2_model:
-        x, y = _test_samples(args.data, args.samples)
         model = Path(args.ncs2_model)
-        if not model.exists():
-            raise SystemExit(f"error: model file {model} does not exist")
+        if not model.is_file():
+            raise FileNotFoundError(f"model file {model} does not exist")
+        x, y = _baseline_samples(args, model)
         estimates.append(ncs2.baseline(model, x, y, args.measured, load_constants(args.constants)))
     if not estimates:
-        raise SystemExit("error: give estimate files and/or --ncs2-model")
+        raise ValueError("give estimate files and/or --ncs2-model")
     result = report.compare(estimates, args.out, traces=args.traces)
     print(result.text)
     print("wrote " + ", ".join(str(p) for p in result.files))

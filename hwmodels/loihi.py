@@ -34,10 +34,11 @@ import scipy.sparse as sp
 import xarray as xr
 
 from converters.chips.loihi import LoihiLayer, LoihiNet
+from emu.trace_stats import accuracy, count_array, step_array
 
 from .constants import Constants
 from .estimate import Estimate, LayerEstimate
-from .trace_input import accuracy, check_traces, layer_counts, layer_steps
+from .trace_input import check_traces
 
 __all__ = ["LoihiMappingError", "CoreMapping", "map_cores", "estimate", "MODEL"]
 
@@ -272,8 +273,8 @@ def estimate(
     routes = _routes(net, mappings, c)
     layers = net.all_layers()
     names = [layer.name for layer in layers]
-    counts = {name: layer_counts(traces, name) for name in names}
-    steps = layer_steps(traces)  # sample, step, layer
+    counts = {name: count_array(traces, name) for name in names}
+    steps = step_array(traces)  # sample, step, layer
     n_samples, timesteps = steps.shape[:2]
     if timesteps != net.timesteps:
         raise ValueError(f"the traces hold {timesteps} steps, the network runs {net.timesteps}")

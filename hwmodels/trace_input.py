@@ -1,11 +1,13 @@
-"""What the hardware models read from a trace set, checked against the network it claims to hold."""
+"""The check that a trace set was recorded from the network a hardware model is given."""
 
 from __future__ import annotations
 
 import numpy as np
 import xarray as xr
 
-__all__ = ["TraceMismatchError", "check_traces", "layer_counts", "layer_steps", "accuracy"]
+from emu.trace_stats import layer_names
+
+__all__ = ["TraceMismatchError", "check_traces"]
 
 
 class TraceMismatchError(ValueError):
@@ -38,7 +40,7 @@ def check_traces(net, traces: xr.Dataset, target: str) -> None:
             raise TraceMismatchError(
                 f"layer {name!r} has {size} neurons but its traces hold {got_size}"
             )
-    layers = [str(n) for n in traces["layer"].values] if "layer" in traces.coords else []
+    layers = layer_names(traces) if "layer" in traces.coords else []
     if layers != list(sizes):
         raise TraceMismatchError(f"the traces hold layers {layers}, the network {list(sizes)}")
 
@@ -49,22 +51,3 @@ def _layer_sizes(net) -> dict[str, int]:
     sizes = {net.input_name: int(np.prod(net.input_shape))}
     sizes.update({layer.name: int(np.prod(layer.output_shape)) for layer in net.layers})
     return sizes
-
-
-def layer_counts(traces: xr.Dataset, name: str) -> np.ndarray:
-    """Per-sample, per-neuron spike counts (or activation values) of one layer, as float64."""
-    return np.asarray(traces[f"spike_count_{name}"].values, np.float64)
-
-
-def layer_steps(traces: xr.Dataset) -> np.ndarray:
-    """Spikes (or events) per sample, step and layer, as float64."""
-    return np.asarray(traces["spikes_per_step"].values, np.float64)
-
-
-def accuracy(traces: xr.Dataset) -> float | None:
-    """Fraction of labelled samples predicted right (None when no sample has a label)."""
-    labels = np.asarray(traces["label"].values)
-    known = labels >= 0
-    if not known.any():
-        return None
-    return float(np.mean(np.asarray(traces["prediction"].values)[known] == labels[known]))

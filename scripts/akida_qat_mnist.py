@@ -25,6 +25,7 @@ from converters.chips.akida import AkidaBits
 from converters.training import accuracy, train
 from emu.akida_backend import AkidaBackend
 from emu.akida_reference import simulate
+from emu.backend import RunSettings
 
 
 def main() -> None:
@@ -53,7 +54,8 @@ def main() -> None:
     engine_accuracy = float(np.mean(engine.argmax(1) == data.y_test))
     n = min(args.brian2, len(levels))
     with tempfile.TemporaryDirectory() as cache:
-        backend = AkidaBackend(net, args.device, cache, batch_size=min(n, 100))
+        settings = RunSettings(args.device, batch_size=min(n, 100), cache_dir=cache)
+        backend = AkidaBackend(net, settings)
         start = time.perf_counter()
         parts = [
             backend.run_batch(levels[s : s + 100].reshape(len(levels[s : s + 100]), -1))

@@ -9,6 +9,7 @@ from converters.chips.akida import AkidaLayer, AkidaNet, weight_range
 from emu import Emulation
 from emu.akida_backend import AkidaBackend
 from emu.akida_reference import simulate
+from emu.backend import RunSettings
 
 pytest.importorskip("akida")
 
@@ -122,7 +123,9 @@ def test_randomized_layers_match_reference_and_akida(device, topology, cache):
     rng = np.random.default_rng(sorted(TOPOLOGIES).index(topology))
     template = TOPOLOGIES[topology]()
     probe = PROBE if topology == "conv_chain" else None
-    backend = AkidaBackend(template, device, cache, batch_size=4, probe=probe)
+    backend = AkidaBackend(
+        template, RunSettings(device, batch_size=4, probe=probe, cache_dir=cache)
+    )
     draws = 20 if device == "runtime" else 40
     for k in range(draws):
         net = randomize(template, rng)
@@ -137,7 +140,7 @@ def test_randomized_layers_match_reference_and_akida(device, topology, cache):
 
 
 def test_load_refuses_another_topology(tmp_path):
-    backend = AkidaBackend(TOPOLOGIES["dense_only"](), "runtime", tmp_path)
+    backend = AkidaBackend(TOPOLOGIES["dense_only"](), RunSettings("runtime", cache_dir=tmp_path))
     with pytest.raises(ValueError, match="same topology"):
         backend.load(TOPOLOGIES["valid_and_global"]())
 

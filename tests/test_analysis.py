@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import os
@@ -12,10 +11,10 @@ import numpy as np
 import pytest
 from trace_examples import digits_demo_net, random_net, reference_traces
 
-from emu import analysis
+from emu import analysis, trace_stats
 from emu.trace_access import open_traces
-from emu.trace_commands import add_commands
-from emu.traces import save_traces
+from emu.traces import TraceFormatError, save_traces
+from neuroemu.cli import main
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +64,24 @@ def test_summary_without_events_or_labels(traces):
     assert all(layer.first_spike_latency is None for layer in s.layers)
     akida = plain.assign_attrs(target="akida")
     assert all(layer.firing_rate is None for layer in analysis.summary(akida).layers)
+
+
+def test_trace_stats_read_the_recorded_values(traces, tmp_path):
+    lazy = open_traces(save_traces(traces, tmp_path / "stats.h5"))
+    names = trace_stats.layer_names(lazy)
+    assert names == [str(n) for n in traces["layer"].values] and len(names) == 4
+    for k, name in enumerate(names):
+        counts = trace_stats.count_array(lazy, name)
+        assert counts.dtype == np.float64
+        np.testing.assert_array_equal(counts, traces[f"spike_count_{name}"].values)
+        per_step = traces["spikes_per_step"].values[:, :, k]
+        assert trace_stats.spikes_per_sample(lazy)[name] == pytest.approx(per_step.sum(1).mean())
+    np.testing.assert_array_equal(trace_stats.step_array(lazy), traces["spikes_per_step"].values)
+    pred, label = traces["prediction"].values, traces["label"].values
+    assert trace_stats.accuracy(lazy) == np.mean(pred == label)
+    half = np.where(np.arange(len(label)) % 2 == 0, label, -1)
+    assert trace_stats.labelled_accuracy(pred, half) == (np.mean(pred[::2] == label[::2]), 20)
+    assert trace_stats.labelled_accuracy(pred, half * 0 - 1) == (None, 0)
 
 
 def test_first_spike_steps(traces):
@@ -122,10 +139,7 @@ def test_accuracy_vs_steps_needs_labels(traces):
 
 
 def _command(argv: list[str]) -> None:
-    parser = argparse.ArgumentParser(prog="neuroemu")
-    add_commands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    args.func(args)
+    assert main(argv) == 0
 
 
 def test_inspect_and_diff_commands(data, traces, tmp_path, capsys):
@@ -151,13 +165,22 @@ def test_inspect_and_diff_commands(data, traces, tmp_path, capsys):
     assert "predictions" in capsys.readouterr().out
 
 
-def test_commands_fail_clearly_on_bad_files(tmp_path):
+def _fails(argv: list[str], capsys) -> str:
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    message = capsys.readouterr().err
+    assert message.startswith("neuroemu: error: ") and message.count("\n") == 1
+    return message
+
+
+def test_commands_fail_clearly_on_bad_files(tmp_path, capsys):
     bad = tmp_path / "bad.h5"
     bad.write_bytes(b"nope")
-    with pytest.raises(SystemExit, match="not a readable HDF5 trace file"):
-        _command(["inspect", str(bad)])
-    with pytest.raises(SystemExit, match="does not exist"):
-        _command(["diff", str(tmp_path / "a.h5"), str(bad)])
+    assert "not a readable HDF5 trace file" in _fails(["inspect", str(bad)], capsys)
+    assert "does not exist" in _fails(["diff", str(tmp_path / "a.h5"), str(bad)], capsys)
+    with pytest.raises(TraceFormatError, match="not a readable HDF5 trace file"):
+        main(["inspect", str(bad), "--debug"])
 
 
 @pytest.mark.slow

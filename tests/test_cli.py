@@ -1,17 +1,42 @@
-"""The neuroemu command line: convert, run, demo."""
+"""The neuroemu command line: convert, run, demo, checked numbers and one-line errors."""
 
 from __future__ import annotations
 
+import ast
+import dataclasses
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from loihi_cases import random_net
 
+from converters import datasets
+from converters.chips.loihi import LoihiInput
+from converters.net_io import save_net
 from emu import load_traces
-from emu.cli import main
+from neuroemu.cli import build_parser, main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _fails(argv: list[str], capsys) -> str:
+    """The one-line message of a command that must exit with status 2."""
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return err
+
+
+@pytest.fixture()
+def small_net(tmp_path):
+    return save_net(random_net(np.random.default_rng(0), timesteps=4), tmp_path / "net.npz")
 
 
 def test_convert_then_run_writes_traces(tmp_path, digits_model, digits, capsys):
@@ -39,34 +64,129 @@ def test_convert_then_run_writes_traces(tmp_path, digits_model, digits, capsys):
     traces = load_traces(out)
     assert traces.sizes["sample"] == 6
     np.testing.assert_array_equal(traces["label"].values, digits.y_test[:6])
+    err = _fails(
+        ["convert", str(model_path), "--out", str(net_path), "--calibration", "mnist"], capsys
+    )
+    assert "the network expects (1, 8, 8); pass --calibration digits" in err
+    err = _fails(["run", str(net_path), "--data", "mnist", "--samples", "2"], capsys)
+    assert "the network expects (1, 8, 8); pass --data digits" in err
 
 
-def test_bad_inputs_exit_with_a_message(tmp_path):
-    from loihi_cases import random_net
-
-    from converters.net_io import save_net
-
-    with pytest.raises(SystemExit, match="does not exist"):
-        main(["convert", str(tmp_path / "none.pt"), "--out", str(tmp_path / "n.npz")])
-    with pytest.raises(SystemExit, match="does not exist"):
-        main(["run", str(tmp_path / "n.npz")])
+def test_bad_inputs_exit_with_a_message(tmp_path, small_net, capsys):
+    assert "does not exist" in _fails(
+        ["convert", str(tmp_path / "none.pt"), "--out", str(tmp_path / "n.npz")], capsys
+    )
+    assert "does not exist" in _fails(["run", str(tmp_path / "n.npz")], capsys)
     (tmp_path / "bad.npz").write_bytes(b"not a network")
-    with pytest.raises(SystemExit, match="not a neuroemu network file"):
-        main(["run", str(tmp_path / "bad.npz")])
-    net_path = save_net(random_net(np.random.default_rng(0), timesteps=4), tmp_path / "net.npz")
-    with pytest.raises(SystemExit, match="neither"):
-        main(["run", str(net_path), "--data", "cifar"])
+    err = _fails(["run", str(tmp_path / "bad.npz")], capsys)
+    assert err.startswith("neuroemu: error: ") and "not a neuroemu network file" in err
+    assert "neither" in _fails(["run", str(small_net), "--data", "cifar"], capsys)
+    with pytest.raises(ValueError, match="not a neuroemu network file"):
+        main(["run", str(tmp_path / "bad.npz"), "--debug"])
 
 
-def test_help_explains_every_command():
+@pytest.mark.parametrize(
+    ("argv", "option", "value", "accepted"),
+    [
+        (["run", "NET", "--samples", "-3"], "--samples", "-3", "an integer >= 1"),
+        (["run", "NET", "--workers", "0"], "--workers", "0", "an integer >= 1"),
+        (["run", "NET", "--batch-size", "x"], "--batch-size", "'x'", "an integer >= 1"),
+        (
+            ["convert", "M.pt", "--out", "o", "--calibration-samples", "-1"],
+            "--calibration-samples",
+            "-1",
+            "an integer >= 1",
+        ),  # fmt: skip
+        (["convert", "M.pt", "--out", "o", "--timesteps", "0"], "--timesteps", "0", ">= 1"),
+        (["convert", "M.pt", "--out", "o", "--percentile", "0"], "--percentile", "0", "(0, 100]"),
+        (["demo", "--timesteps", "0"], "--timesteps", "0", "an integer >= 1"),
+        (["estimate", "T", "--net", "N", "--rate", "nan"], "--rate", "nan", "a number in (0"),
+    ],
+)
+def test_numbers_are_checked_before_any_work(argv, option, value, accepted, capsys):
+    err = _fails(argv, capsys)
+    assert f"argument {option}: {value}" in err and accepted in err
+
+
+@pytest.mark.parametrize(("labels", "message"), [([0, 6.5], "integers"), ([0, 40000], "0..")])
+def test_labels_out_of_range_are_refused(tmp_path, small_net, labels, message, capsys):
+    n_in = random_net(np.random.default_rng(0), timesteps=4).input.size
+    np.savez(tmp_path / "d.npz", x=np.zeros((2, n_in)), y=np.array(labels))
+    err = _fails(["run", str(small_net), "--data", str(tmp_path / "d.npz")], capsys)
+    assert "labels must be" in err and message in err
+
+
+def test_probe_records_the_named_neurons_and_refuses_unknown_layers(tmp_path, small_net, capsys):
+    n_in = random_net(np.random.default_rng(0), timesteps=4).input.size
+    np.savez(tmp_path / "d.npz", x=np.random.default_rng(1).random((3, n_in)), y=[0, 1, 0])
+    out = tmp_path / "p.h5"
+    argv = ["run", str(small_net), "--data", str(tmp_path / "d.npz"), "--device", "runtime"]
+    main([*argv, "--out", str(out), "--probe", "l0:0,1"])
+    traces = load_traces(out)
+    assert traces["u_l0"].shape[0] == 3 and traces["v_l0"].shape[-1] == 2
+    err = _fails([*argv, "--out", str(tmp_path / "q.h5"), "--probe", "bogus:1"], capsys)
+    assert "--probe 'bogus:1'" in err and "'l0'" in err
+
+
+def test_out_directory_is_refused_before_the_run(tmp_path, small_net, capsys):
+    err = _fails(["run", str(small_net), "--out", str(tmp_path)], capsys)
+    assert "is a directory" in err
+
+
+def test_mnist_is_the_default_for_a_network_reading_mnist_images(tmp_path, capsys):
+    net = random_net(np.random.default_rng(1), timesteps=4, n_in=784)
+    net = dataclasses.replace(net, input=LoihiInput(datasets.MNIST_SHAPE))
+    path = save_net(net, tmp_path / "mnist_net.npz")
+    out = tmp_path / "t.h5"
+    main(["run", str(path), "--samples", "3", "--device", "runtime", "--out", str(out)])
+    assert "3 samples in" in capsys.readouterr().out
+    labels = load_traces(out)["label"].values
+    np.testing.assert_array_equal(labels, datasets.mnist().y_test[:3])
+    assert datasets.default_samples(datasets.DIGITS_SHAPE) == "digits"
+
+
+def test_help_explains_every_command(capsys):
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
     out = subprocess.run(
-        [sys.executable, "-m", "emu.cli", "run", "--help"],
+        [sys.executable, "-m", "neuroemu", "run", "--help"],
         capture_output=True,
         text=True,
         check=True,
+        env=env,
     ).stdout
-    for option in ("--device", "--workers", "--out", "--events"):
+    for option in ("--device", "--workers", "--out", "--events", "default: mnist"):
         assert option in out
+    commands = build_parser()._subparsers._group_actions[0].choices
+    assert {"demo", "convert", "train", "run", "inspect", "diff", "estimate", "compare"} <= set(
+        commands
+    )
+    for name in commands:
+        with pytest.raises(SystemExit) as exit_:
+            main([name, "--help"])
+        assert exit_.value.code == 0 and f"usage: neuroemu {name}" in capsys.readouterr().out
+
+
+def _imported(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(a.name.split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+@pytest.mark.parametrize(
+    ("package", "above"), [("converters", {"emu", "hwmodels", "neuroemu"}),
+                           ("emu", {"hwmodels", "neuroemu"}), ("hwmodels", {"neuroemu"})]
+)  # fmt: skip
+def test_packages_import_only_the_packages_below_them(package, above):
+    upward = {
+        f"{p.relative_to(ROOT)}: {sorted(_imported(p) & above)}"
+        for p in (ROOT / package).rglob("*.py")
+        if _imported(p) & above
+    }
+    assert not upward
 
 
 @pytest.mark.slow

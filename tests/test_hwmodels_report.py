@@ -10,8 +10,8 @@ import converters
 from converters import datasets, models, training
 from converters.net_io import save_net
 from emu import loihi_reference, make_traces, save_traces
-from emu.cli import main
 from hwmodels import load_estimate, loihi, ncs2, report
+from neuroemu.cli import main
 
 
 @pytest.fixture(scope="module")
@@ -108,6 +108,7 @@ def test_cli_refuses_a_bad_constants_file_and_mismatched_net(case, tmp_path):
     cfg.write_text('{"loihi_static_powr": 0.1}')
     with pytest.raises(ValueError, match="loihi_static_powr"):
         main(["estimate", str(path16), "--net", str(save_net(net16, tmp_path / "a.npz")),
-              "--constants", str(cfg)])  # fmt: skip
+              "--constants", str(cfg), "--debug"])  # fmt: skip
     with pytest.raises(ValueError, match="not from the given network"):
-        main(["estimate", str(path16), "--net", str(save_net(net48, tmp_path / "b.npz"))])
+        main(["estimate", str(path16), "--net", str(save_net(net48, tmp_path / "b.npz")),
+              "--debug"])  # fmt: skip

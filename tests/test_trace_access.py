@@ -19,9 +19,9 @@ from emu.trace_access import (
     open_traces,
     sample_events,
     select,
-    shard_name,
 )
 from emu.trace_commands import format_summary
+from emu.trace_store import shard_name
 from emu.traces import FORMAT_VERSION, TraceFormatError, save_traces
 
 

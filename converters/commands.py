@@ -1,0 +1,132 @@
+"""The ``neuroemu convert`` and ``neuroemu train`` subcommands of the converters package."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from . import akida_commands, datasets
+from .arguments import float_range, int_range
+
+__all__ = ["register", "cmd_convert", "model_sample_shape"]
+
+MODEL_SUFFIXES = (".pt", ".pth", ".onnx", ".xml")
+
+
+def register(subparsers) -> None:
+    """Add ``convert`` and ``train`` to the ``neuroemu`` subcommands."""
+    conv = subparsers.add_parser(
+        "convert", help="convert a trained model into a Loihi or Akida network (.npz)"
+    )
+    conv.add_argument(
+        "model", help="trained model: .pt/.pth (torch module), .onnx or OpenVINO .xml"
+    )
+    conv.add_argument("--out", required=True, help="where to write the converted network (.npz)")
+    conv.add_argument("--target", default="loihi", choices=("loihi", "akida"))
+    conv.add_argument(
+        "--calibration",
+        help="calibration inputs (training split): 'digits', 'mnist' or an .npy/.npz file "
+        "(default: mnist when the model reads (1, 28, 28) images, else digits)",
+    )
+    conv.add_argument(
+        "--calibration-samples",
+        type=int_range(1),
+        default=1000,
+        help="calibration samples used (default: %(default)s)",
+    )
+    conv.add_argument(
+        "--percentile",
+        type=float_range(0, 100, low_open=True),
+        default=99.9,
+        help="normalization percentile in (0, 100], 100 = max (default: %(default)s)",
+    )
+    conv.add_argument("--timesteps", type=int_range(1), default=128, help="Loihi steps per sample")
+    conv.add_argument(
+        "--reset", default="subtract", choices=("subtract", "zero"), help="Loihi reset mode"
+    )
+    conv.add_argument(
+        "--encoding", default="bias", choices=("bias", "rate"), help="Loihi input encoding"
+    )
+    conv.add_argument(
+        "--threshold-mant",
+        type=int_range(1, 2**17 - 1),
+        default=1024,
+        help="Loihi vth mantissa of every layer, 1..131071 (default: %(default)s)",
+    )
+    conv.add_argument("--mnist-dir", help="directory of the MNIST idx files")
+    conv.set_defaults(func=cmd_convert)
+    akida_commands.register(subparsers)
+
+
+def _read_model(path: Path):
+    """The model object of a file: a torch module (.pt/.pth) or the path itself (.onnx, .xml)."""
+    if path.suffix not in MODEL_SUFFIXES:
+        raise ValueError(
+            f"unknown model format {path.suffix!r}; accepted: .pt/.pth (torch), .onnx, .xml (OpenVINO)"
+        )
+    if not path.is_file():
+        raise FileNotFoundError(f"model file {path} does not exist")
+    if path.suffix in (".onnx", ".xml"):
+        return path
+    import torch
+
+    try:
+        model = torch.jit.load(str(path))
+    except RuntimeError:
+        model = torch.load(str(path), weights_only=False)
+    if not isinstance(model, torch.nn.Module):
+        raise ValueError(
+            f"{path} holds a {type(model).__name__}, not a torch module (save the whole model)"
+        )
+    return model.eval()
+
+
+def model_sample_shape(model) -> tuple[int, ...] | None:
+    """The sample shape a model reads: static ONNX/IR input, or the one of digits' and
+    MNIST's image shapes a torch module accepts alone; None when it cannot be told."""
+    if isinstance(model, Path):
+        import openvino as ov
+
+        shape = ov.Core().read_model(str(model)).inputs[0].get_partial_shape()
+        return tuple(d.get_length() for d in shape)[1:] if shape.is_static else None
+    import torch
+
+    accepted = []
+    for shape in (datasets.DIGITS_SHAPE, datasets.MNIST_SHAPE):
+        try:
+            with torch.no_grad():
+                model(torch.zeros(1, *shape))
+        except (RuntimeError, ValueError):
+            continue
+        accepted.append(shape)
+    return accepted[0] if len(accepted) == 1 else None
+
+
+def cmd_convert(args: argparse.Namespace) -> None:
+    """Convert a model file with calibration samples checked against its input."""
+    import converters
+    from converters.net_io import save_net
+
+    model = _read_model(Path(args.model))
+    calib, _ = datasets.load_samples(
+        args.calibration,
+        "train",
+        args.calibration_samples,
+        args.mnist_dir,
+        shape=model_sample_shape(model),
+        option="--calibration",
+    )
+    graph = converters.load(model, calib[:1])
+    if args.target == "akida":
+        net = converters.to_akida(graph, calib)
+    else:
+        graph = converters.normalize(graph, calib, percentile=args.percentile)
+        net = converters.to_loihi(
+            graph,
+            timesteps=args.timesteps,
+            reset=args.reset,
+            input_encoding=args.encoding,
+            threshold_mant=args.threshold_mant,
+        )
+    save_net(net, args.out)
+    print(f"wrote {args.target} network ({len(net.layers)} layers) to {args.out}")

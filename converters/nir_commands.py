@@ -1,0 +1,81 @@
+"""The ``neuroemu nir export`` and ``neuroemu nir import`` commands."""
+
+from __future__ import annotations
+
+import argparse
+import warnings
+
+from .net_io import load_net, save_net
+from .nir_io import NEURONS, NIRExportError, NIRImportError, read_nir, write_nir
+
+__all__ = ["register", "cmd_export", "cmd_import"]
+
+
+def register(subparsers) -> None:
+    """Add ``nir export`` and ``nir import`` to the ``neuroemu`` argument parser's subcommands."""
+    nir = subparsers.add_parser("nir", help="NIR graphs: export a Loihi network, import a graph")
+    commands = nir.add_subparsers(dest="nir_command", metavar="{export,import}", required=True)
+    export = commands.add_parser("export", help="write a saved LoihiNet as a NIR file")
+    export.add_argument("net", help="network saved by neuroemu (.npz)")
+    export.add_argument("out", help="NIR file to write (.nir, HDF5)")
+    export.add_argument(
+        "--neuron",
+        choices=NEURONS,
+        default="IF",
+        help="IF: IF and CubaLIF nodes (sinabs, Norse); LIF: LIF nodes (snntorch)",
+    )
+    export.add_argument(
+        "--dt", type=float, default=1.0, help="seconds per step in the time constants"
+    )
+    export.add_argument(
+        "--spike-input",
+        action="store_true",
+        help="leave out the input population: the graph's Input takes its spike trains",
+    )
+    export.add_argument(
+        "--strict", action="store_true", help="refuse what only neuroemu's metadata keeps"
+    )
+    export.set_defaults(func=cmd_export)
+    imp = commands.add_parser("import", help="read a NIR file into a LoihiNet and save it")
+    imp.add_argument("graph", help="NIR file (.nir, HDF5)")
+    imp.add_argument("--out", required=True, help="network file to write (.npz)")
+    imp.add_argument("--timesteps", type=int, help="steps per sample (default: the graph's)")
+    imp.add_argument("--dt", type=float, help="the graph's time per step (snntorch 1e-4, sinabs 1)")
+    imp.set_defaults(func=cmd_import)
+
+
+def cmd_export(args: argparse.Namespace) -> None:
+    try:
+        net = load_net(args.net)
+    except (OSError, ValueError, KeyError) as err:
+        raise SystemExit(f"error: cannot load {args.net}: {err}") from err
+    style = {"neuron": args.neuron, "dt": args.dt, "input_population": not args.spike_input}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        try:
+            path = write_nir(net, args.out, args.strict, **style)
+        except NIRExportError as err:
+            raise SystemExit(f"error: {err}") from err
+    for w in caught:
+        print(f"note: {w.message}")
+    print(f"wrote {path}: {len(net.layers)} layers, {net.timesteps} steps, neuron {args.neuron}")
+
+
+def cmd_import(args: argparse.Namespace) -> None:
+    try:
+        net = read_nir(args.graph, args.timesteps, args.dt)
+    except NIRImportError as err:
+        raise SystemExit(f"error: {err}") from err
+    except (OSError, KeyError) as err:
+        raise SystemExit(f"error: cannot read {args.graph} as a NIR file: {err}") from err
+    path = save_net(net, args.out)
+    print(f"wrote {path}: {net.timesteps} steps, input {net.input.shape}")
+    report = net.report
+    for layer in net.layers:
+        clipped = report.clipped_weights.get(layer.name, 0)
+        zeroed = report.zeroed_weights.get(layer.name, 0)
+        print(
+            f"  {layer.name}: {layer.size} neurons, vth {layer.vth}, decay_u {layer.decay_u}, "
+            f"decay_v {layer.decay_v}, reset {layer.reset}; weights clipped {clipped}, "
+            f"rounded to zero {zeroed}"
+        )

@@ -1,0 +1,95 @@
+"""The ``neuroemu`` command line: the demo and the subcommands each package registers."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from pathlib import Path
+
+from converters.arguments import int_range
+from emu.cuda import CudaSetupError
+from emu.trace_access import SelectionError
+
+__all__ = ["main", "build_parser", "COMMAND_MODULES", "KNOWN_ERRORS"]
+
+# modules that contribute subcommands through ``register(subparsers)``
+COMMAND_MODULES = (
+    "converters.commands",
+    "converters.nir_commands",
+    "emu.commands",
+    "hwmodels.commands",
+)
+
+# errors a user can fix: printed as one line (a traceback only with --debug)
+KNOWN_ERRORS = (ValueError, OSError, SelectionError, CudaSetupError, ModuleNotFoundError)
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    """Train or load the digits CNN, convert, emulate and report (see :mod:`neuroemu.demo`)."""
+    from .demo import run_demo
+
+    run_demo(Path(args.out), device=args.device, timesteps=args.timesteps, workers=args.workers)
+
+
+def _add_demo(sub) -> None:
+    demo = sub.add_parser(
+        "demo", help="train, convert and emulate a small CNN on scikit-learn's digits"
+    )
+    demo.add_argument(
+        "--out", default="neuroemu-out", help="output directory (default: %(default)s)"
+    )
+    demo.add_argument("--device", default="cpp_standalone", choices=("cpp_standalone", "runtime"))
+    demo.add_argument(
+        "--timesteps",
+        type=int_range(1),
+        default=128,
+        help="steps per sample (default: %(default)s)",
+    )
+    demo.add_argument(
+        "--workers", type=int_range(1), default=1, help="worker processes (default: %(default)s)"
+    )
+    demo.set_defaults(func=cmd_demo)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with the demo and every package's subcommands."""
+    parser = argparse.ArgumentParser(
+        prog="neuroemu",
+        description="Convert DNNs to spiking networks, emulate Loihi and Akida exactly in Brian2, "
+        "and estimate energy, power and latency.",
+    )
+    parser.add_argument(
+        "--debug", action="store_true", help="show the traceback of an error (anywhere in the line)"
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_demo(sub)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def _message(err: BaseException) -> str:
+    if isinstance(err, ModuleNotFoundError):
+        return (
+            f"this command needs the package {str(err.name).split('.')[0]!r}, which is not installed "
+            "(pip install 'neuroemu[convert]' for torch, OpenVINO and scikit-learn)"
+        )
+    return str(err)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; a known error prints ``neuroemu: error: ...`` and exits with status 2."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    parser = build_parser()
+    args = parser.parse_args(["--debug", *(a for a in argv if a != "--debug")] if debug else argv)
+    try:
+        args.func(args)
+    except KeyboardInterrupt:
+        parser.exit(130, "neuroemu: interrupted\n")
+    except KNOWN_ERRORS as err:
+        if debug:
+            raise
+        parser.exit(2, f"neuroemu: error: {_message(err)}\n")
+    return 0
