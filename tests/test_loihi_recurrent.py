@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from loihi_cases import in_range_nets, random_net, union
-from test_loihi_exactness import _assert_same, _brian2_loihi, _probe_all, _reference
+from test_loihi_exactness import (
+    _assert_brian2_loihi_agrees,
+    _assert_same,
+    _brian2_loihi,
+    _probe_all,
+    _reference,
+)
 
 from converters.chips.loihi import LoihiInput, LoihiLayer, LoihiNet, LoihiProjection
 from emu import Emulation
@@ -99,14 +105,7 @@ def test_reference_matches_brian2_loihi_on_recurrent_networks_with_spike_trains(
         for net, exp, got in zip(nets[part], expected[part], theirs, strict=True):
             if exp.saturation.sum():
                 continue  # brian2-loihi keeps floats: no u wrap, no v clip
-            for layer in net.layers:
-                for var in ("u", "v"):
-                    np.testing.assert_array_equal(
-                        got[f"{layer.name}.{var}"], exp.probes[f"{layer.name}.{var}"][0]
-                    )
-                k = net.layer_names.index(layer.name)
-                steps = np.nonzero(exp.spikes_per_step[0, :, k])[0]
-                assert set(got[f"{layer.name}.spikes"][1].tolist()) == set(steps.tolist())
+            _assert_brian2_loihi_agrees(net, exp, got)
             compared += 1
     assert compared >= N_REFERENCE_CASES * 19 // 20
 
