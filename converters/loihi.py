@@ -140,7 +140,8 @@ def to_loihi(
     reset
         ``"subtract"`` (reset by subtraction, two compartments on the chip) or ``"zero"``.
     input_encoding
-        ``"bias"`` (bias-current input compartments) or ``"rate"`` (Bernoulli spikes).
+        ``"bias"`` (bias-current input compartments), ``"rate"`` (Bernoulli spikes) or
+        ``"spikes"`` (given spike trains, whose rates play the role of the graph's input).
     threshold_mant
         vth mantissa of every layer (0..2**17-1); larger means finer weights.
     weight_bits
@@ -173,6 +174,8 @@ def to_loihi(
         projections = []
         clipped = zeroed = 0
         for source, m in pop.inputs.items():
+            if input_encoding == "spikes" and source == graph.input.name:
+                m = m / graph.input.scale  # spike trains arrive at their own rate, unscaled
             coo = m.tocoo()
             mant, exp, n_clip = _quantize_weights(coo.data * vth, weight_bits)
             keep = mant != 0
@@ -208,7 +211,6 @@ def to_loihi(
             f"{ {k: v for k, v in report.clipped_biases.items() if v} }",
             stacklevel=2,
         )
-    net_input = LoihiInput(
-        tuple(graph.input.shape), input_encoding, graph.input.scale, graph.input.name
-    )
+    scale = 1.0 if input_encoding == "spikes" else graph.input.scale
+    net_input = LoihiInput(tuple(graph.input.shape), input_encoding, scale, graph.input.name)
     return LoihiNet(net_input, layers, timesteps, report)

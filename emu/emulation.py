@@ -120,7 +120,10 @@ class Emulation:
         Parameters
         ----------
         samples
-            Inputs, shape (N, *input shape), values in the network's input range.
+            Inputs, shape (N, *input shape), values in the network's input range. A
+            LoihiNet with spike-train input (``input_encoding="spikes"``) takes per sample
+            its events, an (E, 2) array of (step, neuron) rows or a pair of arrays, or
+            boolean rasters (N, steps, input size); one compiled build serves every batch.
         labels
             Integer labels (stored with the traces; -1 where absent).
         workers
@@ -139,7 +142,7 @@ class Emulation:
         self._check_run(len(encoded), labels, workers, scheduler)
         n, bs = len(encoded), self.settings.batch_size
         starts = list(range(0, n, bs))
-        store = None if out is None else self._store(out, samples, labels, n)
+        store = None if out is None else self._store(out, encoded, labels, n)
         done = set(store.open()) if store is not None else set()
         todo = [s for s in starts if s not in done]
         show = sys.stderr.isatty() if progress is None else progress

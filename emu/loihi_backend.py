@@ -8,6 +8,10 @@ next step's update consumes (one-step delay). Sources with identical synapse row
 windows) are summed first and delivered once (:mod:`emu.fanout`). Samples run back to back
 in one simulation: every ``timesteps`` steps a ``start``-slot operation clears the state and
 loads the next sample's input.
+
+Spike-train inputs (``encoding="spikes"``) reach the input neurons as a raster packed into
+16 bits per value of a TimedArray (one row per step), which a standalone build takes at
+run time: one binary serves every batch of spike trains.
 """
 
 from __future__ import annotations
@@ -79,6 +83,11 @@ rng : integer
 level : integer
 count : integer
 """
+SPIKE_WORD_BITS = 16  # input spikes per TimedArray value (exact in float64 and int32)
+SPIKE_THRESHOLD = (
+    f"int(input_spike_bits(t, i // {SPIKE_WORD_BITS}) / 2.0**(i % {SPIKE_WORD_BITS})) % 2 == 1"
+)
+
 GENERATOR_UPDATE = f"rng = (rng * {LCG_MULTIPLIER} + {LCG_INCREMENT}) % {LCG_MODULUS}"
 GENERATOR_THRESHOLD = f"rng // {RATE_BIN} < level"
 
@@ -113,8 +122,9 @@ class LoihiBackend(Backend):
         self.layers = net.all_layers()
         self.index = {layer.name: k for k, layer in enumerate(self.layers)}
         self.offsets = np.cumsum([0] + [layer.size for layer in self.layers])
-        # a rate-coded input lives in its own generator group; compartments start after it
-        self.first_compartment = int(self.offsets[1]) if net.input.encoding == "rate" else 0
+        # rate-coded and spike-train inputs live in their own generator group; compartments
+        # start after it
+        self.first_compartment = int(self.offsets[1]) if net.input.encoding != "bias" else 0
         self.synapses = self._synapses()
         self.fanout = share_fanout(*self.synapses)
         self._make_build()
@@ -138,7 +148,10 @@ class LoihiBackend(Backend):
     def layer_names(self) -> list[str]:
         return self.net.layer_names
 
-    def encode(self, samples: np.ndarray) -> np.ndarray:
+    def encode(self, samples) -> np.ndarray:
+        """Input levels (N, size), or for spike-train input the rasters (N, steps, size)."""
+        if self.net.input.encoding == "spikes":
+            return self.net.input.raster(samples, self.net.timesteps)
         return self.net.input.levels(samples)
 
     def attrs(self) -> dict:
@@ -171,12 +184,7 @@ class LoihiBackend(Backend):
         sample_dt = T * brian2.ms
         step = StableClock(brian2.ms, name="step_clock")
         per_sample = StableClock(sample_dt, name="sample_clock")
-        placeholder = np.zeros((batch, self.net.input.size))
-        inputs = inputs or {}
-        timed = {
-            name: brian2.TimedArray(inputs.get(name, placeholder), dt=sample_dt, name=name)
-            for name in ("input_levels", "input_seeds")
-        }
+        timed = self._timed_arrays(batch, inputs or {})
         groups = self._groups(timed, step, per_sample)
         comp = groups[-1]
         objs = [comp, *groups[:-1]] + self._monitors(groups, step, per_sample)
@@ -186,8 +194,8 @@ class LoihiBackend(Backend):
         return objs, (batch * T + 1) * brian2.ms
 
     def _groups(self, timed: dict, step: brian2.Clock, per_sample: brian2.Clock) -> list:
-        """The rate generator (if any) and the compartments, in global index order."""
-        rate = self.net.input.encoding == "rate"
+        """The input generator (if any) and the compartments, in global index order."""
+        encoding = self.net.input.encoding
         n_in = self.net.input.size
         comp = brian2.NeuronGroup(
             self.offsets[-1] - self.first_compartment,
@@ -201,30 +209,48 @@ class LoihiBackend(Backend):
         )
         comp.run_regularly(COMPARTMENT_UPDATE, when="groups", name="compartments_update")
         load = "u = 0\nv = 0\ninp = 0\nrefractory_left = 0\ncount = 0"
-        if not rate:
+        if encoding == "bias":
             load += f"\nbias = int(i < {n_in}) * int(input_levels(t, i % {n_in})) * {MANT_SCALE} + int(i >= {n_in}) * bias"
         comp.run_regularly(load, clock=per_sample, when="start", order=1, name="compartments_load")
-        if not rate:
+        if encoding == "bias":
             return [comp]
+        return [self._generator(timed, step, per_sample), comp]
+
+    def _timed_arrays(self, batch: int, inputs: dict[str, np.ndarray]) -> dict:
+        """The input TimedArrays: per sample levels (and seeds), or per step packed spikes."""
+        T, n_in = self.net.timesteps, self.net.input.size
+        if self.net.input.encoding == "spikes":
+            shape = (batch * T + 1, -(-n_in // SPIKE_WORD_BITS))
+            values = inputs.get("input_spike_bits", np.zeros(shape))
+            return {
+                "input_spike_bits": brian2.TimedArray(values, dt=brian2.ms, name="input_spike_bits")
+            }
+        placeholder = np.zeros((batch, n_in))
+        return {
+            name: brian2.TimedArray(inputs.get(name, placeholder), dt=T * brian2.ms, name=name)
+            for name in ("input_levels", "input_seeds")
+        }
+
+    def _generator(self, timed: dict, step, per_sample) -> brian2.NeuronGroup:
+        """The input neurons of a rate-coded or spike-train input."""
+        rate = self.net.input.encoding == "rate"
         gen = brian2.NeuronGroup(
-            n_in,
-            GENERATOR_MODEL,
-            threshold=GENERATOR_THRESHOLD,
+            self.net.input.size,
+            GENERATOR_MODEL if rate else "count : integer",
+            threshold=GENERATOR_THRESHOLD if rate else SPIKE_THRESHOLD,
             reset="count += 1",
             dtype=INT64,
             namespace=timed,
             clock=step,
             name="generator",
         )
-        gen.run_regularly(GENERATOR_UPDATE, when="groups", name="generator_update")
+        if rate:
+            gen.run_regularly(GENERATOR_UPDATE, when="groups", name="generator_update")
+        load = "rng = int(input_seeds(t, i))\nlevel = int(input_levels(t, i))\n" if rate else ""
         gen.run_regularly(
-            "rng = int(input_seeds(t, i))\nlevel = int(input_levels(t, i))\ncount = 0",
-            clock=per_sample,
-            when="start",
-            order=1,
-            name="generator_load",
+            load + "count = 0", clock=per_sample, when="start", order=1, name="generator_load"
         )
-        return [gen, comp]
+        return gen
 
     def _monitors(self, groups: list, step: brian2.Clock, per_sample: brian2.Clock) -> list:
         """Per-step spike tallies, per-sample counts, output spikes, events and probes."""
@@ -387,6 +413,8 @@ class LoihiBackend(Backend):
         return values
 
     def _inputs(self, levels: np.ndarray, first_sample: int) -> dict[str, np.ndarray]:
+        if self.net.input.encoding == "spikes":
+            return {"input_spike_bits": _pack_spikes(levels)}
         values = {"input_levels": levels.astype(np.float64)}
         if self.net.input.encoding == "rate":
             seeds = input_seeds(len(levels), self.net.input.size, self.settings.seed, first_sample)
@@ -460,3 +488,13 @@ class LoihiBackend(Backend):
             keep = smp < batch
             parts.append((smp[keep], stp[keep], layer[keep], (g_idx - self.offsets[layer])[keep]))
         return tuple(np.concatenate([p[j] for p in parts]) for j in range(4))
+
+
+def _pack_spikes(raster: np.ndarray) -> np.ndarray:
+    """Rasters (batch, steps, size) as one row per step of 16-bit words, plus an empty row."""
+    batch, steps, size = raster.shape
+    words = -(-size // SPIKE_WORD_BITS)
+    bits = np.zeros((batch * steps + 1, words * SPIKE_WORD_BITS), np.float64)
+    bits[:-1, :size] = raster.reshape(batch * steps, size)
+    weights = 2.0 ** np.arange(SPIKE_WORD_BITS)
+    return bits.reshape(len(bits), words, SPIKE_WORD_BITS) @ weights

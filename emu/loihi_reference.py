@@ -52,6 +52,35 @@ def _deliver(spikes: list[np.ndarray], matrices, batch: int, size: int) -> np.nd
     return acc
 
 
+def _input_spikes(net: LoihiNet, inputs: np.ndarray, seeds, external_spikes):
+    """The input spikes as a function of the step; None where bias-driven compartments run."""
+    if external_spikes is None and net.input.encoding == "spikes":
+        external_spikes = inputs
+    if external_spikes is not None:
+        raster = np.asarray(external_spikes, bool)
+        if raster.shape[1:] != (net.timesteps, net.input.size):
+            raise ValueError(
+                f"input spikes must have shape (batch, {net.timesteps}, {net.input.size}), "
+                f"got {raster.shape}"
+            )
+        return lambda t: raster[:, t]
+    if net.input.encoding != "rate":
+        return None
+    levels = np.asarray(inputs, np.int64)
+    state = [input_seeds(len(levels), net.input.size) if seeds is None else np.asarray(seeds)]
+
+    def step(_t: int) -> np.ndarray:
+        state[0], spikes = rate_spikes(np.asarray(state[0], np.int64), levels)
+        return spikes
+
+    return step
+
+
+def _join(events: list[tuple]) -> tuple[np.ndarray, ...]:
+    """(sample, step, layer, neuron) arrays from the per-step, per-layer parts."""
+    return tuple(np.concatenate([e[k] for e in events]) for k in range(4))
+
+
 def simulate(
     net: LoihiNet,
     levels: np.ndarray,
@@ -60,22 +89,20 @@ def simulate(
     record_events: bool = False,
     external_spikes: np.ndarray | None = None,
 ) -> BatchRecord:
-    """Run ``net`` on a batch of integer input levels (batch x input size, 0..255).
+    """Run ``net`` on a batch: input levels (batch x size, 0..255), or spike rasters.
 
-    ``external_spikes`` (batch x steps x input size, bool) replaces the input population
-    with given spike trains, for testing layers on arbitrary inputs.
+    A network with spike-train input takes its raster (batch x steps x size, bool; see
+    :meth:`~converters.chips.loihi.LoihiInput.raster`) as ``levels``. ``external_spikes``
+    (same shape) replaces any input population with given spike trains.
     """
     batch, steps = len(levels), net.timesteps
     layers = net.all_layers()
     states = [LayerState.zeros(batch, layer.size) for layer in layers]
     biases = [np.broadcast_to(layer.bias, (batch, layer.size)) for layer in layers]
-    biases[0] = np.asarray(levels, np.int64) << MANT_SHIFT
+    if net.input.encoding == "bias":
+        biases[0] = np.asarray(levels, np.int64) << MANT_SHIFT
     matrices = _matrices(layers)
-    rate = net.input.encoding == "rate"
-    rng = None if seeds is None else np.asarray(seeds, np.int64).copy()
-    if rate and rng is None:
-        rng = input_seeds(batch, net.input.size)
-    levels = np.asarray(levels, np.int64)
+    input_spikes = _input_spikes(net, levels, seeds, external_spikes)
     inputs = [np.zeros((batch, layer.size), np.int64) for layer in layers]
     per_step = np.zeros((batch, steps, len(layers)), np.int32)
     out_steps = np.zeros((batch, steps, layers[-1].size), np.uint8)
@@ -90,10 +117,8 @@ def simulate(
     for t in range(steps):
         spikes = []
         for k, layer in enumerate(layers):
-            if k == 0 and external_spikes is not None:
-                s = np.asarray(external_spikes[:, t], bool)
-            elif k == 0 and rate:
-                rng, s = rate_spikes(rng, levels)
+            if k == 0 and input_spikes is not None:
+                s = input_spikes(t)
             else:
                 s = step_layer(states[k], layer, inputs[k], biases[k])
             spikes.append(s)
@@ -114,7 +139,5 @@ def simulate(
         output_per_step=out_steps,
         saturation=np.stack([s.saturation for s in states]),
         probes=probes,
-        events=tuple(np.concatenate([e[k] for e in events]) for k in range(4))
-        if record_events
-        else None,
+        events=_join(events) if record_events else None,
     )

@@ -42,8 +42,13 @@ def random_net(
     n_in: int | None = None,
     reset: str | None = None,
     shared_rows: bool = False,
+    recurrent: bool = False,
 ) -> LoihiNet:
-    """A random input population and 1-3 layers with random decays, thresholds and refractory delays."""
+    """A random input population and 1-3 layers with random decays, thresholds and refractory delays.
+
+    With ``recurrent`` layers also get projections onto themselves, from later layers
+    (backward) and from any earlier one (skipping), each with probability one half.
+    """
     n_in = n_in or int(rng.integers(4, 16))
     sizes = sizes or tuple(int(s) for s in rng.integers(2, 12, int(rng.integers(1, 4))))
     layers, prev = [], [("input", n_in)]
@@ -69,7 +74,23 @@ def random_net(
             )
         )
         prev.append((f"l{k}", n))
+    if recurrent:
+        _add_recurrent(rng, layers, prev, shared_rows)
     return LoihiNet(LoihiInput((n_in,), encoding), layers, timesteps)
+
+
+def _add_recurrent(rng, layers: list[LoihiLayer], sources: list, shared_rows: bool) -> None:
+    """Add self, backward and skipping projections to ``layers`` (sources: (name, size))."""
+    for k, layer in enumerate(layers):
+        target = k + 1  # index of this layer in ``sources``
+        picks = [target] + list(range(target + 1, len(sources))) + list(range(target - 1))
+        for j in picks:
+            if rng.random() < 0.5 and not any(p.source == sources[j][0] for p in layer.projections):
+                name, size = sources[j]
+                density = float(rng.uniform(0.1, 0.6))
+                layer.projections.append(
+                    random_projection(rng, name, size, layer.size, density, shared_rows=shared_rows)
+                )
 
 
 def in_range_nets(rng, count: int, **kwargs) -> list[LoihiNet]:
@@ -79,7 +100,10 @@ def in_range_nets(rng, count: int, **kwargs) -> list[LoihiNet]:
     nets = []
     while len(nets) < count:
         net = random_net(rng, **kwargs)
-        levels = rng.integers(0, 256, (2, net.input.size))
+        if net.input.encoding == "spikes":
+            levels = np.ones((2, net.timesteps, net.input.size), bool)
+        else:
+            levels = rng.integers(0, 256, (2, net.input.size))
         if ref.simulate(net, levels).saturation.sum() == 0:
             nets.append(net)
     return nets

@@ -78,19 +78,22 @@ def _brian2_loihi(
                 decay_I=layer.decay_u,
             )
             groups[layer.name] = g
-            for p in layer.projections:
-                if not len(p.pre):
-                    continue
-                s = LoihiSynapses(groups[p.source], g, w_exp=p.weight_exp, sign_mode=1)
-                s.connect(i=p.pre, j=p.post)
-                s.w = p.weight_mant.astype(np.int64)
-                objects.append(s)
             mon[layer.name] = (
                 LoihiStateMonitor(g, "I"),
                 LoihiStateMonitor(g, "v"),
                 LoihiSpikeMonitor(g),
             )
             objects += [g, *mon[layer.name]]
+        for layer in net.layers:  # after every group: projections may read any layer
+            for p in layer.projections:
+                if not len(p.pre):
+                    continue
+                s = LoihiSynapses(
+                    groups[p.source], groups[layer.name], w_exp=p.weight_exp, sign_mode=1
+                )
+                s.connect(i=p.pre, j=p.post)
+                s.w = p.weight_mant.astype(np.int64)
+                objects.append(s)
         monitors.append(mon)
     LoihiNetwork(*objects).run(nets[0].timesteps)
     out = []
@@ -185,14 +188,19 @@ def test_reference_matches_brian2_loihi_on_random_spike_trains():
     for net, exp, got in zip(nets, expected, theirs, strict=True):
         if exp.saturation.sum():
             continue  # outside the range where brian2-loihi defines the arithmetic
-        for layer in net.layers:
-            for var in ("u", "v"):
-                np.testing.assert_array_equal(
-                    got[f"{layer.name}.{var}"], exp.probes[f"{layer.name}.{var}"][0]
-                )
-            k = net.layer_names.index(layer.name)
-            steps = np.nonzero(exp.spikes_per_step[0, :, k])[0]
-            assert set(got[f"{layer.name}.spikes"][1].tolist()) == set(steps.tolist())
+        _assert_brian2_loihi_agrees(net, exp, got)
+
+
+def _assert_brian2_loihi_agrees(net: LoihiNet, expected, theirs: dict) -> None:
+    """u, v and spike steps of every layer of one network, sample 0."""
+    for layer in net.layers:
+        for var in ("u", "v"):
+            np.testing.assert_array_equal(
+                theirs[f"{layer.name}.{var}"], expected.probes[f"{layer.name}.{var}"][0]
+            )
+        k = net.layer_names.index(layer.name)
+        steps = np.nonzero(expected.spikes_per_step[0, :, k])[0]
+        assert set(theirs[f"{layer.name}.spikes"][1].tolist()) == set(steps.tolist())
 
 
 @pytest.mark.parametrize("encoding", ["bias", "rate"])

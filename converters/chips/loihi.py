@@ -1,7 +1,8 @@
 """Intel Loihi (v1): network records in the chip's integers, its constants and its arithmetic.
 
-A LoihiNet is a list of compartment layers, each fed by sparse projections. All values are
-the integers the chip stores (docs/design.md, "Loihi (v1) compartment arithmetic")::
+A LoihiNet is a list of compartment layers, each fed by sparse projections from the input
+or from any layer (earlier, later or itself: recurrent). All values are the integers the
+chip stores (docs/design.md, "Loihi (v1) compartment arithmetic")::
 
     w_eff = w_mant * 2**(6 + w_exp)      (w_mant even in -256..254; multiples of 2**-w_exp when w_exp < 0)
     bias  = bias_mant * 2**bias_exp      (bias_mant in -4096..4095, bias_exp in 0..7)
@@ -14,12 +15,18 @@ Per layer and step t (pure functions :func:`trunc_decay` and :func:`step_layer`)
     spike if v[t] > vth;  reset: v = 0 (then refractory - 1 held steps) or v -= vth
     in[t+1] = sum of w_eff over the synapses of neurons that spiked at t
 
+Every projection, recurrent or backward ones included, delivers a spike of step t into
+its target's u at step t + 1.
+
 The input layer holds one compartment per pixel. With ``encoding="bias"`` each is driven
 by a bias current ``level * 2**6`` (level = pixel in 0..255) against ``vth_mant = 255`` and
 resets by subtraction, so it fires at rate level/255. With ``encoding="rate"`` it is a
 Bernoulli generator: ``r = (r * 1103515245 + 12345) mod 2**31`` per step, firing when
 ``r // 8421505 < level`` (r // 8421505 spreads over 0..254, so probability level / 255);
 the generator state starts at the sample's seed (:func:`input_seeds`, :func:`rate_spikes`).
+With ``encoding="spikes"`` the input neurons replay given spike trains: per sample a
+boolean raster (steps x input neurons) or events as (step, neuron) pairs
+(:meth:`LoihiInput.raster`); input spikes of step t reach the first layers at t + 1.
 """
 
 from __future__ import annotations
@@ -64,7 +71,7 @@ __all__ = [
 ]
 
 RESETS = ("zero", "subtract")
-ENCODINGS = ("bias", "rate")
+ENCODINGS = ("bias", "rate", "spikes")
 INPUT_LEVELS = 255  # input levels 0..255
 MANT_SHIFT = 6  # weights, thresholds and input biases are mantissas times 2**6
 MANT_SCALE = 2**MANT_SHIFT
@@ -154,10 +161,12 @@ class LoihiLayer:
         _check(f"{where}: refractory", self.refractory, 1, REFRACTORY_MAX)
         if self.reset not in RESETS:
             raise ValueError(f"{where}: reset must be one of {RESETS}, got {self.reset!r}")
-        for p in self.projections:
+        for k, p in enumerate(self.projections):
             if len(p.post) and (p.post.min() < 0 or p.post.max() >= self.size):
                 raise ValueError(
-                    f"{where}: a projection from {p.source!r} targets a missing neuron"
+                    f"{where}, projection {k} (from {p.source!r}): a synapse targets neuron "
+                    f"{p.post.max() if p.post.max() >= self.size else p.post.min()}, "
+                    f"outside 0..{self.size - 1}"
                 )
 
     @property
@@ -206,6 +215,43 @@ class LoihiInput:
         q = np.rint(np.clip(x / self.scale, 0.0, 1.0) * INPUT_LEVELS)
         return q.reshape(len(x), self.size).astype(np.int64)
 
+    def raster(self, samples, steps: int) -> np.ndarray:
+        """Spike-train inputs as a boolean raster of shape (N, steps, size).
+
+        ``samples`` is either an array (N, steps, size) or (N, steps, *shape) of booleans
+        (or 0/1), or a sequence with one entry per sample of events: an integer array
+        (E, 2) of (step, neuron) rows, or a pair (steps, neurons) of arrays. Neurons index
+        the flattened input; repeated events of one neuron in one step count once.
+        """
+        if isinstance(samples, np.ndarray) and samples.dtype != object:
+            return self._check_raster(samples, steps)
+        out = np.zeros((len(samples), steps, self.size), bool)
+        for k, events in enumerate(samples):
+            if isinstance(events, tuple | list) and len(events) == 2:
+                step, neuron = (np.asarray(a) for a in events)
+            else:
+                pairs = np.asarray(events).reshape(-1, 2)
+                step, neuron = pairs[:, 0], pairs[:, 1]
+            where = f"spike-train input, sample {k}"
+            _check(f"{where}: event steps", step, 0, steps - 1)
+            _check(f"{where}: event neurons", neuron, 0, self.size - 1)
+            if step.shape != neuron.shape:
+                raise ValueError(f"{where}: {step.size} event steps but {neuron.size} neurons")
+            out[k, step, neuron] = True
+        return out
+
+    def _check_raster(self, raster: np.ndarray, steps: int) -> np.ndarray:
+        accepted = [(steps, self.size), (steps, *self.shape)]
+        if raster.ndim < 2 or tuple(raster.shape[1:]) not in accepted:
+            raise ValueError(
+                f"a spike raster must have shape (N, {steps}, {self.size}) or "
+                f"(N, {steps}, *{self.shape}), got {raster.shape}"
+            )
+        numeric = raster.dtype == bool or np.issubdtype(raster.dtype, np.number)
+        if not numeric or not np.isin(raster, (0, 1)).all():
+            raise ValueError("a spike raster must hold booleans or 0/1")
+        return raster.reshape(len(raster), steps, self.size).astype(bool)
+
     def as_layer(self) -> LoihiLayer:
         """The bias-encoded input as compartments (bias is set per sample)."""
         return LoihiLayer(
@@ -234,7 +280,11 @@ class QuantizationReport:
 
 @dataclass
 class LoihiNet:
-    """A spiking network in Loihi's integers: input population, then layers in order."""
+    """A spiking network in Loihi's integers: input population, then layers.
+
+    Projections may connect any two layers (forward, skipping, backward, or a layer onto
+    itself); the order of ``layers`` only names the output (the last one).
+    """
 
     target = "loihi"
     input: LoihiInput
@@ -247,18 +297,23 @@ class LoihiNet:
             raise ValueError(f"timesteps must be >= 1, got {self.timesteps}")
         sizes = {self.input.name: self.input.size}
         for layer in self.layers:
-            for p in layer.projections:
-                if p.source not in sizes:
-                    raise ValueError(
-                        f"layer {layer.name!r} reads {p.source!r}, which is not an earlier layer"
-                    )
-                if len(p.pre) and p.pre.max() >= sizes[p.source]:
-                    raise ValueError(
-                        f"layer {layer.name!r}: a synapse reads a missing neuron of {p.source!r}"
-                    )
             if layer.name in sizes:
                 raise ValueError(f"layer name {layer.name!r} is used twice")
             sizes[layer.name] = layer.size
+        for layer in self.layers:
+            for k, p in enumerate(layer.projections):
+                where = f"layer {layer.name!r}, projection {k} (from {p.source!r})"
+                if p.source not in sizes:
+                    raise ValueError(
+                        f"{where}: no such source; a projection reads the input "
+                        f"{self.input.name!r} or any layer, itself included: {list(sizes)[1:]}"
+                    )
+                if len(p.pre) and (p.pre.min() < 0 or p.pre.max() >= sizes[p.source]):
+                    raise ValueError(
+                        f"{where}: a synapse reads neuron "
+                        f"{p.pre.min() if p.pre.min() < 0 else p.pre.max()}, outside "
+                        f"0..{sizes[p.source] - 1} of {p.source!r}"
+                    )
 
     @property
     def output(self) -> LoihiLayer:
@@ -269,7 +324,10 @@ class LoihiNet:
         return [self.input.name] + [layer.name for layer in self.layers]
 
     def all_layers(self) -> list[LoihiLayer]:
-        """The input (as bias-driven compartments) followed by the network's layers."""
+        """The input (as bias-driven compartments) followed by the network's layers.
+
+        For rate and spike-train inputs the first entry only stands for the input neurons.
+        """
         return [self.input.as_layer(), *self.layers]
 
     def digest(self) -> str:
