@@ -201,15 +201,14 @@ class Backend(ABC):
     def _run_build(self, inputs: dict[str, np.ndarray], n: int) -> BatchRecord:
         """Run the compiled build on ``inputs`` in a results directory of its own; keep ``n``."""
         self.build.activate()
-        run_args: dict = {
+        parameters = {
             getattr(self._objects[obj], var): value
             for (obj, var), value in self._parameters().items()
         }
-        for name, value in inputs.items():
-            run_args[self._objects[name]] = value
+        timed = {self._objects[name]: value for name, value in inputs.items()}
         results = self.build.new_results()
         try:
-            self.build.run(run_args, results, transient=len(inputs))
+            self.build.run(parameters, timed, results)
             return self._collect(self.settings.batch_size).take(n)
         finally:
             self.build.clear_results(results)

@@ -16,11 +16,13 @@ import h5py
 import numpy as np
 import pytest
 import torch
+import xarray as xr
 from trace_examples import random_net
 
 from converters.chips.akida import AkidaLayer, AkidaNet
 from converters.net_io import NetworkFormatError, load_net, save_net
-from emu import load_traces
+from emu import Emulation, load_traces
+from emu.trace_store import file_checksum
 from emu.traces import TraceFormatError
 from neuroemu.cli import main
 
@@ -200,3 +202,30 @@ def test_a_forged_trace_file_gives_a_trace_format_error(tmp_path, capsys, forger
     with pytest.raises(TraceFormatError):
         load_traces(path)
     assert str(path) in _fails(["inspect", str(path)], capsys)
+
+
+# --- builds, concurrent runs, kills and full disks ----------------------------------
+
+
+@pytest.fixture(scope="module")
+def run_case():
+    """A small Loihi network and 12 samples, run 3 at a time."""
+    x = np.random.default_rng(4).random((12, 1, 4, 4))
+    return random_net(seed=5, timesteps=8), x, np.arange(12) % 5
+
+
+def _sim(net, cache) -> Emulation:
+    return Emulation(net, "cpp_standalone", batch_size=3, cache_dir=cache)
+
+
+@pytest.mark.slow
+def test_a_truncated_binary_is_rebuilt(run_case, tmp_path):
+    net, x, y = run_case
+    first = _sim(net, tmp_path / "cache")
+    expected = first.run(x, y)
+    binary = first.backend.build.directory / "main"
+    binary.write_bytes(binary.read_bytes()[: binary.stat().st_size // 2])
+    again = _sim(net, tmp_path / "cache")
+    xr.testing.assert_identical(again.run(x, y), expected)
+    assert again.backend.build.compiled
+    assert file_checksum(binary) == (binary.parent / "main.sha256").read_text()
