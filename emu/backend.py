@@ -38,6 +38,8 @@ __all__ = [
     "RunSettings",
     "backend_class",
     "digest_arrays",
+    "input_range",
+    "out_of_range_counts",
     "make_backend",
     "register_backend",
     "registered_targets",
@@ -212,6 +214,19 @@ class Backend(ABC):
             return self._collect(self.settings.batch_size).take(n)
         finally:
             self.build.clear_results(results)
+
+
+def input_range(net) -> tuple[float, float]:
+    """The input range a network was calibrated for: [0, scale] (Loihi and Akida alike)."""
+    scale = net.input.scale if hasattr(net, "input") else net.input_scale
+    return 0.0, float(scale)
+
+
+def out_of_range_counts(samples: np.ndarray, low: float, high: float) -> np.ndarray:
+    """Per sample, how many of its values lie outside [low, high] (and are clipped)."""
+    x = np.asarray(samples, dtype=np.float64)
+    outside = (x < low) | (x > high)
+    return outside.reshape(len(x), -1).sum(axis=1).astype(np.int64)
 
 
 def digest_arrays(*arrays: np.ndarray) -> str:

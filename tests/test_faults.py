@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import json
 import pickle
+import shutil
+import signal
+import subprocess
+import sys
 import zipfile
 
 import h5py
@@ -21,8 +25,9 @@ from trace_examples import random_net
 
 from converters.chips.akida import AkidaLayer, AkidaNet
 from converters.net_io import NetworkFormatError, load_net, save_net
-from emu import Emulation, load_traces
-from emu.trace_store import file_checksum
+from emu import Emulation, load_traces, save_traces, shard_directory
+from emu.commands import run_summary
+from emu.trace_store import MANIFEST, file_checksum
 from emu.traces import TraceFormatError
 from neuroemu.cli import main
 
@@ -219,13 +224,149 @@ def _sim(net, cache) -> Emulation:
 
 
 @pytest.mark.slow
-def test_a_truncated_binary_is_rebuilt(run_case, tmp_path):
+def test_a_truncated_binary_is_rebuilt(run_case, cache_dir):
     net, x, y = run_case
-    first = _sim(net, tmp_path / "cache")
+    first = _sim(net, cache_dir)
     expected = first.run(x, y)
     binary = first.backend.build.directory / "main"
     binary.write_bytes(binary.read_bytes()[: binary.stat().st_size // 2])
-    again = _sim(net, tmp_path / "cache")
+    again = _sim(net, cache_dir)
     xr.testing.assert_identical(again.run(x, y), expected)
     assert again.backend.build.compiled
     assert file_checksum(binary) == (binary.parent / "main.sha256").read_text()
+
+
+@pytest.fixture(scope="module")
+def alone(run_case, cache_dir):
+    """The traces of the small case run alone, in this process."""
+    net, x, y = run_case
+    return _sim(net, cache_dir).run(x, y)
+
+
+SAME_INPUTS = """
+import sys
+import numpy as np
+from converters.net_io import load_net
+from emu import Emulation, save_traces
+net_path, data_path, cache_dir, out = sys.argv[1:]
+data = np.load(data_path)
+sim = Emulation(load_net(net_path), "cpp_standalone", batch_size=3, cache_dir=cache_dir)
+save_traces(sim.run(data["x"], data["y"]), out)
+"""
+
+
+@pytest.mark.slow
+def test_processes_with_the_same_inputs_on_one_cache_do_not_share_input_files(
+    run_case, alone, cache_dir, tmp_path
+):
+    net, x, y = run_case
+    save_net(net, tmp_path / "net.npz")
+    np.savez(tmp_path / "data.npz", x=x, y=y)
+    args = [str(tmp_path / "net.npz"), str(tmp_path / "data.npz"), str(cache_dir)]
+    children = [
+        subprocess.Popen([sys.executable, "-c", SAME_INPUTS, *args, str(tmp_path / f"{k}.h5")])
+        for k in range(3)
+    ]
+    assert [child.wait(timeout=600) for child in children] == [0, 0, 0]
+    for k in range(3):
+        xr.testing.assert_equal(load_traces(tmp_path / f"{k}.h5"), alone)
+
+
+DIES_IN_MERGE = """
+import os, signal, sys
+import numpy as np
+import emu.trace_store as store
+from converters.net_io import load_net
+from emu import Emulation
+net_path, data_path, cache_dir, out = sys.argv[1:]
+save = store.save_traces
+def save_then_die(traces, path):
+    if os.path.basename(str(path)).startswith("shard_"):
+        return save(traces, path)
+    os.kill(os.getpid(), signal.SIGKILL)  # in the merge, before the output is renamed
+store.save_traces = save_then_die
+data = np.load(data_path)
+sim = Emulation(load_net(net_path), "cpp_standalone", batch_size=3, cache_dir=cache_dir)
+sim.run(data["x"], data["y"], out=out)
+"""
+
+
+@pytest.mark.slow
+def test_a_run_killed_during_the_merge_completes_on_rerun(
+    run_case, alone, cache_dir, tmp_path, monkeypatch, capsys
+):
+    net, x, y = run_case
+    save_net(net, tmp_path / "net.npz")
+    np.savez(tmp_path / "data.npz", x=x, y=y)
+    out = tmp_path / "run.h5"
+    argv = [str(tmp_path / "net.npz"), str(tmp_path / "data.npz"), str(cache_dir), str(out)]
+    child = subprocess.run([sys.executable, "-c", DIES_IN_MERGE, *argv], timeout=600)
+    assert child.returncode == -signal.SIGKILL
+    assert not out.exists() and len(list(shard_directory(out).glob("shard_*.h5"))) == 4
+    monkeypatch.setenv("NEUROEMU_CACHE", str(cache_dir))
+    rerun = ["run", argv[0], "--data", argv[1], "--batch-size", "3", "--out", str(out)]
+    assert main(rerun) == 0
+    assert "12 samples in" in capsys.readouterr().out
+    xr.testing.assert_equal(load_traces(out), alone)
+    assert not shard_directory(out).exists()
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 2 MiB tmpfs (root only), unmounted afterwards."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    made = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], capture_output=True
+    )
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {made.stderr.decode().strip() or 'not root'}")
+    yield mount
+    subprocess.run(["umount", str(mount)], check=True)
+
+
+@pytest.mark.slow
+def test_a_full_disk_stops_the_run_with_a_clear_error_and_keeps_finished_shards(
+    run_case, alone, cache_dir, small_disk
+):
+    net, x, y = run_case
+    out = small_disk / "run.h5"
+    shard = save_traces(alone.isel(sample=slice(0, 3)), small_disk / "probe.h5")
+    size = shard.stat().st_size
+    shard.unlink()
+    free = shutil.disk_usage(small_disk).free
+    (small_disk / "filler").write_bytes(b"\0" * (free - 3 * size - (1 << 16)))
+    with pytest.raises(OSError, match="finished shards .* are kept: free space and rerun"):
+        _sim(net, cache_dir).run(x, y, out=out)
+    shards = shard_directory(out)
+    manifest = json.loads((shards / MANIFEST).read_text())
+    assert 1 <= len(manifest["shards"]) < 4
+    for name, checksum in manifest["shards"].items():
+        assert file_checksum(shards / name) == checksum
+    (small_disk / "filler").unlink()
+    xr.testing.assert_equal(_sim(net, cache_dir).run(x, y, out=out), alone)
+
+
+# --- inputs outside the calibrated range ---------------------------------------------
+
+
+def test_inputs_outside_the_calibrated_range_are_counted_reported_and_warned(tmp_path, capsys):
+    net = random_net(seed=2, timesteps=4)
+    x = np.random.default_rng(3).random((4, 1, 4, 4))
+    x[1] *= 255  # a 0..255 image to a [0, 1] network
+    x[2, 0, 0, :2] = -0.5  # a negative image
+    out = tmp_path / "t.h5"
+    with pytest.warns(UserWarning, match=r"2 of 4 samples .* calibrated input range \[0, 1\]"):
+        traces = Emulation(net, "runtime").run(x, out=out)
+    expected = [0, int(np.count_nonzero(x[1] > 1)), 2, 0]
+    np.testing.assert_array_equal(traces["input_out_of_range"].values, expected)
+    np.testing.assert_array_equal(load_traces(out)["input_out_of_range"].values, expected)
+    summary = run_summary(traces, 1.0)
+    assert (
+        f"outside the calibrated range [0, 1] (clipped): 2 of 4 samples, {sum(expected)}" in summary
+    )
+    main(["inspect", str(out)])
+    assert "2 of 4 samples" in capsys.readouterr().out
+    main(["inspect", str(out), "--json"])
+    report = json.loads(capsys.readouterr().out)["input_out_of_range"]
+    assert report == {"range": [0.0, 1.0], "samples": 2, "values": sum(expected)}
