@@ -53,13 +53,30 @@ def register(subparsers) -> None:
         default=1024,
         help="Loihi vth mantissa of every layer, 1..131071 (default: %(default)s)",
     )
+    conv.add_argument(
+        "--arch",
+        metavar="NAME[:ARG]",
+        help="architecture of a state-dict model file, a function of converters.models "
+        "(e.g. lenet5, digits_cnn:16)",
+    )
     conv.add_argument("--mnist-dir", help="directory of the MNIST idx files")
     conv.set_defaults(func=cmd_convert)
     akida_commands.register(subparsers)
 
 
-def _read_model(path: Path):
-    """The model object of a file: a torch module (.pt/.pth) or the path itself (.onnx, .xml)."""
+ACCEPTED_TORCH = (
+    "accepted torch files: TorchScript (torch.jit.save) or a state dict "
+    "(torch.save(model.state_dict())) with --arch NAME of converters.models; "
+    "pickled whole models are never loaded"
+)
+
+
+def _read_model(path: Path, arch: str | None = None):
+    """The model object of a file: a torch module (.pt/.pth) or the path itself (.onnx, .xml).
+
+    Torch files are TorchScript or a state dict of the ``arch`` architecture; nothing is
+    unpickled beyond tensors (``weights_only=True``).
+    """
     if path.suffix not in MODEL_SUFFIXES:
         raise ValueError(
             f"unknown model format {path.suffix!r}; accepted: .pt/.pth (torch), .onnx, .xml (OpenVINO)"
@@ -71,14 +88,38 @@ def _read_model(path: Path):
     import torch
 
     try:
-        model = torch.jit.load(str(path))
+        return torch.jit.load(str(path)).eval()
     except RuntimeError:
-        model = torch.load(str(path), weights_only=False)
-    if not isinstance(model, torch.nn.Module):
-        raise ValueError(
-            f"{path} holds a {type(model).__name__}, not a torch module (save the whole model)"
-        )
+        pass
+    try:
+        state = torch.load(str(path), weights_only=True)
+    except Exception as err:  # pickle.UnpicklingError, RuntimeError, EOFError, ...
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ValueError(f"{path} cannot be loaded safely ({first}); {ACCEPTED_TORCH}") from None
+    if not isinstance(state, dict):
+        raise ValueError(f"{path} holds a {type(state).__name__}; {ACCEPTED_TORCH}")
+    if arch is None:
+        raise ValueError(f"{path} holds a state dict: pass --arch NAME; {ACCEPTED_TORCH}")
+    model = _architecture(arch)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as err:
+        raise ValueError(f"{path} does not fit --arch {arch}: {str(err).splitlines()[0]}") from None
     return model.eval()
+
+
+def _architecture(spec: str):
+    """A fresh module of ``converters.models``: ``NAME`` or ``NAME:INT`` (its first argument)."""
+    from . import models
+
+    name, _, arg = spec.partition(":")
+    if name not in models.__all__:
+        raise ValueError(f"--arch {spec!r}: the name must be one of {models.__all__}")
+    if not arg:
+        return getattr(models, name)()
+    if not arg.isdigit() or int(arg) < 1:
+        raise ValueError(f"--arch {spec!r}: the argument must be an integer >= 1")
+    return getattr(models, name)(int(arg))
 
 
 def model_sample_shape(model) -> tuple[int, ...] | None:
@@ -107,7 +148,7 @@ def cmd_convert(args: argparse.Namespace) -> None:
     import converters
     from converters.net_io import save_net
 
-    model = _read_model(Path(args.model))
+    model = _read_model(Path(args.model), args.arch)
     calib, _ = datasets.load_samples(
         args.calibration,
         "train",

@@ -1,7 +1,8 @@
 """Saving, loading and hashing converted networks (any dataclass tree of arrays).
 
 Arrays go into the archive under their path in the tree; everything else is kept in a
-JSON description stored beside them. Only classes of the ``converters`` package load back.
+JSON description stored beside them. Only classes of the ``converters`` package load back, and every field is checked against
+its documented range (:mod:`converters.net_checks`) before the record casts it.
 :func:`digest` hashes the same description and every array's dtype, shape and bytes, so a
 network's digest follows every field of every record without listing them.
 """
@@ -18,7 +19,9 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["save_net", "load_net", "digest"]
+from .net_checks import NetworkFormatError, check_fields
+
+__all__ = ["save_net", "load_net", "digest", "NetworkFormatError"]
 
 FORMAT = "neuroemu-net"
 
@@ -46,26 +49,34 @@ def _encode(value: Any, path: str, arrays: dict[str, np.ndarray]) -> Any:
     raise TypeError(f"cannot save a value of type {type(value).__name__} at {path}")
 
 
-def _decode(value: Any, arrays) -> Any:
+def _decode(value: Any, arrays: dict[str, np.ndarray], path: str = "net") -> Any:
     if isinstance(value, list):
-        return [_decode(v, arrays) for v in value]
+        return [_decode(v, arrays, f"{path}[{k}]") for k, v in enumerate(value)]
     if not isinstance(value, dict):
         return value
     if "__array__" in value:
+        if value["__array__"] not in arrays:
+            raise NetworkFormatError(f"{path}: the array {value['__array__']!r} is missing")
         return arrays[value["__array__"]]
     if "__tuple__" in value:
-        return tuple(_decode(v, arrays) for v in value["__tuple__"])
+        return tuple(_decode(v, arrays, f"{path}[{k}]") for k, v in enumerate(value["__tuple__"]))
     if "__dict__" in value:
-        return {k: _decode(v, arrays) for k, v in value["__dict__"].items()}
-    module, _, name = value["__class__"].partition(":")
+        return {k: _decode(v, arrays, f"{path}.{k}") for k, v in value["__dict__"].items()}
+    module, _, name = str(value.get("__class__", "")).partition(":")
     if module.split(".")[0] != "converters":
-        raise ValueError(
-            f"refusing to load class {value['__class__']} outside the converters package"
+        raise NetworkFormatError(
+            f"refusing to load class {value.get('__class__')!r} outside the converters package"
         )
-    cls = getattr(importlib.import_module(module), name)
-    fields = {k: _decode(v, arrays) for k, v in value["fields"].items()}
+    cls = getattr(importlib.import_module(module), name, None)
+    if cls is None or not dataclasses.is_dataclass(cls):
+        raise NetworkFormatError(f"{path}: {value['__class__']} is not a network record")
+    fields = {k: _decode(v, arrays, f"{path}.{k}") for k, v in dict(value["fields"]).items()}
+    check_fields(name, fields, path)
     init = {f.name for f in dataclasses.fields(cls) if f.init}
-    obj = cls(**{k: v for k, v in fields.items() if k in init})
+    try:
+        obj = cls(**{k: v for k, v in fields.items() if k in init})
+    except (TypeError, ValueError) as err:
+        raise NetworkFormatError(f"{path}: {err}") from None
     for k, v in fields.items():
         if k not in init:
             setattr(obj, k, v)
@@ -90,16 +101,31 @@ def save_net(net: Any, path: str | os.PathLike) -> Path:
 
 
 def load_net(path: str | os.PathLike) -> Any:
-    """Read a network written by :func:`save_net`."""
+    """Read a network written by :func:`save_net`, every field checked before any cast.
+
+    Raises NetworkFormatError (a ValueError) for a file that is not one, is damaged, or
+    holds a field outside its range.
+    """
     path = Path(path)
     try:
-        archive = np.load(path, allow_pickle=False)
-        description = json.loads(str(archive["__description__"]))
-    except (OSError, ValueError, KeyError) as err:
-        raise ValueError(f"{path} is not a neuroemu network file: {err}") from err
-    if description.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a neuroemu network file")
-    return _decode(description["net"], archive)
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {k: archive[k] for k in archive.files}
+        description = json.loads(str(arrays.pop("__description__")))
+    except FileNotFoundError:
+        raise
+    except Exception as err:  # zipfile, zlib, numpy and json raise unrelated types
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise NetworkFormatError(
+            f"{path} is not a neuroemu network file (empty, truncated or damaged): {reason}"
+        ) from None
+    if not isinstance(description, dict) or description.get("format") != FORMAT:
+        raise NetworkFormatError(f"{path} is not a neuroemu network file")
+    try:
+        return _decode(description["net"], arrays)
+    except NetworkFormatError as err:
+        raise NetworkFormatError(f"{path}: {err}") from None
+    except (KeyError, TypeError, AttributeError, ImportError) as err:
+        raise NetworkFormatError(f"{path} has a damaged description: {err!r}") from None
 
 
 def digest(net: Any) -> str:

@@ -38,6 +38,8 @@ __all__ = [
     "RunSettings",
     "backend_class",
     "digest_arrays",
+    "input_range",
+    "out_of_range_counts",
     "make_backend",
     "register_backend",
     "registered_targets",
@@ -201,18 +203,30 @@ class Backend(ABC):
     def _run_build(self, inputs: dict[str, np.ndarray], n: int) -> BatchRecord:
         """Run the compiled build on ``inputs`` in a results directory of its own; keep ``n``."""
         self.build.activate()
-        run_args: dict = {
+        parameters = {
             getattr(self._objects[obj], var): value
             for (obj, var), value in self._parameters().items()
         }
-        for name, value in inputs.items():
-            run_args[self._objects[name]] = value
+        timed = {self._objects[name]: value for name, value in inputs.items()}
         results = self.build.new_results()
         try:
-            self.build.run(run_args, results, transient=len(inputs))
+            self.build.run(parameters, timed, results)
             return self._collect(self.settings.batch_size).take(n)
         finally:
             self.build.clear_results(results)
+
+
+def input_range(net) -> tuple[float, float]:
+    """The input range a network was calibrated for: [0, scale] (Loihi and Akida alike)."""
+    scale = net.input.scale if hasattr(net, "input") else net.input_scale
+    return 0.0, float(scale)
+
+
+def out_of_range_counts(samples: np.ndarray, low: float, high: float) -> np.ndarray:
+    """Per sample, how many of its values lie outside [low, high] (and are clipped)."""
+    x = np.asarray(samples, dtype=np.float64)
+    outside = (x < low) | (x > high)
+    return outside.reshape(len(x), -1).sum(axis=1).astype(np.int64)
 
 
 def digest_arrays(*arrays: np.ndarray) -> str:

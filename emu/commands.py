@@ -12,6 +12,7 @@ from converters import datasets
 from converters.arguments import int_range
 
 from . import trace_commands
+from .trace_commands import out_of_range_line
 from .trace_stats import accuracy, spikes_per_sample
 
 __all__ = ["register", "cmd_run", "run_summary", "sample_shape", "parse_probe"]
@@ -129,6 +130,9 @@ def run_summary(traces, elapsed: float) -> str:
         lines.append(f"accuracy: {100 * acc:.2f} %")
     spikes = spikes_per_sample(traces)
     lines.append("spikes per sample: " + ", ".join(f"{k} {v:.0f}" for k, v in spikes.items()))
+    outside = out_of_range_line(traces)
+    if outside:
+        lines.append(outside)
     sat = traces["saturation"].sum(dim="layer").values
     if sat.any():
         lines.append(

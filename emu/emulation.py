@@ -15,6 +15,7 @@ import signal
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ import numpy as np
 import xarray as xr
 from tqdm import tqdm
 
-from .backend import Backend, RunSettings, make_backend
+from .backend import Backend, RunSettings, input_range, make_backend, out_of_range_counts
 from .records import BatchRecord, concatenate
 from .trace_store import Manifest, ShardStore, digest_inputs, shard_directory
 from .traces import make_traces
@@ -140,6 +141,7 @@ class Emulation:
         """
         encoded = self.backend.encode(samples)
         self._check_run(len(encoded), labels, workers, scheduler)
+        self._outside = self._count_outside(samples)
         n, bs = len(encoded), self.settings.batch_size
         starts = list(range(0, n, bs))
         store = None if out is None else self._store(out, encoded, labels, n)
@@ -164,6 +166,19 @@ class Emulation:
         return store.finish()
 
     # --- internals -----------------------------------------------------------------
+
+    def _count_outside(self, samples: np.ndarray) -> np.ndarray:
+        """Per-sample counts of values outside the calibrated range, with a warning if any."""
+        low, high = input_range(self.net)
+        outside = out_of_range_counts(samples, low, high)
+        if outside.any():
+            warnings.warn(
+                f"{np.count_nonzero(outside)} of {len(outside)} samples have values outside "
+                f"the calibrated input range [{low:g}, {high:g}] ({int(outside.sum())} values, "
+                "clipped); the network expects inputs scaled like its calibration data",
+                stacklevel=3,
+            )
+        return outside
 
     @staticmethod
     def _check_run(n: int, labels, workers: int, scheduler) -> None:
@@ -232,6 +247,7 @@ class Emulation:
         attrs = self.backend.attrs() | {
             "device": self.settings.device,
             "batch_size": self.settings.batch_size,
+            "input_range": list(input_range(self.net)),
         }
         return make_traces(
             layers=self.backend.layer_names(),
@@ -246,6 +262,7 @@ class Emulation:
             events=events,
             probes=record.probes,
             probe_neurons=self.backend.probe,
+            input_out_of_range=self._outside[offset : offset + len(predictions)],
         )
 
 

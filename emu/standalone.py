@@ -3,13 +3,16 @@
 A build is keyed by a digest of everything that is baked into the generated code (see
 :meth:`emu.backend.Backend.build_key`). Parameters that may change between runs (weights,
 thresholds, biases, inputs) travel as ``run_args``, so sweeps over them reuse the binary.
-Each run writes its recordings to a results directory of its own, removed once they are
-read, and a reader/writer file lock (``filelock``) lets any number of processes share a
+Each run writes its recordings to a results directory of its own, which also holds that
+run's input arrays, removed once they are read. A compiled binary's SHA-256 is written
+beside it after a successful build; a binary that no longer matches is rebuilt. A
+reader/writer file lock (``filelock``) lets any number of processes share a
 cache: a build holds it exclusively, a running binary shares it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import socket
@@ -21,7 +24,10 @@ from importlib import import_module
 from pathlib import Path
 
 import brian2
-from filelock import ReadWriteLock
+import numpy as np
+from filelock import FileLock, ReadWriteLock
+
+from .trace_store import file_checksum
 
 __all__ = [
     "DEVICES",
@@ -129,20 +135,36 @@ class StandaloneBuild:
         objects, duration = self.construct()
         brian2.Network(objects).run(duration)
         with _locked(self._lock, shared=True):  # a build in progress holds the lock exclusively
-            binary_exists = (self.directory / "main").exists()
-        if binary_exists and self.device_name == "cpp_standalone":
+            current = self._binary_current()
+        if current and self.device_name == "cpp_standalone":
             # the key covers topology, settings and generating code: the binary is current,
             # so the project is used as it is, without writing its sources again
             brian2.get_device().project_dir = str(self.directory)
         else:
             with _locked(self._lock):
-                binary_exists = (self.directory / "main").exists()
+                current = self._binary_current()
+                if not current:  # a damaged binary newer than its sources: make would keep it
+                    (self.directory / "main").unlink(missing_ok=True)
+                    self._checksum_path.unlink(missing_ok=True)
                 brian2.device.build(
                     directory=str(self.directory), compile=True, run=False, with_output=False
                 )
-        self.compiled = not binary_exists
+                if not current:
+                    self._checksum_path.write_text(file_checksum(self.directory / "main"))
+        self.compiled = not current
         self.objects = objects
         StandaloneBuild._active = self.key
+
+    @property
+    def _checksum_path(self) -> Path:
+        return self.directory / "main.sha256"
+
+    def _binary_current(self) -> bool:
+        """Whether the compiled binary exists and matches the checksum of its build."""
+        binary = self.directory / "main"
+        if not binary.exists() or not self._checksum_path.exists():
+            return False
+        return self._checksum_path.read_text().strip() == file_checksum(binary)
 
     def new_results(self) -> str:
         """A results directory name no other run of this build uses (relative to the build).
@@ -156,23 +178,42 @@ class StandaloneBuild:
                 shutil.rmtree(stale, ignore_errors=True)
         return f"results_{host}_{os.getpid()}_{uuid.uuid4().hex[:12]}"
 
-    def run(self, run_args: dict, results: str, transient: int = 0) -> None:
-        """Run the binary once with ``run_args``, writing results to the relative dir ``results``.
+    def run(self, parameters: dict, inputs: dict, results: str) -> None:
+        """Run the binary once, writing results to the relative directory ``results``.
 
-        The last ``transient`` entries of ``run_args`` (per-batch inputs) have their array
-        files removed afterwards; parameter arrays stay for later runs and other processes.
+        ``parameters`` (Brian2 variable -> values) are shared array files of the build,
+        named by their contents; ``inputs`` (TimedArray -> values) are written into the
+        run's own results directory, so concurrent runs never touch each other's inputs.
         """
         self.activate()
+        (self.directory / results).mkdir(parents=True, exist_ok=True)
+        args = [self._parameter_arg(var, value) for var, value in parameters.items()]
+        for timed, value in inputs.items():
+            path = Path(results) / f"input_{timed.name}.dat"
+            np.asarray(value, dtype=timed.values.dtype).tofile(self.directory / path)
+            args.append(f"{timed.name}.values={path}")
         with _locked(self._lock, shared=True):
             brian2.device.run(
                 directory=str(self.directory),
                 results_directory=results,
                 with_output=False,
-                run_args=run_args,
+                run_args=args,
             )
-            names = list(brian2.device.run_args_arrays)
-            for name in names[len(names) - transient :] if transient else []:
-                (self.directory / "static_arrays" / name).unlink(missing_ok=True)
+
+    def _parameter_arg(self, var, value) -> str:
+        """``group.variable=value``, a large value through an array file named by its bytes."""
+        array = np.asarray(value, dtype=var.dtype)
+        name = f"{var.group_name}.{var.name}"
+        if array.size == 1:
+            return f"{name}={array.item()!r}"
+        digest = hashlib.md5(array.data, usedforsecurity=False).hexdigest()
+        path = Path("static_arrays") / f"init_{var.group_name}_{var.name}_{digest}.dat"
+        with FileLock(str(self.directory / path) + ".lock"):
+            if not (self.directory / path).exists():
+                tmp = self.directory / f"{path}.{os.getpid()}.part"
+                array.tofile(tmp)
+                os.replace(tmp, self.directory / path)
+        return f"{name}={path}"
 
     def clear_results(self, results: str) -> None:
         """Remove the results directory of a finished run, once its recordings are read."""

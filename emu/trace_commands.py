@@ -7,12 +7,14 @@ import json
 import warnings
 from collections.abc import Sequence
 
+import numpy as np
+
 from converters.arguments import int_range
 
 from . import analysis
 from .trace_access import PartialRunWarning, open_traces
 
-__all__ = ["register", "format_summary", "format_comparison"]
+__all__ = ["register", "format_summary", "format_comparison", "out_of_range_line"]
 
 
 def register(subparsers) -> None:
@@ -48,10 +50,21 @@ def cmd_inspect(args: argparse.Namespace) -> None:
         from .plot import all_plots
 
         plots = [str(p) for p in all_plots(tr, args.plots, args.sample)]
+    outside = tr["input_out_of_range"].values if "input_out_of_range" in tr else None
     if args.json:
-        print(json.dumps(result.to_dict() | {"plots": plots}, indent=2))
+        extra = {"plots": plots}
+        if outside is not None:
+            extra["input_out_of_range"] = {
+                "range": json.loads(tr.attrs.get("input_range", "[0, 1]")),
+                "samples": int(np.count_nonzero(outside)),
+                "values": int(outside.sum()),
+            }
+        print(json.dumps(result.to_dict() | extra, indent=2))
         return
     print(format_summary(result, args.traces))
+    line = out_of_range_line(tr)
+    if line:
+        print(line)
     for p in plots:
         print(f"plot: {p}")
 
@@ -63,6 +76,20 @@ def cmd_diff(args: argparse.Namespace) -> None:
         print(json.dumps(result.to_dict(), indent=2))
     else:
         print(format_comparison(result, args.a, args.b))
+
+
+def out_of_range_line(traces) -> str | None:
+    """``inputs outside the calibrated range ...`` when any sample had such values, else None."""
+    if "input_out_of_range" not in traces:
+        return None
+    counts = traces["input_out_of_range"].values
+    if not counts.any():
+        return None
+    low, high = json.loads(traces.attrs.get("input_range", "[0, 1]"))
+    return (
+        f"inputs outside the calibrated range [{low:g}, {high:g}] (clipped): "
+        f"{np.count_nonzero(counts)} of {len(counts)} samples, {int(counts.sum())} values"
+    )
 
 
 def _table(header: Sequence[str], rows: list[Sequence[object]]) -> str:

@@ -12,16 +12,19 @@ The manifest is JSON: ``total_samples``, ``chunk_size`` (samples per shard),
 that changes a recording) and ``shards`` (file name -> SHA-256). A shard and then the
 manifest naming its checksum are each written through a temporary file renamed into
 place, so a killed run leaves whole shards, a manifest that vouches for them, and at most
-some ``.part`` leftovers, which a rerun removes.
+some ``.part`` leftovers, which a rerun removes. A full disk stops the run with an OSError
+before the shard that would not fit; the finished shards stay for the rerun.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -49,6 +52,7 @@ MANIFEST = "manifest.json"
 _SHARD_RE = re.compile(r"^shard_(\d+)_(\d+)\.h5$")
 _SAMPLE_CHUNK = 1024
 _EVENT_CHUNK = 1 << 22
+_MANIFEST_RESERVE = 1 << 16  # room kept for the manifest naming the shard
 
 log = logging.getLogger(__name__)
 
@@ -205,16 +209,42 @@ class ShardStore:
         return self.directory / shard_name(first, last)
 
     def write(self, first: int, traces: xr.Dataset) -> None:
-        """Write the shard of samples from ``first`` and record its checksum."""
-        path = save_traces(traces, self.path(first))
-        self.manifest.shards[path.name] = file_checksum(path)
-        self._save_manifest()
+        """Write the shard of samples from ``first`` and record its checksum.
+
+        Refused with an OSError before writing when the disk cannot hold twice the largest
+        shard so far; a failed write leaves the finished shards and their manifest intact.
+        """
+        path = self.path(first)
+        written = [p.stat().st_size for p in self.directory.glob("shard_*.h5")]
+        free = shutil.disk_usage(self.directory).free
+        if written and free < 2 * max(written) + _MANIFEST_RESERVE:
+            raise self._disk_error(path, errno.ENOSPC, f"only {free} bytes free")
+        try:
+            save_traces(traces, path)
+            self.manifest.shards[path.name] = file_checksum(path)
+            self._save_manifest()
+        except (OSError, RuntimeError) as err:  # HDF5 reports a full disk as either
+            self.manifest.shards.pop(path.name, None)
+            path.unlink(missing_ok=True)
+            raise self._disk_error(path, getattr(err, "errno", None), str(err)) from None
+
+    def _disk_error(self, path: Path, code: int | None, reason: str) -> OSError:
+        kept = len(self.manifest.shards)
+        return OSError(
+            code or errno.EIO,
+            f"cannot write {path} ({reason.splitlines()[0] if reason else 'write failed'}); "
+            f"the {kept} finished shards in {self.directory} are kept: free space and rerun "
+            "to resume",
+        )
 
     def finish(self) -> xr.Dataset:
         """Merge every shard into the output file, remove the directory, return the traces."""
         starts = range(0, self.manifest.total_samples, self.manifest.chunk_size)
         traces = merge_shards([load_traces(self.path(s)) for s in starts])
-        save_traces(traces, self.out)
+        try:
+            save_traces(traces, self.out)
+        except (OSError, RuntimeError) as err:
+            raise self._disk_error(self.out, getattr(err, "errno", None), str(err)) from None
         for entry in self.directory.iterdir():
             entry.unlink()
         self.directory.rmdir()

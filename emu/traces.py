@@ -11,6 +11,8 @@ Layout (format version 1)::
     saturation(layer, kind)                        int64  counts of u wraps, v clips, input overflows
     event_sample, event_step, event_layer, event_neuron (event)   optional sparse raster
     u_<layer>, v_<layer>(sample, step, probe_<layer>)   int32  optional probed compartment state
+    input_out_of_range(sample)                     int32  optional: input values outside the
+                                                          calibrated range (attribute input_range)
 
 Attributes: ``format``, ``format_version``, ``target``, ``net_digest``, ``device``,
 ``timesteps``, ``dt``, ``versions`` (JSON) and whatever the network adds.
@@ -73,6 +75,7 @@ def make_traces(
     events: Mapping[str, np.ndarray] | None = None,
     probes: Mapping[str, np.ndarray] | None = None,
     probe_neurons: Mapping[str, Sequence[int]] | None = None,
+    input_out_of_range: np.ndarray | None = None,
 ) -> xr.Dataset:
     """Assemble a trace Dataset from per-layer arrays (see the module docstring)."""
     layers = list(layers)
@@ -93,6 +96,8 @@ def make_traces(
     label_values = np.full(n, -1, np.int16) if labels is None else np.asarray(labels, np.int16)
     data_vars["label"] = (("sample",), label_values)
     data_vars["saturation"] = (("layer", "kind"), saturation.astype(np.int64))
+    if input_out_of_range is not None:
+        data_vars["input_out_of_range"] = (("sample",), np.asarray(input_out_of_range, np.int32))
     if events is not None:
         for key in ("sample", "step", "layer", "neuron"):
             data_vars[f"event_{key}"] = (("event",), np.asarray(events[key]).astype(np.int32))

@@ -41,12 +41,14 @@ def small_net(tmp_path):
 
 def test_convert_then_run_writes_traces(tmp_path, digits_model, digits, capsys):
     model_path = tmp_path / "digits.pt"
-    torch.save(digits_model, model_path)
+    torch.save(digits_model.state_dict(), model_path)
     net_path = tmp_path / "digits.npz"
     main(
         [
             "convert",
             str(model_path),
+            "--arch",
+            "digits_cnn:16",
             "--out",
             str(net_path),
             "--timesteps",
@@ -65,7 +67,9 @@ def test_convert_then_run_writes_traces(tmp_path, digits_model, digits, capsys):
     assert traces.sizes["sample"] == 6
     np.testing.assert_array_equal(traces["label"].values, digits.y_test[:6])
     err = _fails(
-        ["convert", str(model_path), "--out", str(net_path), "--calibration", "mnist"], capsys
+        ["convert", str(model_path), "--arch", "digits_cnn:16", "--out", str(net_path)]
+        + ["--calibration", "mnist"],
+        capsys,
     )
     assert "the network expects (1, 8, 8); pass --calibration digits" in err
     err = _fails(["run", str(net_path), "--data", "mnist", "--samples", "2"], capsys)
