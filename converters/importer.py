@@ -196,6 +196,23 @@ def _renamed(graph: Graph, renames: dict[str, str]) -> Graph:
     return Graph(graph.nodes, final.get(graph.output, graph.output))
 
 
+# OpenVINO operation kinds and the reader method of each
+_READERS = {
+    "Convolution": "_read_conv",
+    "GroupConvolution": "_read_conv",
+    "MatMul": "_read_matmul",
+    "Relu": "_read_relu",
+    "AvgPool": "_read_pool",
+    "MaxPool": "_read_pool",
+    "ReduceMean": "_read_global_pool",
+    "AdaptiveAvgPool": "_read_global_pool",
+    "Reshape": "_read_reshape",
+    "Squeeze": "_read_reshape",
+    "Unsqueeze": "_read_reshape",
+    "Flatten": "_read_reshape",
+}
+
+
 class _Reader:
     """Walks OpenVINO's ops in topological order and builds graph nodes."""
 
@@ -256,98 +273,94 @@ class _Reader:
 
     def _read(self, op) -> None:
         kind, friendly = op.get_type_name(), op.get_friendly_name()
-        name = _layer_name(friendly)
-        attrs = op.get_attributes()
         if kind == "Constant":
             self.consts[op.get_name()] = np.array(op.get_data(), dtype=np.float64)
-            return
-        if kind == "Convert" and self._const(op, 0) is not None:
+        elif kind == "Convert" and self._const(op, 0) is not None:
             self.consts[op.get_name()] = self._const(op, 0)
-            return
-        if kind == "Parameter":
+        elif kind == "Parameter":
             shape = tuple(int(d) for d in op.get_output_shape(0))[1:]
             self._add(op, Input("input", shape))
             self._named["input"] = True
-            return
-        if kind == "Result":
+        elif kind == "Result":
             self.output = self._arg(op, 0)
-            return
-        if kind in ("Convolution", "GroupConvolution"):
-            weight = self._const(op, 1)
-            if weight is None:
-                raise UnsupportedLayerError(kind, friendly, "its weights are not constant")
-            if any(d != 1 for d in attrs["dilations"]):
-                raise UnsupportedLayerError(kind, friendly, "dilated convolution")
-            groups = 1
-            if kind == "GroupConvolution":
-                groups = weight.shape[0]
-                weight = weight.reshape(-1, *weight.shape[2:])
-            pads = _pads(op, attrs)
-            conv = Conv2d(
-                name,
-                [self._arg(op, 0)],
-                weight,
-                np.zeros(weight.shape[0]),
-                tuple(attrs["strides"]),
-                pads,
-                groups,
+        elif kind in ("Add", "Multiply"):
+            self._elementwise(op, kind, friendly, _layer_name(friendly))
+        elif kind in _READERS:
+            getattr(self, _READERS[kind])(op, kind, friendly, _layer_name(friendly))
+        else:
+            raise UnsupportedLayerError(kind, friendly)
+
+    def _read_conv(self, op, kind: str, friendly: str, name: str) -> None:
+        attrs = op.get_attributes()
+        weight = self._const(op, 1)
+        if weight is None:
+            raise UnsupportedLayerError(kind, friendly, "its weights are not constant")
+        if any(d != 1 for d in attrs["dilations"]):
+            raise UnsupportedLayerError(kind, friendly, "dilated convolution")
+        groups = 1
+        if kind == "GroupConvolution":
+            groups = weight.shape[0]
+            weight = weight.reshape(-1, *weight.shape[2:])
+        pads = _pads(op, attrs)
+        conv = Conv2d(
+            name,
+            [self._arg(op, 0)],
+            weight,
+            np.zeros(weight.shape[0]),
+            tuple(attrs["strides"]),
+            pads,
+            groups,
+        )
+        self._add(op, conv)
+
+    def _read_matmul(self, op, kind: str, friendly: str, name: str) -> None:
+        weight = self._const(op, 1)
+        if weight is None or weight.ndim != 2:
+            raise UnsupportedLayerError(kind, friendly, "only x @ constant matrices are supported")
+        weight = weight if op.get_attributes()["transpose_b"] else weight.T
+        self._add(op, Dense(name, [self._arg(op, 0)], weight, np.zeros(weight.shape[0])))
+
+    def _read_relu(self, op, kind: str, friendly: str, name: str) -> None:
+        src = self._last(self._arg(op, 0))
+        if not hasattr(src, "relu") or src.relu or len(self._consumers_of(op)) > 1:
+            raise UnsupportedLayerError(
+                kind, friendly, "ReLU must directly follow a Conv, Dense or Add"
             )
-            self._add(op, conv)
+        src.relu = True
+        self._alias(op, src.name)
+
+    def _read_pool(self, op, kind: str, friendly: str, name: str) -> None:
+        attrs = op.get_attributes()
+        if attrs.get("rounding_type", "floor") != "floor" and not _floor_equals_ceil(op):
+            raise UnsupportedLayerError(kind, friendly, "ceil_mode pooling")
+        pads = _pads(op, attrs)
+        args = (name, [self._arg(op, 0)], tuple(attrs["kernel"]), tuple(attrs["strides"]), pads)
+        if kind == "AvgPool":
+            self._add(op, AvgPool2d(*args, count_include_pad=not attrs["exclude-pad"]))
             return
-        if kind == "MatMul":
-            weight = self._const(op, 1)
-            if weight is None or weight.ndim != 2:
-                raise UnsupportedLayerError(
-                    kind, friendly, "only x @ constant matrices are supported"
-                )
-            weight = weight if attrs["transpose_b"] else weight.T
-            self._add(op, Dense(name, [self._arg(op, 0)], weight, np.zeros(weight.shape[0])))
-            return
-        if kind in ("Add", "Multiply"):
-            self._elementwise(op, kind, friendly, name)
-            return
-        if kind == "Relu":
-            src = self._last(self._arg(op, 0))
-            if not hasattr(src, "relu") or src.relu or len(self._consumers_of(op)) > 1:
-                raise UnsupportedLayerError(
-                    kind, friendly, "ReLU must directly follow a Conv, Dense or Add"
-                )
-            src.relu = True
-            self._alias(op, src.name)
-            return
-        if kind in ("AvgPool", "MaxPool"):
-            if attrs.get("rounding_type", "floor") != "floor" and not _floor_equals_ceil(op):
-                raise UnsupportedLayerError(kind, friendly, "ceil_mode pooling")
-            pads = _pads(op, attrs)
-            args = (name, [self._arg(op, 0)], tuple(attrs["kernel"]), tuple(attrs["strides"]), pads)
-            if kind == "AvgPool":
-                self._add(op, AvgPool2d(*args, count_include_pad=not attrs["exclude-pad"]))
-            else:
-                if any(d != 1 for d in attrs.get("dilations", [1, 1])):
-                    raise UnsupportedLayerError(kind, friendly, "dilated pooling")
-                self._add(op, MaxPool2d(*args))
-            return
-        if kind in ("ReduceMean", "AdaptiveAvgPool"):
-            in_shape = tuple(op.input_value(0).get_shape())
-            out_shape = tuple(op.get_output_shape(0))
-            if len(in_shape) != 4 or tuple(out_shape[2:]) not in ((1, 1), ()):
-                raise UnsupportedLayerError(kind, friendly, "only global average pooling")
-            hw = tuple(int(s) for s in in_shape[2:])
-            self._add(op, AvgPool2d(name, [self._arg(op, 0)], hw, hw))
-            if out_shape[2:] == ():
-                self._add(op, Flatten(f"{name}_flat" if name else "", [self.nodes[-1].name]))
-            return
-        if kind in ("Reshape", "Squeeze", "Unsqueeze", "Flatten"):
-            in_shape = tuple(op.input_value(0).get_shape())
-            out_shape = tuple(op.get_output_shape(0))
-            if in_shape == out_shape:
-                self._alias(op, self._arg(op, 0))
-            elif len(out_shape) == 2 and len(in_shape) == 4:
-                self._add(op, Flatten(name, [self._arg(op, 0)]))
-            else:
-                raise UnsupportedLayerError(kind, friendly, f"reshape {in_shape} -> {out_shape}")
-            return
-        raise UnsupportedLayerError(kind, friendly)
+        if any(d != 1 for d in attrs.get("dilations", [1, 1])):
+            raise UnsupportedLayerError(kind, friendly, "dilated pooling")
+        self._add(op, MaxPool2d(*args))
+
+    def _read_global_pool(self, op, kind: str, friendly: str, name: str) -> None:
+        in_shape = tuple(op.input_value(0).get_shape())
+        out_shape = tuple(op.get_output_shape(0))
+        if len(in_shape) != 4 or tuple(out_shape[2:]) not in ((1, 1), ()):
+            raise UnsupportedLayerError(kind, friendly, "only global average pooling")
+        hw = tuple(int(s) for s in in_shape[2:])
+        self._add(op, AvgPool2d(name, [self._arg(op, 0)], hw, hw))
+        if out_shape[2:] == ():
+            self._add(op, Flatten(f"{name}_flat" if name else "", [self.nodes[-1].name]))
+
+    def _read_reshape(self, op, kind: str, friendly: str, name: str) -> None:
+        in_shape = tuple(op.input_value(0).get_shape())
+        out_shape = tuple(op.get_output_shape(0))
+        if in_shape == out_shape:
+            self._alias(op, self._arg(op, 0))
+        elif len(out_shape) == 2 and len(in_shape) == 4:
+            self._add(op, Flatten(name, [self._arg(op, 0)]))
+        else:
+            raise UnsupportedLayerError(kind, friendly, f"reshape {in_shape} -> {out_shape}")
 
     def _consumers_of(self, op) -> list:
         return [
