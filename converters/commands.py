@@ -113,8 +113,9 @@ def _architecture(spec: str):
     from . import models
 
     name, _, arg = spec.partition(":")
-    if name not in models.__all__:
-        raise ValueError(f"--arch {spec!r}: the name must be one of {models.__all__}")
+    names = ["digits_cnn", *models.ARCHITECTURES]
+    if name not in names:
+        raise ValueError(f"--arch {spec!r}: the name must be one of {names}")
     if not arg:
         return getattr(models, name)()
     if not arg.isdigit() or int(arg) < 1:

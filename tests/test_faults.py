@@ -86,7 +86,9 @@ def test_a_state_dict_needs_a_fitting_architecture(tmp_path, capsys):
     argv = ["convert", str(path), "--out", str(tmp_path / "n.npz")]
     assert "pass --arch NAME" in _fails(argv, capsys)
     assert "does not fit --arch digits_cnn" in _fails([*argv, "--arch", "digits_cnn"], capsys)
-    assert "must be one of ['digits_cnn', 'lenet5']" in _fails([*argv, "--arch", "os"], capsys)
+    assert "must be one of ['digits_cnn', 'lenet5', 'vgg', 'resnet', 'mobilenet']" in _fails(
+        [*argv, "--arch", "os"], capsys
+    )
 
 
 # --- network files: every field checked before any cast -------------------------------
