@@ -22,7 +22,7 @@ from converters.chips.loihi import (
 
 from .records import BatchRecord
 
-__all__ = ["simulate"]
+__all__ = ["simulate", "reference_traces"]
 
 
 def _matrices(layers: list[LoihiLayer]) -> list[list[tuple[int, sp.csr_matrix]]]:
@@ -140,4 +140,27 @@ def simulate(
         saturation=np.stack([s.saturation for s in states]),
         probes=probes,
         events=_join(events) if record_events else None,
+    )
+
+
+def reference_traces(net, x: np.ndarray, labels=None):
+    """Traces of ``net`` on the images ``x`` from :func:`simulate` (device "numpy reference")."""
+    from .traces import make_traces
+
+    record = simulate(net, net.input.levels(x))
+    return make_traces(
+        layers=net.layer_names,
+        counts=record.counts,
+        spikes_per_step=record.spikes_per_step,
+        output_per_step=record.output_per_step,
+        predictions=record.counts[net.output.name].argmax(1),
+        labels=labels,
+        saturation=record.saturation,
+        attrs={
+            "target": "loihi",
+            "net_digest": net.digest(),
+            "timesteps": net.timesteps,
+            "dt": 1.0,
+            "device": "numpy reference",
+        },
     )

@@ -49,25 +49,6 @@ def akidanet_counts() -> tuple[float, float]:
     return macs, outputs
 
 
-def _loihi_traces(net, x: np.ndarray, labels=None):
-    record = loihi_reference.simulate(net, net.input.levels(x))
-    return make_traces(
-        layers=net.layer_names,
-        counts=record.counts,
-        spikes_per_step=record.spikes_per_step,
-        output_per_step=record.output_per_step,
-        predictions=record.counts[net.output.name].argmax(1),
-        labels=labels,
-        saturation=record.saturation,
-        attrs={
-            "target": "loihi",
-            "net_digest": net.digest(),
-            "timesteps": net.timesteps,
-            "dt": 1.0,
-        },
-    )
-
-
 def kws(timesteps: int = 32, seed: int = 0):
     """Blouw et al. 2019's 390-256-256-29 network: random weights normalized on uniform
     features in [0, 1] (the paper gives neither), rate-coded from the host; 20 inputs."""
@@ -78,7 +59,7 @@ def kws(timesteps: int = 32, seed: int = 0):
     x = np.random.default_rng(seed).random((60, 390)).astype(np.float32)
     graph = converters.normalize(converters.load(model, x[:1]), x[:40])
     net = converters.to_loihi(graph, timesteps=timesteps, input_encoding="rate")
-    return net, _loihi_traces(net, x[40:])
+    return net, loihi_reference.reference_traces(net, x[40:])
 
 
 def carsnn(timesteps: int = 10, seed: int = 0):
@@ -102,7 +83,7 @@ def carsnn(timesteps: int = 10, seed: int = 0):
     x = (rng.random((40, 2, 32, 32)) < 0.05).astype(np.float32)
     graph = converters.normalize(converters.load(model, x[:1]), x[:20])
     net = converters.to_loihi(graph, timesteps=timesteps, input_encoding="rate")
-    return net, _loihi_traces(net, x[20:])
+    return net, loihi_reference.reference_traces(net, x[20:])
 
 
 def lenet5_mnist(samples: int = 100, epochs: int = 1, timesteps: int = 64):
@@ -112,7 +93,7 @@ def lenet5_mnist(samples: int = 100, epochs: int = 1, timesteps: int = 64):
     graph = converters.normalize(converters.load(model, data.x_train[:1]), data.x_train[:500])
     net = converters.to_loihi(graph, timesteps=timesteps)
     x, y = data.x_test[:samples], data.y_test[:samples]
-    return model, graph, net, _loihi_traces(net, x, y), (x, y)
+    return model, graph, net, loihi_reference.reference_traces(net, x, y), (x, y)
 
 
 def template_network(seed: int = 0) -> nn.Module:

@@ -28,7 +28,7 @@ import numpy as np
 import converters
 import hwmodels
 from converters import datasets, models, training
-from emu import Emulation, loihi_reference, make_traces
+from emu import Emulation, loihi_reference
 
 PLAIN = {
     "timesteps": 64,
@@ -83,23 +83,7 @@ def traces_of(ctx: Context, net):
     """Emulate the test images on ``net`` and return the trace Dataset."""
     if ctx.engine == "brian2":
         return Emulation(net, device="cpp_standalone", batch_size=len(ctx.x)).run(ctx.x, ctx.y)
-    record = loihi_reference.simulate(net, net.input.levels(ctx.x))
-    return make_traces(
-        layers=net.layer_names,
-        counts=record.counts,
-        spikes_per_step=record.spikes_per_step,
-        output_per_step=record.output_per_step,
-        predictions=record.counts[net.output.name].argmax(1),
-        labels=ctx.y,
-        saturation=record.saturation,
-        attrs={
-            "target": "loihi",
-            "net_digest": net.digest(),
-            "timesteps": net.timesteps,
-            "dt": 1.0,
-            "device": "numpy reference",
-        },
-    )
+    return loihi_reference.reference_traces(net, ctx.x, ctx.y)
 
 
 def name_of(setting: dict) -> str:
