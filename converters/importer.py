@@ -59,6 +59,7 @@ def to_openvino(model: Any, example_input: Any = None):
 
         model.eval()
         example = torch.as_tensor(np.asarray(example_input, dtype=np.float32))
+        _openvino_telemetry_off()
         ov_model = ov.convert_model(model, example_input=example)
     else:
         raise TypeError(
@@ -442,3 +443,18 @@ def _check_finite(node: Node) -> None:
             raise ValueError(
                 f"layer {node.name!r} has {bad} NaN or infinite values in its {field_name}"
             )
+
+
+def _openvino_telemetry_off() -> None:
+    """Turn off the usage telemetry that ``openvino.convert_model`` sends.
+
+    It forks a process from a background thread to reach the network; a fork while this
+    process's main thread is inside a multi-threaded OpenBLAS call deadlocks that call (seen
+    as a hang in the normalization after an import). The telemetry object is a process-wide
+    singleton: the one ``convert_model`` will use, with its consent withdrawn.
+    """
+    try:
+        from openvino.tools.ovc.telemetry_utils import init_ovc_telemetry
+    except ImportError:  # an OpenVINO without its model conversion tools
+        return
+    init_ovc_telemetry().consent = False

@@ -2,9 +2,9 @@
 
 Starts from one base conversion (the demo's: percentile 99.9, reset by subtraction, bias
 input, 128 steps, fewest cores) and varies one knob at a time: normalization percentile,
-reset mode, input encoding, timesteps, cores per layer. Every setting is emulated on
-Brian2's cpp_standalone device and estimated with :func:`hwmodels.loihi.estimate`; the
-NCS2 baseline of the same network gives the ratios. Writes one PNG per knob, a markdown
+reset mode, input encoding, timesteps, cores per layer. Every setting is emulated (the
+numpy reference by default, Brian2's cpp_standalone device with ``--engine brian2``, the same
+integers) and estimated with :func:`hwmodels.loihi.estimate`; the NCS2 baseline of the same network gives the ratios. Writes one PNG per knob, a markdown
 table per knob and a JSON file of every figure::
 
     python scripts/knob_sweep.py --dataset digits --samples 300 --out docs/figures
@@ -23,7 +23,7 @@ import numpy as np
 import converters
 import hwmodels
 from converters import datasets, models, training
-from emu import Emulation
+from emu import Emulation, loihi_reference
 
 BASE = {"percentile": 99.9, "reset": "subtract", "encoding": "bias", "timesteps": 128, "cores": 1}
 KNOBS = {
@@ -52,8 +52,12 @@ def trained_model(dataset: str, data: datasets.Dataset, epochs: int | None):
     return model.eval()
 
 
-def emulate(model, data, x, y, setting: dict, workers: int):
-    """Convert and emulate one setting: the LoihiNet, its traces and the seconds the run took."""
+def emulate(model, data, x, y, setting: dict, args: argparse.Namespace):
+    """Convert and emulate one setting: the LoihiNet, its traces and the seconds the run took.
+
+    ``--engine reference`` runs the numpy reference, ``brian2`` Brian2's cpp_standalone
+    device (one C++ build per topology): the two give the same integers.
+    """
     graph = converters.load(model, data.x_train[:1])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -65,7 +69,12 @@ def emulate(model, data, x, y, setting: dict, workers: int):
         input_encoding=setting["encoding"],
     )
     start = time.perf_counter()
-    traces = Emulation(net, device="cpp_standalone", batch_size=128).run(x, y, workers=workers)
+    if args.engine == "brian2":
+        traces = Emulation(net, device="cpp_standalone", batch_size=128).run(
+            x, y, workers=args.workers
+        )
+    else:
+        traces = loihi_reference.reference_traces(net, x, y)
     return net, traces, time.perf_counter() - start
 
 
@@ -149,7 +158,8 @@ def main() -> None:
     parser.add_argument("--mnist-dir", help="directory of the MNIST idx files")
     parser.add_argument("--samples", type=int, default=300, help="test samples (default 300)")
     parser.add_argument("--epochs", type=int, help="LeNet-5 training epochs (mnist)")
-    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--engine", choices=("reference", "brian2"), default="reference")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes (brian2)")
     parser.add_argument("--out", type=Path, default=Path("docs/figures"))
     args = parser.parse_args()
 
@@ -164,7 +174,7 @@ def main() -> None:
         emulated = setting | {"cores": BASE["cores"]}  # cores change the estimate, not the run
         key = json.dumps(emulated, sort_keys=True)
         if key not in runs:
-            runs[key] = emulate(model, data, x, y, emulated, args.workers)
+            runs[key] = emulate(model, data, x, y, emulated, args)
         results.append(figures_of(*runs[key], setting))
         r = results[-1]
         print(
@@ -187,7 +197,7 @@ def write_outputs(
         (args.out / f"knob_{args.dataset}_{knob}.md").write_text(table(rows, knob, ncs2))
     record = {
         "command": f"python scripts/knob_sweep.py --dataset {args.dataset} "
-        f"--samples {args.samples} --workers {args.workers} --out {args.out}",
+        f"--samples {args.samples} --engine {args.engine} --workers {args.workers} --out {args.out}",
         "samples": samples,
         "dnn_accuracy": ncs2.accuracy,
         "ncs2": {"latency": ncs2.latency, "power": ncs2.power, "energy": ncs2.energy},

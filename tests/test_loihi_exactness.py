@@ -12,6 +12,9 @@ from emu import Emulation
 from emu import loihi_reference as ref
 
 N_NETWORKS = 200
+# brian2-loihi generates numpy code for every group and monitor (about 0.5 s per network):
+# it checks this many of the networks, the numpy reference and the devices all of them
+N_BRIAN2_LOIHI = 100
 
 
 def _probe_all(net: LoihiNet) -> dict[str, list[int]]:
@@ -127,8 +130,8 @@ def test_union_of_200_random_networks_agrees_across_standalone_reference_and_bri
 ):
     """u, v and spikes of every layer of 200 random bias-free networks (reset to zero), run as one union.
 
-    One C++ build runs all of them at once; brian2-loihi runs each network on the input
-    spikes our input layer produced.
+    One C++ build runs all of them at once; brian2-loihi runs the first ``N_BRIAN2_LOIHI``
+    networks, each on the input spikes our input layer produced.
     """
     rng = np.random.default_rng(2024)
     nets = in_range_nets(
@@ -147,17 +150,18 @@ def test_union_of_200_random_networks_agrees_across_standalone_reference_and_bri
     )
     _assert_same(expected, sim.backend.run_batch(levels), "cpp_standalone union")
     offsets = np.cumsum([0] + [net.input.size for net in nets])
+    checked = nets[:N_BRIAN2_LOIHI]
     inputs = [
-        _input_spikes(expected, 0, 0, offsets[k], net.input.size) for k, net in enumerate(nets)
+        _input_spikes(expected, 0, 0, offsets[k], net.input.size) for k, net in enumerate(checked)
     ]
-    theirs = _brian2_loihi(nets, inputs)
+    theirs = _brian2_loihi(checked, inputs)
     # brian2-loihi does not clip v at 2**23: compare the networks that stayed in range here
     names = [layer.name for layer in big.all_layers()]
     saturated = {
         name.split("_")[0] for name, s in zip(names, expected.saturation, strict=True) if s.any()
     }
     assert len(saturated) <= N_NETWORKS // 20, f"{len(saturated)} networks left the range"
-    for k, (net, got) in enumerate(zip(nets, theirs, strict=True)):
+    for k, (net, got) in enumerate(zip(checked, theirs, strict=True)):
         if f"n{k}" in saturated:
             continue
         for layer in net.layers:
@@ -172,7 +176,7 @@ def test_union_of_200_random_networks_agrees_across_standalone_reference_and_bri
 def test_reference_matches_brian2_loihi_on_random_spike_trains():
     rng = np.random.default_rng(7)
     nets = in_range_nets(
-        rng, N_NETWORKS, encoding="bias", timesteps=25, with_bias=False, reset="zero"
+        rng, N_BRIAN2_LOIHI, encoding="bias", timesteps=25, with_bias=False, reset="zero"
     )
     inputs, expected = [], []
     for net in nets:

@@ -18,7 +18,7 @@ from emu import Emulation
 from emu import loihi_reference as ref
 from emu.records import concatenate
 
-N_REFERENCE_CASES = 200
+N_REFERENCE_CASES = 100  # brian2-loihi generates code per group: ~0.5 s a network
 
 
 def _spike_nets(rng, count: int, **kwargs) -> list[LoihiNet]:
