@@ -265,26 +265,11 @@ def to_akida(
                 node.name, "negative weights at 1 bit", "1-bit weights in {0, 1}; use 2 or 4 bits"
             )
         unit = s_w * a_in
-        bias = node.bias.astype(np.float64)
-        if act_bits is None:
-            if np.any(bias != 0) and not drop_output_bias:
-                raise AkidaMappingError(
-                    node.name,
-                    "a non-zero bias on a layer without activation (Akida has no bias there)",
-                    "a zero output bias (quantization-aware training keeps it zero), a ReLU, "
-                    "or to_akida(..., drop_output_bias=True)",
-                )
-            act_step = np.ones(node.bias.shape, np.float32)  # unused without activation
-            threshold = np.zeros(node.bias.shape, np.int64)
-        else:
-            y = values[node.name]
-            y = y.transpose(1, 0, *range(2, y.ndim)).reshape(len(node.bias), -1)
-            top = float(np.percentile(y[y > 0], percentile)) if np.any(y > 0) else 1.0
-            a_out = np.full(node.bias.shape, top / (2**act_bits - 1))
-            act_step, step = _steps(a_out, unit, act_bits)
-            threshold = np.rint(-bias / unit + step / 2)
-            if not last:
-                a_in = float(step[0] * unit)
+        act_step, threshold, step = _output_levels(
+            node, values[node.name], unit, act_bits, percentile, drop_output_bias
+        )
+        if step is not None and not last:
+            a_in = float(step * unit)
         pool_kind, pool_size, pool_stride = "none", (1, 1), (1, 1)
         if pool is not None:
             h, w = values[node.name].shape[2:]
@@ -307,3 +292,28 @@ def to_akida(
         layers.append(layer)
         shape = layer.output_shape
     return AkidaNet(layers[0].input_shape, input_bits, layers, graph.input.scale, graph.input.name)
+
+
+def _output_levels(
+    node, y: np.ndarray, unit: float, act_bits: int | None, percentile: float, drop_bias: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Activation steps, integer thresholds and the output step of one layer.
+
+    The top output level is the ``percentile`` of the layer's positive calibration
+    activations ``y``; a layer without activation (the output) has no threshold and no step.
+    """
+    bias = node.bias.astype(np.float64)
+    if act_bits is None:
+        if np.any(bias != 0) and not drop_bias:
+            raise AkidaMappingError(
+                node.name,
+                "a non-zero bias on a layer without activation (Akida has no bias there)",
+                "a zero output bias (quantization-aware training keeps it zero), a ReLU, "
+                "or to_akida(..., drop_output_bias=True)",
+            )
+        return np.ones(bias.shape, np.float32), np.zeros(bias.shape, np.int64), None
+    y = y.transpose(1, 0, *range(2, y.ndim)).reshape(len(bias), -1)
+    top = float(np.percentile(y[y > 0], percentile)) if np.any(y > 0) else 1.0
+    a_out = np.full(bias.shape, top / (2**act_bits - 1))
+    act_step, step = _steps(a_out, unit, act_bits)
+    return act_step, np.rint(-bias / unit + step / 2), step[0]
