@@ -99,8 +99,9 @@ def plan(net: AkidaNet) -> list[LayerPlan]:
     return plans
 
 
-def _padded(x: np.ndarray, layer: AkidaLayer, kernel: tuple, strides: tuple, shape: tuple, value,
-            dtype) -> np.ndarray:  # fmt: skip
+def _padded(
+    x: np.ndarray, layer: AkidaLayer, kernel: tuple, strides: tuple, shape: tuple, value, dtype
+) -> np.ndarray:
     """``x`` (N, H, W, C) in ``dtype`` with ``value`` in the cells a window of ``kernel``
     sliding by ``strides`` to ``shape`` outputs reads beyond it (as the chip module pads)."""
     n, h, w, c = x.shape
@@ -211,6 +212,16 @@ def _chunk(net: AkidaNet) -> int:
     return max(1, CHUNK_BYTES // max(per_sample, default=1))
 
 
+def _joined(chunks: list[np.ndarray], dtype: type) -> np.ndarray:
+    """Chunks (n, ...) flattened per sample and joined as integers of ``dtype``."""
+    out = np.empty((sum(len(c) for c in chunks), chunks[0][0].size), dtype)
+    start = 0
+    for c in chunks:
+        out[start : start + len(c)] = c.reshape(len(c), -1)
+        start += len(c)
+    return out
+
+
 def simulate(
     net: AkidaNet,
     levels: np.ndarray,
@@ -226,15 +237,13 @@ def simulate(
     counts = {net.input_name: x.reshape(n, -1).astype(np.int64)}
     parts = [_forward(x[s : s + size], steps) for s in range(0, n, size)]
     clipped, potentials = [0], {}
-    for k, layer in enumerate(net.layers):
+    for k, (layer, step) in enumerate(zip(net.layers, steps, strict=True)):
         layer_parts = [part[k] for part in parts]
-        counts[layer.name] = np.concatenate([o.reshape(len(o), -1) for _, o, _ in layer_parts])
-        counts[layer.name] = counts[layer.name].astype(np.int64)
+        itype = np.int32 if step.dtype is np.float32 else np.int64  # float32 holds < 2**24
+        counts[layer.name] = _joined([o for _, o, _ in layer_parts], itype)
         clipped.append(sum(c for _, _, c in layer_parts))
         if probe:
-            potentials[layer.name] = np.concatenate(
-                [p.reshape(len(p), -1) for p, _, _ in layer_parts]
-            ).astype(np.int64)
+            potentials[layer.name] = _joined([p for p, _, _ in layer_parts], itype)
     return frame_record(net, counts, clipped, potentials, record_events)
 
 

@@ -45,7 +45,7 @@ def test_randomized_layers_match_reference_and_akida(seed, count, depth):
 
 
 def _wide_dense(act_step: float, act_bits: int | None) -> AkidaNet:
-    """A 20000-input 8-bit dense layer (sums past 2**24) whose two first neurons saturate 20 bits."""
+    """A 20000-input 8-bit dense layer (sums past 2**24); its two first neurons saturate."""
     weights = np.random.default_rng(3).integers(-128, 128, (20000, 4))
     weights[:, :2] = np.abs(weights[:, :2])
     layer = AkidaLayer("d", "dense", (1, 1, 20000), weights.astype(np.int8),
