@@ -32,7 +32,7 @@ from .backend import Backend, RunSettings, digest_arrays
 from .records import BatchRecord
 from .standalone import StableClock
 
-__all__ = ["AkidaBackend", "connections", "padding_bias"]
+__all__ = ["AkidaBackend", "AkidaFrames", "connections", "padding_bias"]
 
 EMPTY = -(2**40)  # start of a max-pooling accumulator, below every potential
 
@@ -151,7 +151,31 @@ def _pool_connections(layer: AkidaLayer) -> list[tuple[np.ndarray, np.ndarray]]:
     return sets
 
 
-class AkidaBackend(Backend):
+class AkidaFrames:
+    """What every Akida device shares: layer names, input encoding and trace attributes."""
+
+    net: AkidaNet
+
+    def layer_names(self) -> list[str]:
+        return self.net.layer_names
+
+    def encode(self, samples: np.ndarray) -> np.ndarray:
+        """Integer input levels, one row per sample (flattened (H, W, C))."""
+        levels = self.net.levels(samples)
+        return levels.reshape(len(levels), -1).astype(np.int64)
+
+    def attrs(self) -> dict:
+        return {
+            "target": "akida",
+            "net_digest": self.net.digest(),
+            "timesteps": 1,
+            "dt": 1.0,
+            "dt_unit": "Akida frame",
+            "input_bits": self.net.input_bits,
+        }
+
+
+class AkidaBackend(AkidaFrames, Backend):
     """Runs batches of samples of an AkidaNet on a Brian2 device (``settings.device``).
 
     Standalone builds are compiled once per topology and build settings; ``runtime`` uses
@@ -198,24 +222,8 @@ class AkidaBackend(Backend):
             self._describe(previous)
             raise ValueError("load needs a network of the same topology (shapes, pooling, kinds)")
 
-    def layer_names(self) -> list[str]:
-        return self.net.layer_names
-
-    def encode(self, samples: np.ndarray) -> np.ndarray:
-        """Integer input levels, one row per sample (flattened (H, W, C))."""
-        levels = self.net.levels(samples)
-        return levels.reshape(len(levels), -1).astype(np.int64)
-
     def attrs(self) -> dict:
-        return {
-            "target": "akida",
-            "net_digest": self.net.digest(),
-            "timesteps": 1,
-            "dt": 1.0,
-            "dt_unit": "Akida frame",
-            "input_bits": self.net.input_bits,
-            "brian2_steps_per_frame": self.frame,
-        }
+        return super().attrs() | {"brian2_steps_per_frame": self.frame}
 
     # --- network description --------------------------------------------------------
 

@@ -13,7 +13,7 @@ from converters.chips.akida import AkidaNet, layer_forward
 
 from .records import BatchRecord
 
-__all__ = ["simulate"]
+__all__ = ["frame_record", "simulate"]
 
 
 def simulate(
@@ -32,15 +32,33 @@ def simulate(
     x = np.asarray(levels).reshape(len(levels), *net.input_shape).astype(np.int64)
     n = len(x)
     counts = {net.input_name: x.reshape(n, -1)}
-    probes = {}
-    saturation = np.zeros((len(net.layers) + 1, 3), np.int64)
-    for k, layer in enumerate(net.layers, start=1):
-        p, x, saturation[k, 1] = layer_forward(x, layer)
+    potentials = {}
+    clipped = [0]
+    for layer in net.layers:
+        p, x, saturated = layer_forward(x, layer)
         counts[layer.name] = x.reshape(n, -1)
+        clipped.append(saturated)
         if probe:
-            probes[f"{layer.name}.potential"] = p.reshape(n, 1, -1)
+            potentials[layer.name] = p.reshape(n, -1)
+    return frame_record(net, counts, clipped, potentials, record_events)
+
+
+def frame_record(
+    net: AkidaNet,
+    counts: dict[str, np.ndarray],
+    clipped: list[int],
+    potentials: dict[str, np.ndarray],
+    record_events: bool = False,
+) -> BatchRecord:
+    """The record of one frame per sample: ``counts`` (layer -> (N, size) integer outputs,
+    the input first), per layer the 20-bit saturations ``clipped`` and the ``potentials``
+    (layer -> (N, neurons)) to keep as ``"<layer>.potential"``."""
     names = net.layer_names
+    n = len(counts[names[0]])
     spikes = np.stack([np.count_nonzero(counts[name], axis=1) for name in names], axis=1)
+    saturation = np.zeros((len(names), 3), np.int64)
+    saturation[:, 1] = clipped
+    probes = {f"{name}.potential": p.reshape(n, 1, -1) for name, p in potentials.items()}
     events = None
     if record_events:
         parts = [np.nonzero(counts[name]) for name in names]

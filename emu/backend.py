@@ -38,6 +38,7 @@ __all__ = [
     "RunSettings",
     "backend_class",
     "digest_arrays",
+    "engine_devices",
     "input_range",
     "out_of_range_counts",
     "make_backend",
@@ -65,8 +66,9 @@ class RunSettings:
     cache_dir: Path | None = None
 
     def __post_init__(self) -> None:
-        if self.device not in DEVICES:
-            raise ValueError(f"unknown device {self.device!r}; choose one of {DEVICES}")
+        devices = DEVICES + engine_devices()
+        if self.device not in devices:
+            raise ValueError(f"unknown device {self.device!r}; choose one of {devices}")
         if int(self.batch_size) < 1:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
         probe = {str(k): tuple(int(i) for i in v) for k, v in (self.probe or {}).items()}
@@ -266,40 +268,49 @@ def _in_project(module: str) -> bool:
     return module.split(".")[0] in _PROJECT_PACKAGES and module in sys.modules
 
 
-_REGISTRY: dict[str, type[Backend] | str] = {}
+_REGISTRY: dict[tuple[str, str | None], type[Backend] | str] = {}
 
 
-def register_backend(target: str, backend: type[Backend] | str) -> None:
+def register_backend(target: str, backend: type[Backend] | str, device: str | None = None) -> None:
     """Emulate networks whose ``target`` is ``target`` with ``backend``.
 
-    ``backend`` is a Backend subclass or ``"module:Class"``, imported on first use.
+    ``backend`` is a Backend subclass or ``"module:Class"``, imported on first use. With
+    ``device`` it serves that device only: an engine outside Brian2's devices (a class
+    with a Backend's public methods), valid in :class:`RunSettings` from then on.
     """
-    _REGISTRY[target] = backend
+    _REGISTRY[(target, device)] = backend
 
 
 def registered_targets() -> list[str]:
     """The targets a backend is registered for."""
-    return sorted(_REGISTRY)
+    return sorted({target for target, _ in _REGISTRY})
 
 
-def backend_class(target: str | None) -> type[Backend]:
-    """The backend registered for ``target``."""
-    entry = _REGISTRY.get(target) if isinstance(target, str) else None
+def engine_devices() -> tuple[str, ...]:
+    """Device names served by a registered engine rather than by Brian2."""
+    return tuple(sorted({device for _, device in _REGISTRY if device is not None}))
+
+
+def backend_class(target: str | None, device: str | None = None) -> type[Backend]:
+    """The backend registered for ``target`` (on ``device``, if it names an engine)."""
+    key = (target, device if device in engine_devices() else None)
+    entry = _REGISTRY.get(key) if isinstance(target, str) else None
     if entry is None:
+        on = f" on device {device!r}" if key[1] else ""
         raise TypeError(
-            f"no backend emulates target {target!r}; registered targets: {registered_targets()}"
+            f"no backend emulates target {target!r}{on}; registered targets: {registered_targets()}"
         )
     if isinstance(entry, str):
         module, name = entry.split(":")
-        entry = _REGISTRY[target] = getattr(import_module(module), name)
+        entry = _REGISTRY[key] = getattr(import_module(module), name)
     return entry
 
 
 def make_backend(net, settings: RunSettings) -> Backend:
-    """The backend of ``net`` (chosen by ``net.target``) with ``settings``."""
+    """The backend of ``net`` (chosen by ``net.target`` and the device) with ``settings``."""
     target = getattr(net, "target", None)
     try:
-        cls = backend_class(target)
+        cls = backend_class(target, settings.device)
     except TypeError as error:
         raise TypeError(f"cannot emulate a {type(net).__name__}: {error}") from None
     return cls(net, settings)
@@ -307,4 +318,5 @@ def make_backend(net, settings: RunSettings) -> Backend:
 
 register_backend("loihi", "emu.loihi_backend:LoihiBackend")
 register_backend("akida", "emu.akida_backend:AkidaBackend")
+register_backend("akida", "emu.akida_tensor:AkidaTensorBackend", device="tensor")
 register_device("cuda_standalone", "emu.cuda:prepare_cuda_device")

@@ -62,8 +62,9 @@ class Emulation:
         The converted network.
     device
         ``"cpp_standalone"`` (default; compiled once per network topology and cached),
-        ``"runtime"`` (Brian2's numpy target; slow, no compiler needed) or
-        ``"cuda_standalone"`` (needs brian2cuda).
+        ``"runtime"`` (Brian2's numpy target; slow, no compiler needed),
+        ``"cuda_standalone"`` (needs brian2cuda) or, for an AkidaNet, ``"tensor"`` (exact
+        batched float matrix products, :mod:`emu.akida_tensor`; the fastest, no build).
     batch_size
         Samples per simulation run.
     cache_dir

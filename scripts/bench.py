@@ -1,13 +1,20 @@
-"""Benchmark exact Loihi emulators side by side on one converted MNIST LeNet-5 and the same samples.
+"""Benchmark exact Loihi and Akida emulators side by side on converted MNIST networks and the same samples.
 
-Engines: neuroemu cpp_standalone (1 and 2 worker processes, and a Dask LocalCluster of 1 and
-2 workers), neuroemu runtime, the batched numpy reference (sparse and dense) and brian2-loihi.
+Loihi (MNIST LeNet-5): neuroemu cpp_standalone (1 and 2 worker processes, and a Dask
+LocalCluster of 1 and 2 workers), neuroemu runtime, the batched numpy reference (sparse and
+dense) and brian2-loihi; the cost per synaptic event per core and the first build time.
 Each engine runs in a fresh process, so its peak memory is its own. brian2-loihi has no bias
 and resets to zero only: it runs a variant of the network with biases removed and reset to
 zero, on the input spikes of our input layer, and is checked against the numpy reference of
 that variant. Slow engines run fewer samples; rates are per sample, so ratios stay fair.
 
+Akida (the 4-bit 2-conv + 2-FC MNIST network): BrainChip's ``akida.Model.forward`` against
+neuroemu's ``tensor`` device (its fastest exact path), on one core and on every core, the
+numpy reference and the cpp_standalone build (with its first build time); every output is
+checked equal to the engine's and every layer to the ``tensor`` device's.
+
     python scripts/bench.py [--samples 500] [--timesteps 128] [--steady 1000] [--memory-samples 10000]
+    python scripts/bench.py --parts akida --json akida.json
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pickle
 import resource
 import sys
 import tempfile
@@ -283,6 +291,141 @@ def same_counts(a: dict, b: dict) -> bool:
     return all(np.array_equal(a[k][: len(b[k])], b[k]) for k in b)
 
 
+# --- Akida: the 2-conv + 2-FC MNIST network ----------------------------------------------
+
+
+def akida_net(path: Path):
+    """The 2-conv + 2-FC MNIST network, 4-bit quantization-aware training (4 epochs, seed 0, as
+    scripts/akida_qat_mnist.py), converted to Akida and cached in ``path``; and the data."""
+    import converters
+
+    data = converters.datasets.mnist()
+    if path.exists():
+        return pickle.loads(path.read_bytes()), data
+    import torch
+
+    from converters.akida import to_akida
+    from converters.akida_commands import two_conv_two_fc
+    from converters.chips.akida import AkidaBits
+    from converters.training import train
+
+    torch.manual_seed(0)
+    model = train(two_conv_two_fc(), data, epochs=4, seed=0, quantization=AkidaBits())
+    graph = converters.load(model, torch.zeros(1, *data.sample_shape))
+    net = to_akida(graph, data.x_train[:1000])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(pickle.dumps(net))
+    return net, data
+
+
+def _on_cores(cores: int):
+    """Pin this process to its first ``cores`` CPUs with as many BLAS threads (kept alive)."""
+    from threadpoolctl import threadpool_limits
+
+    os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:cores])
+    return threadpool_limits(cores)
+
+
+def akida_engine_run(net, levels, cores: int) -> dict:
+    """``akida.Model.forward`` on all ``levels`` in one call (after a warm-up call)."""
+    limits = _on_cores(cores)
+    from converters.akida_export import akida_forward, to_akida_model
+
+    model = to_akida_model(net)
+    akida_forward(net, levels[:8], model)
+    start = time.perf_counter()
+    out = akida_forward(net, levels, model)
+    seconds = time.perf_counter() - start
+    del limits
+    return {"seconds": seconds, "output": out.reshape(len(out), -1), **_peak_mb()}
+
+
+def pinned(cores: int, function, *args) -> dict:
+    """``function(*args)`` on this process's first ``cores`` CPUs, one BLAS thread each worker."""
+    limits = _on_cores(1)
+    os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:cores])
+    try:
+        return function(*args)
+    finally:
+        limits.restore_original_limits()
+
+
+def akida_reference_run(net, levels) -> dict:
+    """The numpy reference (``emu.akida_reference.simulate``) on all ``levels``."""
+    from emu.akida_reference import simulate
+
+    start = time.perf_counter()
+    counts = simulate(net, levels).counts
+    return {"seconds": time.perf_counter() - start, "counts": counts, **_peak_mb()}
+
+
+def akida_bench(args, cache: str) -> dict:
+    """Akida rows (each engine in its own process, pinned), printed, with the checks."""
+    net, data = akida_net(Path(args.akida_model))
+    x = _samples(data, args.akida_samples)
+    levels = net.levels(x)
+    n, cores, bs = len(levels), len(os.sched_getaffinity(0)), args.akida_batch_size
+    print(f"\nAkida 2-conv + 2-FC MNIST ({len(net.layers)} layers), {n} test images")
+    rows = {}
+    for c in sorted({1, cores}):
+        on = f"{c} core{'s' * (c > 1)}"
+        rows[f"akida.Model.forward, {on}"] = in_process(akida_engine_run, net, levels, c)
+        rows[f"neuroemu tensor, {on} (Emulation.run)"] = in_process(
+            pinned, c, neuroemu_run, net, x, cache, "tensor", c, bs
+        )
+    n_ref = args.akida_reference_samples
+    rows["numpy reference, 1 core"] = in_process(
+        pinned, 1, akida_reference_run, net, levels[:n_ref]
+    )
+    if args.akida_brian2_samples:
+        n_b2 = args.akida_brian2_samples
+        rows["neuroemu cpp_standalone, 1 core"] = row = in_process(
+            pinned, 1, neuroemu_run, net, x[:n_b2], cache, "cpp_standalone", 1, min(bs, n_b2)
+        )
+        row["build_s"] = row["compile_s"]
+    engine = rows["akida.Model.forward, 1 core"]["output"]
+    reference = rows["numpy reference, 1 core"]["counts"]
+    last = net.layer_names[-1]
+    checks = {}
+    print(f"{'engine':44s} {'samples':>7s} {'samples/s':>10s} {'peak MB':>8s}")
+    for name, row in rows.items():
+        out = row["output"] if "output" in row else row["counts"][last]
+        row["samples"] = len(out)
+        row["samples_per_s"] = row["samples"] / row["seconds"]
+        print(f"{name:44s} {row['samples']:7d} {row['samples_per_s']:10.1f} {row['peak_mb']:8.0f}")
+        checks[f"Akida {name}: output = 1-core akida.Model.forward"] = np.array_equal(
+            out, engine[: len(out)]
+        )
+        if "counts" in row and row is not rows["numpy reference, 1 core"]:
+            longer, shorter = sorted((row["counts"], reference), key=lambda c: -len(c[last]))
+            checks[f"Akida {name}: every layer = numpy reference"] = same_counts(longer, shorter)
+    build = rows.get("neuroemu cpp_standalone, 1 core", {}).get("build_s")
+    if build is not None:
+        print(f"Akida cpp_standalone first build: {build:.1f} s")
+    ours = rows["neuroemu tensor, 1 core (Emulation.run)"]["samples_per_s"]
+    theirs = rows["akida.Model.forward, 1 core"]["samples_per_s"]
+    print(f"neuroemu tensor / akida.Model.forward, 1 core: {ours / theirs:.2f}x (target >= 1)")
+    strip = ("counts", "output")
+    return {
+        "akida_samples_per_s": ours,
+        "akida_engine_samples_per_s": theirs,
+        "first_build_s": build,
+        "rows": {k: {f: v for f, v in r.items() if f not in strip} for k, r in rows.items()},
+        "checks": checks,
+    }
+
+
+def synaptic_events(net, counts: dict) -> float:
+    """Synaptic events per sample: every spike times the synapses of its source neuron."""
+    total = 0.0
+    for layer in net.layers:
+        for p in layer.projections:
+            source = counts[p.source]
+            fan_out = np.bincount(p.pre, minlength=source.shape[1])
+            total += float(source.astype(np.float64).sum(axis=0) @ fan_out)
+    return total / len(next(iter(counts.values())))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=500, help="samples of the main engines")
@@ -309,8 +452,37 @@ def main() -> None:
     )
     parser.add_argument("--model", default=str(Path.home() / ".cache/neuroemu/lenet5_mnist.pt"))
     parser.add_argument("--json", help="write the figures to this file")
+    parser.add_argument("--parts", default="loihi,akida", help="comma-separated: loihi, akida")
+    parser.add_argument("--akida-samples", type=int, default=1000)
+    parser.add_argument("--akida-batch-size", type=int, default=500)
+    parser.add_argument("--akida-reference-samples", type=int, default=1000)
+    parser.add_argument(
+        "--akida-brian2-samples",
+        type=int,
+        default=200,
+        help="images through the Akida cpp_standalone build (0: skip its compile)",
+    )
+    parser.add_argument(
+        "--akida-model", default=str(Path.home() / ".cache/neuroemu/akida_2conv2fc_mnist.pkl")
+    )
     args = parser.parse_args()
+    cache = tempfile.mkdtemp(prefix="neuroemu-bench-")
+    parts = set(args.parts.split(","))
+    figures = loihi_bench(args, cache) if "loihi" in parts else {"checks": {}}
+    if "akida" in parts:
+        figures["akida"] = akida_bench(args, cache)
+        figures["checks"] |= figures["akida"]["checks"]
+    print("\nagreement of outputs (spike counts, activations), every layer:")
+    for name, ok in figures["checks"].items():
+        print(f"  {name}: {'yes' if ok else 'NO'}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=1, default=float))
+    if not all(figures["checks"].values()):
+        raise SystemExit("engines disagree")
 
+
+def loihi_bench(args, cache: str) -> dict:
+    """The Loihi rows on MNIST LeNet-5, printed; the figures and checks."""
     net, data = lenet_net(args.timesteps, Path(args.model))
     x = data.x_test[: args.samples]
     levels = net.input.levels(x)
@@ -324,7 +496,6 @@ def main() -> None:
         f"this machine: {os.cpu_count()} CPUs; two compute-bound processes run at {capacity:.2f}x "
         "the throughput of one"
     )
-    cache = tempfile.mkdtemp(prefix="neuroemu-bench-")
     bs = args.batch_size
     rows: dict[str, dict] = {}
 
@@ -397,9 +568,23 @@ def main() -> None:
         f"Dask 2 workers / 1 worker: {d1['seconds'] / d2['seconds']:.2f}x on warm workers "
         f"(target >= 1.6); first run on a fresh cluster {d1['cold_seconds'] / d2['cold_seconds']:.2f}x"
     )
+    events = synaptic_events(net, r1["counts"])
+    ns = r1["seconds"] / (len(x) * events) * 1e9
+    print(
+        f"cpp_standalone, 1 worker: {events / 1e6:.2f}M synaptic events per sample, "
+        f"{ns:.2f} ns per synaptic event per core (target <= 0.6); first build "
+        f"{first['compile_s']:.1f} s"
+    )
     figures = {
+        "ns_per_synaptic_event": ns,
+        "synaptic_events_per_sample": events,
+        "first_build_s": first["compile_s"],
         "parallel_capacity": capacity,
-        "rows": {k: {f: v for f, v in r.items() if f != "counts"} for k, r in rows.items()},
+        "rows": {
+            k: {f: v for f, v in r.items() if f != "counts"}
+            | {"samples_per_s": r["samples"] / r["seconds"]}
+            for k, r in rows.items()
+        },
     }
     if args.steady:
         seconds = {}
@@ -424,17 +609,11 @@ def main() -> None:
             "(target < 2 GB)"
         )
         figures["memory_run"] = {"samples": n, **row, "file_mib": size}
-    print("\nagreement of spike counts, every layer:")
-    for name, ok in checks.items():
-        print(f"  {name}: {'yes' if ok else 'NO'}")
     figures |= {
         "checks": checks,
         "compile_s": {"first": first["compile_s"], "second": second["compile_s"]},
     }
-    if args.json:
-        Path(args.json).write_text(json.dumps(figures, indent=1, default=float))
-    if not all(checks.values()):
-        raise SystemExit("engines disagree")
+    return figures
 
 
 if __name__ == "__main__":
