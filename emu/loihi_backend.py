@@ -5,7 +5,10 @@ once per 1 ms step in the ``groups`` slot by the equations of :mod:`converters.c
 One Synapses object per source group carries every projection, sorted by source: a spike
 adds ``w_eff`` to the target's ``inp`` in the ``synapses`` slot of the same step, which the
 next step's update consumes (one-step delay). Sources with identical synapse rows (pooling
-windows) are summed first and delivered once (:mod:`emu.fanout`). Samples run back to back
+windows) are summed first and delivered once (:mod:`emu.fanout`). On ``cpp_standalone``,
+convolutional projections are delivered by their shared kernels instead of explicit
+synapses (:mod:`emu.conv_delivery`), adding the same integers in the same slot; the
+runtime and ``cuda_standalone`` devices keep explicit synapses. Samples run back to back
 in one simulation: every ``timesteps`` steps a ``start``-slot operation clears the state and
 loads the next sample's input.
 
