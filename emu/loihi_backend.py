@@ -5,7 +5,10 @@ once per 1 ms step in the ``groups`` slot by the equations of :mod:`converters.c
 One Synapses object per source group carries every projection, sorted by source: a spike
 adds ``w_eff`` to the target's ``inp`` in the ``synapses`` slot of the same step, which the
 next step's update consumes (one-step delay). Sources with identical synapse rows (pooling
-windows) are summed first and delivered once (:mod:`emu.fanout`). Samples run back to back
+windows) are summed first and delivered once (:mod:`emu.fanout`). On ``cpp_standalone``,
+convolutional projections are delivered by their shared kernels instead of explicit
+synapses (:mod:`emu.conv_delivery`), adding the same integers in the same slot; the
+runtime and ``cuda_standalone`` devices keep explicit synapses. Samples run back to back
 in one simulation: every ``timesteps`` steps a ``start``-slot operation clears the state and
 loads the next sample's input.
 
@@ -34,6 +37,7 @@ from converters.chips.loihi import (
 )
 
 from .backend import Backend, RunSettings, digest_arrays
+from .conv_delivery import ConvDelivery, conv_projection
 from .fanout import share_fanout
 from .records import BatchRecord
 from .standalone import StableClock
@@ -125,6 +129,7 @@ class LoihiBackend(Backend):
         # rate-coded and spike-train inputs live in their own generator group; compartments
         # start after it
         self.first_compartment = int(self.offsets[1]) if net.input.encoding != "bias" else 0
+        self.conv = self._conv_delivery()
         self.synapses = self._synapses()
         self.fanout = share_fanout(*self.synapses)
         self._make_build()
@@ -143,6 +148,7 @@ class LoihiBackend(Backend):
                 self.fanout.cell_pre,
                 self.fanout.cell_post,
             ),
+            digest_arrays(*self.conv.tables.values()) if self.conv else None,
         )
 
     def layer_names(self) -> list[str]:
@@ -189,6 +195,8 @@ class LoihiBackend(Backend):
         comp = groups[-1]
         objs = [comp, *groups[:-1]] + self._monitors(groups, step, per_sample)
         objs += self._projections(groups, comp, step)
+        if self.conv:
+            objs += self.conv.objects(groups, step)
         self._objects = {o.name: o for o in objs} | timed
         self._set_parameters()
         return objs, (batch * T + 1) * brian2.ms
@@ -356,12 +364,34 @@ class LoihiBackend(Backend):
     def _group_offset(self, name: str) -> int:
         return 0 if name == "generator" else self.first_compartment
 
+    def _conv_delivery(self) -> ConvDelivery | None:
+        """The convolutional projections, delivered by their kernels (``cpp_standalone`` only).
+
+        Other devices, and projections that are no convolution, keep explicit synapses.
+        """
+        if self.settings.device != "cpp_standalone":
+            return None
+        found = {}
+        for k, layer in enumerate(self.layers):
+            for j, p in enumerate(layer.projections):
+                source = self.index[p.source]
+                conv = conv_projection(
+                    p, self.layers[source].shape, layer.shape,
+                    int(self.offsets[source]), int(self.offsets[k]),
+                )  # fmt: skip
+                if conv is not None:
+                    found[(k, j)] = conv
+        if not found:
+            return None
+        return ConvDelivery(found, int(self.offsets[-1]), self.first_compartment)
+
     def _synapses(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Global (pre, post, weight) of every synapse, sorted by source then target.
+        """Global (pre, post, weight) of every explicit synapse, sorted by source then target.
 
         A spike then reads its synapses' targets and weights from one contiguous block,
         which makes propagation several times faster than the projections' target order.
         """
+        kernel_driven = self.conv.projections if self.conv else {}
         parts = [
             (
                 p.pre.astype(np.int64) + self.offsets[self.index[p.source]],
@@ -369,7 +399,8 @@ class LoihiBackend(Backend):
                 p.weight_eff.astype(np.int64),
             )
             for k, layer in enumerate(self.layers)
-            for p in layer.projections
+            for j, p in enumerate(layer.projections)
+            if (k, j) not in kernel_driven
         ]
         if not parts:
             return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
@@ -410,6 +441,8 @@ class LoihiBackend(Backend):
         values = {k: v.astype(np.int64) for k, v in values.items()}
         for name, w in self._synapse_weights().items():
             values[(name, "w")] = w
+        if self.conv:
+            values[("conv_kernels", "w")] = self.conv.kernel_weights()
         return values
 
     def _inputs(self, levels: np.ndarray, first_sample: int) -> dict[str, np.ndarray]:
