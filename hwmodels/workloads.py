@@ -14,6 +14,7 @@ from emu import akida_reference, loihi_reference, make_traces
 __all__ = [
     "AKIDANET",
     "akidanet_counts",
+    "akidanet_np_loads",
     "kws",
     "carsnn",
     "lenet5_mnist",
@@ -47,6 +48,16 @@ def akidanet_counts() -> tuple[float, float]:
         macs += side * side * cout * taps
         outputs += side * side * cout
     return macs, outputs
+
+
+def akidanet_np_loads(filters_per_np: float) -> tuple[float, float]:
+    """Dense MACs per neural processor of AkidaNet 0.5 at 224x224: the largest and the sum
+    over layers (each layer on ``ceil(output channels / filters_per_np)`` NPs)."""
+    loads = []
+    for kind, side, cin, cout in AKIDANET:
+        taps = {"conv": 9 * cin, "sep": 9 + cin, "dense": cin}[kind]
+        loads.append(side * side * cout * taps / np.ceil(cout / filters_per_np))
+    return float(max(loads)), float(sum(loads))
 
 
 def kws(timesteps: int = 32, seed: int = 0):

@@ -12,10 +12,13 @@ Calibration points (all measured on AKD1000 boards):
   fixed costs; its synaptic ops are dense MACs (counted from the architecture) times
   ``akidanet_event_fraction`` (an assumption with a range).
 
-Solved, with ``S`` synaptic ops and ``F`` fires per frame::
+Solved, with ``S`` synaptic ops and ``F`` fires per frame, ``B`` and ``L`` the busiest
+and the summed NP loads (synaptic ops per neural processor), ``N`` = 10,000 frames per
+call of the template, for call time ``c``, frame time ``f`` and synop time ``s``::
 
-    t_frame_AN  = (10 / fps_10 - 1 / fps_1) / 9;   akida_call_time = 1 / fps_1 - t_frame_AN
-    akida_frame_time + akida_synop_time * S = frame time   (template: 1 / 770 - call / 10000)
+    1 / fps_1    = c +      f + s * L_AN                         (AkidaNet, 1 frame)
+    10 / fps_10  = c + 10 * f + s * (L_AN + 9 * B_AN)            (AkidaNet, 10 frames)
+    1 / 770      = c / N +  f + s * (B_T + (L_T - B_T) / N)      (template)
     akida_frame_energy + akida_synop_energy * (S + F) = (P - P_floor) / fps   (both points)
 
 Ranges: the fits with the event fraction at its low and high ends, and with the user
@@ -28,8 +31,10 @@ from __future__ import annotations
 
 import argparse
 
+import numpy as np
+
 from hwmodels import Constants, akida, workloads
-from hwmodels.workloads import akidanet_counts
+from hwmodels.workloads import akidanet_counts, akidanet_np_loads
 
 FITTED = (
     "akida_call_time",
@@ -47,6 +52,8 @@ def template_counts(samples: int = 1000, epochs: int = 2, seed: int = 0) -> dict
     return {
         "synops": counted.details["synaptic_ops_per_frame"],
         "fires": counted.details["events_per_frame"],
+        "busiest": counted.details["busiest_np_ops_per_frame"],
+        "serial": counted.details["serial_np_ops_per_frame"],
         "accuracy": counted.accuracy,
     }
 
@@ -56,18 +63,19 @@ def solve(template: dict[str, float], fraction: float, fps_10: float) -> dict[st
     c = Constants()
     macs, outputs = akidanet_counts()
     s_an, f_an = macs * fraction, outputs * fraction
-    t1, t10 = 1 / c["akidanet_docs_fps_1"], 10 / fps_10
-    frame_an = (t10 - t1) / 9
-    call = t1 - frame_an
-    frame_mn = 1 / c["akida_calibration_fps"] - call / c["akida_frames_per_call"]
+    b_an, l_an = (fraction * v for v in akidanet_np_loads(c["akida_filters_per_np"]))
+    n = c["akida_frames_per_call"]
+    b_t, l_t = template["busiest"], template["serial"]
+    lhs = [[1, 1, l_an], [1, 10, l_an + 9 * b_an], [1 / n, 1, b_t + (l_t - b_t) / n]]
+    rhs = [1 / c["akidanet_docs_fps_1"], 10 / fps_10, 1 / c["akida_calibration_fps"]]
+    call, frame, synop_time = np.linalg.solve(lhs, rhs)
     s_mn, f_mn = template["synops"], template["fires"]
-    synop_time = (frame_an - frame_mn) / (s_an - s_mn)
     dyn_mn = (c["akida_calibration_power"] - c["akida_floor_power"]) / c["akida_calibration_fps"]
     dyn_an = (c["akidanet_guide_power"] - c["akidanet_guide_floor"]) / c["akidanet_guide_fps"]
     synop_energy = (dyn_an - dyn_mn) / (s_an + f_an - s_mn - f_mn)
     return {
         "akida_call_time": call,
-        "akida_frame_time": frame_mn - synop_time * s_mn,
+        "akida_frame_time": frame,
         "akida_synop_time": synop_time,
         "akida_frame_energy": dyn_mn - synop_energy * (s_mn + f_mn),
         "akida_synop_energy": synop_energy,
@@ -100,11 +108,13 @@ REGISTRY_RANGE = (REGISTRY_RANGE["low"], REGISTRY_RANGE["high"])
 def residuals(values: dict[str, float], template: dict[str, float]) -> dict[str, float]:
     """Modelled over measured for each calibration figure, with the fitted values."""
     c = Constants().replace(**values)
-    t_mn, e_mn = akida.frame_figures(template["synops"], template["fires"], c)
+    t_mn, e_mn = akida.frame_figures(template["synops"], template["fires"], c, None,
+                                     template["busiest"], template["serial"])  # fmt: skip
     macs, outputs = akidanet_counts()
     f = c["akidanet_event_fraction"]
-    t1, _ = akida.frame_figures(macs * f, outputs * f, c, frames_per_call=1)
-    t10, e10 = akida.frame_figures(macs * f, outputs * f, c, frames_per_call=10)
+    b, serial = (f * v for v in akidanet_np_loads(c["akida_filters_per_np"]))
+    t1, _ = akida.frame_figures(macs * f, outputs * f, c, 1, b, serial)
+    t10, _ = akida.frame_figures(macs * f, outputs * f, c, 10, b, serial)
     return {
         "template fps": 1 / t_mn / c["akida_calibration_fps"],
         "template power": (c["akida_floor_power"] + e_mn / t_mn) / c["akida_calibration_power"],

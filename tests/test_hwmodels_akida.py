@@ -108,15 +108,18 @@ def test_energy_is_the_documented_formula(digits_akida):
         c["akida_frame_energy"] + c["akida_synop_energy"] * synops + c["akida_fire_energy"] * fires
     )
     fixed = c["akida_call_time"] / c["akida_frames_per_call"] + c["akida_frame_time"]
-    assert est.latency == pytest.approx(fixed + c["akida_synop_time"] * synops)
+    loads = [le.counts["synaptic_ops"] / le.units for le in est.layers if le.units]
+    events = max(loads) + (sum(loads) - max(loads)) / c["akida_frames_per_call"]
+    assert est.details["busiest_np_ops_per_frame"] == pytest.approx(max(loads))
+    assert est.latency == pytest.approx(fixed + c["akida_synop_time"] * events)
     assert est.energy_static == pytest.approx(c["akida_floor_power"] * est.latency)
     # energy per frame is average power (floor included) over frames per second
     assert est.energy == pytest.approx(est.power / (1 / est.period))
     assert est.accuracy == pytest.approx(np.mean(traces["prediction"] == traces["label"]))
     one = akida.estimate(net, traces, frames_per_call=1)
-    assert one.latency - est.latency == pytest.approx(
-        c["akida_call_time"] * (1 - 1 / c["akida_frames_per_call"])
-    )
+    shared = 1 - 1 / c["akida_frames_per_call"]  # what one frame per call no longer shares
+    fill = c["akida_synop_time"] * (sum(loads) - max(loads))  # the first frame's pass
+    assert one.latency - est.latency == pytest.approx((c["akida_call_time"] + fill) * shared)
     slow = akida.estimate(net, traces, rate=100.0)
     assert slow.power_static == pytest.approx(c["akida_floor_power"])
     with pytest.raises(ValueError, match="at most"):
@@ -132,6 +135,13 @@ def test_frame_figures_by_hand():
     assert e == pytest.approx(
         c["akida_frame_energy"] + 1e6 * c["akida_synop_energy"] + 1e3 * c["akida_fire_energy"]
     )
+    # two layers on their own NPs, loads 600k and 400k: a 10-frame call pays the busiest
+    # per frame and the other once (pipeline fill): 0.6e6 + 0.4e6 / 10 = 0.64e6 per frame
+    k = Constants({"akida_call_time": 0.01, "akida_frame_time": 1e-3, "akida_synop_time": 1e-9})
+    t, e2 = akida.frame_figures(1e6, 1e3, k, 10, busiest=0.6e6, serial=1e6)
+    assert t == pytest.approx(0.01 / 10 + 1e-3 + 0.64e-3)
+    assert e2 == pytest.approx(e)  # energy counts every op, whatever the NP
+    assert akida.frame_figures(1e6, 0, k, 1, 0.6e6, 1e6)[0] == pytest.approx(0.01 + 1e-3 + 1e-3)
 
 
 def test_bounds_bracket_the_estimate_and_sparsity_saves_little(digits_akida):
@@ -199,3 +209,13 @@ def test_zero_aware_training_lowers_akida_energy():
     )
     assert sparse.energy < plain.energy
     assert sparse.details["events_per_frame"] < plain.details["events_per_frame"]
+
+
+def test_akidanet_neural_processor_loads_by_hand():
+    from hwmodels.workloads import akidanet_counts, akidanet_np_loads
+
+    busiest, serial = akidanet_np_loads(64)
+    assert busiest == 56 * 56 * 64 * 9 * 64  # the fourth conv: 64 filters, one NP
+    macs, _ = akidanet_counts()
+    assert busiest < serial < macs  # layers over 64 filters share their ops over NPs
+    assert akidanet_np_loads(1e9)[1] == pytest.approx(macs)  # one NP a layer: the MACs

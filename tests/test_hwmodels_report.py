@@ -112,3 +112,19 @@ def test_cli_refuses_a_bad_constants_file_and_mismatched_net(case, tmp_path):
     with pytest.raises(ValueError, match="not from the given network"):
         main(["estimate", str(path16), "--net", str(save_net(net48, tmp_path / "b.npz")),
               "--debug"])  # fmt: skip
+
+
+def test_validation_table_counts_held_out_figures_within_2x_and_keeps_notes():
+    from hwmodels import validation
+
+    rows = [
+        validation._row("a", "w1", "power", 2.0, 3.0, 2.5, 3.5, "held-out"),  # 1.5x: inside
+        validation._row("a", "w2", "power", 2.0, 0.5, 0.4, 0.6, "held-out"),  # 0.25x: outside
+        validation._row("a", "w3", "latency", 1.0, 1.0, 1.0, 1.0, "calibration"),
+    ]
+    rows[1]["note"] = "why it differs"
+    text = validation.markdown(rows, "cmd")
+    assert "| a | w1 | power | 2 | 3 [2.5 - 3.5] | 1.500 | held-out |" in text
+    assert "within 2x: 1 of 2" in text and "`cmd`" in text
+    assert "- w2: why it differs" in text
+    assert "held-out figures within 2x: 1 of 2" in validation.table(rows)
