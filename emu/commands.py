@@ -34,7 +34,9 @@ def register(subparsers) -> None:
     run.add_argument(
         "--device",
         default="cpp_standalone",
-        choices=("cpp_standalone", "runtime", "cuda_standalone"),
+        choices=("cpp_standalone", "runtime", "cuda_standalone", "tensor"),
+        help="Brian2 device, or tensor (Akida networks: exact BLAS products, no build; "
+        "default: %(default)s)",
     )
     run.add_argument(
         "--workers", type=int_range(1), default=1, help="worker processes (default: %(default)s)"
@@ -104,6 +106,11 @@ def cmd_run(args: argparse.Namespace) -> None:
             f"network file {args.net} does not exist (write one with 'neuroemu convert')"
         )
     net = load_net(args.net)
+    if args.device == "tensor" and net.target != "akida":
+        raise ValueError(
+            f"--device tensor runs Akida networks; {args.net} is a {net.target} network "
+            "(accepted for it: cpp_standalone, runtime, cuda_standalone)"
+        )
     x, y = datasets.load_samples(
         args.data, "test", args.samples, args.mnist_dir, sample_shape(net), _classes(net)
     )
