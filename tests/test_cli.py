@@ -137,6 +137,13 @@ def test_out_directory_is_refused_before_the_run(tmp_path, small_net, capsys):
     assert "is a directory" in err
 
 
+def test_the_tensor_device_refuses_a_loihi_network(tmp_path, small_net, capsys):
+    err = _fails(
+        ["run", str(small_net), "--device", "tensor", "--out", str(tmp_path / "t.h5")], capsys
+    )
+    assert "runs Akida networks" in err and "cpp_standalone" in err
+
+
 def test_mnist_is_the_default_for_a_network_reading_mnist_images(tmp_path, capsys):
     net = random_net(np.random.default_rng(1), timesteps=4, n_in=784)
     net = dataclasses.replace(net, input=LoihiInput(datasets.MNIST_SHAPE))
