@@ -10,6 +10,7 @@ from converters.akida import AkidaMappingError, to_akida
 from converters.akida_export import akida_forward
 from converters.chips.akida import AkidaBits, AkidaLayer, AkidaNet
 from converters.training import train
+from emu import Emulation
 from emu.akida_backend import AkidaBackend
 from emu.akida_reference import simulate
 from emu.backend import RunSettings
@@ -69,18 +70,17 @@ def test_converted_network_on_brian2_runtime(trained, digits, tmp_path):
         np.testing.assert_array_equal(record.counts[name], reference.counts[name])
 
 
-@pytest.mark.slow
-def test_converted_network_on_cpp_standalone(trained, digits, tmp_path):
+def test_converted_network_on_the_tensor_device(trained, digits):
+    """Batches of a trained, converted network on the BLAS device equal the numpy reference.
+
+    (cpp_standalone runs the randomized layer cases of ``test_akida_backend``.)
+    """
     _, net = trained
-    backend = AkidaBackend(net, RunSettings("cpp_standalone", batch_size=100, cache_dir=tmp_path))
     samples = digits.x_test[:200]
     reference = simulate(net, net.levels(samples))
-    for start in (0, 100):
-        record = backend.run_batch(backend.encode(samples[start : start + 100]))
-        for name in net.layer_names:
-            np.testing.assert_array_equal(
-                record.counts[name], reference.counts[name][start : start + 100]
-            )
+    traces = Emulation(net, device="tensor", batch_size=100).run(samples)
+    for name in net.layer_names:
+        np.testing.assert_array_equal(traces[f"spike_count_{name}"].values, reference.counts[name])
 
 
 def test_fully_connected_rows_follow_the_engine_order():

@@ -139,13 +139,13 @@ def test_irregular_and_dense_projections_are_no_convolution():
 def test_standalone_conv_delivery_matches_reference(cache_dir):
     """Random geometries, pooled sources and a recurrent convolution, integer for integer."""
     rng = np.random.default_rng(5)
-    net = _conv_net(rng, chains=6)
+    net = _conv_net(rng, chains=4)
     sim = Emulation(
         net, "cpp_standalone", batch_size=3, cache_dir=cache_dir, probe=_probe_all(net),
         record_events=True,
     )  # fmt: skip
     conv = sim.backend.conv
-    assert len(conv.projections) == 3 * 6  # every convolution is kernel-driven, no readout
+    assert len(conv.projections) == 3 * 4  # every convolution is kernel-driven, no readout
     assert sum(len(p.members) for p in conv.projections.values()) > 0
     levels = rng.integers(0, 256, (3, net.input.size))
     expected = _reference(net, levels)
