@@ -15,7 +15,8 @@ from emu.backend import RunSettings
 
 pytest.importorskip("akida")
 
-DEVICES = ["runtime", "cpp_standalone"]
+# cpp_standalone: the randomized conv chain below; its events and probes: runtime and tensor
+DEVICES = ["runtime", "tensor"]
 PROBE = {"c1": [0, 3, 7]}
 # cpp_standalone compiles once per topology (the same generated code as the runtime
 # device, which runs every topology): the conv chain here, the traces test below
