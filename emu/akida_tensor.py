@@ -30,7 +30,7 @@ from converters.chips.akida import (
 
 from .akida_backend import AkidaFrames
 from .akida_reference import frame_record
-from .backend import RunSettings
+from .backend import RunSettings, probed_neurons
 from .records import BatchRecord
 
 __all__ = ["AkidaTensorBackend", "LayerPlan", "plan", "simulate", "EXACT_BELOW"]
@@ -259,13 +259,8 @@ class AkidaTensorBackend(AkidaFrames):
 
     def __init__(self, net: AkidaNet, settings: RunSettings):
         self.settings = settings
-        self.probe = {k: np.asarray(v, dtype=int) for k, v in settings.probe.items()}
+        self.probe = probed_neurons(settings.probe, [layer.name for layer in net.layers])
         self.load(net)
-        unknown = set(self.probe) - {layer.name for layer in net.layers}
-        if unknown:
-            raise ValueError(
-                f"cannot probe unknown layers {sorted(unknown)}; layers: {net.layer_names}"
-            )
 
     def load(self, net: AkidaNet) -> None:
         """Take ``net`` (any topology) for the next runs."""

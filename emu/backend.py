@@ -41,6 +41,7 @@ __all__ = [
     "engine_devices",
     "input_range",
     "out_of_range_counts",
+    "probed_neurons",
     "make_backend",
     "register_backend",
     "registered_targets",
@@ -96,6 +97,14 @@ class RunSettings:
         return self.cache_dir if self.cache_dir is not None else default_cache_dir()
 
 
+def probed_neurons(probe: dict, known: list[str]) -> dict[str, np.ndarray]:
+    """The probed neuron indices per layer; a layer not in ``known`` is refused."""
+    unknown = set(probe) - set(known)
+    if unknown:
+        raise ValueError(f"cannot probe unknown layers {sorted(unknown)}; layers: {known}")
+    return {k: np.asarray(v, dtype=int) for k, v in probe.items()}
+
+
 class Backend(ABC):
     """A network's Brian2 objects on one device, run a batch of samples at a time.
 
@@ -110,11 +119,7 @@ class Backend(ABC):
     def __init__(self, net, settings: RunSettings):
         self.net = net
         self.settings = settings
-        self.probe = {k: np.asarray(v, dtype=int) for k, v in settings.probe.items()}
-        known = self._probe_layers()
-        unknown = set(self.probe) - set(known)
-        if unknown:
-            raise ValueError(f"cannot probe unknown layers {sorted(unknown)}; layers: {known}")
+        self.probe = probed_neurons(settings.probe, self._probe_layers())
         self._objects: dict[str, object] = {}
         self.build: StandaloneBuild | None = None
 
