@@ -24,6 +24,7 @@ import json
 import os
 import pickle
 import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -291,6 +292,136 @@ def same_counts(a: dict, b: dict) -> bool:
     return all(np.array_equal(a[k][: len(b[k])], b[k]) for k in b)
 
 
+# --- nengo-loihi's emulator, in its own environment (numpy<2) ----------------------------
+
+NENGO_ENGINE = ROOT / "scripts" / "nengo_loihi_engine.py"
+
+
+def export_for_nengo(net, levels, path: Path) -> dict:
+    """Write ``net`` (bias-free, reset to zero) and its input spikes for scripts/nengo_loihi_engine.py.
+
+    The input spikes are those of our input layer (numpy reference); returns the reference's
+    spike counts of the layers.
+    """
+    from emu import loihi_reference as ref
+
+    rec = ref.simulate(net, levels, record_events=True)
+    smp, step, layer_index, neuron = rec.events
+    keep = layer_index == 0
+    layers = [
+        {
+            "name": layer.name,
+            "size": int(layer.size),
+            "vth": int(layer.vth),
+            "decay_u": int(layer.decay_u),
+            "decay_v": int(layer.decay_v),
+            "refractory": int(layer.refractory),
+            "reset": layer.reset,
+        }
+        for layer in net.layers
+    ]
+    sizes = {layer.name: layer.size for layer in net.all_layers()}
+    arrays, projections = {}, []
+    for layer in net.layers:
+        for p in layer.projections:
+            w = _csr(p.weight_eff, p.pre, p.post, (sizes[p.source], layer.size))
+            k = len(projections)
+            projections.append((layer.name, p.source))
+            arrays |= {f"w{k}_data": w.data, f"w{k}_indices": w.indices, f"w{k}_indptr": w.indptr}
+    meta = {
+        "timesteps": net.timesteps,
+        "samples": len(levels),
+        "input": {"name": net.input.name, "size": net.input.size},
+        "layers": layers,
+        "projections": projections,
+    }
+    np.savez(
+        path,
+        meta=json.dumps(meta),
+        input_sample=smp[keep],
+        input_step=step[keep],
+        input_neuron=neuron[keep],
+        **arrays,
+    )
+    return {layer.name: rec.counts[layer.name] for layer in net.layers}
+
+
+def _csr(data, rows, cols, shape):
+    """An int32 CSR matrix with duplicate entries summed and indices sorted."""
+    import scipy.sparse as sp
+
+    w = sp.csr_matrix((np.asarray(data, np.int32), (rows, cols)), shape=shape)
+    w.sum_duplicates()
+    return w
+
+
+def _one_core_env() -> dict:
+    """This environment with one BLAS/OpenMP thread."""
+    threads = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+    return os.environ | dict.fromkeys(threads, "1")
+
+
+def nengo_bench(args) -> dict:
+    """nengo-loihi's emulator on the bias-free, reset-to-zero LeNet-5, checked against numpy."""
+    python = Path(args.nengo_python) if args.nengo_python else None
+    n = args.nengo_samples
+    print(f"\nnengo-loihi 1.1 emulator (bias-free, reset-to-zero LeNet-5), {n} samples, one core")
+    if python is None or not python.exists():
+        reason = (
+            f"no python at {python} (--nengo-python or NEUROEMU_NENGO_PYTHON; recreate with "
+            "python -m venv /opt/nengo-loihi-venv && /opt/nengo-loihi-venv/bin/pip install "
+            "nengo-loihi==1.1.0 nengo==3.2.0 'numpy<2' scipy)"
+        )
+        print(f"  skipped: {reason}")
+        return {"skipped": reason, "checks": {}}
+    net, data = lenet_net(args.timesteps, Path(args.model))
+    variant = bias_free(net)
+    with tempfile.TemporaryDirectory(prefix="neuroemu-nengo-") as tmp:
+        reference = export_for_nengo(
+            variant, net.input.levels(data.x_test[:n]), Path(tmp) / "net.npz"
+        )
+        cpu = sorted(os.sched_getaffinity(0))[0]
+        proc = subprocess.run(
+            [str(python), str(NENGO_ENGINE), f"{tmp}/net.npz", f"{tmp}/out.npz"],
+            capture_output=True,
+            text=True,
+            env=_one_core_env(),
+            preexec_fn=lambda: os.sched_setaffinity(0, {cpu}),
+        )
+        if proc.returncode:
+            reason = f"{NENGO_ENGINE.name} failed: {proc.stderr.strip().splitlines()[-1:]}"
+            print(f"  skipped: {reason}")
+            return {"skipped": reason, "checks": {}}
+        with np.load(f"{tmp}/out.npz") as out:
+            result = {k: out[k] for k in out.files}
+    return nengo_figures(result, reference, n)
+
+
+def nengo_figures(result: dict, reference: dict, n: int) -> dict:
+    """Print the nengo-loihi row and its check; the figures."""
+    counts = {k.removeprefix("counts_"): v for k, v in result.items() if k.startswith("counts_")}
+    differing = [k for k in reference if not np.array_equal(counts.get(k), reference[k])]
+    seconds, build_s = float(result["seconds"]), float(result["build_s"])
+    notes = json.loads(str(result["warnings"]))
+    print(f"{'engine':44s} {'samples':>7s} {'samples/s':>10s} {'build s':>8s}")
+    print(f"{'nengo-loihi emulator, 1 core':44s} {n:7d} {n / seconds:10.2f} {build_s:8.1f}")
+    print(
+        f"counts equal to the numpy reference of the variant: {not differing}"
+        + (f" (differing layers: {', '.join(differing)})" if differing else "")
+    )
+    for note in notes:
+        print(f"  the emulator warned: {note}")
+    return {
+        "samples": n,
+        "seconds": seconds,
+        "samples_per_s": n / seconds,
+        "build_s": build_s,
+        "differing_layers": differing,
+        "warnings": notes,
+        "checks": {"nengo-loihi emulator = numpy (bias-free variant)": not differing},
+    }
+
+
 # --- Akida: the 2-conv + 2-FC MNIST network ----------------------------------------------
 
 
@@ -359,6 +490,65 @@ def akida_reference_run(net, levels) -> dict:
     return {"seconds": time.perf_counter() - start, "counts": counts, **_peak_mb()}
 
 
+def akida_widths_net(data, widths: tuple[int, int, int], seed: int = 1):
+    """A never-seen topology: the 2-conv + 2-FC network with other widths (conv, conv, FC),
+    random weights (torch seed ``seed``), converted to Akida."""
+    import torch
+    from torch import nn
+
+    import converters
+    from converters.akida import to_akida
+
+    torch.manual_seed(seed)
+    c1, c2, fc = widths
+    side = data.sample_shape[-1] // 4
+    model = nn.Sequential(
+        nn.Conv2d(data.sample_shape[0], c1, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(c1, c2, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(c2 * side**2, fc),
+        nn.ReLU(),
+        nn.Linear(fc, 10, bias=False),
+    )
+    graph = converters.load(model.eval(), torch.zeros(1, *data.sample_shape))
+    return to_akida(graph, data.x_train[:200])
+
+
+def tensor_ready_run(net, x) -> dict:
+    """Seconds from ``Emulation(net, "tensor")`` to the first output of one sample (imports
+    done before), and that output checked against the numpy reference."""
+    start = time.perf_counter()
+    from emu import Emulation
+    from emu.akida_reference import simulate
+
+    import_s = time.perf_counter() - start
+    start = time.perf_counter()
+    traces = Emulation(net, "tensor", batch_size=1).run(x[:1], progress=False)
+    ready_s = time.perf_counter() - start
+    last = net.layer_names[-1]
+    ours = traces[f"spike_count_{last}"].values
+    equal = np.array_equal(ours, simulate(net, net.levels(x[:1])).counts[last])
+    return {"ready_s": ready_s, "import_s": import_s, "equal": equal, **_peak_mb()}
+
+
+def akida_new_topology(args, data) -> dict:
+    """The tensor device on a fresh topology in a fresh process, one core: its ready time."""
+    widths = tuple(int(w) for w in args.akida_new_widths.split(","))
+    net = akida_widths_net(data, widths)
+    row = in_process(pinned, 1, tensor_ready_run, net, _samples(data, 1))
+    print(
+        f"Akida tensor, a new topology (widths {widths}): first output {row['ready_s']:.2f} s "
+        f"after Emulation() (target < 5 s; imports {row['import_s']:.1f} s before)"
+    )
+    return {"ready_s": row["ready_s"], "import_s": row["import_s"], "widths": widths} | {
+        "check": row["equal"]
+    }
+
+
 def akida_bench(args, cache: str) -> dict:
     """Akida rows (each engine in its own process, pinned), printed, with the checks."""
     net, data = akida_net(Path(args.akida_model))
@@ -402,6 +592,8 @@ def akida_bench(args, cache: str) -> dict:
     build = rows.get("neuroemu cpp_standalone, 1 core", {}).get("build_s")
     if build is not None:
         print(f"Akida cpp_standalone first build: {build:.1f} s")
+    tensor = akida_new_topology(args, data)
+    checks["Akida tensor, new topology: output = numpy reference"] = tensor.pop("check")
     ours = rows["neuroemu tensor, 1 core (Emulation.run)"]["samples_per_s"]
     theirs = rows["akida.Model.forward, 1 core"]["samples_per_s"]
     print(f"neuroemu tensor / akida.Model.forward, 1 core: {ours / theirs:.2f}x (target >= 1)")
@@ -410,6 +602,7 @@ def akida_bench(args, cache: str) -> dict:
         "akida_samples_per_s": ours,
         "akida_engine_samples_per_s": theirs,
         "first_build_s": build,
+        "tensor": tensor,
         "rows": {k: {f: v for f, v in r.items() if f not in strip} for k, r in rows.items()},
         "checks": checks,
     }
@@ -452,7 +645,15 @@ def main() -> None:
     )
     parser.add_argument("--model", default=str(Path.home() / ".cache/neuroemu/lenet5_mnist.pt"))
     parser.add_argument("--json", help="write the figures to this file")
-    parser.add_argument("--parts", default="loihi,akida", help="comma-separated: loihi, akida")
+    parser.add_argument(
+        "--parts", default="loihi,nengo,akida", help="comma-separated: loihi, nengo, akida"
+    )
+    parser.add_argument(
+        "--nengo-python",
+        default=os.environ.get("NEUROEMU_NENGO_PYTHON", "/opt/nengo-loihi-venv/bin/python"),
+        help="python of the nengo-loihi environment (default $NEUROEMU_NENGO_PYTHON)",
+    )
+    parser.add_argument("--nengo-samples", type=int, default=2)
     parser.add_argument("--akida-samples", type=int, default=1000)
     parser.add_argument("--akida-batch-size", type=int, default=500)
     parser.add_argument("--akida-reference-samples", type=int, default=1000)
@@ -463,12 +664,20 @@ def main() -> None:
         help="images through the Akida cpp_standalone build (0: skip its compile)",
     )
     parser.add_argument(
+        "--akida-new-widths",
+        default="12,24,96",
+        help="conv, conv and FC widths of the never-seen topology timed on the tensor device",
+    )
+    parser.add_argument(
         "--akida-model", default=str(Path.home() / ".cache/neuroemu/akida_2conv2fc_mnist.pkl")
     )
     args = parser.parse_args()
     cache = tempfile.mkdtemp(prefix="neuroemu-bench-")
     parts = set(args.parts.split(","))
     figures = loihi_bench(args, cache) if "loihi" in parts else {"checks": {}}
+    if "nengo" in parts:
+        figures["nengo_loihi"] = nengo_bench(args)
+        figures["checks"] |= figures["nengo_loihi"].pop("checks")
     if "akida" in parts:
         figures["akida"] = akida_bench(args, cache)
         figures["checks"] |= figures["akida"]["checks"]
