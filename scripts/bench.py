@@ -8,13 +8,26 @@ and resets to zero only: it runs a variant of the network with biases removed an
 zero, on the input spikes of our input layer, and is checked against the numpy reference of
 that variant. Slow engines run fewer samples; rates are per sample, so ratios stay fair.
 
+nengo-loihi (part ``nengo``): the same bias-free, reset-to-zero variant in nengo-loihi 1.1's
+emulator (integer LoihiBlocks, one core), checked against the numpy reference of the variant.
+nengo-loihi needs ``numpy<2``, so scripts/nengo_loihi_engine.py runs it in its own virtual
+environment (``--nengo-python``, default ``$NEUROEMU_NENGO_PYTHON`` or
+/opt/nengo-loihi-venv/bin/python; the row is skipped, saying why, where it is missing)::
+
+    python -m venv /opt/nengo-loihi-venv
+    /opt/nengo-loihi-venv/bin/pip install nengo-loihi==1.1.0 nengo==3.2.0 "numpy<2" scipy
+
 Akida (the 4-bit 2-conv + 2-FC MNIST network): BrainChip's ``akida.Model.forward`` against
 neuroemu's ``tensor`` device (its fastest exact path), on one core and on every core, the
-numpy reference and the cpp_standalone build (with its first build time); every output is
-checked equal to the engine's and every layer to the ``tensor`` device's.
+numpy reference and the cpp_standalone build (with its first build time, ``akida.first_build_s``);
+every output is checked equal to the engine's and every layer to the ``tensor`` device's.
+The ``tensor`` device builds nothing: ``akida.tensor.ready_s`` is the time from
+``Emulation()`` of a never-seen topology (other layer widths, ``--akida-new-widths``) to
+its first output, in a fresh process.
 
     python scripts/bench.py [--samples 500] [--timesteps 128] [--steady 1000] [--memory-samples 10000]
     python scripts/bench.py --parts akida --json akida.json
+    python scripts/bench.py --parts nengo [--nengo-samples 2]
 """
 
 from __future__ import annotations
