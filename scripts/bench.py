@@ -226,6 +226,8 @@ def brian2_loihi_run(net, levels) -> dict:
 
     from emu import loihi_reference as ref
 
+    if any(layer.bias_mant.any() or layer.reset != "zero" for layer in net.layers):
+        raise ValueError("nengo-loihi's row runs bias-free, reset-to-zero networks (bias_free)")
     rec = ref.simulate(net, levels, record_events=True)
     smp, step, layer_index, neuron = rec.events
     brian2.prefs.codegen.target = "numpy"
@@ -318,6 +320,8 @@ def export_for_nengo(net, levels, path: Path) -> dict:
     """
     from emu import loihi_reference as ref
 
+    if any(layer.bias_mant.any() or layer.reset != "zero" for layer in net.layers):
+        raise ValueError("nengo-loihi's row runs bias-free, reset-to-zero networks (bias_free)")
     rec = ref.simulate(net, levels, record_events=True)
     smp, step, layer_index, neuron = rec.events
     keep = layer_index == 0
@@ -557,9 +561,7 @@ def akida_new_topology(args, data) -> dict:
         f"Akida tensor, a new topology (widths {widths}): first output {row['ready_s']:.2f} s "
         f"after Emulation() (target < 5 s; imports {row['import_s']:.1f} s before)"
     )
-    return {"ready_s": row["ready_s"], "import_s": row["import_s"], "widths": widths} | {
-        "check": row["equal"]
-    }
+    return {k: row[k] for k in ("ready_s", "import_s")} | {"widths": widths, "check": row["equal"]}
 
 
 def akida_bench(args, cache: str) -> dict:
