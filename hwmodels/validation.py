@@ -7,6 +7,7 @@ import os
 from collections.abc import Callable
 
 from . import akida, loihi, ncs2, workloads
+from .akida_mapping import map_network
 from .constants import Constants
 from .estimate import with_bounds
 
@@ -131,11 +132,12 @@ def akida_rows(c: Constants, samples: int = 1000) -> list[dict]:
 
 def _akidanet_rows(c: Constants) -> list[dict]:
     macs, outputs = workloads.akidanet_counts()
-    loads = workloads.akidanet_np_loads(c["akida_filters_per_np"])
+    loads = workloads.akidanet_np_loads()
 
     def frame(k: Constants, frames: int) -> tuple[float, float, float]:
         f = k["akidanet_event_fraction"]
-        t, e = akida.frame_figures(macs * f, outputs * f, k, frames, *(f * v for v in loads))
+        load = akida.FrameLoad(macs * f, outputs * f, *(f * v for v in loads))
+        t, e = akida.frame_figures(load, k, frames)
         floor = k["akidanet_guide_floor"]
         return t, floor + e / t, floor * t + e
 
@@ -169,44 +171,46 @@ def _corners(c: Constants, names: list[str]) -> list[Constants]:
     return [c, c.corner("low", names), c.corner("high", names)]
 
 
+def _frame_energy(load: akida.FrameLoad, k: Constants) -> float:
+    t, e = akida.frame_figures(load, k)
+    return k["akida_floor_power"] * t + e
+
+
 def _sparsity_rows(c: Constants) -> list[dict]:
     net, traces = workloads.two_conv_two_fc_akida()
-    est = akida.estimate(net, traces, constants=c)
-    synops, fires = est.details["synaptic_ops_per_frame"], est.details["events_per_frame"]
-    loads = est.details["busiest_np_ops_per_frame"], est.details["serial_np_ops_per_frame"]
+    load = akida.frame_load(akida.layer_counts(net, traces)[0], map_network(net, c))
     out = []
     for name, key in (
         ("2-conv + 2-FC (Habara 2024)", "habara"),
         ("same, ISCAS 2025 change", "iscas"),
     ):
         act, wt = c[f"{key}_activation_reduction"], c[f"{key}_weight_reduction"]
-        vals = []
-        for k in _corners(c, akida._RANGED)[:3]:
-            t0, e0 = akida.frame_figures(synops, fires, k, None, *loads)
-            kept = (1 - act) * (1 - wt)  # events x non-zero weights left
-            t1, e1 = akida.frame_figures(synops * kept, fires * (1 - act), k, None,
-                                         *(kept * v for v in loads))  # fmt: skip
-            p = k["akida_floor_power"]
-            vals.append(1 - (p * t1 + e1) / (p * t0 + e0))
+        sparse = load.sparser(1 - act, 1 - wt)
+        vals = [1 - _frame_energy(sparse, k) / _frame_energy(load, k)
+                for k in _corners(c, akida._RANGED)[:3]]  # fmt: skip
         out.append(_row("akida", f"{name}: {100 * act:.1f}% / {100 * wt:.1f}% sparser",
                         "energy reduction", c[f"{key}_energy_reduction"], vals[0], min(vals),
                         max(vals), "held-out"))  # fmt: skip
-        out[-1]["note"] = _sparsity_note(c, synops, loads, kept, c[f"{key}_energy_reduction"])
+        out[-1]["note"] = _sparsity_note(c, load, c[f"{key}_energy_reduction"], act, wt)
     return out
 
 
-def _sparsity_note(c: Constants, synops, loads, kept: float, measured: float) -> str:
-    """The event-driven share of the frame energy the model gives and the measurement needs."""
-    t, e = akida.frame_figures(synops, 0.0, c, None, *loads)
-    fixed_t, fixed_e = akida.frame_figures(0.0, 0.0, c, None, 0.0, 0.0)
-    total = c["akida_floor_power"] * t + e
-    share = 1 - (c["akida_floor_power"] * fixed_t + fixed_e) / total
+def _sparsity_note(c: Constants, load: akida.FrameLoad, measured: float, act, wt) -> str:
+    """Where the frame's time and energy go, and the share the measured saving needs."""
+    t, _ = akida.frame_figures(load, c)
+    total = _frame_energy(load, c)
+    fixed = _frame_energy(load.sparser(0.0), c)
+    host = (
+        c["akida_host_output_time"] * load.host_outputs
+        + c["akida_host_synop_time"] * load.host_synops
+    )
+    kept = (1 - act) * (1 - wt)
     return (
-        f"frame {1e3 * t:.4g} ms, {1e3 * total:.4g} mJ; the part that scales with events x "
-        f"non-zero weights is {100 * share:.3g}% of the frame energy (the fixed per-frame time "
-        f"{1e3 * c['akida_frame_time']:.4g} ms, fitted to the template's 770 fps, and the floor "
-        f"over it are the rest); a {100 * measured:.3g}% saving at {100 * (1 - kept):.3g}% fewer "
-        f"events x weights needs at least {100 * measured / (1 - kept):.3g}%."
+        f"frame {1e3 * t:.4g} ms, {1e3 * total:.4g} mJ, {load.sequences} hardware sequences; "
+        f"host layers (BrainChip's mapper) take {1e3 * host:.3g} ms; the part that scales "
+        f"with events x non-zero weights is {100 * (1 - fixed / total):.3g}% of the frame "
+        f"energy (chip and host); a {100 * measured:.3g}% saving at {100 * (1 - kept):.3g}% "
+        f"fewer events x weights needs at least {100 * measured / (1 - kept):.3g}%."
     )
 
 

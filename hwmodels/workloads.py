@@ -15,6 +15,7 @@ __all__ = [
     "AKIDANET",
     "akidanet_counts",
     "akidanet_np_loads",
+    "akidanet_mapped_nps",
     "kws",
     "carsnn",
     "lenet5_mnist",
@@ -24,40 +25,74 @@ __all__ = [
     "two_conv_two_fc_akida",
 ]
 
-# AkidaNet 0.5 at 224x224: (kind, output side, input channels, output channels)
+# AkidaNet 0.5 at 224x224: (kind, output side, input channels, output channels, NPs). The
+# NPs are what BrainChip's mapper gives each layer on a virtual AKD1000 (akida 2.19.3, 4-bit
+# weights): 68 NPs, the user guide's figure, and the HRC for the input convolution
+# (``akidanet_mapped_nps`` rebuilds the model and maps it).
 AKIDANET = [
-    ("conv", 112, 3, 16),
-    ("conv", 112, 16, 32),
-    ("conv", 56, 32, 64),
-    ("conv", 56, 64, 64),
-    ("conv", 28, 64, 128),
-    ("conv", 28, 128, 128),
-    ("sep", 14, 128, 256),
-    *[("sep", 14, 256, 256)] * 5,
-    ("sep", 7, 256, 512),
-    ("sep", 7, 512, 512),
-    ("dense", 1, 512, 1000),
+    ("conv", 112, 3, 16, 1),
+    ("conv", 112, 16, 32, 4),
+    ("conv", 56, 32, 64, 6),
+    ("conv", 56, 64, 64, 3),
+    ("conv", 28, 64, 128, 6),
+    ("conv", 28, 128, 128, 4),
+    ("sep", 14, 128, 256, 8),
+    *[("sep", 14, 256, 256, 4)] * 5,
+    ("sep", 7, 256, 512, 8),
+    ("sep", 7, 512, 512, 8),
+    ("dense", 1, 512, 1000, 1),
 ]
+_TAPS = {"conv": lambda cin: 9 * cin, "sep": lambda cin: 9 + cin, "dense": lambda cin: cin}
 
 
 def akidanet_counts() -> tuple[float, float]:
     """Dense MACs and output activations per frame of AkidaNet 0.5 at 224x224."""
     macs = outputs = 0.0
-    for kind, side, cin, cout in AKIDANET:
-        taps = {"conv": 9 * cin, "sep": 9 + cin, "dense": cin}[kind]
-        macs += side * side * cout * taps
+    for kind, side, cin, cout, _ in AKIDANET:
+        macs += side * side * cout * _TAPS[kind](cin)
         outputs += side * side * cout
     return macs, outputs
 
 
-def akidanet_np_loads(filters_per_np: float) -> tuple[float, float]:
+def akidanet_np_loads() -> tuple[float, float]:
     """Dense MACs per neural processor of AkidaNet 0.5 at 224x224: the largest and the sum
-    over layers (each layer on ``ceil(output channels / filters_per_np)`` NPs)."""
-    loads = []
-    for kind, side, cin, cout in AKIDANET:
-        taps = {"conv": 9 * cin, "sep": 9 + cin, "dense": cin}[kind]
-        loads.append(side * side * cout * taps / np.ceil(cout / filters_per_np))
+    over layers (each layer on its mapped NPs)."""
+    loads = [side * side * cout * _TAPS[kind](cin) / nps for kind, side, cin, cout, nps in AKIDANET]
     return float(max(loads)), float(sum(loads))
+
+
+def akidanet_mapped_nps(seed: int = 0) -> list[int]:
+    """NPs per layer BrainChip's mapper gives AkidaNet 0.5 (random non-zero 4-bit weights;
+    global average pooling before the classifier) on a virtual AKD1000; needs ``akida``."""
+    import akida
+
+    rng = np.random.default_rng(seed)
+    model, previous = akida.Model(), 224
+    for i, (kind, side, _, cout, _) in enumerate(AKIDANET):
+        stride = (2, 2) if side < previous else (1, 1)
+        shared = dict(filters=cout, name=f"l{i}", act_bits=4, kernel_size=(3, 3),
+                      padding=akida.Padding.Same, kernel_stride=stride)  # fmt: skip
+        if i == 0:
+            layer = akida.InputConvolutional(input_shape=(224, 224, 3), weights_bits=8, **shared)
+        elif kind == "conv":
+            layer = akida.Convolutional(weights_bits=4, **shared)
+        elif kind == "sep":
+            pool = {"pool_type": akida.PoolType.Average} if i == len(AKIDANET) - 2 else {}
+            layer = akida.SeparableConvolutional(weights_bits=4, **shared, **pool)
+        else:
+            layer = akida.FullyConnected(units=cout, name=f"l{i}", weights_bits=4, act_bits=4)
+        model.add(layer)
+        previous = side
+    for layer in model.layers:
+        for name in layer.variables.names:
+            value = layer.variables[name]
+            if name.startswith("weights"):
+                top = 127 if layer.parameters.weights_bits == 8 else 7
+                layer.variables[name] = rng.integers(1, top, value.shape).astype(value.dtype)
+            elif name == "act_step":
+                layer.variables[name] = np.full(value.shape, 4, value.dtype)
+    model.map(akida.AKD1000(), hw_only=True)
+    return [len(layer.mapping.nps) for layer in model.layers]
 
 
 def kws(timesteps: int = 32, seed: int = 0):

@@ -15,7 +15,9 @@ from converters.akida_commands import two_conv_two_fc
 from converters.chips.akida import AkidaBits, AkidaLayer
 from converters.zero_aware import ZeroAware
 from emu import akida_reference, make_traces
+from emu.akida_import import from_akida_model
 from hwmodels import Constants, TraceMismatchError, akida
+from hwmodels.akida_mapping import map_network, rule_mapping
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -26,6 +28,9 @@ def _script(name: str):
     sys.modules[name] = module  # dataclasses look their module up
     spec.loader.exec_module(module)
     return module
+
+
+_randomize = _script("akida_engine_cases")._randomize
 
 
 def _sparse_weights(shape, seed=0):
@@ -97,8 +102,10 @@ def test_energy_is_the_documented_formula(digits_akida):
     net, traces = digits_akida
     c = Constants()
     est = akida.estimate(net, traces)
-    synops = sum(le.counts.get("synaptic_ops", 0) for le in est.layers)
-    fires = sum(le.counts["events"] for le in est.layers[1:] if "events" in le.counts)
+    chip = [le for le in est.layers[1:] if le.units]
+    synops = sum(le.counts["synaptic_ops"] for le in chip)
+    fires = sum(le.counts["events"] for le in chip)
+    assert len(chip) == len(net.layers)  # BrainChip's mapper keeps both layers on the chip
     assert fires == pytest.approx(
         np.mean(
             sum(np.count_nonzero(traces[f"spike_count_{n}"].values, 1) for n in net.layer_names[1:])
@@ -108,7 +115,8 @@ def test_energy_is_the_documented_formula(digits_akida):
         c["akida_frame_energy"] + c["akida_synop_energy"] * synops + c["akida_fire_energy"] * fires
     )
     fixed = c["akida_call_time"] / c["akida_frames_per_call"] + c["akida_frame_time"]
-    loads = [le.counts["synaptic_ops"] / le.units for le in est.layers if le.units]
+    assert est.details["hardware_sequences"] == 1 and est.details["host_layers"] == []
+    loads = [le.counts["synaptic_ops"] / le.units for le in chip]
     events = max(loads) + (sum(loads) - max(loads)) / c["akida_frames_per_call"]
     assert est.details["busiest_np_ops_per_frame"] == pytest.approx(max(loads))
     assert est.latency == pytest.approx(fixed + c["akida_synop_time"] * events)
@@ -126,9 +134,42 @@ def test_energy_is_the_documented_formula(digits_akida):
         akida.estimate(net, traces, rate=1e12)
 
 
+def test_a_host_layer_costs_host_time_and_no_chip_energy():
+    """The template's second convolution (max pooling into a dense layer) runs on the host."""
+    data = datasets.digits()
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(4, 8, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Flatten(), torch.nn.Linear(8 * 4, 10),
+    )  # fmt: skip
+    graph = converters.load(model, data.x_train[:1])
+    net = to_akida(graph, data.x_train[:100], drop_output_bias=True)
+    traces = traces_for(net, data.x_test[:20], data.y_test[:20])
+    c = Constants()
+    est = akida.estimate(net, traces)
+    conv2 = est.layers[2]
+    assert est.details["host_layers"] == [conv2.name] and conv2.units == 0
+    assert est.details["hardware_sequences"] == 2 and conv2.energy_dynamic == 0.0
+    host = (c["akida_host_output_time"] * 4 * 4 * 8  # 4x4 positions x 8 filters
+            + c["akida_host_synop_time"] * conv2.counts["synaptic_ops"])  # fmt: skip
+    chip = [le for le in est.layers[1:] if le.units]
+    loads = [le.counts["synaptic_ops"] / le.units for le in chip]
+    n = c["akida_frames_per_call"]
+    expected = (c["akida_call_time"] / n + 2 * c["akida_frame_time"] + host
+                + c["akida_synop_time"] * (max(loads) + (sum(loads) - max(loads)) / n))  # fmt: skip
+    assert est.latency == pytest.approx(expected)
+    synops = sum(le.counts["synaptic_ops"] for le in chip)
+    fires = sum(le.counts["events"] for le in chip)
+    assert est.energy_dynamic == pytest.approx(
+        c["akida_frame_energy"] + c["akida_synop_energy"] * synops + c["akida_fire_energy"] * fires
+    )
+
+
 def test_frame_figures_by_hand():
     c = Constants()
-    t, e = akida.frame_figures(1e6, 1e3, c, frames_per_call=10)
+    load = akida.FrameLoad(synops=1e6, fires=1e3, busiest=1e6, serial=1e6)
+    t, e = akida.frame_figures(load, c, frames_per_call=10)
     assert t == pytest.approx(
         c["akida_call_time"] / 10 + c["akida_frame_time"] + 1e6 * c["akida_synop_time"]
     )
@@ -137,11 +178,21 @@ def test_frame_figures_by_hand():
     )
     # two layers on their own NPs, loads 600k and 400k: a 10-frame call pays the busiest
     # per frame and the other once (pipeline fill): 0.6e6 + 0.4e6 / 10 = 0.64e6 per frame
-    k = Constants({"akida_call_time": 0.01, "akida_frame_time": 1e-3, "akida_synop_time": 1e-9})
-    t, e2 = akida.frame_figures(1e6, 1e3, k, 10, busiest=0.6e6, serial=1e6)
+    k = Constants({"akida_call_time": 0.01, "akida_frame_time": 1e-3, "akida_synop_time": 1e-9,
+                   "akida_host_output_time": 1e-8, "akida_host_synop_time": 1e-10})  # fmt: skip
+    piped = akida.FrameLoad(1e6, 1e3, busiest=0.6e6, serial=1e6)
+    t, e2 = akida.frame_figures(piped, k, 10)
     assert t == pytest.approx(0.01 / 10 + 1e-3 + 0.64e-3)
     assert e2 == pytest.approx(e)  # energy counts every op, whatever the NP
-    assert akida.frame_figures(1e6, 0, k, 1, 0.6e6, 1e6)[0] == pytest.approx(0.01 + 1e-3 + 1e-3)
+    assert akida.frame_figures(piped, k, 1)[0] == pytest.approx(0.01 + 1e-3 + 1e-3)
+    # three hardware sequences and a host layer of 1,000 outputs and 2e6 synaptic ops
+    split = akida.FrameLoad(1e6, 1e3, 0.6e6, 1e6, sequences=3, host_outputs=1e3, host_synops=2e6)
+    t, e3 = akida.frame_figures(split, k, 1)
+    assert t == pytest.approx(0.01 + 3e-3 + 1e-3 + 1e-5 + 2e-4)
+    assert e3 == pytest.approx(e)  # the host's work costs the board no dynamic energy
+    half = split.sparser(0.5, 0.8)
+    assert (half.synops, half.fires, half.host_synops) == pytest.approx((0.4e6, 500, 0.8e6))
+    assert (half.host_outputs, half.sequences) == (1e3, 3)
 
 
 def test_bounds_bracket_the_estimate_and_sparsity_saves_little(digits_akida):
@@ -153,17 +204,19 @@ def test_bounds_bracket_the_estimate_and_sparsity_saves_little(digits_akida):
     # the fixed per-frame costs and the floor dominate a small network's frame
     c = Constants()
     synops = est.details["synaptic_ops_per_frame"]
-    t0, e0 = akida.frame_figures(synops, 0, c)
-    t1, e1 = akida.frame_figures(0.3 * synops, 0, c)
+    t0, e0 = akida.frame_figures(akida.FrameLoad(synops, 0, synops, synops), c)
+    t1, e1 = akida.frame_figures(akida.FrameLoad(synops, 0, synops, synops).sparser(0.3), c)
     p = c["akida_floor_power"]
     assert 0 < 1 - (p * t1 + e1) / (p * t0 + e0) < 0.3
 
 
 def test_neural_processor_limit_and_mismatched_traces(digits_akida):
     net, traces = digits_akida
-    assert sum(akida.neural_processors(net).values()) == len(net.layers)
+    assert (
+        akida.neural_processors(net) == rule_mapping(net).nps == {n: 1 for n in net.layer_names[1:]}
+    )
     with pytest.raises(akida.AkidaMappingError, match="neural processors"):
-        akida.estimate(net, traces, Constants({"akida_filters_per_np": 1, "akida_nps": 4}))
+        akida.estimate(net, traces, Constants({"akida_nps": 1}))
     loihi_like = traces.copy()
     loihi_like.attrs["target"] = "loihi"
     with pytest.raises(TraceMismatchError, match="target"):
@@ -212,10 +265,56 @@ def test_zero_aware_training_lowers_akida_energy():
 
 
 def test_akidanet_neural_processor_loads_by_hand():
-    from hwmodels.workloads import akidanet_counts, akidanet_np_loads
+    from hwmodels.workloads import AKIDANET, akidanet_counts, akidanet_np_loads
 
-    busiest, serial = akidanet_np_loads(64)
-    assert busiest == 56 * 56 * 64 * 9 * 64  # the fourth conv: 64 filters, one NP
+    busiest, serial = akidanet_np_loads()
+    assert busiest == 56 * 56 * 64 * 9 * 64 / 3  # the fourth conv: 64 filters on 3 NPs
     macs, _ = akidanet_counts()
-    assert busiest < serial < macs  # layers over 64 filters share their ops over NPs
-    assert akidanet_np_loads(1e9)[1] == pytest.approx(macs)  # one NP a layer: the MACs
+    assert busiest < serial < macs  # layers share their ops over their NPs
+    assert sum(nps for *_, nps in AKIDANET[1:]) == 68  # the user guide's NP count
+
+
+def test_akidanet_neural_processors_are_brainchips_mapping():
+    from hwmodels.workloads import AKIDANET, akidanet_mapped_nps
+
+    assert akidanet_mapped_nps() == [nps for *_, nps in AKIDANET]
+
+
+def _hardware_chain(rng):
+    """A random chain akida maps: 8-bit input conv, 3x3 convolutions, then dense layers."""
+    import akida as engine
+
+    kinds = ["input_conv", *rng.choice(["conv", "separable", "dense"], int(rng.integers(1, 4)))]
+    if "dense" in kinds:
+        kinds = kinds[: kinds.index("dense")] + ["dense"] * (len(kinds) - kinds.index("dense"))
+    model, side = engine.Model(), int(rng.choice([8, 12, 16]))
+    for i, kind in enumerate(kinds):
+        filters = int(rng.choice([8, 16, 32]))
+        conv = dict(kernel_size=(3, 3), padding=engine.Padding.Same, filters=filters,
+                    name=f"l{i}", act_bits=4)  # fmt: skip
+        if rng.random() < 0.5 and (not model.layers or min(model.output_shape[:2]) >= 2):
+            conv.update(pool_type=engine.PoolType.Max, pool_size=(2, 2), pool_stride=(2, 2))
+        if kind == "input_conv":
+            layer = engine.InputConvolutional((side, side, 1), weights_bits=8, **conv)
+        elif kind == "dense":
+            last = i == len(kinds) - 1
+            layer = engine.FullyConnected(filters, name=f"l{i}", weights_bits=4, act_bits=4,
+                                          activation=not last)  # fmt: skip
+        else:
+            cls = engine.Convolutional if kind == "conv" else engine.SeparableConvolutional
+            layer = cls(weights_bits=4, **conv)
+        model.add(layer)
+        _randomize(layer, rng, 8 if i == 0 else 4)
+    return from_akida_model(model)
+
+
+def test_host_rule_is_brainchips_mapper_on_random_chains():
+    rng = np.random.default_rng(3)
+    hosts = 0
+    for _ in range(40):
+        net = _hardware_chain(rng)
+        mapped, rule = map_network(net), rule_mapping(net)
+        assert mapped.hardware == rule.hardware, [(n.name, n.kind, n.pool) for n in net.layers]
+        assert mapped.sequences == rule.sequences
+        hosts += bool(mapped.host_layers)
+    assert 5 < hosts < 35  # both kinds of chain were drawn
