@@ -168,6 +168,28 @@ def test_engine_is_compiled_once_per_cache(cache_dir):
     assert rebuilt.path == build.path and not rebuilt.compiled
 
 
+def test_native_device_is_loihi_only(cache_dir):
+    from test_akida_tensor import TOPOLOGIES
+
+    with pytest.raises(TypeError, match="on device 'native'"):
+        Emulation(TOPOLOGIES["dense_only"](), device="native", cache_dir=cache_dir)
+    net = random_net(np.random.default_rng(0))
+    with pytest.raises(ValueError, match="unknown layers"):
+        Emulation(net, device="native", cache_dir=cache_dir, probe={"nope": [0]})
+
+
+def test_worker_processes_give_the_same_traces(cache_dir):
+    rng = np.random.default_rng(2)
+    net = union([random_net(rng, "rate", timesteps=20) for _ in range(10)])
+    x = rng.random((7, net.input.size))
+    sim = Emulation(net, "native", batch_size=2, cache_dir=cache_dir, seed=4)
+    one, two = sim.run(x), sim.run(x, workers=2)
+    expected = ref.simulate(net, net.input.levels(x), seeds=input_seeds(7, net.input.size, 4))
+    for name in net.layer_names:
+        np.testing.assert_array_equal(one[f"spike_count_{name}"].values, expected.counts[name])
+        np.testing.assert_array_equal(two[f"spike_count_{name}"].values, expected.counts[name])
+
+
 def test_batch_larger_than_batch_size_is_refused(cache_dir):
     net = random_net(np.random.default_rng(0))
     sim = Emulation(net, "native", batch_size=2, cache_dir=cache_dir)
