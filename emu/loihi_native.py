@@ -93,10 +93,18 @@ class LoihiNativeBackend:
         return self._record(out, n, total)
 
     def _inputs(self, levels: np.ndarray, first_sample: int) -> dict[str, np.ndarray]:
-        """The batch's input arrays in the engine's neuron order."""
+        """The batch's input arrays in the engine's neuron order (shapes checked: the engine
+        reads them unchecked)."""
         order = self.plan.order[0]
+        size, steps = self.net.input.size, self.net.timesteps
+        shape = (steps, size) if self.net.input.encoding == "spikes" else (size,)
+        if levels.shape[1:] != shape:
+            raise ValueError(
+                f"encoded inputs must have shape (batch, {', '.join(map(str, shape))}), "
+                f"got {levels.shape}"
+            )
         if self.net.input.encoding == "spikes":
-            return {"raster": np.ascontiguousarray(levels[:, :, order], np.uint8)}
+            return {"raster": np.ascontiguousarray(levels[:, :, order] != 0, np.uint8)}
         inputs = {"levels": np.ascontiguousarray(levels[:, order], np.int32)}
         if self.net.input.encoding == "rate":
             seeds = input_seeds(len(levels), self.net.input.size, self.settings.seed, first_sample)

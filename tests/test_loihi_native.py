@@ -195,3 +195,5 @@ def test_batch_larger_than_batch_size_is_refused(cache_dir):
     sim = Emulation(net, "native", batch_size=2, cache_dir=cache_dir)
     with pytest.raises(ValueError, match="exceeds the batch size"):
         sim.backend.run_batch(np.zeros((3, net.input.size), int))
+    with pytest.raises(ValueError, match="must have shape"):
+        sim.backend.run_batch(np.zeros((2, net.input.size + 1), int))

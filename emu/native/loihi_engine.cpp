@@ -413,6 +413,4 @@ int64_t neuroemu_loihi_run(const Net* net, const Batch* batch) {
     return net->wide ? run<int64_t>(*net, *batch) : run<int32_t>(*net, *batch);
 }
 
-int32_t neuroemu_loihi_abi() { return 1; }
-
 }  // extern "C"

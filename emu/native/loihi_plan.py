@@ -222,7 +222,10 @@ def _projections(layers: list[LoihiLayer], ranks: list[np.ndarray], keep: list) 
     for k, layer in enumerate(layers):
         for p in layer.projections:
             s = index[p.source]
-            conv = conv_projection(p, layers[s].shape, layer.shape, 0, 0)
+            shapes = layers[s].shape, layer.shape
+            conv = (
+                conv_projection(p, *shapes, 0, 0) if len(shapes[0]) == len(shapes[1]) == 3 else None
+            )
             if conv is not None:
                 tables = _conv(conv, ranks[s])
             else:
