@@ -33,40 +33,32 @@ NARROW_BOUND = 2**30  # summed |weights| below this: int32 accumulators are exac
 _P = ctypes.POINTER(ctypes.c_int32)
 
 
+def _ints(*names: str) -> list[tuple[str, type]]:
+    return [(name, ctypes.c_int32) for name in names]
+
+
 class Layer(ctypes.Structure):
-    _fields_ = [
-        (name, ctypes.c_int32)
-        for name in (
-            "size",
-            "offset",
-            "vth",
-            "decay_u",
-            "decay_v",
-            "refractory",
-            "reset_zero",
-            "pad",
-        )
-    ] + [("bias", _P)]
+    """``struct Layer`` of loihi_engine.cpp: one layer's constants and biases."""
+
+    _fields_ = _ints("size", "offset", "vth", "decay_u", "decay_v", "refractory", "reset_zero")
+    _fields_ += _ints("pad") + [("bias", _P)]
 
 
 class Projection(ctypes.Structure):
-    _fields_ = [
-        (name, ctypes.c_int32)
-        for name in ("kind", "source", "target", "n_emitters", "pooled", "C", "H", "W", "O")
-        + ("OH", "OW", "KH", "KW", "SY", "SX", "PY", "PX")
-    ] + [(name, _P) for name in ("emitter_of", "ptr", "index", "weight", "position")]
+    """``struct Projection`` of loihi_engine.cpp: emitters, delivery kind and tables."""
+
+    _fields_ = _ints("kind", "source", "target", "n_emitters", "pooled")
+    _fields_ += _ints("C", "H", "W", "O", "OH", "OW", "KH", "KW", "SY", "SX", "PY", "PX")
+    _fields_ += [(name, _P) for name in ("emitter_of", "ptr", "index", "weight", "position")]
 
 
 class Net(ctypes.Structure):
-    _fields_ = (
-        [
-            (name, ctypes.c_int32)
-            for name in ("n_layers", "n_projections", "timesteps", "encoding", "n_neurons")
-            + ("n_probes", "wide", "pad")
-        ]
-        + [("layers", ctypes.POINTER(Layer)), ("projections", ctypes.POINTER(Projection))]
-        + [("probes", _P)]
-    )
+    """``struct Net`` of loihi_engine.cpp: the whole network and the probed compartments."""
+
+    _fields_ = _ints("n_layers", "n_projections", "timesteps", "encoding", "n_neurons")
+    _fields_ += _ints("n_probes", "wide", "pad")
+    _fields_ += [("layers", ctypes.POINTER(Layer)), ("projections", ctypes.POINTER(Projection))]
+    _fields_ += [("probes", _P)]
 
 
 @dataclass
@@ -222,10 +214,8 @@ def _projections(layers: list[LoihiLayer], ranks: list[np.ndarray], keep: list) 
     for k, layer in enumerate(layers):
         for p in layer.projections:
             s = index[p.source]
-            shapes = layers[s].shape, layer.shape
-            conv = (
-                conv_projection(p, *shapes, 0, 0) if len(shapes[0]) == len(shapes[1]) == 3 else None
-            )
+            flat = len(layers[s].shape) != 3 or len(layer.shape) != 3
+            conv = None if flat else conv_projection(p, layers[s].shape, layer.shape, 0, 0)
             if conv is not None:
                 tables = _conv(conv, ranks[s])
             else:
