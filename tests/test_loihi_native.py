@@ -168,6 +168,19 @@ def test_engine_is_compiled_once_per_cache(cache_dir):
     assert rebuilt.path == build.path and not rebuilt.compiled
 
 
+def test_a_failing_flag_set_falls_back_and_is_not_retried(tmp_path, monkeypatch):
+    from emu.native import library
+
+    monkeypatch.setattr(library, "FLAG_SETS", (("-O2", "--no-such-flag"), ("-O2",)))
+    _, build = engine_library(tmp_path)
+    assert build.flags == ("-O2",) and build.compiled and build.seconds > 0
+    (marker,) = (tmp_path / "native").glob("*.failed")
+    assert "--no-such-flag" in marker.read_text()
+    engine_library.cache_clear()
+    _, again = engine_library(tmp_path)
+    assert again.path == build.path and not again.compiled
+
+
 def test_native_device_is_loihi_only(cache_dir):
     from test_akida_tensor import TOPOLOGIES
 
