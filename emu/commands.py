@@ -34,8 +34,9 @@ def register(subparsers) -> None:
     run.add_argument(
         "--device",
         default="cpp_standalone",
-        choices=("cpp_standalone", "runtime", "cuda_standalone", "tensor"),
-        help="Brian2 device, or tensor (Akida networks: exact BLAS products, no build; "
+        choices=("cpp_standalone", "runtime", "cuda_standalone", "tensor", "native"),
+        help="Brian2 device, tensor (Akida networks: exact BLAS products, no build) or "
+        "native (Loihi networks: a C++ engine compiled once per machine; "
         "default: %(default)s)",
     )
     run.add_argument(
@@ -109,7 +110,7 @@ def cmd_run(args: argparse.Namespace) -> None:
     if args.device == "tensor" and net.target != "akida":
         raise ValueError(
             f"--device tensor runs Akida networks; {args.net} is a {net.target} network "
-            "(accepted for it: cpp_standalone, runtime, cuda_standalone)"
+            "(accepted for it: cpp_standalone, runtime, cuda_standalone, native)"
         )
     x, y = datasets.load_samples(
         args.data, "test", args.samples, args.mnist_dir, sample_shape(net), _classes(net)

@@ -25,6 +25,10 @@ The ``tensor`` device builds nothing: ``akida.tensor.ready_s`` is the time from
 ``Emulation()`` of a never-seen topology (other layer widths, ``--akida-new-widths``) to
 its first output, in a fresh process.
 
+Native (``--parts native``): the Loihi C++ engine of device "native" on the same LeNet-5, one
+core and thread: ns per synaptic event, its compile-once seconds in an empty cache and the
+seconds until a second topology runs; every spike count checked against the numpy reference.
+
     python scripts/bench.py [--samples 500] [--timesteps 128] [--steady 1000] [--memory-samples 10000]
     python scripts/bench.py --parts akida --json akida.json
     python scripts/bench.py --parts nengo [--nengo-samples 2]
@@ -623,6 +627,86 @@ def akida_bench(args, cache: str) -> dict:
     }
 
 
+# --- the native Loihi engine (device "native"): compiled once per machine ----------------
+
+
+def vgg_net(timesteps: int, data):
+    """A second topology for the native engine's warm start: an untrained VGG-style net, converted."""
+    import torch
+
+    import converters
+    from converters import models
+
+    torch.manual_seed(1)
+    graph = converters.load(models.vgg((8, 16)).eval(), data.x_train[:1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        graph = converters.normalize(graph, data.x_train[:500])
+    return converters.to_loihi(graph, timesteps=timesteps)
+
+
+def native_ready(net, x, cache: str) -> dict:
+    """Seconds from a converted network to its first sample's traces, and the engine's compile."""
+    from emu import Emulation
+
+    start = time.perf_counter()
+    sim = Emulation(net, "native", batch_size=len(x), cache_dir=cache)
+    sim.run(x, progress=False)
+    engine = sim.backend.engine
+    return {"ready_s": time.perf_counter() - start, "compiled": engine.compiled,
+            "compile_s": engine.seconds, "flags": " ".join(engine.flags)}  # fmt: skip
+
+
+def native_run(net, x, cache: str, threads: int, batch: int) -> dict:
+    """``Emulation.run`` on the native engine with ``threads`` OpenMP threads: wall and CPU seconds."""
+    os.environ["NEUROEMU_NATIVE_THREADS"] = str(threads)
+    from emu import Emulation
+
+    sim = Emulation(net, "native", batch_size=batch, cache_dir=cache)
+    sim.run(x[:1], progress=False)  # warm: library loaded, pages touched
+    start, cpu = time.perf_counter(), time.process_time()
+    traces = sim.run(x, progress=False)
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    counts = {str(k): traces[f"spike_count_{k}"].values for k in traces["layer"].values}
+    return {"seconds": seconds, "cpu_seconds": cpu, "counts": counts, **_peak_mb()}
+
+
+def native_bench(args, cache: str) -> dict:
+    """The native engine on MNIST LeNet-5, one core: ns per synaptic event, compile, warm start."""
+    net, data = lenet_net(args.timesteps, Path(args.model))
+    x = _samples(data, args.native_samples)
+    cold = str(Path(cache) / "native-cold")  # an empty cache: the engine compiles here
+    first = in_process(pinned, 1, native_ready, net, x[:1], cold)
+    other = in_process(pinned, 1, native_ready, vgg_net(args.timesteps, data), x[:1], cold)
+    row = in_process(pinned, 1, native_run, net, x, cold, 1, args.batch_size)
+    reference = in_process(pinned, 1, numpy_run, net, net.input.levels(x), "sparse")
+    events = synaptic_events(net, row["counts"])
+    n = len(x)
+    ns, ns_cpu = (row[k] / (n * events) * 1e9 for k in ("seconds", "cpu_seconds"))
+    print(
+        f"\nnative engine (LeNet-5, {n} samples, 1 core, 1 thread): {n / row['seconds']:.1f} "
+        f"samples/s, {ns:.3f} ns per synaptic event per core ({ns_cpu:.3f} in CPU time; "
+        f"target <= 0.6); compiled once in {first['compile_s']:.1f} s ({first['flags']}); "
+        f"a new topology ready in {other['ready_s']:.2f} s (target < 5; LeNet-5 cold "
+        f"{first['ready_s']:.1f} s, compile included)"
+    )
+    checks = {
+        "native = numpy reference, every layer": same_counts(reference["counts"], row["counts"]),
+        "native engine compiled once": first["compiled"] and not other["compiled"],
+    }
+    return {
+        "ns_per_synaptic_event": ns,
+        "ns_per_synaptic_event_cpu": ns_cpu,
+        "samples_per_s": n / row["seconds"],
+        "samples": n,
+        "compile_s": first["compile_s"],
+        "first_build_s": first["ready_s"],
+        "new_topology_ready_s": other["ready_s"],
+        "peak_mb": row["peak_mb"],
+        "checks": checks,
+    }
+
+
 def synaptic_events(net, counts: dict) -> float:
     """Synaptic events per sample: every spike times the synapses of its source neuron."""
     total = 0.0
@@ -661,7 +745,9 @@ def main() -> None:
     parser.add_argument("--model", default=str(Path.home() / ".cache/neuroemu/lenet5_mnist.pt"))
     parser.add_argument("--json", help="write the figures to this file")
     parser.add_argument(
-        "--parts", default="loihi,nengo,akida", help="comma-separated: loihi, nengo, akida"
+        "--parts",
+        default="loihi,native,nengo,akida",
+        help="comma-separated: loihi, native, nengo, akida",
     )
     parser.add_argument(
         "--nengo-python",
@@ -669,6 +755,9 @@ def main() -> None:
         help="python of the nengo-loihi environment (default $NEUROEMU_NENGO_PYTHON)",
     )
     parser.add_argument("--nengo-samples", type=int, default=2)
+    parser.add_argument(
+        "--native-samples", type=int, default=500, help="samples of the native engine"
+    )
     parser.add_argument("--akida-samples", type=int, default=1000)
     parser.add_argument("--akida-batch-size", type=int, default=500)
     parser.add_argument("--akida-reference-samples", type=int, default=1000)
@@ -696,6 +785,9 @@ def main() -> None:
     if "akida" in parts:
         figures["akida"] = akida_bench(args, cache)
         figures["checks"] |= figures["akida"]["checks"]
+    if "native" in parts:
+        figures["native"] = native_bench(args, cache)
+        figures["checks"] |= figures["native"]["checks"]
     print("\nagreement of outputs (spike counts, activations), every layer:")
     for name, ok in figures["checks"].items():
         print(f"  {name}: {'yes' if ok else 'NO'}")
