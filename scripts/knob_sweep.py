@@ -236,6 +236,7 @@ def parse_args() -> argparse.Namespace:
 
 
 def main() -> None:
+    """Train or load the network, measure every setting, write the figures and tables."""
     args = parse_args()
     torch.set_num_threads(1)
     start = time.perf_counter()
