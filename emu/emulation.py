@@ -63,8 +63,10 @@ class Emulation:
     device
         ``"cpp_standalone"`` (default; compiled once per network topology and cached),
         ``"runtime"`` (Brian2's numpy target; slow, no compiler needed),
-        ``"cuda_standalone"`` (needs brian2cuda) or, for an AkidaNet, ``"tensor"`` (exact
-        batched float matrix products, :mod:`emu.akida_tensor`; the fastest, no build).
+        ``"cuda_standalone"`` (needs brian2cuda); for a LoihiNet, ``"native"`` (one C++
+        engine compiled once per machine, :mod:`emu.loihi_native`; the fastest, no build
+        per topology); for an AkidaNet, ``"tensor"`` (exact batched float matrix products,
+        :mod:`emu.akida_tensor`; the fastest, no build).
     batch_size
         Samples per simulation run.
     cache_dir
