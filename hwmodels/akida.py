@@ -50,6 +50,7 @@ __all__ = [
     "frame_load",
     "layer_counts",
     "frame_figures",
+    "host_time",
     "synaptic_ops",
     "neural_processors",
     "MODEL",
@@ -163,6 +164,14 @@ def _outputs_before_pooling(layer: AkidaLayer) -> int:
     return int(np.prod(p.shape[1:]))
 
 
+def host_time(load: FrameLoad, c: Constants) -> float:
+    """Seconds per frame the host layers take in BrainChip's software engine."""
+    return (
+        c["akida_host_output_time"] * load.host_outputs
+        + c["akida_host_synop_time"] * load.host_synops
+    )
+
+
 def frame_figures(
     load: FrameLoad, c: Constants, frames_per_call: float | None = None
 ) -> tuple[float, float]:
@@ -173,8 +182,7 @@ def frame_figures(
         c["akida_call_time"] / frames
         + c["akida_frame_time"] * load.sequences
         + c["akida_synop_time"] * events
-        + c["akida_host_output_time"] * load.host_outputs
-        + c["akida_host_synop_time"] * load.host_synops
+        + host_time(load, c)
     )
     energy = c["akida_frame_energy"] + c["akida_synop_energy"] * load.synops
     return time, energy + c["akida_fire_energy"] * load.fires

@@ -200,10 +200,7 @@ def _sparsity_note(c: Constants, load: akida.FrameLoad, measured: float, act, wt
     t, _ = akida.frame_figures(load, c)
     total = _frame_energy(load, c)
     fixed = _frame_energy(load.sparser(0.0), c)
-    host = (
-        c["akida_host_output_time"] * load.host_outputs
-        + c["akida_host_synop_time"] * load.host_synops
-    )
+    host = akida.host_time(load, c)
     kept = (1 - act) * (1 - wt)
     return (
         f"frame {1e3 * t:.4g} ms, {1e3 * total:.4g} mJ, {load.sequences} hardware sequences; "
