@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .arguments import float_range, int_range
+from .arguments import float_range, int_range, output_file
 
 __all__ = ["register", "two_conv_two_fc", "cmd_train"]
 
@@ -82,5 +82,10 @@ def register(subparsers) -> None:
                    help="penalty weight on non-zero weights")  # fmt: skip
     p.add_argument("--zero-aware-warmup", type=float_range(0), default=1.0, metavar="EPOCHS",
                    help="epochs over which the penalty weights rise from 0 (default: %(default)s)")  # fmt: skip
-    p.add_argument("--out", default="model.pt", help="torch model file (default: %(default)s)")
+    p.add_argument(
+        "--out",
+        default="model.pt",
+        type=output_file,
+        help="torch model file (default: %(default)s)",
+    )
     p.set_defaults(func=cmd_train)

@@ -1,12 +1,15 @@
-"""Command-line number types that check a value against its accepted range before any work."""
+"""Command-line types that check a number against its accepted range, or an output path, before any work."""
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
+import stat
 from collections.abc import Callable
+from pathlib import Path
 
-__all__ = ["int_range", "float_range"]
+__all__ = ["int_range", "float_range", "check_output_file", "output_file"]
 
 
 def int_range(low: int, high: int | None = None) -> Callable[[str], int]:
@@ -45,3 +48,32 @@ def float_range(
 
     parse.__name__ = "number"
     return parse
+
+
+def check_output_file(path: str | os.PathLike, what: str = "--out") -> Path:
+    """``path`` as a Path when it may be written: absent or a regular file (ValueError else).
+
+    A device node, FIFO, socket or directory is refused: writing through a temporary file
+    renamed into place would replace it.
+    """
+    path = Path(path)
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return path
+    except OSError as err:
+        raise ValueError(f"{what} {path} cannot be examined ({err.strerror})") from None
+    if not stat.S_ISREG(mode):
+        kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file"
+        raise ValueError(
+            f"{what} {path} is {kind}; give the path of a regular file (existing or new)"
+        )
+    return path
+
+
+def output_file(text: str) -> Path:
+    """An argparse ``type``: a path that is absent or a regular file (see check_output_file)."""
+    try:
+        return check_output_file(text, "path")
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from . import akida_commands, datasets
-from .arguments import float_range, int_range
+from .arguments import float_range, int_range, output_file
 
 __all__ = ["register", "cmd_convert", "model_sample_shape"]
 
@@ -21,7 +21,9 @@ def register(subparsers) -> None:
     conv.add_argument(
         "model", help="trained model: .pt/.pth (torch module), .onnx or OpenVINO .xml"
     )
-    conv.add_argument("--out", required=True, help="where to write the converted network (.npz)")
+    conv.add_argument(
+        "--out", required=True, type=output_file, help="where to write the converted network (.npz)"
+    )
     conv.add_argument("--target", default="loihi", choices=("loihi", "akida"))
     conv.add_argument(
         "--calibration",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import warnings
 
+from .arguments import output_file
 from .net_io import load_net, save_net
 from .nir_io import NEURONS, NIRExportError, NIRImportError, read_nir, write_nir
 
@@ -17,7 +18,7 @@ def register(subparsers) -> None:
     commands = nir.add_subparsers(dest="nir_command", metavar="{export,import}", required=True)
     export = commands.add_parser("export", help="write a saved LoihiNet as a NIR file")
     export.add_argument("net", help="network saved by neuroemu (.npz)")
-    export.add_argument("out", help="NIR file to write (.nir, HDF5)")
+    export.add_argument("out", type=output_file, help="NIR file to write (.nir, HDF5)")
     export.add_argument(
         "--neuron",
         choices=NEURONS,
@@ -38,7 +39,7 @@ def register(subparsers) -> None:
     export.set_defaults(func=cmd_export)
     imp = commands.add_parser("import", help="read a NIR file into a LoihiNet and save it")
     imp.add_argument("graph", help="NIR file (.nir, HDF5)")
-    imp.add_argument("--out", required=True, help="network file to write (.npz)")
+    imp.add_argument("--out", required=True, type=output_file, help="network file to write (.npz)")
     imp.add_argument("--timesteps", type=int, help="steps per sample (default: the graph's)")
     imp.add_argument("--dt", type=float, help="the graph's time per step (snntorch 1e-4, sinabs 1)")
     imp.set_defaults(func=cmd_import)

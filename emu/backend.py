@@ -37,6 +37,7 @@ __all__ = [
     "Backend",
     "RunSettings",
     "backend_class",
+    "code_digest",
     "digest_arrays",
     "engine_devices",
     "input_range",
@@ -267,6 +268,11 @@ def _source_digest(cls: type, device: str) -> str:
         h.update(name.encode())
         h.update(Path(sys.modules[name].__file__).read_bytes())
     return h.hexdigest()
+
+
+def code_digest(backend: object) -> str:
+    """SHA-256 of the project code a backend runs (its modules and its device's setup)."""
+    return _source_digest(type(backend), backend.settings.device)
 
 
 def _in_project(module: str) -> bool:

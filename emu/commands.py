@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from converters import datasets
-from converters.arguments import int_range
+from converters.arguments import int_range, output_file
 
 from . import trace_commands
 from .trace_commands import out_of_range_line
@@ -30,7 +30,9 @@ def register(subparsers) -> None:
         "(default: mnist when the network reads (1, 28, 28) images, else digits)",
     )
     run.add_argument("--samples", type=int_range(1), help="only the first N samples")
-    run.add_argument("--out", default="traces.h5", help="trace file (default: %(default)s)")
+    run.add_argument(
+        "--out", default="traces.h5", type=output_file, help="trace file (default: %(default)s)"
+    )
     run.add_argument(
         "--device",
         default="cpp_standalone",
@@ -100,8 +102,6 @@ def cmd_run(args: argparse.Namespace) -> None:
 
     from .emulation import Emulation
 
-    if Path(args.out).is_dir():
-        raise IsADirectoryError(f"--out {args.out} is a directory; give a trace file name (.h5)")
     if not Path(args.net).is_file():
         raise FileNotFoundError(
             f"network file {args.net} does not exist (write one with 'neuroemu convert')"

@@ -25,10 +25,19 @@ import numpy as np
 import xarray as xr
 from tqdm import tqdm
 
-from .backend import Backend, RunSettings, input_range, make_backend, out_of_range_counts
+from converters.arguments import check_output_file
+
+from .backend import (
+    Backend,
+    RunSettings,
+    code_digest,
+    input_range,
+    make_backend,
+    out_of_range_counts,
+)
 from .records import BatchRecord, concatenate
 from .trace_store import Manifest, ShardStore, digest_inputs, shard_directory
-from .traces import make_traces
+from .traces import make_traces, package_versions
 
 __all__ = ["Emulation", "shard_directory"]
 
@@ -134,8 +143,9 @@ class Emulation:
             Worker processes, each running contiguous batches with its own results directory.
             Must stay 1 with a ``scheduler``, whose cluster decides.
         out
-            HDF5 path. Finished batches are kept in ``<out>.shards/`` until the run
-            completes, and a rerun skips them.
+            HDF5 path (absent or a regular file). Finished batches are kept in
+            ``<out>.shards/`` until the run completes, and a rerun skips them. The run
+            owns ``out`` while it lasts: another run on it is refused (OutputInUseError).
         progress
             Show a progress bar (default: when stderr is a terminal).
         scheduler
@@ -147,26 +157,34 @@ class Emulation:
         self._outside = self._count_outside(samples)
         n, bs = len(encoded), self.settings.batch_size
         starts = list(range(0, n, bs))
-        store = None if out is None else self._store(out, encoded, labels, n)
-        done = set(store.open()) if store is not None else set()
-        todo = [s for s in starts if s not in done]
+        if out is None:
+            records = dict(self._progress(encoded, starts, starts, workers, scheduler, progress))
+            return self._traces(concatenate([records[s] for s in starts]), labels, 0)
+        store = self._store(check_output_file(out, "out"), encoded, labels, n)
+        done = set(store.open())
+        try:
+            todo = [s for s in starts if s not in done]
+            for start, record in self._progress(
+                encoded, starts, todo, workers, scheduler, progress
+            ):
+                store.write(start, self._traces(record, _part(labels, start, len(record)), start))
+            return store.finish()
+        finally:
+            store.close()
+
+    def _progress(
+        self, encoded: np.ndarray, starts: list[int], todo: list[int], workers: int,
+        scheduler: object, progress: bool | None,
+    ) -> Iterator[tuple[int, BatchRecord]]:  # fmt: skip
+        """The batches of ``todo`` as they finish, under a progress bar over all ``starts``."""
         show = sys.stderr.isatty() if progress is None else progress
-        records: dict[int, BatchRecord] = {}
         with tqdm(
             total=len(starts), initial=len(starts) - len(todo), unit="batch",
             desc="emulating", disable=not show,
         ) as bar:  # fmt: skip
             for start, record in self._execute(encoded, todo, workers, scheduler):
-                if store is None:
-                    records[start] = record
-                else:
-                    store.write(
-                        start, self._traces(record, _part(labels, start, len(record)), start)
-                    )
+                yield start, record
                 bar.update(1)
-        if store is None:
-            return self._traces(concatenate([records[s] for s in starts]), labels, 0)
-        return store.finish()
 
     # --- internals -----------------------------------------------------------------
 
@@ -207,8 +225,19 @@ class Emulation:
                 np.asarray(samples), None if labels is None else np.asarray(labels)
             ),
             settings=self.settings.recorded(),
+            version=package_versions()["neuroemu"],
+            engine=self._engine_identity(),
         )
         return ShardStore(out, manifest)
+
+    def _engine_identity(self) -> dict:
+        """Digests of the code that computes the traces: the generating modules and any
+        native library's source."""
+        identity = {"code": code_digest(self.backend)}
+        library = getattr(self.backend, "engine", None)
+        if getattr(library, "source_digest", None):
+            identity["library"] = library.source_digest
+        return identity
 
     def _execute(
         self, encoded: np.ndarray, starts: list[int], workers: int, scheduler: object

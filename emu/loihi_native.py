@@ -6,13 +6,13 @@ runs whole batches of samples, each through all its steps, in integer arithmetic
 resets, bias, rate and spike-train inputs, and the saturation counts. Convolutions are
 delivered by their kernels, pooled sources once per group (:mod:`emu.native.loihi_plan`).
 A new topology costs only its tables (no compile); samples can run on several OpenMP
-threads (``threads``, default ``$NEUROEMU_NATIVE_THREADS`` or 1).
+threads (``threads``, default ``$NEUROEMU_NATIVE_THREADS`` or 1, at most the CPUs); Ctrl-C
+ends a batch at once (the call runs on a thread of its own).
 """
 
 from __future__ import annotations
 
 import ctypes
-import os
 
 import numpy as np
 
@@ -21,6 +21,7 @@ from converters.chips.loihi import LoihiNet, input_seeds
 from .backend import RunSettings, probed_neurons
 from .loihi_backend import LoihiBackend
 from .native import engine_library
+from .native.library import call_interruptibly, native_threads
 from .native.loihi_plan import Net, plan
 from .records import BatchRecord
 
@@ -72,7 +73,7 @@ class LoihiNativeBackend:
         self._run.argtypes = [ctypes.POINTER(Net), ctypes.POINTER(Batch)]
         self._run.restype = ctypes.c_int64
         self.plan = plan(net, self.probe)
-        self.threads = int(threads or os.environ.get("NEUROEMU_NATIVE_THREADS", 1))
+        self.threads = native_threads(threads)
         self._events_per_sample = 1024
 
     def run_batch(self, levels: np.ndarray, first_sample: int = 0) -> BatchRecord:
@@ -132,7 +133,8 @@ class LoihiNativeBackend:
             setattr(batch, name, _pointer(out[name], ctypes.c_int32))
         batch.output = _pointer(out["output"], ctypes.c_uint8)
         batch.saturation = _pointer(out["saturation"], ctypes.c_int64)
-        total = self._run(ctypes.byref(self.plan.net), ctypes.byref(batch))
+        net = ctypes.byref(self.plan.net)
+        total = call_interruptibly(self._run, net, ctypes.byref(batch), keep=(out, inputs))
         return out, int(total)
 
     def _record(self, out: dict, n: int, total: int) -> BatchRecord:

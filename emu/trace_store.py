@@ -9,11 +9,15 @@ Layout of the shard directory of a run writing ``<run>.h5``::
 
 The manifest is JSON: ``total_samples``, ``chunk_size`` (samples per shard),
 ``net_digest``, ``inputs_digest`` (samples and labels), ``settings`` (every run setting
-that changes a recording) and ``shards`` (file name -> SHA-256). A shard and then the
+that changes a recording), ``version`` (of neuroemu), ``engine`` (digests of the code
+that computes the traces) and ``shards`` (file name -> SHA-256). One run owns the
+directory and the output for its life (:mod:`emu.output_lock`); a directory without a
+manifest is not the project's and is refused, never emptied. A shard and then the
 manifest naming its checksum are each written through a temporary file renamed into
 place, so a killed run leaves whole shards, a manifest that vouches for them, and at most
 some ``.part`` leftovers, which a rerun removes. A full disk stops the run with an OSError
-before the shard that would not fit; the finished shards stay for the rerun.
+before the shard that would not fit; the finished shards stay for the rerun. The merge
+checks every shard against the manifest first.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from .output_lock import OutputLock
 from .traces import TraceFormatError, check_format, load_traces, save_traces
 
 __all__ = [
@@ -97,6 +102,8 @@ class Manifest:
     net_digest: str
     inputs_digest: str
     settings: dict
+    version: str
+    engine: dict
     shards: dict[str, str] = field(default_factory=dict)
 
     def identity(self) -> dict:
@@ -162,14 +169,37 @@ class ShardStore:
         self.out = Path(out)
         self.directory = shard_directory(out)
         self.manifest = manifest
+        self.lock = OutputLock(out)
 
     def open(self) -> list[int]:
-        """Create or check the directory; return the first samples of the verified shards.
+        """Lock the output, create or check the directory; return the verified shards' starts.
 
-        Raises ValueError naming what differs when the directory holds another run's
-        shards. Shards that are damaged or that the manifest does not vouch for are
-        removed (their batches run again), and so are ``.part`` leftovers.
+        Raises OutputInUseError when another run holds the output, and ValueError naming
+        what differs when the directory holds another run's shards (another version or
+        engine included) or was not made by a run. Shards that are damaged or that the
+        manifest does not vouch for are removed (their batches run again), and so are
+        ``.part`` leftovers.
         """
+        self.lock.acquire()
+        try:
+            return self._open()
+        except BaseException:
+            self.lock.release()
+            raise
+
+    def close(self) -> None:
+        """Give up the output (the shards stay for a rerun)."""
+        self.lock.release()
+
+    def _open(self) -> list[int]:
+        if self.directory.is_dir() and not (self.directory / MANIFEST).exists():
+            if any(self.directory.iterdir()):
+                raise ValueError(
+                    f"{self.directory} exists and was not made by a neuroemu run (it has no "
+                    f"{MANIFEST}); move it away or choose another output"
+                )
+        elif self.directory.exists() and not self.directory.is_dir():
+            raise ValueError(f"{self.directory} exists and is not a shard directory")
         if (self.directory / MANIFEST).exists():
             try:
                 previous = json.loads((self.directory / MANIFEST).read_text())
@@ -205,8 +235,7 @@ class ShardStore:
         _write_atomic(self.directory / MANIFEST, json.dumps(asdict(self.manifest), indent=1))
 
     def path(self, first: int) -> Path:
-        last = min(first + self.manifest.chunk_size, self.manifest.total_samples) - 1
-        return self.directory / shard_name(first, last)
+        return self.directory / shard_name(first, self._last(first))
 
     def write(self, first: int, traces: xr.Dataset) -> None:
         """Write the shard of samples from ``first`` and record its checksum.
@@ -238,17 +267,60 @@ class ShardStore:
         )
 
     def finish(self) -> xr.Dataset:
-        """Merge every shard into the output file, remove the directory, return the traces."""
+        """Check and merge every shard into the output file, remove the shards, return the traces.
+
+        Raises TraceFormatError, keeping every file, when the manifest on disk is not this
+        run's or a shard is missing or does not match its recorded checksum.
+        """
         starts = range(0, self.manifest.total_samples, self.manifest.chunk_size)
-        traces = merge_shards([load_traces(self.path(s)) for s in starts])
+        self._check_before_merge(starts)
+        parts = [load_traces(self.path(s)) for s in starts]
+        for s, part in zip(starts, parts, strict=True):
+            samples = part["sample"].values
+            if len(samples) == 0 or samples[0] != s or samples[-1] != self._last(s):
+                raise TraceFormatError(f"{self.path(s)} does not hold samples {s}..{self._last(s)}")
+        traces = merge_shards(parts)
         try:
             save_traces(traces, self.out)
         except (OSError, RuntimeError) as err:
             raise self._disk_error(self.out, getattr(err, "errno", None), str(err)) from None
-        for entry in self.directory.iterdir():
-            entry.unlink()
-        self.directory.rmdir()
+        self._remove_own_files()
+        self.close()
         return traces
+
+    def _last(self, first: int) -> int:
+        return min(first + self.manifest.chunk_size, self.manifest.total_samples) - 1
+
+    def _check_before_merge(self, starts: range) -> None:
+        on_disk = json.loads((self.directory / MANIFEST).read_text())
+        differs = self.manifest.differences(on_disk if isinstance(on_disk, dict) else {})
+        if differs or on_disk.get("shards") != self.manifest.shards:
+            raise TraceFormatError(
+                f"{self.directory / MANIFEST} no longer describes this run "
+                f"({'; '.join(differs) or 'other shards'}); nothing was merged, rerun to check"
+            )
+        for s in starts:
+            path = self.path(s)
+            expected = self.manifest.shards.get(path.name)
+            if expected is None or not path.exists() or file_checksum(path) != expected:
+                raise TraceFormatError(
+                    f"{path} is missing or does not match its recorded checksum; nothing was "
+                    "merged, rerun to recompute it"
+                )
+
+    def _remove_own_files(self) -> None:
+        """Remove the manifest, shards and leftovers; the directory too unless others remain."""
+        for entry in self.directory.iterdir():
+            if (
+                entry.name == MANIFEST
+                or _SHARD_RE.match(entry.name)
+                or entry.name.endswith(".part")
+            ):
+                entry.unlink()
+        try:
+            self.directory.rmdir()
+        except OSError:
+            log.warning("%s holds files no run wrote; left in place", self.directory)
 
 
 def merge_shards(parts: Sequence[xr.Dataset]) -> xr.Dataset:

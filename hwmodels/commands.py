@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from converters import datasets
-from converters.arguments import float_range, int_range
+from converters.arguments import float_range, int_range, output_file
 
 __all__ = ["register", "cmd_estimate", "cmd_compare", "cmd_validate_models"]
 
@@ -32,7 +32,9 @@ def register(subparsers) -> None:
         help="inferences per second, > 0 (default: back to back)",
     )
     est.add_argument("--label", help="name in reports (default: the target chip)")
-    est.add_argument("--out", help="write the estimate as JSON (input to 'neuroemu compare')")
+    est.add_argument(
+        "--out", type=output_file, help="write the estimate as JSON (input to 'neuroemu compare')"
+    )
     est.set_defaults(func=cmd_estimate)
 
     cmp = subparsers.add_parser(
@@ -58,7 +60,7 @@ def register(subparsers) -> None:
     val = subparsers.add_parser(
         "validate-models", help="the models against published silicon figures, one table"
     )
-    val.add_argument("--json", help="also write the rows as a JSON list")
+    val.add_argument("--json", type=output_file, help="also write the rows as a JSON list")
     val.set_defaults(func=cmd_validate_models)
 
 

@@ -168,7 +168,9 @@ def test_engine_is_compiled_once_per_cache(cache_dir):
     assert rebuilt.path == build.path and not rebuilt.compiled
 
 
-def test_a_failing_flag_set_falls_back_and_is_not_retried(tmp_path, monkeypatch):
+def test_a_failing_flag_set_falls_back_with_a_warning_and_is_retried(
+    tmp_path, monkeypatch, capsys
+):
     from emu.native import library
 
     monkeypatch.setattr(library, "FLAG_SETS", (("-O2", "--no-such-flag"), ("-O2",)))
@@ -176,9 +178,13 @@ def test_a_failing_flag_set_falls_back_and_is_not_retried(tmp_path, monkeypatch)
     assert build.flags == ("-O2",) and build.compiled and build.seconds > 0
     (marker,) = (tmp_path / "native").glob("*.failed")
     assert "--no-such-flag" in marker.read_text()
+    assert "did not compile with -O2 --no-such-flag" in capsys.readouterr().err
     engine_library.cache_clear()
+    marker.unlink()
     _, again = engine_library(tmp_path)
     assert again.path == build.path and not again.compiled
+    assert marker.exists()  # the failed set was tried again, and said so
+    assert "slower -O2 build" in capsys.readouterr().err
 
 
 def test_native_device_is_loihi_only(cache_dir):
