@@ -5,7 +5,12 @@ A build is keyed by a digest of everything that is baked into the generated code
 thresholds, biases, inputs) travel as ``run_args``, so sweeps over them reuse the binary.
 Each run writes its recordings to a results directory of its own, which also holds that
 run's input arrays, removed once they are read. A compiled binary's SHA-256 is written
-beside it after a successful build; a binary that no longer matches is rebuilt. A
+beside it after a successful build, and so are those of its object files and static
+arrays (``artefacts.json``): a binary or static array that no longer matches is rebuilt,
+an object file that does not is removed before ``make`` relinks. A parameter array file
+is named by its MD5, checked before each use and rewritten on mismatch. ``make`` and its
+compilers run in a process group of their own, ended with the process that started them
+(:mod:`emu.build_guard`); a failed build is retried once from clean objects. A
 reader/writer file lock (``filelock``) lets any number of processes share a
 cache: a build holds it exclusively, a running binary shares it.
 """
@@ -13,7 +18,9 @@ cache: a build holds it exclusively, a running binary shares it.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import shlex
 import shutil
 import socket
 import uuid
@@ -27,6 +34,7 @@ import brian2
 import numpy as np
 from filelock import FileLock, ReadWriteLock
 
+from .build_guard import guarded
 from .trace_store import file_checksum
 
 __all__ = [
@@ -131,6 +139,7 @@ class StandaloneBuild:
         brian2.set_device(self.device_name, build_on_run=False)
         # Brian2's default "make -j" starts every compiler at once; one per core is faster
         brian2.prefs.devices.cpp_standalone.extra_make_args_unix = [f"-j{os.cpu_count() or 1}"]
+        brian2.prefs.devices.cpp_standalone.make_cmd_unix = shlex.join(guarded(["make"]))
         brian2.defaultclock.dt = 1 * brian2.ms
         objects, duration = self.construct()
         brian2.Network(objects).run(duration)
@@ -144,27 +153,81 @@ class StandaloneBuild:
             with _locked(self._lock):
                 current = self._binary_current()
                 if not current:  # a damaged binary newer than its sources: make would keep it
-                    (self.directory / "main").unlink(missing_ok=True)
-                    self._checksum_path.unlink(missing_ok=True)
-                brian2.device.build(
-                    directory=str(self.directory), compile=True, run=False, with_output=False
-                )
+                    self._remove_damaged()
+                self._build()
                 if not current:
-                    self._checksum_path.write_text(file_checksum(self.directory / "main"))
+                    self._record_artefacts()
         self.compiled = not current
         self.objects = objects
         StandaloneBuild._active = self.key
+
+    def _build(self) -> None:
+        """Write and compile the project; after a failure, once more from clean objects."""
+        try:
+            brian2.device.build(
+                directory=str(self.directory), compile=True, run=False, with_output=False
+            )
+        except RuntimeError:
+            for stale in [self.directory / "main", *self.directory.rglob("*.o")]:
+                stale.unlink(missing_ok=True)
+            brian2.device.build(
+                directory=str(self.directory), compile=True, run=False, with_output=False
+            )
 
     @property
     def _checksum_path(self) -> Path:
         return self.directory / "main.sha256"
 
+    @property
+    def _artefacts_path(self) -> Path:
+        return self.directory / "artefacts.json"
+
+    def _artefacts(self) -> list[Path]:
+        """The object files and the build's own static arrays (parameter files excluded)."""
+        arrays = [
+            p
+            for p in (self.directory / "static_arrays").glob("*")
+            if not p.name.startswith("init_")
+        ]
+        return sorted([*self.directory.rglob("*.o"), *arrays])
+
+    def _record_artefacts(self) -> None:
+        self._checksum_path.write_text(file_checksum(self.directory / "main"))
+        sums = {str(p.relative_to(self.directory)): file_checksum(p) for p in self._artefacts()}
+        self._artefacts_path.write_text(json.dumps(sums, indent=0))
+
+    def _recorded(self) -> dict[str, str]:
+        try:
+            sums = json.loads(self._artefacts_path.read_text())
+        except (OSError, ValueError):
+            return {}
+        return sums if isinstance(sums, dict) else {}
+
+    def _remove_damaged(self) -> None:
+        """Remove the binary and every object file not matching its recorded checksum."""
+        (self.directory / "main").unlink(missing_ok=True)
+        self._checksum_path.unlink(missing_ok=True)
+        sums = self._recorded()
+        for path in self.directory.rglob("*.o"):
+            if sums.get(str(path.relative_to(self.directory))) != file_checksum(path):
+                path.unlink()
+        self._artefacts_path.unlink(missing_ok=True)
+
     def _binary_current(self) -> bool:
-        """Whether the compiled binary exists and matches the checksum of its build."""
+        """Whether the binary and its static arrays exist and match the checksums of its build."""
         binary = self.directory / "main"
         if not binary.exists() or not self._checksum_path.exists():
             return False
-        return self._checksum_path.read_text().strip() == file_checksum(binary)
+        if self._checksum_path.read_text().strip() != file_checksum(binary):
+            return False
+        sums = self._recorded()
+        arrays = {k: v for k, v in sums.items() if k.startswith("static_arrays")}
+        if not sums:
+            return False
+        return all(
+            (self.directory / k).exists() and file_checksum(self.directory / k) == v
+            for k, v in arrays.items()
+        )
 
     def new_results(self) -> str:
         """A results directory name no other run of this build uses (relative to the build).
@@ -209,7 +272,7 @@ class StandaloneBuild:
         digest = hashlib.md5(array.data, usedforsecurity=False).hexdigest()
         path = Path("static_arrays") / f"init_{var.group_name}_{var.name}_{digest}.dat"
         with FileLock(str(self.directory / path) + ".lock"):
-            if not (self.directory / path).exists():
+            if not _holds(self.directory / path, digest):
                 tmp = self.directory / f"{path}.{os.getpid()}.part"
                 array.tofile(tmp)
                 os.replace(tmp, self.directory / path)
@@ -218,6 +281,25 @@ class StandaloneBuild:
     def clear_results(self, results: str) -> None:
         """Remove the results directory of a finished run, once its recordings are read."""
         shutil.rmtree(self.directory / results, ignore_errors=True)
+
+
+_checked: set[tuple[str, int, int]] = set()  # parameter files this process verified
+
+
+def _holds(path: Path, md5: str) -> bool:
+    """Whether the parameter file ``path`` exists with the contents its name promises
+    (read once per process while its size and modification time stay)."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return False
+    seen = (str(path), info.st_size, info.st_mtime_ns)
+    if seen in _checked:
+        return True
+    if hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest() != md5:
+        return False
+    _checked.add(seen)
+    return True
 
 
 def _alive(pid: int) -> bool:

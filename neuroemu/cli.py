@@ -6,6 +6,7 @@ import argparse
 import importlib
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from converters.arguments import int_range
 from emu.cuda import CudaSetupError
@@ -52,9 +53,16 @@ def _add_demo(sub) -> None:
     demo.set_defaults(func=cmd_demo)
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line, pointing at ``-h`` for the usage."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (usage: {self.prog} -h)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with the demo and every package's subcommands."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="neuroemu",
         description="Convert DNNs to spiking networks, emulate Loihi and Akida exactly in Brian2, "
         "and estimate energy, power and latency.",
@@ -75,6 +83,8 @@ def _message(err: BaseException) -> str:
             f"this command needs the package {str(err.name).split('.')[0]!r}, which is not installed "
             "(pip install 'neuroemu[convert]' for torch, OpenVINO and scikit-learn)"
         )
+    if isinstance(err, OSError) and err.strerror:
+        return err.strerror if err.filename is None else f"{err.filename}: {err.strerror}"
     return str(err)
 
 
