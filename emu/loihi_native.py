@@ -134,7 +134,9 @@ class LoihiNativeBackend:
         batch.output = _pointer(out["output"], ctypes.c_uint8)
         batch.saturation = _pointer(out["saturation"], ctypes.c_int64)
         net = ctypes.byref(self.plan.net)
-        total = call_interruptibly(self._run, net, ctypes.byref(batch), keep=(out, inputs))
+        total = call_interruptibly(
+            self._run, net, ctypes.byref(batch), keep=(out, inputs, self.plan, batch)
+        )
         return out, int(total)
 
     def _record(self, out: dict, n: int, total: int) -> BatchRecord:

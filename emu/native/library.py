@@ -13,6 +13,7 @@ is used instead, and is tried again by the next process.
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import functools
 import hashlib
@@ -199,20 +200,38 @@ def native_threads(requested: int | str | None = None) -> int:
     return value
 
 
+def _exit_if_running(done: threading.Event) -> None:
+    if not done.is_set():
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
+
+
 def call_interruptibly(function: Callable[..., int], *args: object, keep: object = None) -> int:
     """``function(*args)`` on a thread of its own, so that Ctrl-C reaches the caller at once.
 
     An interrupted call goes on in the background until it returns; ``keep`` (the arrays
-    it writes into) stays referenced until then.
+    it writes into) stays referenced until then, and a process that exits meanwhile ends
+    at once with status 130 rather than free memory the call still writes.
     """
     result: list[int] = []
-    thread = threading.Thread(
-        target=lambda: result.append(function(*args)), daemon=True, name="neuroemu-native"
-    )
+    done = threading.Event()  # not Thread.join: an interrupted join marks the thread ended
+
+    def call() -> None:
+        try:
+            result.append(function(*args))
+        finally:
+            done.set()
+
+    thread = threading.Thread(target=call, daemon=True, name="neuroemu-native")
     thread.keep = keep  # type: ignore[attr-defined]
     thread.start()
-    while thread.is_alive():
-        thread.join(_POLL_S)
+    try:
+        while not done.wait(_POLL_S):
+            pass
+    except KeyboardInterrupt:
+        atexit.register(_exit_if_running, done)
+        raise
     if not result:
         raise RuntimeError("the native engine call ended without a result")
     return result[0]
