@@ -14,16 +14,20 @@ import hashlib
 import importlib
 import json
 import os
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .net_checks import NetworkFormatError, check_fields
+from .resources import ResourceLimitError, check_fits
 
 __all__ = ["save_net", "load_net", "digest", "NetworkFormatError"]
 
 FORMAT = "neuroemu-net"
+MAX_DESCRIPTION_BYTES = 64 << 20  # the JSON description of a network
+MAX_ARRAY_BYTES = 16 << 30  # all arrays of one network file, decompressed
 
 
 def _encode(value: Any, path: str, arrays: dict[str, np.ndarray]) -> Any:
@@ -108,10 +112,8 @@ def load_net(path: str | os.PathLike) -> Any:
     """
     path = Path(path)
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {k: archive[k] for k in archive.files}
-        description = json.loads(str(arrays.pop("__description__")))
-    except FileNotFoundError:
+        description, arrays = read_bounded(path)
+    except (FileNotFoundError, ResourceLimitError):
         raise
     except Exception as err:  # zipfile, zlib, numpy and json raise unrelated types
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
@@ -126,6 +128,69 @@ def load_net(path: str | os.PathLike) -> Any:
         raise NetworkFormatError(f"{path}: {err}") from None
     except (KeyError, TypeError, AttributeError, ImportError) as err:
         raise NetworkFormatError(f"{path} has a damaged description: {err!r}") from None
+    except RecursionError:
+        raise NetworkFormatError(f"{path}: the description is nested too deeply") from None
+
+
+def read_bounded(path: Path) -> tuple[Any, dict[str, np.ndarray]]:
+    """The description of a network file and the arrays it names, nothing else.
+
+    Each array's size is taken from its ``.npy`` header and checked (with the others)
+    against :data:`MAX_ARRAY_BYTES` and the available memory before it is read, and it
+    is decompressed only up to that size; members the description does not name are
+    never decompressed.
+    """
+    with zipfile.ZipFile(path) as archive:
+        text = _member(archive, "__description__", MAX_DESCRIPTION_BYTES)
+        description = json.loads(str(text))
+        names = set(_array_names(description))
+        sizes = {}
+        for name in sorted(names & {n.removesuffix(".npy") for n in archive.namelist()}):
+            with archive.open(f"{name}.npy") as f:
+                sizes[name] = _declared_bytes(f)
+        check_fits(
+            sum(sizes.values()),
+            f"the arrays of {path}",
+            "the file declares arrays larger than any network this package runs",
+            cap=MAX_ARRAY_BYTES,
+        )
+        return description, {n: _member(archive, n, sizes[n]) for n in sizes}
+
+
+def _declared_bytes(f: Any) -> int:
+    version = np.lib.format.read_magic(f)
+    readers = {
+        (1, 0): np.lib.format.read_array_header_1_0,
+        (2, 0): np.lib.format.read_array_header_2_0,
+    }
+    if version not in readers:
+        raise NetworkFormatError(f"unsupported .npy format version {version}")
+    shape, _, dtype = readers[version](f)
+    if dtype.hasobject:
+        raise NetworkFormatError("an array of Python objects is never loaded")
+    return int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
+
+
+def _member(archive: zipfile.ZipFile, name: str, limit: int) -> np.ndarray:
+    with archive.open(f"{name}.npy") as f:
+        if _declared_bytes(f) > limit:
+            raise NetworkFormatError(f"the member {name!r} is larger than {limit} bytes")
+    with archive.open(f"{name}.npy") as f:
+        return np.lib.format.read_array(f, allow_pickle=False)
+
+
+def _array_names(description: Any) -> list[str]:
+    """Every ``{"__array__": name}`` in the description (walked without recursion)."""
+    names, todo = [], [description]
+    while todo:
+        value = todo.pop()
+        if isinstance(value, dict):
+            if isinstance(value.get("__array__"), str):
+                names.append(value["__array__"])
+            todo.extend(value.values())
+        elif isinstance(value, list):
+            todo.extend(value)
+    return names
 
 
 def digest(net: Any) -> str:

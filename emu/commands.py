@@ -12,6 +12,7 @@ from converters import datasets
 from converters.arguments import int_range, output_file
 
 from . import trace_commands
+from .run_budget import MAX_BATCH_SIZE, MAX_SEED
 from .trace_commands import out_of_range_line
 from .trace_stats import accuracy, spikes_per_sample
 
@@ -49,10 +50,15 @@ def register(subparsers) -> None:
         help="Dask scheduler address (tcp://HOST:PORT): run the batches on that cluster",
     )
     run.add_argument(
-        "--batch-size", type=int_range(1), default=128, help="samples per simulation run"
+        "--batch-size",
+        type=int_range(1, MAX_BATCH_SIZE),
+        default=128,
+        help="samples per simulation run (at most 2**20, and what fits in memory)",
     )
     run.add_argument("--events", action="store_true", help="store the sparse spike raster")
-    run.add_argument("--seed", type=int_range(0), default=0, help="seed of rate-coded inputs")
+    run.add_argument(
+        "--seed", type=int_range(0, MAX_SEED), default=0, help="seed of rate-coded inputs (32 bits)"
+    )
     run.add_argument(
         "--probe",
         action="append",
@@ -111,6 +117,11 @@ def cmd_run(args: argparse.Namespace) -> None:
         raise ValueError(
             f"--device tensor runs Akida networks; {args.net} is a {net.target} network "
             "(accepted for it: cpp_standalone, runtime, cuda_standalone, native)"
+        )
+    if args.device == "native" and net.target != "loihi":
+        raise ValueError(
+            f"--device native runs Loihi networks; {args.net} is a {net.target} network "
+            "(accepted for it: tensor, cpp_standalone, runtime, cuda_standalone)"
         )
     x, y = datasets.load_samples(
         args.data, "test", args.samples, args.mnist_dir, sample_shape(net), _classes(net)

@@ -10,6 +10,8 @@ on import, and a large description is unpickled on another thread.
 
 from __future__ import annotations
 
+import asyncio
+import errno
 import importlib
 import threading
 from collections.abc import Iterator
@@ -18,12 +20,14 @@ from typing import Any
 
 import numpy as np
 from distributed import Client, as_completed
+from distributed.comm import connect as comm_connect
 from distributed.diagnostics.plugin import WorkerPlugin
 
 from .records import BatchRecord
 
 __all__ = ["run_batches", "connect", "ImportBrian2"]
 
+CONNECT_TIMEOUT_S = 10  # a scheduler that does not answer as Dask does fails within this
 _lock = threading.Lock()
 _cached: tuple[str, Any] | None = None  # (digest of the run's description, its backend)
 
@@ -39,7 +43,11 @@ class ImportBrian2(WorkerPlugin):
 
 @contextmanager
 def connect(scheduler: Any) -> Iterator[Any]:
-    """A ``distributed.Client`` for ``scheduler``: an address (closed on exit) or a Client (kept)."""
+    """A ``distributed.Client`` for ``scheduler``: an address (closed on exit) or a Client (kept).
+
+    An address that does not answer as a Dask scheduler within :data:`CONNECT_TIMEOUT_S`
+    seconds (nothing listening, another protocol) raises OSError.
+    """
     if isinstance(scheduler, Client):
         yield scheduler
         return
@@ -48,8 +56,50 @@ def connect(scheduler: Any) -> Iterator[Any]:
             f"scheduler must be an address such as 'tcp://HOST:PORT' or a distributed.Client, "
             f"got {type(scheduler).__name__}"
         )
-    with Client(scheduler) as client:
+    try:
+        _check_scheduler(scheduler)
+        client = Client(scheduler, timeout=CONNECT_TIMEOUT_S)
+    except (OSError, TimeoutError, ValueError, TypeError, KeyError) as err:
+        raise OSError(
+            errno.ECONNREFUSED,
+            f"scheduler {scheduler!r} did not answer as a Dask scheduler within "
+            f"{CONNECT_TIMEOUT_S} s ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}); "
+            "give the address of a running 'dask scheduler', e.g. tcp://HOST:8786",
+        ) from None
+    with client:
         yield client
+
+
+def _check_scheduler(address: str) -> None:
+    """Raise unless ``address`` answers as a Dask scheduler within the timeout (on a thread
+    of its own, so that a caller inside an event loop, a notebook's, can ask too)."""
+    failed: list[BaseException] = []
+
+    def probe() -> None:
+        try:
+            asyncio.run(asyncio.wait_for(_identity(address), CONNECT_TIMEOUT_S))
+        except Exception as err:  # handed to the caller
+            failed.append(err)
+
+    thread = threading.Thread(target=probe, daemon=True, name="neuroemu-scheduler-probe")
+    thread.start()
+    thread.join(CONNECT_TIMEOUT_S + 5)
+    if thread.is_alive():
+        raise TimeoutError("no answer")
+    if failed:
+        raise failed[0]
+
+
+async def _identity(address: str) -> None:
+    """Ask ``address`` who it is, as a Dask client does first; raise unless a scheduler answers."""
+    comm = await comm_connect(address, timeout=CONNECT_TIMEOUT_S)
+    try:
+        await comm.write({"op": "identity", "reply": True})
+        reply = await comm.read()
+    finally:
+        comm.abort()
+    if not isinstance(reply, dict) or reply.get("type") != "Scheduler":
+        raise ValueError(f"it answered {str(reply)[:80]!r}")
 
 
 def run_batches(

@@ -36,6 +36,7 @@ from .backend import (
     out_of_range_counts,
 )
 from .records import BatchRecord, concatenate
+from .run_budget import check_run
 from .trace_store import Manifest, ShardStore, digest_inputs, shard_directory
 from .traces import make_traces, package_versions
 
@@ -87,7 +88,11 @@ class Emulation:
         ``{layer: [neuron indices]}`` whose ``u`` and ``v`` are recorded every step
         (stored in the traces as ``u_<layer>``, ``v_<layer>``).
     seed
-        Seed of the rate-coded input spikes.
+        Seed of the rate-coded input spikes, 0..2**32 - 1.
+
+    Seed, batch size (1..2**20) and steps per sample (at most 2**24) are checked against
+    their ranges, and a batch's memory against what is available, before anything is
+    built (:mod:`emu.run_budget`).
     """
 
     def __init__(
@@ -108,6 +113,7 @@ class Emulation:
             seed=seed,
             cache_dir=cache_dir,
         )
+        check_run(net, self.settings)
         self.backend = make_backend(net, self.settings)
         self._net = net
 

@@ -20,7 +20,15 @@ from pathlib import Path
 
 from .registry_entries import ENTRIES
 
-__all__ = ["Constant", "Constants", "ConstantsError", "REGISTRY", "UNIT_LIMITS", "load_constants"]
+__all__ = [
+    "Constant",
+    "Constants",
+    "ConstantsError",
+    "REGISTRY",
+    "UNIT_LIMITS",
+    "check_physical",
+    "load_constants",
+]
 
 
 @dataclass(frozen=True)
@@ -95,6 +103,7 @@ class Constants(Mapping[str, float]):
             _validate(name, value, origin)
         self._values = {name: c.value for name, c in REGISTRY.items()}
         self._values.update({k: float(v) for k, v in overrides.items()})
+        check_physical(self._values, origin)
         self.overridden = sorted(overrides)
         self.origin = origin
 
@@ -167,6 +176,22 @@ def _validate(name: str, value: object, origin: str) -> None:
         )
 
 
+def check_physical(values: Mapping[str, float], origin: str) -> None:
+    """Refuse (ConstantsError) values that are each in range but together not physical:
+    a chip whose every time constant is 0 would have no latency, so no frame rate or power
+    (fixed overheads, such as a call's, may be 0)."""
+    chips: dict[str, list[str]] = {}
+    for name, constant in REGISTRY.items():
+        if constant.unit == "s" and "overhead" not in name:
+            chips.setdefault(name.split("_")[0], []).append(name)
+    for chip, names in sorted(chips.items()):
+        if all(values[n] == 0 for n in names):
+            raise ConstantsError(
+                f"{origin}: every time constant of {chip} is 0 ({', '.join(names)}); a chip "
+                "with no latency has no frame rate or power: give at least one a value > 0"
+            )
+
+
 def load_constants(path: str | os.PathLike | None) -> Constants:
     """Defaults overridden by a JSON or TOML file of ``name = value`` pairs (None: defaults)."""
     if path is None:
@@ -179,6 +204,8 @@ def load_constants(path: str | os.PathLike | None) -> Constants:
         data = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as err:
         raise ConstantsError(f"{path}: cannot parse as {path.suffix or 'JSON'}: {err}") from err
+    except RecursionError:
+        raise ConstantsError(f"{path}: nested too deeply; expected name = value pairs") from None
     if not isinstance(data, dict):
         raise ConstantsError(f"{path}: expected a table of name = value pairs")
     return Constants(data, str(path))

@@ -18,7 +18,7 @@ def check_traces(net, traces: xr.Dataset, target: str) -> None:
     """Raise TraceMismatchError unless ``traces`` were recorded from ``net`` on ``target``.
 
     Checks the target chip, the network digest, that every layer's spike counts are present
-    with the layer's size, and the per-step totals.
+    with the layer's size, and the per-step totals, and that all counts are integers >= 0.
     """
     got = traces.attrs.get("target")
     if got != target:
@@ -43,6 +43,19 @@ def check_traces(net, traces: xr.Dataset, target: str) -> None:
     layers = layer_names(traces) if "layer" in traces.coords else []
     if layers != list(sizes):
         raise TraceMismatchError(f"the traces hold layers {layers}, the network {list(sizes)}")
+    for name in [f"spike_count_{n}" for n in sizes] + ["spikes_per_step"]:
+        _check_counts(traces[name], name)
+
+
+def _check_counts(values: xr.DataArray, name: str) -> None:
+    """Spike counts are integers >= 0 (a forged file could change every figure)."""
+    if not np.issubdtype(values.dtype, np.integer):
+        raise TraceMismatchError(f"{name} holds {values.dtype} values; spike counts are integers")
+    low = int(values.min()) if values.size else 0
+    if low < 0:
+        raise TraceMismatchError(
+            f"{name} holds the negative spike count {low}; counts are integers >= 0"
+        )
 
 
 def _layer_sizes(net) -> dict[str, int]:

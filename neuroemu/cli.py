@@ -23,7 +23,16 @@ COMMAND_MODULES = (
 )
 
 # errors a user can fix: printed as one line (a traceback only with --debug)
-KNOWN_ERRORS = (ValueError, OSError, SelectionError, CudaSetupError, ModuleNotFoundError)
+KNOWN_ERRORS = (
+    ValueError,
+    OSError,
+    SelectionError,
+    CudaSetupError,
+    ModuleNotFoundError,
+    TypeError,
+    MemoryError,
+    RecursionError,
+)
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
@@ -83,13 +92,16 @@ def _message(err: BaseException) -> str:
             f"this command needs the package {str(err.name).split('.')[0]!r}, which is not installed "
             "(pip install 'neuroemu[convert]' for torch, OpenVINO and scikit-learn)"
         )
+    if isinstance(err, MemoryError):
+        return "not enough memory for this command (fewer samples or a smaller batch need less)"
     if isinstance(err, OSError) and err.strerror:
         return err.strerror if err.filename is None else f"{err.filename}: {err.strerror}"
     return str(err)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run one command; a known error prints ``neuroemu: error: ...`` and exits with status 2."""
+    """Run one command; an error prints one line ``neuroemu: error: ...`` (a traceback only
+    with ``--debug``) and exits with status 2 (an error the user can fix) or 1 (any other)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     parser = build_parser()
@@ -101,5 +113,17 @@ def main(argv: list[str] | None = None) -> int:
     except KNOWN_ERRORS as err:
         if debug:
             raise
-        parser.exit(2, f"neuroemu: error: {_message(err)}\n")
+        parser.exit(2, f"neuroemu: error: {_one_line(_message(err))}\n")
+    except Exception as err:  # a fault of this package or a library: still one line
+        if debug:
+            raise
+        parser.exit(
+            1,
+            f"neuroemu: error: {type(err).__name__}: {_one_line(str(err))} "
+            "(an unexpected error: rerun with --debug for the traceback)\n",
+        )
     return 0
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split()) or "(no message)"

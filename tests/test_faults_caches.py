@@ -6,6 +6,7 @@ Each case asserts traces equal to a run on a fresh cache, or a one-line error.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -19,6 +20,7 @@ import pytest
 import xarray as xr
 from fault_cases import BATCH, one_line_error, small_data, small_net
 
+import emu.standalone
 from converters.net_io import save_net
 from emu import Emulation
 from emu.native import engine_library
@@ -211,3 +213,60 @@ def test_ctrl_c_ends_a_native_batch_within_a_second(cache_dir):
     assert code == 130 and child.stdout.read().strip() == "interrupted"
     print(f"Ctrl-C latency of a native batch: {latency:.2f} s")
     assert latency < 1.0
+
+
+# --- cpp_standalone builds: parameter arrays, static arrays, object files ------------
+
+
+@pytest.fixture(scope="module")
+def standalone(net, data, tmp_path_factory):
+    """A cpp_standalone build of its own and the traces of its first run."""
+    cache = tmp_path_factory.mktemp("standalone-cache")
+    return cache, _standalone(net, cache).run(*data)
+
+
+def _standalone(net, cache) -> Emulation:
+    emu.standalone._checked.clear()  # as a new process would: check the parameter files again
+    return Emulation(net, "cpp_standalone", batch_size=BATCH, cache_dir=cache)
+
+
+def _flip(path: Path) -> None:
+    path.write_bytes(bytes(b ^ 0x5A for b in path.read_bytes()))
+
+
+@pytest.mark.slow
+def test_a_corrupted_parameter_array_is_rewritten(net, data, standalone):
+    cache, expected = standalone
+    sim = _standalone(net, cache)
+    arrays = sorted((sim.backend.build.directory / "static_arrays").glob("init_*.dat"))
+    assert arrays
+    for path in arrays:
+        _flip(path)
+    xr.testing.assert_identical(sim.run(*data), expected)
+    assert not sim.backend.build.compiled
+
+
+@pytest.mark.slow
+def test_a_corrupted_build_array_rebuilds_the_project(net, data, standalone):
+    cache, expected = standalone
+    sim = _standalone(net, cache)
+    recorded = json.loads((sim.backend.build.directory / "artefacts.json").read_text())
+    arrays = [k for k in recorded if k.startswith("static_arrays")]
+    if not arrays:
+        pytest.skip("this build has no static arrays of its own")
+    _flip(sim.backend.build.directory / arrays[0])
+    xr.testing.assert_identical(sim.run(*data), expected)
+    assert sim.backend.build.compiled
+
+
+@pytest.mark.slow
+def test_truncated_object_files_and_binary_are_rebuilt(net, data, standalone):
+    cache, expected = standalone
+    sim = _standalone(net, cache)
+    directory = sim.backend.build.directory
+    objects = sorted(directory.rglob("*.o"))
+    assert objects
+    for path in [directory / "main", *objects]:
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 3])
+    xr.testing.assert_identical(sim.run(*data), expected)
+    assert sim.backend.build.compiled
