@@ -38,6 +38,7 @@ import numpy as np
 import xarray as xr
 
 from .output_lock import OutputLock
+from .trace_bounds import check_declared_sizes
 from .traces import TraceFormatError, check_format, load_traces, save_traces
 
 __all__ = [
@@ -339,6 +340,7 @@ def open_lazy(path: Path) -> xr.Dataset:
     """One trace file, checked, as dask arrays of a few large chunks (metadata read only)."""
     if not path.exists():
         raise FileNotFoundError(f"trace file {path} does not exist")
+    check_declared_sizes(path)
     try:
         ds = xr.open_dataset(path, engine="h5netcdf", phony_dims="access")
     except Exception as err:  # h5py/h5netcdf raise several unrelated types for a bad file
