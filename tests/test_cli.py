@@ -94,7 +94,7 @@ def test_bad_inputs_exit_with_a_message(tmp_path, small_net, capsys):
     [
         (["run", "NET", "--samples", "-3"], "--samples", "-3", "an integer >= 1"),
         (["run", "NET", "--workers", "0"], "--workers", "0", "an integer >= 1"),
-        (["run", "NET", "--batch-size", "x"], "--batch-size", "'x'", "an integer >= 1"),
+        (["run", "NET", "--batch-size", "x"], "--batch-size", "'x'", "an integer in 1..1048576"),
         (
             ["convert", "M.pt", "--out", "o", "--calibration-samples", "-1"],
             "--calibration-samples",

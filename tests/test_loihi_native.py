@@ -168,9 +168,7 @@ def test_engine_is_compiled_once_per_cache(cache_dir):
     assert rebuilt.path == build.path and not rebuilt.compiled
 
 
-def test_a_failing_flag_set_falls_back_with_a_warning_and_is_retried(
-    tmp_path, monkeypatch, capsys
-):
+def test_a_failing_flag_set_falls_back_with_a_warning_and_is_retried(tmp_path, monkeypatch, capsys):
     from emu.native import library
 
     monkeypatch.setattr(library, "FLAG_SETS", (("-O2", "--no-such-flag"), ("-O2",)))
