@@ -66,6 +66,10 @@ class _Job:
 class Emulation:
     """Emulate ``net`` (a LoihiNet or an AkidaNet) on a Brian2 device.
 
+    Seed, batch size (1..2**20) and steps per sample (at most 2**24) are checked against
+    their ranges, and a batch's memory against what is available, before anything is
+    built (:mod:`emu.run_budget`).
+
     Parameters
     ----------
     net
@@ -89,10 +93,6 @@ class Emulation:
         (stored in the traces as ``u_<layer>``, ``v_<layer>``).
     seed
         Seed of the rate-coded input spikes, 0..2**32 - 1.
-
-    Seed, batch size (1..2**20) and steps per sample (at most 2**24) are checked against
-    their ranges, and a batch's memory against what is available, before anything is
-    built (:mod:`emu.run_budget`).
     """
 
     def __init__(
