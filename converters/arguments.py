@@ -71,9 +71,10 @@ def check_output_file(path: str | os.PathLike, what: str = "--out") -> Path:
     return path
 
 
-def output_file(text: str) -> Path:
+def output_file(text: str) -> str:
     """An argparse ``type``: a path that is absent or a regular file (see check_output_file)."""
     try:
-        return check_output_file(text, "path")
+        check_output_file(text, "path")
     except ValueError as err:
         raise argparse.ArgumentTypeError(str(err)) from None
+    return text
