@@ -86,20 +86,25 @@ def loihi_connections(net: LoihiNet) -> list[tuple[str, str, np.ndarray]]:
     return out
 
 
-def _ones_layer(layer: AkidaLayer) -> AkidaLayer:
-    """``layer`` with every non-zero weight 1, unpooled: its potentials count touches."""
-    return dataclasses.replace(layer, weights=(layer.weights != 0).astype(np.int8), pool="none",
-                               weight_bits=8, padding_value=0,
-                               pointwise=(layer.pointwise != 0).astype(np.int8))  # fmt: skip
+def _ones_layer(layer: AkidaLayer, every: bool) -> AkidaLayer:
+    """``layer`` unpooled with weight 1 where it has a non-zero weight (``every``: everywhere)."""
+
+    def ones(w: np.ndarray) -> np.ndarray:
+        return (np.ones_like(w) if every else w != 0).astype(np.int8)
+
+    return dataclasses.replace(layer, weights=ones(layer.weights), pool="none", weight_bits=8,
+                               padding_value=0, pointwise=ones(layer.pointwise))  # fmt: skip
 
 
-def akida_synaptic_ops(layer: AkidaLayer, inputs: np.ndarray) -> np.ndarray:
-    """Per sample: input events (non-zero inputs, N x H x W x C) times the non-zero weights each touches."""
+def akida_synaptic_ops(layer: AkidaLayer, inputs: np.ndarray, every: bool = False) -> np.ndarray:
+    """Per sample: input events (non-zero inputs, N x H x W x C) times the non-zero weights each
+    touches (``every``: times every weight it touches, zeros included)."""
     events = (np.asarray(inputs) != 0).astype(np.int64)
+    touched = _ones_layer(layer, every)
     if layer.kind == "dense":
         flat = events.transpose(0, 3, 2, 1).reshape(len(events), -1)  # row h + H (w + W c)
-        return flat @ (layer.weights != 0).sum(1).astype(np.int64)
-    p, _ = potentials(events, _ones_layer(layer))
+        return flat @ touched.weights.sum(1).astype(np.int64)
+    p, _ = potentials(events, touched)
     return p.reshape(len(events), -1).sum(1)
 
 
@@ -224,7 +229,7 @@ def _akida(tr: xr.Dataset, net: AkidaNet | None) -> NeuroBenchMetrics:
             acs += ops
         else:
             macs += ops
-        dense += float(akida_synaptic_ops(layer, np.ones((1, *shape)))[0])
+        dense += float(akida_synaptic_ops(layer, np.ones((1, *shape)), every=True)[0])
         shape = layer.output_shape
     metrics.update(
         Footprint=FLOAT32_BYTES * (entries + sum(layer.filters for layer in net.layers)),
