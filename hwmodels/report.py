@@ -138,6 +138,7 @@ def _text(rows: list[dict], estimates: Sequence[Estimate], extra: list[str]) -> 
         if over:
             lines.append(f"  overridden: {', '.join(over)}")
         lines += [f"  assumes: {a}" for a in e.assumptions]
+        lines += [f"  {w}" for w in e.warnings]  # saturation counts, in words
     if extra:
         lines.append("")
         lines += extra
