@@ -5,8 +5,18 @@ from __future__ import annotations
 import argparse
 import warnings
 
+from .arguments import float_range, int_range
 from .net_io import load_net, save_net
-from .nir_io import NEURONS, NIRExportError, NIRImportError, read_nir, write_nir
+from .nir_io import (
+    DEFAULT_EXPORT_DT,
+    LIBRARY_IMPORT_DT,
+    NEURONS,
+    NIRExportError,
+    NIRImportError,
+    read_nir,
+    saturation_risks,
+    write_nir,
+)
 
 __all__ = ["register", "cmd_export", "cmd_import"]
 
@@ -25,7 +35,11 @@ def register(subparsers) -> None:
         help="IF: IF and CubaLIF nodes (sinabs, Norse); LIF: LIF nodes (snntorch)",
     )
     export.add_argument(
-        "--dt", type=float, default=1.0, help="seconds per step in the time constants"
+        "--dt",
+        type=float_range(0, low_open=True),
+        help="seconds per step in the time constants, finite and > 0; default: the step the "
+        f"target library runs, {DEFAULT_EXPORT_DT['IF']:g} for IF (sinabs, Norse), "
+        f"{DEFAULT_EXPORT_DT['LIF']:g} for LIF (snntorch, silent at 1)",
     )
     export.add_argument(
         "--spike-input",
@@ -39,9 +53,30 @@ def register(subparsers) -> None:
     imp = commands.add_parser("import", help="read a NIR file into a LoihiNet and save it")
     imp.add_argument("graph", help="NIR file (.nir, HDF5)")
     imp.add_argument("--out", required=True, help="network file to write (.npz)")
-    imp.add_argument("--timesteps", type=int, help="steps per sample (default: the graph's)")
-    imp.add_argument("--dt", type=float, help="the graph's time per step (snntorch 1e-4, sinabs 1)")
+    imp.add_argument(
+        "--timesteps", type=int_range(1), help="steps per sample, >= 1 (default: the graph's)"
+    )
+    imp.add_argument(
+        "--dt",
+        type=float_range(0, low_open=True),
+        help="the graph's time per step in seconds, > 0 (default: the graph's dt metadata): "
+        + ", ".join(f"{lib} {dt:g}" for lib, dt in LIBRARY_IMPORT_DT.items()),
+    )
     imp.set_defaults(func=cmd_import)
+
+
+SATURATION_REMEDY = (
+    "the emulation will count these saturations (neuroemu inspect); remedy: rescale the "
+    "source network's weights against its thresholds, give the weights more bits (a larger "
+    "weight exponent), or normalize the source with a lower percentile before exporting it"
+)
+
+
+def _cli_words(message: str) -> str:
+    """A library message in the command's flags: ``pass dt=`` becomes ``pass --dt``."""
+    return message.replace("pass timesteps=", "pass --timesteps N").replace(
+        "pass dt=", "pass --dt SECONDS"
+    )
 
 
 def cmd_export(args: argparse.Namespace) -> None:
@@ -58,14 +93,18 @@ def cmd_export(args: argparse.Namespace) -> None:
             raise SystemExit(f"error: {err}") from err
     for w in caught:
         print(f"note: {w.message}")
-    print(f"wrote {path}: {len(net.layers)} layers, {net.timesteps} steps, neuron {args.neuron}")
+    dt = DEFAULT_EXPORT_DT[args.neuron] if args.dt is None else args.dt
+    print(
+        f"wrote {path}: {len(net.layers)} layers, {net.timesteps} steps, neuron {args.neuron}, "
+        f"dt {dt:g} s"
+    )
 
 
 def cmd_import(args: argparse.Namespace) -> None:
     try:
         net = read_nir(args.graph, args.timesteps, args.dt)
     except NIRImportError as err:
-        raise SystemExit(f"error: {err}") from err
+        raise SystemExit(f"error: {_cli_words(str(err))}") from err
     except (OSError, KeyError) as err:
         raise SystemExit(f"error: cannot read {args.graph} as a NIR file: {err}") from err
     path = save_net(net, args.out)
@@ -79,3 +118,8 @@ def cmd_import(args: argparse.Namespace) -> None:
             f"decay_v {layer.decay_v}, reset {layer.reset}; weights clipped {clipped}, "
             f"rounded to zero {zeroed}"
         )
+    risks = saturation_risks(net)
+    for line in risks:
+        print(f"warning: saturation: {line}")
+    if risks:
+        print(f"warning: {SATURATION_REMEDY}")

@@ -72,8 +72,10 @@ from .chips.loihi import (
     BIAS_MANT_RANGE,
     DECAY_ONE,
     INPUT_LEVELS,
+    INPUT_RANGE,
     MANT_SCALE,
     MANT_SHIFT,
+    V_MAX,
     WEIGHT_EXP_RANGE,
     WEIGHT_MANT_RANGE,
     LoihiInput,
@@ -88,6 +90,10 @@ from .populations import AffineMap, conv_matrix, pool_matrix
 __all__ = [
     "NEURONS",
     "V_UNITS",
+    "DEFAULT_EXPORT_DT",
+    "LIBRARY_IMPORT_DT",
+    "export_dt",
+    "saturation_risks",
     "NIRExportError",
     "NIRImportError",
     "to_nir",
@@ -98,6 +104,10 @@ __all__ = [
 ]
 
 _RESERVED = ("input", "output")
+# the time step each target library runs an exported graph at (to_nir's default)
+DEFAULT_EXPORT_DT = {"IF": 1.0, "LIF": 1e-4}
+# the dt to read other libraries' graphs at (from_nir's dt)
+LIBRARY_IMPORT_DT = {"snntorch": 1e-4, "sinabs": 1.0, "norse": 1e-6}
 V_UNITS = 2**18  # an imported layer's threshold in Loihi units: v clips at 32 thresholds
 
 
@@ -192,7 +202,7 @@ def to_nir(
     net: LoihiNet,
     strict: bool = False,
     neuron: str = "IF",
-    dt: float = 1.0,
+    dt: float | None = None,
     input_population: bool = True,
 ):
     """Describe ``net`` as a ``nir.NIRGraph`` (see the module docstring for the mapping).
@@ -209,13 +219,17 @@ def to_nir(
         Norse); ``"LIF"``: every layer as a ``nir.LIF`` (snntorch, which reads IF as a
         leaky neuron of beta 0.9).
     dt
-        Seconds per Loihi step in the graph's time constants (snntorch reads 1e-4).
+        Seconds per Loihi step in the graph's time constants; default
+        ``DEFAULT_EXPORT_DT[neuron]``, the step the target library runs: 1 for IF (sinabs
+        counts in steps), 1e-4 for LIF (snntorch; at dt = 1 its network is silent).
+        Must be finite and > 0.
     input_population
         Write the bias-driven input population as an IF node fed by the input levels;
         without it the graph's Input takes the population's spike trains.
     """
     import nir
 
+    dt = export_dt(neuron, dt)
     _check_exportable(net, neuron)
     _check_expressible(net, strict, input_population)
     shapes = {net.input.name: tuple(net.input.shape)}
@@ -459,6 +473,42 @@ def _as_conv(p: LoihiProjection, src: tuple[int, ...], dst: tuple[int, ...]):
 
 def _strides(size_in: int, size_out: int) -> list[int]:
     return sorted({max(1, size_in // size_out), max(1, -(-size_in // size_out))})
+
+
+def export_dt(neuron: str, dt: float | None) -> float:
+    """``dt``, or the target library's step for ``neuron``; NIRExportError unless finite and > 0."""
+    if neuron not in DEFAULT_EXPORT_DT:
+        raise NIRExportError(f"neuron {neuron!r} is not one of {list(DEFAULT_EXPORT_DT)}")
+    value = DEFAULT_EXPORT_DT[neuron] if dt is None else float(dt)
+    if not np.isfinite(value) or value <= 0:
+        raise NIRExportError(f"dt must be a finite number of seconds > 0, got {dt!r}")
+    return value
+
+
+def saturation_risks(net: LoihiNet) -> list[str]:
+    """What an imported network's weights can saturate, per layer, worst case (all inputs spike).
+
+    Counts the weights clipped to the mantissa range, the neurons whose inputs of one step can
+    sum beyond +-2**21 (undefined on the chip: emulation and chip may part) and those whose
+    inputs of one step alone can reach v's clip at 2**23 - 1 (the chip's own arithmetic).
+    """
+    out = []
+    for layer in net.layers:
+        pos, neg = np.zeros(layer.size), np.zeros(layer.size)
+        for p in layer.projections:
+            w = p.weight_eff.astype(np.float64)
+            np.add.at(pos, p.post, np.maximum(w, 0))
+            np.add.at(neg, p.post, np.minimum(w, 0))
+        overflow = int(np.count_nonzero((pos >= INPUT_RANGE) | (neg < -INPUT_RANGE)))
+        clip = int(np.count_nonzero((pos > V_MAX) | (neg < -V_MAX)))
+        clipped = net.report.clipped_weights.get(layer.name, 0)
+        if overflow or clip or clipped:
+            out.append(
+                f"layer {layer.name!r}: {clipped} weights clipped to Loihi's mantissa range; "
+                f"{overflow} of {layer.size} neurons can take inputs beyond +-2**21 in one step "
+                f"(undefined on the chip), {clip} can reach v's clip at 2**23 - 1 in one step"
+            )
+    return out
 
 
 def write_nir(net: LoihiNet, path: str | os.PathLike, strict: bool = False, **style) -> Path:
