@@ -271,3 +271,57 @@ def test_neuroemu_export_runs_in_snntorch(case, reset):
     source = counts(model, case["spikes"]).argmax(1)
     check(source, expected, case["y"], f"snntorch running neuroemu's export (reset {reset})")
     assert snn.Leaky is not None
+
+
+def test_snntorch_round_trip_through_neuroemu_with_default_dt(case):
+    """snntorch -> NIR -> neuroemu -> NIR (export defaults, spike input) -> snntorch."""
+    snn = pytest.importorskip("snntorch")
+    import snntorch.utils
+    from snntorch.export_nir import export_to_nir
+    from snntorch.import_nir import import_from_nir
+
+    def leaky(n, **kw):
+        return snn.Leaky(beta=torch.full((n,), 0.9), threshold=torch.ones(n), **kw)
+
+    net = torch.nn.Sequential(
+        torch.nn.Linear(64, HIDDEN),
+        leaky(HIDDEN, init_hidden=True),
+        torch.nn.Linear(HIDDEN, 10),
+        leaky(10, init_hidden=True, output=True),
+    )
+    set_weights(net[0], net[2], case["weights"])
+    snntorch.utils.reset(net)
+    source = counts(net, case["spikes"]).argmax(1)
+    imported = from_nir(export_to_nir(net, torch.zeros(64)), timesteps=STEPS, dt=1e-4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        back = import_from_nir(to_nir(imported, neuron="LIF", input_population=False))
+    snntorch.utils.reset(back)
+    check(source, counts(back, case["spikes"]).argmax(1), case["y"], "snntorch round trip")
+
+
+def test_sinabs_round_trip_through_neuroemu_with_default_options(case):
+    """sinabs -> NIR -> neuroemu -> NIR (export defaults) -> sinabs, fed the input levels."""
+    sinabs = pytest.importorskip("sinabs", reason=SINABS)
+    import sinabs.layers as sl
+
+    net = torch.nn.Sequential(
+        torch.nn.Linear(64, HIDDEN),
+        sl.IAFSqueeze(batch_size=SAMPLES),
+        torch.nn.Linear(HIDDEN, 10),
+        sl.IAFSqueeze(batch_size=SAMPLES),
+    )
+    set_weights(net[0], net[2], case["weights"])
+    x = case["spikes"].permute(1, 0, 2).reshape(SAMPLES * STEPS, 64)
+    with torch.no_grad():
+        source = net(x).reshape(SAMPLES, STEPS, 10).sum(1).numpy().argmax(1)
+    imported = from_nir(sinabs.to_nir(net, torch.zeros(SAMPLES, 64)), timesteps=STEPS)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        back = sinabs.from_nir(to_nir(imported), batch_size=SAMPLES)
+    levels = case["levels"][None].expand(STEPS, SAMPLES, 64)
+    with torch.no_grad():
+        out = back(levels.permute(1, 0, 2).reshape(SAMPLES * STEPS, 64))
+    out = out[0] if isinstance(out, tuple) else out
+    trip = out.reshape(SAMPLES, STEPS, 10).sum(1).numpy().argmax(1)
+    check(source, trip, case["y"], "sinabs round trip")
