@@ -67,6 +67,10 @@ class _View(nn.Module):
 class NeuroBenchEmulation(NeuroBenchModel):
     """Wrap a LoihiNet for ``neurobench.Benchmark``: each call emulates a batch.
 
+    A call takes a batch of inputs (torch tensor, shape (N, *input shape)) and returns the
+    predicted classes (N,), as ``ClassificationAccuracy`` compares them with the labels;
+    ``last_traces`` holds the traces of the last batch.
+
     Parameters
     ----------
     net
@@ -74,10 +78,6 @@ class NeuroBenchEmulation(NeuroBenchModel):
         connection entries).
     device, batch_size, cache_dir, seed
         As :class:`emu.Emulation` (default device ``"native"``).
-
-    A call takes a batch of inputs (torch tensor, shape (N, *input shape)) and returns the
-    predicted classes (N,), as ``ClassificationAccuracy`` compares them with the labels;
-    ``last_traces`` holds the traces of the last batch.
     """
 
     def __init__(
