@@ -69,3 +69,17 @@ def test_estimate_json_holds_neurobench_metrics(akida_run, tmp_path, capsys):
         estimate["details"]["synaptic_ops_per_frame"]
     )
     assert set(saved["metrics"]) >= {"Footprint", "ActivationSparsity", "SynapticOperations"}
+
+
+def test_comparison_text_names_the_saturations(akida_run, tmp_path):
+    from converters.net_io import load_net
+    from emu import load_traces
+    from hwmodels import akida, report
+
+    traces, net = akida_run
+    tr = load_traces(traces)
+    tr["saturation"].values[1, 1] = 7
+    estimate = akida.estimate(load_net(net), tr)
+    text = report.compare([estimate], tmp_path).text
+    assert "saturation in layer 'conv': 7 potential saturations (the chip's own" in text
+    assert "remedy:" in text
