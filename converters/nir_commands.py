@@ -6,6 +6,7 @@ import argparse
 import warnings
 
 from .arguments import float_range, int_range
+from .chips.loihi import RESETS
 from .net_io import load_net, save_net
 from .nir_io import (
     DEFAULT_EXPORT_DT,
@@ -62,6 +63,12 @@ def register(subparsers) -> None:
         help="the graph's time per step in seconds, > 0 (default: the graph's dt metadata): "
         + ", ".join(f"{lib} {dt:g}" for lib, dt in LIBRARY_IMPORT_DT.items()),
     )
+    imp.add_argument(
+        "--reset",
+        choices=RESETS,
+        help="reset of every layer of another tool's graph (default zero, NIR's; sinabs' IAF "
+        "subtracts); neuroemu's own graphs keep theirs",
+    )
     imp.set_defaults(func=cmd_import)
 
 
@@ -74,9 +81,13 @@ SATURATION_REMEDY = (
 
 def _cli_words(message: str) -> str:
     """A library message in the command's flags: ``pass dt=`` becomes ``pass --dt``."""
-    return message.replace("pass timesteps=", "pass --timesteps N").replace(
-        "pass dt=", "pass --dt SECONDS"
-    )
+    for python, flag in (
+        ("pass timesteps=", "pass --timesteps N"),
+        ("pass dt=", "pass --dt SECONDS"),
+        ("pass reset='subtract'", "pass --reset subtract"),
+    ):
+        message = message.replace(python, flag)
+    return message
 
 
 def cmd_export(args: argparse.Namespace) -> None:
@@ -101,12 +112,16 @@ def cmd_export(args: argparse.Namespace) -> None:
 
 
 def cmd_import(args: argparse.Namespace) -> None:
-    try:
-        net = read_nir(args.graph, args.timesteps, args.dt)
-    except NIRImportError as err:
-        raise SystemExit(f"error: {_cli_words(str(err))}") from err
-    except (OSError, KeyError) as err:
-        raise SystemExit(f"error: cannot read {args.graph} as a NIR file: {err}") from err
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        try:
+            net = read_nir(args.graph, args.timesteps, args.dt, args.reset)
+        except NIRImportError as err:
+            raise SystemExit(f"error: {_cli_words(str(err))}") from err
+        except (OSError, KeyError, ValueError) as err:
+            raise SystemExit(f"error: cannot read {args.graph} as a NIR file: {err}") from err
+    for w in caught:
+        print(f"note: {_cli_words(str(w.message))}")
     path = save_net(net, args.out)
     print(f"wrote {path}: {net.timesteps} steps, input {net.input.shape}")
     report = net.report

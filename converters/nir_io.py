@@ -59,6 +59,7 @@ IF of gain r and threshold theta standing for ``relu(r (W x + b)) / theta``.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import graphlib
 import os
 import warnings
@@ -75,6 +76,7 @@ from .chips.loihi import (
     INPUT_RANGE,
     MANT_SCALE,
     MANT_SHIFT,
+    RESETS,
     V_MAX,
     WEIGHT_EXP_RANGE,
     WEIGHT_MANT_RANGE,
@@ -85,6 +87,7 @@ from .chips.loihi import (
     QuantizationReport,
 )
 from .graph import Add, AvgPool2d, Conv2d, Dense, Flatten, Graph, Input
+from .nir_quirks import NIRImportError, input_shape, per_neuron, read_graph, reset_note
 from .populations import AffineMap, conv_matrix, pool_matrix
 
 __all__ = [
@@ -113,10 +116,6 @@ V_UNITS = 2**18  # an imported layer's threshold in Loihi units: v clips at 32 t
 
 class NIRExportError(ValueError):
     """A network, or a part of it, that NIR cannot express."""
-
-
-class NIRImportError(ValueError):
-    """A NIR graph that neuroemu cannot read as a LoihiNet."""
 
 
 def _key(name: str) -> str:
@@ -521,15 +520,25 @@ def write_nir(net: LoihiNet, path: str | os.PathLike, strict: bool = False, **st
 
 
 def read_nir(
-    path: str | os.PathLike, timesteps: int | None = None, dt: float | None = None
+    path: str | os.PathLike,
+    timesteps: int | None = None,
+    dt: float | None = None,
+    reset: str | None = None,
 ) -> LoihiNet:
-    """Read a NIR HDF5 file into a LoihiNet with :func:`from_nir`."""
-    import nir
+    """Read a NIR HDF5 file into a LoihiNet with :func:`from_nir`.
 
-    return from_nir(nir.read(path), timesteps, dt)
+    A file that nir's own type check refuses is read without it, with a warning
+    (:mod:`converters.nir_quirks`).
+    """
+    graph, note = read_graph(path)
+    if note:
+        warnings.warn(note, stacklevel=2)
+    return from_nir(graph, timesteps, dt, reset)
 
 
-def from_nir(graph, timesteps: int | None = None, dt: float | None = None) -> LoihiNet:
+def from_nir(
+    graph, timesteps: int | None = None, dt: float | None = None, reset: str | None = None
+) -> LoihiNet:
     """Read a NIR graph of IF / LIF / CubaLIF nodes and linear edges into a LoihiNet.
 
     Parameters
@@ -546,6 +555,10 @@ def from_nir(graph, timesteps: int | None = None, dt: float | None = None) -> Lo
         The graph's time per step (snntorch writes its graphs for 1e-4, sinabs for 1);
         default: the graph's ``dt`` metadata, else 1 for neuroemu's graphs. Required for
         other graphs with LIF or CubaLIF nodes.
+    reset
+        ``"zero"`` or ``"subtract"`` for every layer of another tool's graph (sinabs' IAF
+        subtracts); default: reset to zero, with a warning where IF or LIF nodes are read so.
+        neuroemu's own graphs keep the reset their metadata names.
 
     Raises
     ------
@@ -554,6 +567,8 @@ def from_nir(graph, timesteps: int | None = None, dt: float | None = None) -> Lo
     """
     import nir
 
+    if reset is not None and reset not in RESETS:
+        raise NIRImportError(f"reset {reset!r} is not one of {RESETS}")
     meta = {k: _plain(v) for k, v in (graph.metadata or {}).items()}
     steps = timesteps if timesteps is not None else meta.get("timesteps")
     if steps is None:
@@ -573,9 +588,14 @@ def from_nir(graph, timesteps: int | None = None, dt: float | None = None) -> Lo
     population = _population_key(nir, graph, inputs[0], neurons)
     own = population is not None or meta.get("target") == "loihi"
     step = _time_step(nir, graph, dt, meta, own)
-    build = _loihi_net if own else _quantized_net
+    if own:
+        with _reading(inputs[0], graph.nodes[inputs[0]]):
+            return _loihi_net(graph, inputs[0], population, neurons, (int(steps), step))
+    plain = [k for k, _ in neurons if isinstance(graph.nodes[k], nir.IF | nir.LIF)]
+    if reset is None and plain:
+        warnings.warn(reset_note(plain), stacklevel=2)
     with _reading(inputs[0], graph.nodes[inputs[0]]):
-        return build(graph, inputs[0], population, neurons, (int(steps), step))
+        return _quantized_net(graph, inputs[0], neurons, (int(steps), step), reset or "zero")
 
 
 def _neuron_inputs(nir, graph, neuron_kinds) -> list[tuple[str, AffineMap]]:
@@ -587,7 +607,7 @@ def _neuron_inputs(nir, graph, neuron_kinds) -> list[tuple[str, AffineMap]]:
         node = graph.nodes[key]
         with _reading(key, node):
             if isinstance(node, nir.Input):
-                values[key] = AffineMap.identity(key, _shape(node.input_type["input"]))
+                values[key] = AffineMap.identity(key, input_shape(key, node.input_type["input"]))
                 continue
             if not preds[key]:
                 raise NIRImportError(f"node {key!r} has no input edge")
@@ -702,10 +722,6 @@ def _integer(value: float, what: str, key: str) -> int:
     return int(round(value))
 
 
-def _shape(value) -> tuple[int, ...]:
-    return tuple(int(s) for s in np.atleast_1d(np.asarray(value)))
-
-
 def _time_step(nir, graph, dt, meta: dict, own: bool) -> float:
     if dt is not None:
         return float(dt)
@@ -749,7 +765,7 @@ def _input(graph, input_key: str, population: str | None) -> LoihiInput:
         name = str(pop_meta.get("layer", population))
     else:
         name = str(meta.get("layer", _layer_name(input_key)))
-    shape = _shape(node.input_type["input"])
+    shape = input_shape(input_key, node.input_type["input"])
     return LoihiInput(shape, "bias", float(meta.get("scale", 1.0)), name)
 
 
@@ -789,7 +805,7 @@ def _dynamics(node, incoming: AffineMap, dt: float, key: str) -> tuple:
 
     def full(value, what: str) -> np.ndarray:
         try:
-            return np.broadcast_to(np.asarray(value, np.float64), incoming.shape).ravel()
+            return per_neuron(value, incoming.shape)
         except ValueError as err:
             raise NIRImportError(
                 f"node {key!r}: {what} of shape {np.shape(value)} does not fit its input "
@@ -858,7 +874,7 @@ def _layer(key, node, node_meta, incoming: AffineMap, names: dict[str, str], dyn
     )
 
 
-def _quantized_net(graph, input_key: str, population, neurons, timing) -> LoihiNet:
+def _quantized_net(graph, input_key: str, neurons, timing, reset: str) -> LoihiNet:
     """A graph of float values from another tool, quantized onto Loihi's grid."""
     steps, dt = timing
     net_input = _input(graph, input_key, None)
@@ -869,7 +885,8 @@ def _quantized_net(graph, input_key: str, population, neurons, timing) -> LoihiN
         names[key] = _layer_name(key)
         with _reading(key, graph.nodes[key]):
             dyn = _dynamics(graph.nodes[key], incoming, dt, key)
-            layers.append(_quantized_layer(key, graph.nodes[key], incoming, names, dyn, report))
+            layer = _quantized_layer(key, graph.nodes[key], incoming, names, dyn, report)
+            layers.append(dataclasses.replace(layer, reset=reset))
     return LoihiNet(net_input, layers, steps, report)
 
 
@@ -877,7 +894,7 @@ def _quantized_layer(key, node, incoming: AffineMap, names, dyn, report) -> Loih
     """The layer of NIR neuron ``node`` in Loihi units: its threshold becomes ``vth``."""
     decay_u, decay_v, gain, bias = dyn
     size = int(np.prod(incoming.shape))
-    theta = np.broadcast_to(np.asarray(node.v_threshold, np.float64), incoming.shape).ravel()
+    theta = per_neuron(node.v_threshold, incoming.shape)
     if np.any(theta <= 0):
         raise NIRImportError(f"node {key!r} has a threshold <= 0; Loihi thresholds are positive")
     maps = {}
@@ -1014,7 +1031,7 @@ def nir_to_graph(graph) -> Graph:
     for key in _topological(graph):
         node = graph.nodes[key]
         if isinstance(node, nir.Input):
-            made[key] = Input(key, tuple(int(s) for s in node.input_type["input"]))
+            made[key] = Input(key, input_shape(key, node.input_type["input"]))
             nodes.append(made[key])
             name_of[key] = key
             continue

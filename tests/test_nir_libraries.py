@@ -205,9 +205,32 @@ def test_sinabs_iaf_mlp_imported_and_emulated(case):
     with torch.no_grad():
         source = net(x).reshape(SAMPLES, STEPS, 10).sum(1).numpy().argmax(1)
     graph = sinabs.to_nir(net, torch.zeros(SAMPLES, 64))
-    imported = from_nir(graph, timesteps=STEPS)
+    with pytest.warns(UserWarning, match="reset='subtract'"):
+        imported = from_nir(graph, timesteps=STEPS)
     assert [(la.decay_v, la.vth_mant) for la in imported.layers] == [(0, 4096)] * 2
     check(source, emulate(imported, case["x"], case["y"]), case["y"], "sinabs IAF")
+
+
+def test_sinabs_iaf_imported_with_its_reset_by_subtraction(case):
+    sinabs = pytest.importorskip("sinabs", reason=SINABS)
+    import sinabs.layers as sl
+
+    net = torch.nn.Sequential(
+        torch.nn.Linear(64, HIDDEN),
+        sl.IAFSqueeze(batch_size=SAMPLES),
+        torch.nn.Linear(HIDDEN, 10),
+        sl.IAFSqueeze(batch_size=SAMPLES),
+    )
+    set_weights(net[0], net[2], case["weights"])
+    x = case["spikes"].permute(1, 0, 2).reshape(SAMPLES * STEPS, 64)
+    with torch.no_grad():
+        source = net(x).reshape(SAMPLES, STEPS, 10).sum(1).numpy().argmax(1)
+    graph = sinabs.to_nir(net, torch.zeros(SAMPLES, 64))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        imported = from_nir(graph, timesteps=STEPS, reset="subtract")
+    assert [la.reset for la in imported.layers] == ["subtract"] * 2
+    check(source, emulate(imported, case["x"], case["y"]), case["y"], "sinabs IAF, subtract")
 
 
 def test_norse_iaf_and_lif_box_network_imported_and_emulated(case):
@@ -233,8 +256,8 @@ def test_norse_iaf_and_lif_box_network_imported_and_emulated(case):
     # norse 1.1.0 writes tau = dt / tau_inv at its dt = 1e-3: in time units of 1e-6 per step
     imported = from_nir(graph, timesteps=STEPS, dt=1e-6)
     assert [la.decay_v for la in imported.layers] == [0, 410]
-    x = case["x"].reshape(SAMPLES, 1, 64)
-    check(source, emulate(imported, x, case["y"]), case["y"], "norse IAF + LIFBox")
+    assert imported.input.shape == (64,)  # norse's batch dimension of 1 dropped
+    check(source, emulate(imported, case["x"], case["y"]), case["y"], "norse IAF + LIFBox")
 
 
 @pytest.mark.parametrize("reset", ["subtract", "zero"])
