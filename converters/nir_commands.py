@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import warnings
 
+import numpy as np
+
 from .arguments import float_range, int_range
 from .chips.loihi import RESETS
 from .net_io import load_net, save_net
+from .nir_activity import silence_warning
 from .nir_io import (
     DEFAULT_EXPORT_DT,
     LIBRARY_IMPORT_DT,
@@ -50,6 +53,12 @@ def register(subparsers) -> None:
     export.add_argument(
         "--strict", action="store_true", help="refuse what only neuroemu's metadata keeps"
     )
+    export.add_argument(
+        "--calibration",
+        metavar="NPY",
+        help="inputs in [0, 1], (samples, *input shape), on which the exported graph must spike "
+        f"where its library runs it (default: {CHECK_SAMPLES} random inputs)",
+    )
     export.set_defaults(func=cmd_export)
     imp = commands.add_parser("import", help="read a NIR file into a LoihiNet and save it")
     imp.add_argument("graph", help="NIR file (.nir, HDF5)")
@@ -72,6 +81,7 @@ def register(subparsers) -> None:
     imp.set_defaults(func=cmd_import)
 
 
+CHECK_SAMPLES = 8  # random inputs the export is checked on without --calibration
 SATURATION_REMEDY = (
     "the emulation will count these saturations (neuroemu inspect); remedy: rescale the "
     "source network's weights against its thresholds, give the weights more bits (a larger "
@@ -109,6 +119,30 @@ def cmd_export(args: argparse.Namespace) -> None:
         f"wrote {path}: {len(net.layers)} layers, {net.timesteps} steps, neuron {args.neuron}, "
         f"dt {dt:g} s"
     )
+    import nir
+
+    x, what = _check_inputs(args.calibration, tuple(net.input.shape))
+    silent = silence_warning(nir.read(path), args.neuron, x, net.timesteps, what)
+    if silent:
+        print(f"warning: {silent}")
+
+
+def _check_inputs(calibration: str | None, shape: tuple[int, ...]) -> tuple[np.ndarray, str]:
+    """The inputs the export is checked on, and their description."""
+    if calibration is None:
+        return np.random.default_rng(0).random((CHECK_SAMPLES, *shape)), (
+            f"{CHECK_SAMPLES} random inputs"
+        )
+    try:
+        x = np.load(calibration)
+    except (OSError, ValueError) as err:
+        raise SystemExit(f"error: cannot load --calibration {calibration}: {err}") from err
+    if x.ndim < 2 or int(np.prod(x.shape[1:])) != int(np.prod(shape)):
+        raise SystemExit(
+            f"error: --calibration {calibration} has shape {x.shape}; expected "
+            f"(samples, *{shape}) with values in [0, 1]"
+        )
+    return x, f"{len(x)} calibration samples"
 
 
 def cmd_import(args: argparse.Namespace) -> None:

@@ -101,6 +101,7 @@ __all__ = [
     "NIRImportError",
     "to_nir",
     "from_nir",
+    "neuron_inputs",
     "nir_to_graph",
     "write_nir",
     "read_nir",
@@ -596,6 +597,13 @@ def from_nir(
         warnings.warn(reset_note(plain), stacklevel=2)
     with _reading(inputs[0], graph.nodes[inputs[0]]):
         return _quantized_net(graph, inputs[0], neurons, (int(steps), step), reset or "zero")
+
+
+def neuron_inputs(graph) -> list[tuple[str, AffineMap]]:
+    """Each IF / LIF / CubaLIF node of ``graph`` in order, with the affine map into it."""
+    import nir
+
+    return _neuron_inputs(nir, graph, _neuron_kinds(nir))
 
 
 def _neuron_inputs(nir, graph, neuron_kinds) -> list[tuple[str, AffineMap]]:

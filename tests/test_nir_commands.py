@@ -180,3 +180,38 @@ def test_import_of_a_cnn_that_saturates_warns_with_counts_and_remedy(tmp_path, c
     assert "warning: saturation: layer 'spk1':" in out
     assert "150 of 256 neurons can take inputs beyond +-2**21 in one step" in out  # not the border
     assert "warning: the emulation will count these saturations" in out and "remedy:" in out
+
+
+def test_export_warns_when_the_graph_is_silent_where_its_library_runs_it(tmp_path, capsys):
+    net = random_net(seed=4, timesteps=20)
+    save_net(net, tmp_path / "net.npz")
+    lif = ("--neuron", "LIF", "--spike-input")
+    call("nir", "export", tmp_path / "net.npz", tmp_path / "ok.nir", *lif)
+    assert "silent" not in capsys.readouterr().out
+    call("nir", "export", tmp_path / "net.npz", tmp_path / "dt1.nir", *lif, "--dt", "1.0")
+    out = capsys.readouterr().out
+    assert "warning: the exported graph is silent where snntorch runs it" in out
+    assert "no output spike on 8 random inputs" in out and "--dt 0.0001 (the default)" in out
+    np.save(tmp_path / "cal.npy", np.random.default_rng(5).random((3, 1, 4, 4)))
+    call(
+        "nir",
+        "export",
+        tmp_path / "net.npz",
+        tmp_path / "c.nir",
+        *lif,
+        "--dt",
+        "1.0",
+        "--calibration",
+        tmp_path / "cal.npy",
+    )
+    assert "no output spike on 3 calibration samples" in capsys.readouterr().out
+    np.save(tmp_path / "bad.npy", np.zeros((3, 7)))
+    with pytest.raises(SystemExit, match=r"--calibration .*bad.npy has shape \(3, 7\); expected"):
+        call(
+            "nir",
+            "export",
+            tmp_path / "net.npz",
+            tmp_path / "b.nir",
+            "--calibration",
+            tmp_path / "bad.npy",
+        )

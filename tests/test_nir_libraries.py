@@ -348,3 +348,28 @@ def test_sinabs_round_trip_through_neuroemu_with_default_options(case):
     out = out[0] if isinstance(out, tuple) else out
     trip = out.reshape(SAMPLES, STEPS, 10).sum(1).numpy().argmax(1)
     check(source, trip, case["y"], "sinabs round trip")
+
+
+@pytest.mark.parametrize("dt, silent", [(1.0, True), (None, False)])
+def test_export_silence_check_matches_snntorch_running_the_export(case, dt, silent):
+    """The numpy check of an LIF export at snntorch's step against snntorch's own run."""
+    pytest.importorskip("snntorch")
+    import snntorch.utils
+    from snntorch.import_nir import import_from_nir
+
+    from converters.nir_activity import output_spikes, silence_warning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        graph = to_nir(loihi_mlp(case, "zero"), neuron="LIF", dt=dt, input_population=False)
+    model = import_from_nir(graph)
+    snntorch.utils.reset(model)
+    library = counts(model, case["spikes"])
+    ours = output_spikes(graph, case["x"], STEPS, 1e-4)
+    assert (library.sum() == 0) == silent == (ours.sum() == 0)
+    warning = silence_warning(graph, "LIF", case["x"], STEPS, f"{SAMPLES} digits")
+    if silent:
+        assert "no output spike on 200 digits" in warning and "--dt 0.0001" in warning
+    else:
+        assert warning is None
+        assert np.mean(library.argmax(1) == ours.argmax(1)) >= AGREEMENT
