@@ -27,7 +27,9 @@ net's report. What the source libraries run differently is not followed:
   later through K layers). Other tools' Inputs take spike trains: neuroemu's input population
   makes them from inputs x in [0, 1] (level round(255 x), regular spikes at rate level / 255).
 - snntorch's default Leaky resets by subtraction, sinabs' IAF fires floor(v / theta) spikes
-  (v >= theta) and subtracts: their NIR nodes say reset to v_reset, which is read.
+  (v >= theta) and subtracts: their NIR nodes say reset to v_reset, which is read, with a
+  note, unless ``reset="subtract"`` (:mod:`converters.nir_quirks`, which also drops batch
+  dimensions of 1 and reads files that nir's type check refuses).
 - norse 1.1.0 writes ``tau = dt / tau_inv`` (dt = 1e-3: 1e-3 times the time constant):
   read its graphs with ``dt = 1e-6``.
 

@@ -48,7 +48,13 @@ def read_graph(path: str | os.PathLike) -> tuple[object, str | None]:
 
 def input_shape(key: str, declared) -> tuple[int, ...]:
     """The shape of one sample at Input ``key``: a leading batch dimension of 1 dropped."""
-    shape = tuple(int(s) for s in np.atleast_1d(np.asarray(declared)))
+    values = np.atleast_1d(np.asarray(declared, dtype=object))
+    if declared is None or values.size == 0 or any(v is None for v in values):
+        raise NIRImportError(
+            f"Input {key!r} declares no shape ({declared!r}); neuroemu needs the shape of one "
+            "sample, e.g. (64,) or (C, H, W)"
+        )
+    shape = tuple(int(s) for s in values)
     if len(shape) in _BATCHED_RANKS:
         if shape[0] != 1:
             raise NIRImportError(

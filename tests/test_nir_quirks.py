@@ -65,6 +65,13 @@ def test_a_batch_of_several_samples_is_refused_in_one_line():
     assert "\n" not in str(err.value)
 
 
+def test_an_input_without_a_shape_is_refused_in_one_line():
+    graph = batched_mlp()
+    graph.nodes["input"].input_type = {"input": None}
+    with pytest.raises(NIRImportError, match=r"Input 'input' declares no shape \(None\)"):
+        from_nir(graph, timesteps=10)
+
+
 def test_a_file_nir_refuses_to_type_check_is_read_with_our_own_checks(tmp_path, capsys):
     path = tmp_path / "batched.nir"
     nir.write(path, batched_mlp())
