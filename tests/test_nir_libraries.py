@@ -372,4 +372,6 @@ def test_export_silence_check_matches_snntorch_running_the_export(case, dt, sile
         assert "no output spike on 200 digits" in warning and "--dt 0.0001" in warning
     else:
         assert warning is None
-        assert np.mean(library.argmax(1) == ours.argmax(1)) >= AGREEMENT
+        agreement = float(np.mean(library.argmax(1) == ours.argmax(1)))
+        print(f"export check against snntorch: agreement {agreement:.3f}")
+        assert agreement >= AGREEMENT
