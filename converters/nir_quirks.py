@@ -36,7 +36,7 @@ def read_graph(path: str | os.PathLike) -> tuple[object, str | None]:
     try:
         return nir.read(path), None
     except ValueError as err:
-        if "type" not in str(err).lower():
+        if "type inference" not in str(err).lower():
             raise
         reason = str(err).splitlines()[0]
     graph = nir.read(path, type_check=False)
