@@ -5,9 +5,22 @@ from __future__ import annotations
 import argparse
 import warnings
 
-from .arguments import output_file
+import numpy as np
+
+from .arguments import float_range, int_range, output_file
+from .chips.loihi import RESETS
 from .net_io import load_net, save_net
-from .nir_io import NEURONS, NIRExportError, NIRImportError, read_nir, write_nir
+from .nir_activity import silence_warning
+from .nir_io import (
+    DEFAULT_EXPORT_DT,
+    LIBRARY_IMPORT_DT,
+    NEURONS,
+    NIRExportError,
+    NIRImportError,
+    read_nir,
+    saturation_risks,
+    write_nir,
+)
 
 __all__ = ["register", "cmd_export", "cmd_import"]
 
@@ -26,7 +39,11 @@ def register(subparsers) -> None:
         help="IF: IF and CubaLIF nodes (sinabs, Norse); LIF: LIF nodes (snntorch)",
     )
     export.add_argument(
-        "--dt", type=float, default=1.0, help="seconds per step in the time constants"
+        "--dt",
+        type=float_range(0, low_open=True),
+        help="seconds per step in the time constants, finite and > 0; default: the step the "
+        f"target library runs, {DEFAULT_EXPORT_DT['IF']:g} for IF (sinabs, Norse), "
+        f"{DEFAULT_EXPORT_DT['LIF']:g} for LIF (snntorch, silent at 1)",
     )
     export.add_argument(
         "--spike-input",
@@ -36,13 +53,51 @@ def register(subparsers) -> None:
     export.add_argument(
         "--strict", action="store_true", help="refuse what only neuroemu's metadata keeps"
     )
+    export.add_argument(
+        "--calibration",
+        metavar="NPY",
+        help="inputs in [0, 1], (samples, *input shape), on which the exported graph must spike "
+        f"where its library runs it (default: {CHECK_SAMPLES} random inputs)",
+    )
     export.set_defaults(func=cmd_export)
     imp = commands.add_parser("import", help="read a NIR file into a LoihiNet and save it")
     imp.add_argument("graph", help="NIR file (.nir, HDF5)")
     imp.add_argument("--out", required=True, type=output_file, help="network file to write (.npz)")
-    imp.add_argument("--timesteps", type=int, help="steps per sample (default: the graph's)")
-    imp.add_argument("--dt", type=float, help="the graph's time per step (snntorch 1e-4, sinabs 1)")
+    imp.add_argument(
+        "--timesteps", type=int_range(1), help="steps per sample, >= 1 (default: the graph's)"
+    )
+    imp.add_argument(
+        "--dt",
+        type=float_range(0, low_open=True),
+        help="the graph's time per step in seconds, > 0 (default: the graph's dt metadata): "
+        + ", ".join(f"{lib} {dt:g}" for lib, dt in LIBRARY_IMPORT_DT.items()),
+    )
+    imp.add_argument(
+        "--reset",
+        choices=RESETS,
+        help="reset of every layer of another tool's graph (default zero, NIR's; sinabs' IAF "
+        "subtracts); neuroemu's own graphs keep theirs",
+    )
     imp.set_defaults(func=cmd_import)
+
+
+CHECK_SAMPLES = 8  # random inputs the export is checked on without --calibration
+SATURATION_REMEDY = (
+    "the emulation will count these saturations (neuroemu inspect); remedy: rescale the "
+    "source network's weights against its thresholds, give the weights more bits (a larger "
+    "weight exponent), or normalize the source with a lower percentile before exporting it"
+)
+
+
+def _cli_words(message: str) -> str:
+    """A library message in the command's flags: ``pass dt=`` becomes ``pass --dt``."""
+    for python, flag in (
+        ("pass timesteps=", "pass --timesteps N"),
+        ("pass dt=", "pass --dt SECONDS"),
+        ("pass reset='subtract'", "pass --reset subtract"),
+    ):
+        message = message.replace(python, flag)
+    return message
 
 
 def cmd_export(args: argparse.Namespace) -> None:
@@ -59,16 +114,48 @@ def cmd_export(args: argparse.Namespace) -> None:
             raise SystemExit(f"error: {err}") from err
     for w in caught:
         print(f"note: {w.message}")
-    print(f"wrote {path}: {len(net.layers)} layers, {net.timesteps} steps, neuron {args.neuron}")
+    dt = DEFAULT_EXPORT_DT[args.neuron] if args.dt is None else args.dt
+    print(
+        f"wrote {path}: {len(net.layers)} layers, {net.timesteps} steps, neuron {args.neuron}, "
+        f"dt {dt:g} s"
+    )
+    import nir
+
+    x, what = _check_inputs(args.calibration, tuple(net.input.shape))
+    silent = silence_warning(nir.read(path), args.neuron, x, net.timesteps, what)
+    if silent:
+        print(f"warning: {silent}")
+
+
+def _check_inputs(calibration: str | None, shape: tuple[int, ...]) -> tuple[np.ndarray, str]:
+    """The inputs the export is checked on, and their description."""
+    if calibration is None:
+        return np.random.default_rng(0).random((CHECK_SAMPLES, *shape)), (
+            f"{CHECK_SAMPLES} random inputs"
+        )
+    try:
+        x = np.load(calibration)
+    except (OSError, ValueError) as err:
+        raise SystemExit(f"error: cannot load --calibration {calibration}: {err}") from err
+    if x.ndim < 2 or int(np.prod(x.shape[1:])) != int(np.prod(shape)):
+        raise SystemExit(
+            f"error: --calibration {calibration} has shape {x.shape}; expected "
+            f"(samples, *{shape}) with values in [0, 1]"
+        )
+    return x, f"{len(x)} calibration samples"
 
 
 def cmd_import(args: argparse.Namespace) -> None:
-    try:
-        net = read_nir(args.graph, args.timesteps, args.dt)
-    except NIRImportError as err:
-        raise SystemExit(f"error: {err}") from err
-    except (OSError, KeyError) as err:
-        raise SystemExit(f"error: cannot read {args.graph} as a NIR file: {err}") from err
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        try:
+            net = read_nir(args.graph, args.timesteps, args.dt, args.reset)
+        except NIRImportError as err:
+            raise SystemExit(f"error: {_cli_words(str(err))}") from err
+        except (OSError, KeyError, ValueError) as err:
+            raise SystemExit(f"error: cannot read {args.graph} as a NIR file: {err}") from err
+    for w in caught:
+        print(f"note: {_cli_words(str(w.message))}")
     path = save_net(net, args.out)
     print(f"wrote {path}: {net.timesteps} steps, input {net.input.shape}")
     report = net.report
@@ -80,3 +167,8 @@ def cmd_import(args: argparse.Namespace) -> None:
             f"decay_v {layer.decay_v}, reset {layer.reset}; weights clipped {clipped}, "
             f"rounded to zero {zeroed}"
         )
+    risks = saturation_risks(net)
+    for line in risks:
+        print(f"warning: saturation: {line}")
+    if risks:
+        print(f"warning: {SATURATION_REMEDY}")

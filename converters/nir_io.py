@@ -27,7 +27,9 @@ net's report. What the source libraries run differently is not followed:
   later through K layers). Other tools' Inputs take spike trains: neuroemu's input population
   makes them from inputs x in [0, 1] (level round(255 x), regular spikes at rate level / 255).
 - snntorch's default Leaky resets by subtraction, sinabs' IAF fires floor(v / theta) spikes
-  (v >= theta) and subtracts: their NIR nodes say reset to v_reset, which is read.
+  (v >= theta) and subtracts: their NIR nodes say reset to v_reset, which is read, with a
+  note, unless ``reset="subtract"`` (:mod:`converters.nir_quirks`, which also drops batch
+  dimensions of 1 and reads files that nir's type check refuses).
 - norse 1.1.0 writes ``tau = dt / tau_inv`` (dt = 1e-3: 1e-3 times the time constant):
   read its graphs with ``dt = 1e-6``.
 
@@ -59,6 +61,7 @@ IF of gain r and threshold theta standing for ``relu(r (W x + b)) / theta``.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import graphlib
 import os
 import warnings
@@ -72,8 +75,11 @@ from .chips.loihi import (
     BIAS_MANT_RANGE,
     DECAY_ONE,
     INPUT_LEVELS,
+    INPUT_RANGE,
     MANT_SCALE,
     MANT_SHIFT,
+    RESETS,
+    V_MAX,
     WEIGHT_EXP_RANGE,
     WEIGHT_MANT_RANGE,
     LoihiInput,
@@ -83,30 +89,36 @@ from .chips.loihi import (
     QuantizationReport,
 )
 from .graph import Add, AvgPool2d, Conv2d, Dense, Flatten, Graph, Input
+from .nir_quirks import NIRImportError, input_shape, per_neuron, read_graph, reset_note
 from .populations import AffineMap, conv_matrix, pool_matrix
 
 __all__ = [
     "NEURONS",
     "V_UNITS",
+    "DEFAULT_EXPORT_DT",
+    "LIBRARY_IMPORT_DT",
+    "export_dt",
+    "saturation_risks",
     "NIRExportError",
     "NIRImportError",
     "to_nir",
     "from_nir",
+    "neuron_inputs",
     "nir_to_graph",
     "write_nir",
     "read_nir",
 ]
 
 _RESERVED = ("input", "output")
+# the time step each target library runs an exported graph at (to_nir's default)
+DEFAULT_EXPORT_DT = {"IF": 1.0, "LIF": 1e-4}
+# the dt to read other libraries' graphs at (from_nir's dt)
+LIBRARY_IMPORT_DT = {"snntorch": 1e-4, "sinabs": 1.0, "norse": 1e-6}
 V_UNITS = 2**18  # an imported layer's threshold in Loihi units: v clips at 32 thresholds
 
 
 class NIRExportError(ValueError):
     """A network, or a part of it, that NIR cannot express."""
-
-
-class NIRImportError(ValueError):
-    """A NIR graph that neuroemu cannot read as a LoihiNet."""
 
 
 def _key(name: str) -> str:
@@ -192,7 +204,7 @@ def to_nir(
     net: LoihiNet,
     strict: bool = False,
     neuron: str = "IF",
-    dt: float = 1.0,
+    dt: float | None = None,
     input_population: bool = True,
 ):
     """Describe ``net`` as a ``nir.NIRGraph`` (see the module docstring for the mapping).
@@ -209,13 +221,17 @@ def to_nir(
         Norse); ``"LIF"``: every layer as a ``nir.LIF`` (snntorch, which reads IF as a
         leaky neuron of beta 0.9).
     dt
-        Seconds per Loihi step in the graph's time constants (snntorch reads 1e-4).
+        Seconds per Loihi step in the graph's time constants; default
+        ``DEFAULT_EXPORT_DT[neuron]``, the step the target library runs: 1 for IF (sinabs
+        counts in steps), 1e-4 for LIF (snntorch; at dt = 1 its network is silent).
+        Must be finite and > 0.
     input_population
         Write the bias-driven input population as an IF node fed by the input levels;
         without it the graph's Input takes the population's spike trains.
     """
     import nir
 
+    dt = export_dt(neuron, dt)
     _check_exportable(net, neuron)
     _check_expressible(net, strict, input_population)
     shapes = {net.input.name: tuple(net.input.shape)}
@@ -461,6 +477,42 @@ def _strides(size_in: int, size_out: int) -> list[int]:
     return sorted({max(1, size_in // size_out), max(1, -(-size_in // size_out))})
 
 
+def export_dt(neuron: str, dt: float | None) -> float:
+    """``dt``, or the target library's step for ``neuron``; NIRExportError unless finite and > 0."""
+    if neuron not in DEFAULT_EXPORT_DT:
+        raise NIRExportError(f"neuron {neuron!r} is not one of {list(DEFAULT_EXPORT_DT)}")
+    value = DEFAULT_EXPORT_DT[neuron] if dt is None else float(dt)
+    if not np.isfinite(value) or value <= 0:
+        raise NIRExportError(f"dt must be a finite number of seconds > 0, got {dt!r}")
+    return value
+
+
+def saturation_risks(net: LoihiNet) -> list[str]:
+    """What an imported network's weights can saturate, per layer, worst case (all inputs spike).
+
+    Counts the weights clipped to the mantissa range, the neurons whose inputs of one step can
+    sum beyond +-2**21 (undefined on the chip: emulation and chip may part) and those whose
+    inputs of one step alone can reach v's clip at 2**23 - 1 (the chip's own arithmetic).
+    """
+    out = []
+    for layer in net.layers:
+        pos, neg = np.zeros(layer.size), np.zeros(layer.size)
+        for p in layer.projections:
+            w = p.weight_eff.astype(np.float64)
+            np.add.at(pos, p.post, np.maximum(w, 0))
+            np.add.at(neg, p.post, np.minimum(w, 0))
+        overflow = int(np.count_nonzero((pos >= INPUT_RANGE) | (neg < -INPUT_RANGE)))
+        clip = int(np.count_nonzero((pos > V_MAX) | (neg < -V_MAX)))
+        clipped = net.report.clipped_weights.get(layer.name, 0)
+        if overflow or clip or clipped:
+            out.append(
+                f"layer {layer.name!r}: {clipped} weights clipped to Loihi's mantissa range; "
+                f"{overflow} of {layer.size} neurons can take inputs beyond +-2**21 in one step "
+                f"(undefined on the chip), {clip} can reach v's clip at 2**23 - 1 in one step"
+            )
+    return out
+
+
 def write_nir(net: LoihiNet, path: str | os.PathLike, strict: bool = False, **style) -> Path:
     """Export ``net`` with :func:`to_nir` (``style``: its neuron, dt, input_population)."""
     import nir
@@ -471,15 +523,25 @@ def write_nir(net: LoihiNet, path: str | os.PathLike, strict: bool = False, **st
 
 
 def read_nir(
-    path: str | os.PathLike, timesteps: int | None = None, dt: float | None = None
+    path: str | os.PathLike,
+    timesteps: int | None = None,
+    dt: float | None = None,
+    reset: str | None = None,
 ) -> LoihiNet:
-    """Read a NIR HDF5 file into a LoihiNet with :func:`from_nir`."""
-    import nir
+    """Read a NIR HDF5 file into a LoihiNet with :func:`from_nir`.
 
-    return from_nir(nir.read(path), timesteps, dt)
+    A file that nir's own type check refuses is read without it, with a warning
+    (:mod:`converters.nir_quirks`).
+    """
+    graph, note = read_graph(path)
+    if note:
+        warnings.warn(note, stacklevel=2)
+    return from_nir(graph, timesteps, dt, reset)
 
 
-def from_nir(graph, timesteps: int | None = None, dt: float | None = None) -> LoihiNet:
+def from_nir(
+    graph, timesteps: int | None = None, dt: float | None = None, reset: str | None = None
+) -> LoihiNet:
     """Read a NIR graph of IF / LIF / CubaLIF nodes and linear edges into a LoihiNet.
 
     Parameters
@@ -496,6 +558,10 @@ def from_nir(graph, timesteps: int | None = None, dt: float | None = None) -> Lo
         The graph's time per step (snntorch writes its graphs for 1e-4, sinabs for 1);
         default: the graph's ``dt`` metadata, else 1 for neuroemu's graphs. Required for
         other graphs with LIF or CubaLIF nodes.
+    reset
+        ``"zero"`` or ``"subtract"`` for every layer of another tool's graph (sinabs' IAF
+        subtracts); default: reset to zero, with a warning where IF or LIF nodes are read so.
+        neuroemu's own graphs keep the reset their metadata names.
 
     Raises
     ------
@@ -504,6 +570,8 @@ def from_nir(graph, timesteps: int | None = None, dt: float | None = None) -> Lo
     """
     import nir
 
+    if reset is not None and reset not in RESETS:
+        raise NIRImportError(f"reset {reset!r} is not one of {RESETS}")
     meta = {k: _plain(v) for k, v in (graph.metadata or {}).items()}
     steps = timesteps if timesteps is not None else meta.get("timesteps")
     if steps is None:
@@ -523,9 +591,21 @@ def from_nir(graph, timesteps: int | None = None, dt: float | None = None) -> Lo
     population = _population_key(nir, graph, inputs[0], neurons)
     own = population is not None or meta.get("target") == "loihi"
     step = _time_step(nir, graph, dt, meta, own)
-    build = _loihi_net if own else _quantized_net
+    if own:
+        with _reading(inputs[0], graph.nodes[inputs[0]]):
+            return _loihi_net(graph, inputs[0], population, neurons, (int(steps), step))
+    plain = [k for k, _ in neurons if isinstance(graph.nodes[k], nir.IF | nir.LIF)]
+    if reset is None and plain:
+        warnings.warn(reset_note(plain), stacklevel=2)
     with _reading(inputs[0], graph.nodes[inputs[0]]):
-        return build(graph, inputs[0], population, neurons, (int(steps), step))
+        return _quantized_net(graph, inputs[0], neurons, (int(steps), step), reset or "zero")
+
+
+def neuron_inputs(graph) -> list[tuple[str, AffineMap]]:
+    """Each IF / LIF / CubaLIF node of ``graph`` in order, with the affine map into it."""
+    import nir
+
+    return _neuron_inputs(nir, graph, _neuron_kinds(nir))
 
 
 def _neuron_inputs(nir, graph, neuron_kinds) -> list[tuple[str, AffineMap]]:
@@ -537,7 +617,7 @@ def _neuron_inputs(nir, graph, neuron_kinds) -> list[tuple[str, AffineMap]]:
         node = graph.nodes[key]
         with _reading(key, node):
             if isinstance(node, nir.Input):
-                values[key] = AffineMap.identity(key, _shape(node.input_type["input"]))
+                values[key] = AffineMap.identity(key, input_shape(key, node.input_type["input"]))
                 continue
             if not preds[key]:
                 raise NIRImportError(f"node {key!r} has no input edge")
@@ -652,10 +732,6 @@ def _integer(value: float, what: str, key: str) -> int:
     return int(round(value))
 
 
-def _shape(value) -> tuple[int, ...]:
-    return tuple(int(s) for s in np.atleast_1d(np.asarray(value)))
-
-
 def _time_step(nir, graph, dt, meta: dict, own: bool) -> float:
     if dt is not None:
         return float(dt)
@@ -699,7 +775,7 @@ def _input(graph, input_key: str, population: str | None) -> LoihiInput:
         name = str(pop_meta.get("layer", population))
     else:
         name = str(meta.get("layer", _layer_name(input_key)))
-    shape = _shape(node.input_type["input"])
+    shape = input_shape(input_key, node.input_type["input"])
     return LoihiInput(shape, "bias", float(meta.get("scale", 1.0)), name)
 
 
@@ -739,7 +815,7 @@ def _dynamics(node, incoming: AffineMap, dt: float, key: str) -> tuple:
 
     def full(value, what: str) -> np.ndarray:
         try:
-            return np.broadcast_to(np.asarray(value, np.float64), incoming.shape).ravel()
+            return per_neuron(value, incoming.shape)
         except ValueError as err:
             raise NIRImportError(
                 f"node {key!r}: {what} of shape {np.shape(value)} does not fit its input "
@@ -808,7 +884,7 @@ def _layer(key, node, node_meta, incoming: AffineMap, names: dict[str, str], dyn
     )
 
 
-def _quantized_net(graph, input_key: str, population, neurons, timing) -> LoihiNet:
+def _quantized_net(graph, input_key: str, neurons, timing, reset: str) -> LoihiNet:
     """A graph of float values from another tool, quantized onto Loihi's grid."""
     steps, dt = timing
     net_input = _input(graph, input_key, None)
@@ -819,7 +895,8 @@ def _quantized_net(graph, input_key: str, population, neurons, timing) -> LoihiN
         names[key] = _layer_name(key)
         with _reading(key, graph.nodes[key]):
             dyn = _dynamics(graph.nodes[key], incoming, dt, key)
-            layers.append(_quantized_layer(key, graph.nodes[key], incoming, names, dyn, report))
+            layer = _quantized_layer(key, graph.nodes[key], incoming, names, dyn, report)
+            layers.append(dataclasses.replace(layer, reset=reset))
     return LoihiNet(net_input, layers, steps, report)
 
 
@@ -827,7 +904,7 @@ def _quantized_layer(key, node, incoming: AffineMap, names, dyn, report) -> Loih
     """The layer of NIR neuron ``node`` in Loihi units: its threshold becomes ``vth``."""
     decay_u, decay_v, gain, bias = dyn
     size = int(np.prod(incoming.shape))
-    theta = np.broadcast_to(np.asarray(node.v_threshold, np.float64), incoming.shape).ravel()
+    theta = per_neuron(node.v_threshold, incoming.shape)
     if np.any(theta <= 0):
         raise NIRImportError(f"node {key!r} has a threshold <= 0; Loihi thresholds are positive")
     maps = {}
@@ -964,7 +1041,7 @@ def nir_to_graph(graph) -> Graph:
     for key in _topological(graph):
         node = graph.nodes[key]
         if isinstance(node, nir.Input):
-            made[key] = Input(key, tuple(int(s) for s in node.input_type["input"]))
+            made[key] = Input(key, input_shape(key, node.input_type["input"]))
             nodes.append(made[key])
             name_of[key] = key
             continue

@@ -1,5 +1,7 @@
 """Analysis of spike traces: per-layer summaries, comparison of two runs, accuracy against steps.
 
+NeuroBench's metrics of a run (:func:`neurobench_metrics`) live in :mod:`emu.neurobench_metrics`.
+
 Every function takes a trace Dataset as :func:`emu.open_traces` or :func:`emu.load_traces`
 returns it and reads these names (docs/design.md, "Spike traces")::
 
@@ -21,8 +23,9 @@ import dask
 import numpy as np
 import xarray as xr
 
+from .neurobench_metrics import NeuroBenchMetrics, neurobench_metrics
 from .trace_access import event_blocks, missing_samples
-from .trace_stats import labelled_accuracy, layer_names
+from .trace_stats import is_akida, labelled_accuracy, layer_names
 
 __all__ = [
     "LayerSummary",
@@ -33,6 +36,8 @@ __all__ = [
     "compare",
     "accuracy_vs_steps",
     "first_spike_steps",
+    "NeuroBenchMetrics",
+    "neurobench_metrics",
 ]
 
 _BLOCK_CELLS = 1 << 24  # (sample, neuron) cells per pass of first_spike_steps
@@ -75,10 +80,10 @@ class LayerComparison:
     """One layer of two runs on their common samples (b minus a)."""
 
     name: str
-    spikes_per_sample_a: float
+    spikes_per_sample_a: float  # Akida: sum of activation values per sample
     spikes_per_sample_b: float
-    rate_a: float
-    rate_b: float
+    rate_a: float | None  # spikes per neuron per step (None for one-shot Akida layers)
+    rate_b: float | None
     mean_abs_count_diff: float  # per neuron and sample
     identical_fraction: float  # fraction of (sample, neuron) counts equal in both
 
@@ -93,6 +98,7 @@ class Comparison:
     accuracy_a: float | None
     accuracy_b: float | None
     layers: list[LayerComparison] = field(default_factory=list)
+    target: str = "unknown"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -112,7 +118,7 @@ def summary(tr: xr.Dataset) -> RunSummary:
         (without them ``first_spike_latency`` is None).
     """
     layers = layer_names(tr)
-    akida = str(tr.attrs.get("target", "")) == "akida"
+    akida = is_akida(tr)
     lazy = {}
     for name in layers:
         counts = tr[f"spike_count_{name}"]
@@ -254,13 +260,14 @@ def compare(tr_a: xr.Dataset, tr_b: xr.Dataset) -> Comparison:
         prediction_agreement=float(np.mean(pa == pb)),
         accuracy_a=labelled_accuracy(pa, ya)[0],
         accuracy_b=labelled_accuracy(pb, yb)[0],
+        target=str(tr_a.attrs.get("target", "unknown")),
     )
+    akida = is_akida(tr_a)
     for name in la:
         sa, sb, diff, same = (float(v) for v in values[name])
         n = tr_a.sizes[f"neuron_{name}"]
-        out.layers.append(
-            LayerComparison(name, sa, sb, sa / (n * steps_a), sb / (n * steps_b), diff, same)
-        )
+        rate_a, rate_b = (None, None) if akida else (sa / (n * steps_a), sb / (n * steps_b))
+        out.layers.append(LayerComparison(name, sa, sb, rate_a, rate_b, diff, same))
     return out
 
 

@@ -12,9 +12,17 @@ import numpy as np
 from converters.arguments import int_range
 
 from . import analysis
+from .neurobench_metrics import NeuroBenchMetrics, neurobench_metrics
 from .trace_access import PartialRunWarning, open_traces
+from .trace_stats import saturation_lines
 
-__all__ = ["register", "format_summary", "format_comparison", "out_of_range_line"]
+__all__ = [
+    "register",
+    "format_summary",
+    "format_comparison",
+    "format_neurobench",
+    "out_of_range_line",
+]
 
 
 def register(subparsers) -> None:
@@ -26,6 +34,13 @@ def register(subparsers) -> None:
     inspect.add_argument("--plots", metavar="DIR", help="also write PNG plots into DIR")
     inspect.add_argument(
         "--sample", type=int_range(0), help="sample of the raster plot (default: the first)"
+    )
+    inspect.add_argument(
+        "--net",
+        metavar="NET",
+        help="the network the traces were recorded from (.npz): adds NeuroBench's metrics "
+        "that need the weights (Footprint, ConnectionSparsity, SynapticOperations, "
+        "NeuronOperations)",
     )
     inspect.add_argument("--json", action="store_true", help="print JSON instead of a table")
     inspect.set_defaults(func=cmd_inspect)
@@ -45,6 +60,12 @@ def _open(path: str):
 def cmd_inspect(args: argparse.Namespace) -> None:
     tr = _open(args.traces)
     result = analysis.summary(tr)
+    net = None
+    if args.net:
+        from converters.net_io import load_net
+
+        net = load_net(args.net)
+    bench = neurobench_metrics(tr, net)
     plots = []
     if args.plots:
         from .plot import all_plots
@@ -52,7 +73,7 @@ def cmd_inspect(args: argparse.Namespace) -> None:
         plots = [str(p) for p in all_plots(tr, args.plots, args.sample)]
     outside = tr["input_out_of_range"].values if "input_out_of_range" in tr else None
     if args.json:
-        extra = {"plots": plots}
+        extra = {"plots": plots, "neurobench": bench.to_dict()}
         if outside is not None:
             extra["input_out_of_range"] = {
                 "range": json.loads(tr.attrs.get("input_range", "[0, 1]")),
@@ -62,9 +83,13 @@ def cmd_inspect(args: argparse.Namespace) -> None:
         print(json.dumps(result.to_dict() | extra, indent=2))
         return
     print(format_summary(result, args.traces))
+    for line in saturation_lines(tr):
+        print(line)
     line = out_of_range_line(tr)
     if line:
         print(line)
+    print()
+    print(format_neurobench(bench))
     for p in plots:
         print(f"plot: {p}")
 
@@ -136,6 +161,8 @@ def format_summary(s: analysis.RunSummary, name: str = "") -> str:
         head.append(
             "missing     " + ", ".join(f"{a}..{b}" for a, b in s.missing_samples) + " (partial run)"
         )
+    if s.target == "akida":
+        return "\n".join(head) + "\n\n" + _akida_table(s)
     rows = [
         (
             layer.name,
@@ -164,6 +191,45 @@ def format_summary(s: analysis.RunSummary, name: str = "") -> str:
     return "\n".join(head) + "\n\n" + _table(header, rows)
 
 
+def _akida_table(s: analysis.RunSummary) -> str:
+    """Akida's columns: events (non-zero activations) and activation sums, one frame."""
+    rows = [
+        (
+            layer.name,
+            layer.neurons,
+            layer.nonzero_per_sample,
+            _percent(layer.nonzero_per_sample / layer.neurons),
+            layer.spikes_per_sample,
+            _percent(layer.silent_fraction),
+            layer.saturation.get("v_clip", 0),
+        )
+        for layer in s.layers
+    ]
+    header = (
+        "layer",
+        "neurons",
+        "events/sample",
+        "active",
+        "activation sum/sample",
+        "silent",
+        "potential saturations",
+    )
+    return _table(header, rows)
+
+
+def format_neurobench(m: NeuroBenchMetrics) -> str:
+    """NeuroBench's metrics under its names, per sample, then the chip's own counts."""
+    rows = []
+    for name, value in m.metrics.items():
+        if isinstance(value, dict):
+            rows += [(f"{name} {k}", v) for k, v in value.items()]
+        else:
+            rows.append((name, _percent(value) if "Sparsity" in name else value))
+    rows += [(f"{m.target} {k}", v) for k, v in m.chip.items()]
+    text = _table(("NeuroBench metric (per sample)", "value"), rows)
+    return "\n".join([text, *(f"note: {n}" for n in m.notes)])
+
+
 def format_comparison(c: analysis.Comparison, name_a: str = "a", name_b: str = "b") -> str:
     """A human-readable table of :func:`emu.analysis.compare`."""
     head = [
@@ -173,27 +239,27 @@ def format_comparison(c: analysis.Comparison, name_a: str = "a", name_b: str = "
         f"predictions {_percent(c.prediction_agreement)} agree",
         f"accuracy    a {_percent(c.accuracy_a)}   b {_percent(c.accuracy_b)}",
     ]
+    akida = c.target == "akida"
     rows = [
         (
             layer.name,
             layer.spikes_per_sample_a,
             layer.spikes_per_sample_b,
             layer.spikes_per_sample_b - layer.spikes_per_sample_a,
-            layer.rate_a,
-            layer.rate_b,
+            *(() if akida else (layer.rate_a, layer.rate_b)),
             layer.mean_abs_count_diff,
             _percent(layer.identical_fraction),
         )
         for layer in c.layers
     ]
+    amount = "activation sum/sample" if akida else "spikes/sample"
     header = (
         "layer",
-        "spikes/sample a",
-        "spikes/sample b",
+        f"{amount} a",
+        f"{amount} b",
         "b - a",
-        "rate a",
-        "rate b",
-        "mean |diff|",
+        *(() if akida else ("rate a", "rate b")),
+        "mean |diff|" if not akida else "mean |activation diff|",
         "identical",
     )
     return "\n".join(head) + "\n\n" + _table(header, rows)

@@ -36,6 +36,7 @@ import numpy as np
 import xarray as xr
 
 from converters.chips.akida import AkidaLayer, AkidaNet, potentials
+from emu.neurobench_metrics import akida_synaptic_ops
 from emu.trace_stats import accuracy, count_array
 
 from .akida_mapping import Mapping, map_network
@@ -149,12 +150,7 @@ def synaptic_ops(layer: AkidaLayer, inputs: np.ndarray) -> np.ndarray:
 
     ``inputs`` are the layer's integer inputs (N, H, W, C).
     """
-    events = (np.asarray(inputs) != 0).astype(np.int64)
-    if layer.kind == "dense":
-        flat = events.transpose(0, 3, 2, 1).reshape(len(events), -1)  # row h + H (w + W c)
-        return flat @ (layer.weights != 0).sum(1).astype(np.int64)
-    p, _ = potentials(events, _ones(layer))
-    return p.reshape(len(events), -1).sum(1)
+    return akida_synaptic_ops(layer, inputs)
 
 
 def _outputs_before_pooling(layer: AkidaLayer) -> int:

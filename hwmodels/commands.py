@@ -88,6 +88,7 @@ def cmd_estimate(args: argparse.Namespace) -> None:
     """Estimate one trace file and print (and optionally save) the result."""
     from converters.net_io import load_net
     from emu import load_traces
+    from emu.neurobench_metrics import neurobench_metrics
 
     from . import akida, loihi
     from .constants import load_constants
@@ -107,6 +108,7 @@ def cmd_estimate(args: argparse.Namespace) -> None:
         result = akida.estimate(net, traces, constants, args.rate, label=label)
     else:
         raise ValueError(f"{args.traces} has target {target!r}; expected loihi or akida")
+    result.details["neurobench"] = neurobench_metrics(traces, net).to_dict()
     print(result.summary())
     if args.out:
         print(f"wrote {result.save(args.out)}")

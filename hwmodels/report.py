@@ -138,6 +138,7 @@ def _text(rows: list[dict], estimates: Sequence[Estimate], extra: list[str]) -> 
         if over:
             lines.append(f"  overridden: {', '.join(over)}")
         lines += [f"  assumes: {a}" for a in e.assumptions]
+        lines += [f"  {w}" for w in e.warnings]  # saturation counts, in words
     if extra:
         lines.append("")
         lines += extra
@@ -219,7 +220,8 @@ def compare(
     estimates
         Estimates of any platforms; the NCS2 one (if any) is the ratios' reference.
     out_dir
-        Directory for ``comparison.txt``, ``.csv``, ``.json`` and the PNGs.
+        Directory for ``comparison.txt``, ``.csv``, ``.json`` and the PNGs; the JSON's
+        ``neurobench`` maps each estimate's label to NeuroBench's metrics of its traces.
     traces
         An HDF5 trace file; adds a spike raster (when it holds events) and per-layer activity.
     notes
@@ -245,8 +247,12 @@ def compare(
         writer = csv.DictWriter(f, fieldnames=COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
+    neurobench = {e.label: e.details["neurobench"] for e in estimates if "neurobench" in e.details}
     files[2].write_text(
-        json.dumps({"rows": rows, "estimates": [e.to_dict() for e in estimates]}, indent=1)
+        json.dumps(
+            {"rows": rows, "estimates": [e.to_dict() for e in estimates], "neurobench": neurobench},
+            indent=1,
+        )
     )
     files.append(_bars(estimates, out / "energy_power.png"))
     curve = _accuracy_vs_timesteps(estimates, out / "accuracy_vs_timesteps.png")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from emu.trace_stats import layer_names
+from emu.trace_stats import layer_names, saturation_lines
 
 __all__ = ["TraceMismatchError", "check_traces", "saturation_warnings"]
 
@@ -67,18 +67,10 @@ def _layer_sizes(net) -> dict[str, int]:
 
 
 def saturation_warnings(traces: xr.Dataset) -> list[str]:
-    """One line per layer whose traces counted u wraps, v clips or input overflows."""
-    if "saturation" not in traces.variables:
-        return []
-    sat = traces["saturation"]
-    kinds = [str(k) for k in sat["kind"].values] if "kind" in sat.coords else []
-    out = []
-    for i, layer in enumerate(layer_names(traces)):
-        hits = {k: int(v) for k, v in zip(kinds, sat.values[i], strict=False) if v}
-        if hits:
-            said = ", ".join(f"{v} {k.replace('_', ' ')}s" for k, v in hits.items())
-            out.append(
-                f"layer {layer!r} saturated: {said}; the counts, and the estimate, "
-                "come from arithmetic that differs from the chip's"
-            )
-    return out
+    """One line per layer whose traces counted saturations, then the remedy.
+
+    The words say which counts are the chip's own arithmetic (v clips, Akida's 20-bit
+    potentials) and which mark where the emulation and a chip may part (u wraps, undefined
+    input overflows); see :func:`emu.trace_stats.saturation_lines`.
+    """
+    return saturation_lines(traces)

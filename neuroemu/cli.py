@@ -44,7 +44,9 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 def _add_demo(sub) -> None:
     demo = sub.add_parser(
-        "demo", help="train, convert and emulate a small CNN on scikit-learn's digits"
+        "demo",
+        help="load the shipped small CNN for scikit-learn's digits (trained when missing), "
+        "convert and emulate it",
     )
     demo.add_argument(
         "--out", default="neuroemu-out", help="output directory (default: %(default)s)"

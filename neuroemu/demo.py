@@ -29,7 +29,7 @@ def demo_model(out_dir: Path):
     for path in (SHIPPED_MODEL, out_dir / "digits_cnn.pt"):
         if path.exists():
             model.load_state_dict(torch.load(path, weights_only=True))
-            print(f"model: {path}")
+            print(f"model: the trained weights in {path} (loaded, not trained now)")
             return model.eval()
     data = datasets.digits()
     print("training the digits CNN (30 epochs)...")

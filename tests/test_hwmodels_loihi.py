@@ -247,8 +247,10 @@ def test_estimate_says_when_the_traces_saturated(capsys):
     traces["saturation"].values[1, 0] = 3  # u wraps in layer a
     traces["saturation"].values[1, 1] = 2  # v clips
     est = loihi.estimate(net, traces)
-    assert len(est.warnings) == 1 and "'a'" in est.warnings[0]
+    assert len(est.warnings) == 2 and "'a'" in est.warnings[0]
     assert "3 u wraps" in est.warnings[0] and "2 v clips" in est.warnings[0]
+    assert "the chip's own arithmetic" in est.warnings[0] and "may part" in est.warnings[0]
+    assert est.warnings[1].startswith("remedy:")
     assert "WARNING" in est.summary()
 
 

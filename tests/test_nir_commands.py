@@ -119,8 +119,99 @@ def test_import_of_another_tools_float_graph_needs_and_takes_dt(tmp_path, capsys
     )
     nir.write(tmp_path / "float.nir", graph)
     out = tmp_path / "float.npz"
-    with pytest.raises(SystemExit, match=r"error: nodes \['lif'\] are leaky.*pass dt="):
+    with pytest.raises(SystemExit, match=r"error: nodes \[.lif.\] are leaky.*pass --dt SECONDS"):
         call("nir", "import", tmp_path / "float.nir", "--timesteps", 30, "--out", out)
     call("nir", "import", tmp_path / "float.nir", "--timesteps", 30, "--dt", "1e-4", "--out", out)
     assert "lif: 3 neurons, vth 262144, decay_u 4096, decay_v 410" in capsys.readouterr().out
     assert load_net(out).layers[0].decay_v == 410
+
+
+@pytest.mark.parametrize("bad", ["0", "-1e-4", "nan", "inf"])
+def test_export_refuses_a_dt_no_library_runs(bad, tmp_path, capsys):
+    save_net(random_net(seed=6), tmp_path / "net.npz")
+    with pytest.raises(SystemExit):
+        call("nir", "export", tmp_path / "net.npz", tmp_path / "x.nir", "--dt", bad)
+    assert "--dt" in capsys.readouterr().err and not (tmp_path / "x.nir").exists()
+
+
+def test_export_default_dt_is_the_target_librarys(tmp_path, capsys):
+    save_net(random_net(seed=6), tmp_path / "net.npz")
+    call("nir", "export", tmp_path / "net.npz", tmp_path / "lif.nir", "--neuron", "LIF")
+    assert float(nir.read(tmp_path / "lif.nir").metadata["dt"]) == 1e-4
+    call("nir", "export", tmp_path / "net.npz", tmp_path / "if.nir")
+    assert float(nir.read(tmp_path / "if.nir").metadata["dt"]) == 1.0
+    out = capsys.readouterr().out
+    assert "neuron LIF, dt 0.0001 s" in out and "neuron IF, dt 1 s" in out
+    with pytest.raises(SystemExit):
+        parser().parse_args(["nir", "export", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "1 for IF (sinabs, Norse), 0.0001 for LIF (snntorch" in help_text
+
+
+def test_import_of_a_cnn_that_saturates_warns_with_counts_and_remedy(tmp_path, capsys):
+    """A sinabs-style CNN (IF, threshold 1): 3x3 kernels summing to ~9 thresholds."""
+    rng = np.random.default_rng(0)
+    nodes = {
+        "input": nir.Input(input_type={"input": np.array([1, 8, 8])}),
+        "conv": nir.Conv2d(
+            input_shape=(8, 8),
+            weight=rng.uniform(0, 2, (4, 1, 3, 3)),
+            stride=1,
+            padding=1,
+            dilation=1,
+            groups=1,
+            bias=np.zeros(4),
+        ),  # fmt: skip
+        "spk1": nir.IF(
+            r=np.ones((4, 8, 8)), v_threshold=np.ones((4, 8, 8)), v_reset=np.zeros((4, 8, 8))
+        ),  # fmt: skip
+        "flat": nir.Flatten(input_type={"input": np.array([4, 8, 8])}, start_dim=0),
+        "fc": nir.Affine(weight=rng.normal(0, 0.1, (10, 256)), bias=np.zeros(10)),
+        "spk2": nir.IF(r=np.ones(10), v_threshold=np.ones(10), v_reset=np.zeros(10)),
+        "output": nir.Output(output_type={"output": np.array([10])}),
+    }
+    names = list(nodes)
+    graph = nir.NIRGraph(
+        nodes=nodes, edges=list(zip(names[:-1], names[1:], strict=True)), type_check=False
+    )
+    nir.write(tmp_path / "cnn.nir", graph)
+    call("nir", "import", tmp_path / "cnn.nir", "--timesteps", 20, "--out", tmp_path / "cnn.npz")
+    out = capsys.readouterr().out
+    assert "warning: saturation: layer 'spk1':" in out
+    assert "150 of 256 neurons can take inputs beyond +-2**21 in one step" in out  # not the border
+    assert "warning: the emulation will count these saturations" in out and "remedy:" in out
+
+
+def test_export_warns_when_the_graph_is_silent_where_its_library_runs_it(tmp_path, capsys):
+    net = random_net(seed=4, timesteps=20)
+    save_net(net, tmp_path / "net.npz")
+    lif = ("--neuron", "LIF", "--spike-input")
+    call("nir", "export", tmp_path / "net.npz", tmp_path / "ok.nir", *lif)
+    assert "silent" not in capsys.readouterr().out
+    call("nir", "export", tmp_path / "net.npz", tmp_path / "dt1.nir", *lif, "--dt", "1.0")
+    out = capsys.readouterr().out
+    assert "warning: the exported graph is silent where snntorch runs it" in out
+    assert "no output spike on 8 random inputs" in out and "--dt 0.0001 (the default)" in out
+    np.save(tmp_path / "cal.npy", np.random.default_rng(5).random((3, 1, 4, 4)))
+    call(
+        "nir",
+        "export",
+        tmp_path / "net.npz",
+        tmp_path / "c.nir",
+        *lif,
+        "--dt",
+        "1.0",
+        "--calibration",
+        tmp_path / "cal.npy",
+    )
+    assert "no output spike on 3 calibration samples" in capsys.readouterr().out
+    np.save(tmp_path / "bad.npy", np.zeros((3, 7)))
+    with pytest.raises(SystemExit, match=r"--calibration .*bad.npy has shape \(3, 7\); expected"):
+        call(
+            "nir",
+            "export",
+            tmp_path / "net.npz",
+            tmp_path / "b.nir",
+            "--calibration",
+            tmp_path / "bad.npy",
+        )
