@@ -18,7 +18,12 @@ DOCS = 'BrainChip docs ("See the power number"), AkidaNet 0.5 224x224, measured'
 HABARA = "Habara et al. 2024, 2-conv + 2-FC MNIST on an AKD1000, measured"
 ISCAS = "Habara et al., ISCAS 2025, 3-conv + 2-FC MNIST on an AKD1000, measured"
 NCS2_BRIEF = "Intel NCS2 product brief (Myriad X, 16 nm)"
-FIT_LOIHI = "calibrated by scripts/calibrate_loihi.py from " + BLOUW
+LOGS = "Blouw et al. 2019's raw logs (abr/power_benchmarks), data/published_power.json"
+FIT_LOIHI = (
+    "calibrated by scripts/calibrate_loihi.py from " + LOGS + ": the keyword-spotting runs "
+    "and the N=0 point of the scaled sweep"
+)
+FIT_NCS2 = "calibrated by scripts/calibrate_ncs2.py from " + LOGS + ": NCS2 keyword spotting"
 FIT_AKIDA = "calibrated by scripts/calibrate_akida.py from "
 HOST_AKIDA = (
     "measured by scripts/calibrate_akida.py --host: akida 2.19.3's software engine "
@@ -129,22 +134,30 @@ _LOIHI_SYSTEM = (
     ),
     (
         "loihi_step_energy",
-        6.7322e-6,
+        0.0,
         "J",
-        FIT_LOIHI,
-        "energy per step per chip in use: "
-        "management by the embedded x86 cores and what the per-op figures leave out",
-        4.819e-6,
-        6.929e-6,
+        FIT_LOIHI + "; range: the fits with the other constants at their range ends",
+        "x86 dynamic: energy per step per chip in use, the embedded cores' management",
+        0.0,
+        0.0,
     ),
     (
         "loihi_step_time",
-        4.0100e-6,
+        3.8467e-06,
         "s",
-        FIT_LOIHI,
+        FIT_LOIHI + "; range: the fits with the other constants at their range ends",
         "time per step: management by the embedded x86 cores",
         0.0,
-        3.204e-5,
+        3.1880e-05,
+    ),
+    (
+        "loihi_x86_active_power",
+        0.067722,
+        "W",
+        FIT_LOIHI + "; range: the fits with the other constants at their range ends",
+        "x86 static: power the embedded cores draw while a model is loaded (the paper: ~70 mW)",
+        0.054796,
+        0.069052,
     ),
 )
 
@@ -317,27 +330,33 @@ _AKIDA = (
 _NCS2 = (
     (
         "ncs2_power",
-        1.0,
+        1.4382,
         "W",
-        NCS2_BRIEF + ': "around 1 W" typical; range up to the 1.5 W TDP',
-        "running power",
-        0.8,
-        1.5,
+        FIT_NCS2 + ": mean running power (USB meter); range: the readings' 1.40-1.45 W",
+        "running power (stick total)",
+        1.40,
+        1.45,
     ),
     ("ncs2_tdp", 1.5, "W", NCS2_BRIEF, "thermal design power, the envelope's ceiling"),
     ("ncs2_peak_ops", 1e12, "op/s", NCS2_BRIEF + ": >1 TOPS", "peak neural engine rate"),
+    (
+        "ncs2_idle_power",
+        0.496,
+        "W",
+        FIT_NCS2 + ": idle power (USB meter)",
+        "idle power of the stick, plugged in with no model running",
+    ),
     ("ncs1_idle_power", 0.210, "W", BLOUW + " (NCS1)", "idle power of the NCS1"),
     ("ncs1_running_power", 0.647, "W", BLOUW + " (NCS1)", "running power of the NCS1"),
     (
         "ncs2_call_overhead",
-        1.0e-3,
+        2.1061e-03,
         "s",
-        "assumption: one synchronous infer request over USB 3 "
-        "through the MYRIAD plugin; no NCS2 measurement of a negligible-compute network is in "
-        "the project's sources; range 0.5 ms to the NCS1's 3.3 ms (Blouw et al. 2019, 300/s)",
-        "per-inference host, USB and runtime overhead",
-        0.5e-3,
-        3.33e-3,
+        FIT_NCS2 + ": 1 / 464.6 inferences/s less the modelled compute and USB transfer of "
+        "the 390-256-256-29 network; range: the fits at the other constants' range ends",
+        "per-inference host, USB and runtime overhead (the call floor)",
+        2.0610e-03,
+        2.1232e-03,
     ),
     (
         "ncs2_utilization",

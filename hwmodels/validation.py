@@ -6,7 +6,9 @@ import json
 import os
 from collections.abc import Callable
 
-from . import akida, loihi, ncs2, workloads
+import numpy as np
+
+from . import akida, loihi, ncs2, published, workloads
 from .akida_mapping import map_network
 from .constants import Constants
 from .estimate import with_bounds
@@ -49,16 +51,28 @@ def _est_rows(chip, workload, est, measured: dict[str, tuple[float, str]]) -> li
 
 
 def loihi_rows(c: Constants) -> list[dict]:
-    """Keyword spotting (calibration) and CarSNN (held out)."""
+    """Keyword spotting and the sweep's N=0 (calibration), the scaled sweep and CarSNN
+    (held out); Blouw's figures from his logs (:mod:`hwmodels.published`)."""
     net, traces = workloads.kws()
-    est = loihi.estimate(net, traces, constants=c)  # back to back, as the chip ran
-    kws = "KWS 390-256-256-29 (Blouw 2019)"
-    out = _est_rows("loihi", kws, est, {
-        "power_static": (c["blouw_idle_power"], "calibration"),
-        "energy_dynamic": (c["blouw_dynamic_energy"], "calibration"),
-        "latency": (1 / c["blouw_inference_rate"], "calibration"),
-        "power": (c["blouw_running_power"], "calibration"),
+    point = published.loihi_kws()
+    kws = "KWS 390-256-256-29 (Blouw 2019 logs)"
+    est = loihi.estimate(net, traces, constants=c)  # back to back, as it ran; all parts
+    idle = est.details["parts"]["neurocore_static"] / est.period
+    out = [_row("loihi", kws, "power_idle", point.idle_power, idle, idle, idle, "calibration")]
+    out += _est_rows("loihi", kws, est, {
+        "latency": (1 / point.rate, "calibration"),
+        "power": (point.running_power, "calibration"),
     })  # fmt: skip
+    blouw = loihi.estimate(net, traces, constants=c, accounting="blouw")
+    out += _est_rows("loihi", kws + ", running - idle", blouw, {
+        "energy_dynamic": (point.dynamic_energy, "calibration"),
+    })  # fmt: skip
+    for copies, point in published.loihi_scaled().items():
+        net, traces = workloads.blouw_scaled(copies)
+        est = loihi.estimate(net, traces, constants=c, rate=point.rate, accounting="blouw")
+        role = "calibration" if copies == 0 else "held-out"
+        out += _est_rows("loihi", f"scaled sweep N={copies} (Blouw 2019 logs), running - idle",
+                         est, {"energy_dynamic": (point.dynamic_energy, role)})  # fmt: skip
     net, traces = workloads.carsnn()
     est = loihi.estimate(net, traces, constants=c)
     out += _est_rows("loihi", "CarSNN, DVS cars (Viale 2021)", est, {
@@ -66,6 +80,27 @@ def loihi_rows(c: Constants) -> list[dict]:
         "power": (c["carsnn_power"], "held-out"),
     })  # fmt: skip
     return out
+
+
+def ncs2_rows(c: Constants) -> list[dict]:
+    """The NCS2 on the keyword spotter (Blouw 2019 logs): the calibration of its floor."""
+    import torch
+    from torch import nn
+
+    import converters
+
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Linear(390, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 29)
+    )
+    graph = converters.load(model, np.zeros((1, 390), np.float32))
+    est = with_bounds(lambda k: ncs2.modelled(graph, 390 + 29, k), c, ncs2._RANGED)
+    point = published.ncs2_kws()
+    return _est_rows("ncs2", "KWS 390-256-256-29, FP16, batch 1 (Blouw 2019 logs)", est, {
+        "latency": (1 / point.rate, "calibration"),
+        "power": (point.running_power, "calibration"),
+        "power_static": (point.idle_power, "calibration"),
+    })  # fmt: skip
 
 
 def ratio_rows(c: Constants, samples: int = 100) -> list[dict]:
@@ -214,10 +249,10 @@ def _sparsity_note(c: Constants, load: akida.FrameLoad, measured: float, act, wt
 def rows(
     constants: Constants | None = None, log: Callable[[str], None] | None = None
 ) -> list[dict]:
-    """Every validation row: Loihi, Loihi against the NCS2, Akida."""
+    """Every validation row: Loihi, the NCS2, Loihi against the NCS2, Akida."""
     c = constants or Constants()
     out = []
-    for part in (loihi_rows, ratio_rows, akida_rows):
+    for part in (loihi_rows, ncs2_rows, ratio_rows, akida_rows):
         out += part(c)
         if log:
             log(f"{part.__name__}: done")

@@ -17,6 +17,7 @@ __all__ = [
     "akidanet_np_loads",
     "akidanet_mapped_nps",
     "kws",
+    "blouw_scaled",
     "carsnn",
     "lenet5_mnist",
     "template_network",
@@ -102,6 +103,41 @@ def kws(timesteps: int = 32, seed: int = 0):
     model = nn.Sequential(
         nn.Linear(390, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 29)
     )
+    x = np.random.default_rng(seed).random((60, 390)).astype(np.float32)
+    graph = converters.normalize(converters.load(model, x[:1]), x[:40])
+    net = converters.to_loihi(graph, timesteps=timesteps, input_encoding="rate")
+    return net, loihi_reference.reference_traces(net, x[40:])
+
+
+class _Scaled(nn.Module):
+    """Blouw et al. 2019's scaled network: 390 -> 256, ``copies`` branches of ``layers``
+    256-unit layers, their outputs summed by one 256-unit layer (a dense layer on their
+    concatenation), -> 29."""
+
+    def __init__(self, copies: int, layers: int):
+        super().__init__()
+        self.inp = nn.Linear(390, 256)
+        self.branches = nn.ModuleList(
+            nn.Sequential(*[m for _ in range(layers) for m in (nn.Linear(256, 256), nn.ReLU())])
+            for _ in range(copies)
+        )
+        self.joins = nn.ModuleList(nn.Linear(256, 256) for _ in range(max(copies, 1)))
+        self.char = nn.Linear(256, 29)
+
+    def forward(self, x):
+        h = torch.relu(self.inp(x))
+        outs = [branch(h) for branch in self.branches] or [h]
+        joined = self.joins[0](outs[0])
+        for join, out in zip(self.joins[1:], outs[1:], strict=True):
+            joined = joined + join(out)
+        return self.char(torch.relu(joined))
+
+
+def blouw_scaled(copies: int, layers: int = 10, timesteps: int = 32, seed: int = 0):
+    """The scaled sweep's network at N = ``copies`` (N=0: the keyword spotter); random
+    weights (the paper's were random too) normalized as :func:`kws`; 20 inputs."""
+    torch.manual_seed(seed)
+    model = _Scaled(copies, layers if copies else 0)
     x = np.random.default_rng(seed).random((60, 390)).astype(np.float32)
     graph = converters.normalize(converters.load(model, x[:1]), x[:40])
     net = converters.to_loihi(graph, timesteps=timesteps, input_encoding="rate")
