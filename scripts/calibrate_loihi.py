@@ -15,7 +15,7 @@ step energy is ``(A - B) / (steps * chips)``, at least zero (where ``B`` alone e
 the slope the x86 power is refitted with ``e = 0``, least squares over both points).
 The keyword spotter's period fixes the step time::
 
-    loihi_step_time = (1 / rate - latency without it) / steps
+    loihi_step_time = (1 / rate - latency without it) / steps     (at least zero)
 
 Ranges: the fits with the other constants at the low and high ends of their ranges.
 
@@ -47,7 +47,7 @@ def _fit_at(net, traces, c: Constants) -> dict[str, float]:
     x86 = sum(p - r * per_inference for p, r in ((p1, r1), (p0, r0))) / 2
     return {
         "loihi_step_energy": step_energy,
-        "loihi_step_time": (1.0 / r1 - bare.latency) / bare.details["timesteps"],
+        "loihi_step_time": max(0.0, (1.0 / r1 - bare.latency) / bare.details["timesteps"]),
         "loihi_x86_active_power": max(0.0, x86),
     }
 
