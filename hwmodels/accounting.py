@@ -30,6 +30,7 @@ __all__ = [
     "counted",
     "check",
     "split",
+    "energy_under",
 ]
 
 LOIHI_PARTS = ("neurocore_static", "x86_static", "neurocore_dynamic", "x86_dynamic", "host_io")
@@ -76,3 +77,11 @@ def split(platform: str, parts: dict[str, float], accounting: str) -> tuple[floa
     total = sum(parts[n] for n in names)
     static = sum(parts[n] for n in names if n in _STATIC) if accounting == "all" else 0.0
     return float(static), float(total - static)
+
+
+def energy_under(estimate, accounting: str) -> float:
+    """An estimate's energy per inference (J) under another convention, from its parts."""
+    parts = estimate.details.get("parts")
+    if parts is None:
+        raise ValueError(f"{estimate.label}: the estimate holds no parts (made before them)")
+    return float(sum(parts[n] for n in counted(estimate.platform, accounting)))
