@@ -55,8 +55,8 @@ from .trace_input import check_traces, saturation_warnings
 __all__ = ["LoihiMappingError", "CoreMapping", "map_cores", "estimate", "MODEL", "SYSTEM"]
 
 MODEL = (
-    "hwmodels.loihi v2: per-op energies and times (Davies 2018) over trace counts, "
-    "measured idle power, per-step and host I/O terms fitted to Blouw 2019"
+    "hwmodels.loihi v3: NxSDK's parts; per-op energies and times (Davies 2018) over trace "
+    "counts, measured idle power, x86 active power and step time fitted to Blouw 2019's logs"
 )
 SYSTEM = "system (x86 cores, host I/O)"
 

@@ -36,7 +36,10 @@ from .estimate import Estimate, LayerEstimate, with_bounds
 
 __all__ = ["baseline", "modelled", "layer_costs", "load_measured", "MODEL", "MEASURED_KEYS"]
 
-MODEL = "hwmodels.ncs2 v2: roofline per layer (MACs, bytes) + per-call USB/runtime overhead"
+MODEL = (
+    "hwmodels.ncs2 v3: roofline per layer (MACs, bytes) + call floor; power and floor "
+    "calibrated on Blouw 2019's NCS2 logs"
+)
 MEASURED_KEYS = ("latency", "power", "idle_power", "source")
 
 _USED = [
