@@ -16,6 +16,7 @@ __all__ = [
     "akidanet_counts",
     "akidanet_np_loads",
     "akidanet_mapped_nps",
+    "kws_model",
     "kws",
     "blouw_scaled",
     "carsnn",
@@ -96,13 +97,18 @@ def akidanet_mapped_nps(seed: int = 0) -> list[int]:
     return [len(layer.mapping.nps) for layer in model.layers]
 
 
+def kws_model(seed: int = 0) -> nn.Module:
+    """Blouw et al. 2019's 390-256-256-29 keyword spotter with random weights."""
+    torch.manual_seed(seed)
+    return nn.Sequential(
+        nn.Linear(390, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 29)
+    )
+
+
 def kws(timesteps: int = 32, seed: int = 0):
     """Blouw et al. 2019's 390-256-256-29 network: random weights normalized on uniform
     features in [0, 1] (the paper gives neither), rate-coded from the host; 20 inputs."""
-    torch.manual_seed(seed)
-    model = nn.Sequential(
-        nn.Linear(390, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 29)
-    )
+    model = kws_model(seed)
     x = np.random.default_rng(seed).random((60, 390)).astype(np.float32)
     graph = converters.normalize(converters.load(model, x[:1]), x[:40])
     net = converters.to_loihi(graph, timesteps=timesteps, input_encoding="rate")

@@ -16,22 +16,18 @@ Run: ``python scripts/calibrate_ncs2.py``
 
 from __future__ import annotations
 
-import torch
-from torch import nn
+import numpy as np
 
 import converters
-from hwmodels import Constants, ncs2, published
+from hwmodels import Constants, ncs2, published, workloads
 
 FITTED = ("ncs2_power", "ncs2_idle_power", "ncs2_call_overhead")
 
 
 def kws_graph():
     """The keyword spotter's graph (random weights: the floor does not depend on them)."""
-    torch.manual_seed(0)
-    model = nn.Sequential(
-        nn.Linear(390, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 29)
-    )
-    return converters.load(model, torch.zeros(1, 390).numpy()), 390 + 29
+    graph = converters.load(workloads.kws_model(), np.zeros((1, 390), np.float32))
+    return graph, 390 + 29
 
 
 def _overhead(c: Constants) -> float:
