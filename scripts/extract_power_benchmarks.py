@@ -58,7 +58,7 @@ def running(prefix: Path) -> dict:
     loihi = "loihi" in prefix.name
     if loihi:
         start, end = summary["start_time"], summary["end_time"]
-        seconds = (datetime.strptime(end, _LOIHI_TIME) - datetime.strptime(start, _LOIHI_TIME))
+        seconds = datetime.strptime(end, _LOIHI_TIME) - datetime.strptime(start, _LOIHI_TIME)
         seconds = seconds.total_seconds()
     else:
         start, end, seconds = summary["start_time"], summary["end_time"], summary["n_seconds"]
