@@ -31,6 +31,7 @@ __all__ = [
     "check",
     "split",
     "energy_under",
+    "loihi_parts",
 ]
 
 LOIHI_PARTS = ("neurocore_static", "x86_static", "neurocore_dynamic", "x86_dynamic", "host_io")
@@ -54,6 +55,20 @@ DESCRIPTION = {
     "dynamic": "dynamic parts only (above a loaded model's idle)",
     "blouw": "running minus idle from boot (Blouw et al. 2019)",
 }
+
+
+def loihi_parts(
+    on_chip: float, io_spikes: float, steps: float, chips: int, period: float, c
+) -> dict[str, float]:
+    """Loihi's five parts per inference (J) from the per-op energy on chip, the energy of
+    spikes injected and read by the x86 cores, chip-steps, chips, period and constants."""
+    return {
+        "neurocore_static": c["loihi_static_power"] * chips * period,
+        "x86_static": c["loihi_x86_active_power"] * period,
+        "neurocore_dynamic": float(on_chip),
+        "x86_dynamic": float(steps * c["loihi_step_energy"] + io_spikes),
+        "host_io": c["loihi_inference_energy"],
+    }
 
 
 def check(accounting: str) -> str:

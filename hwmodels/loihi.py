@@ -381,19 +381,6 @@ def _step_times(act: _Activity, routes: dict[str, _Routes], tiles: int, c: Const
     return busy.max(axis=2) + route_delay + _barrier(tiles, c) + system
 
 
-def _parts(layers, totals, steps: float, chips: int, period: float, c: Constants) -> dict:
-    """The five parts of the energy per inference (J), see the module docstring."""
-    io_spikes = sum(totals[k] * c[_ENERGY_OF[k]] for k in ("injected_spikes", "read_out_spikes"))
-    on_chip = sum(le.energy_dynamic for le in layers if le.name != SYSTEM) - io_spikes
-    return {
-        "neurocore_static": c["loihi_static_power"] * chips * period,
-        "x86_static": c["loihi_x86_active_power"] * period,
-        "neurocore_dynamic": float(on_chip),
-        "x86_dynamic": float(steps * c["loihi_step_energy"] + io_spikes),
-        "host_io": c["loihi_inference_energy"],
-    }
-
-
 def _one(net, act, routes, mappings, c: Constants, rate, label, strict, accounting) -> Estimate:
     tiles = int(np.ceil(act.cores / c["loihi_cores_per_tile"]))
     chips = int(np.ceil(act.cores / c["loihi_cores_per_chip"]))
@@ -420,7 +407,9 @@ def _one(net, act, routes, mappings, c: Constants, rate, label, strict, accounti
     system_energy = system["steps"] * c["loihi_step_energy"] + c["loihi_inference_energy"]
     layers.append(LayerEstimate(SYSTEM, float(system_energy), system, 0))
     totals = {k: sum(le.counts.get(k, 0.0) for le in layers) for k in _ENERGY_OF}
-    parts = _parts(layers, totals, system["steps"], chips, period, c)
+    io_spikes = sum(totals[k] * c[_ENERGY_OF[k]] for k in ("injected_spikes", "read_out_spikes"))
+    on_chip = sum(le.energy_dynamic for le in layers if le.name != SYSTEM) - io_spikes
+    parts = conventions.loihi_parts(on_chip, io_spikes, system["steps"], chips, period, c)
     static, dynamic = conventions.split("loihi", parts, accounting)
     return Estimate(
         platform="loihi",
