@@ -161,3 +161,56 @@ def test_ncs2_calibration_reproduces_the_registered_constants():
             assert (low, high) == pytest.approx(REGISTRY[name].range, rel=1e-3), name
     residuals = _script("calibrate_ncs2").residuals({n: v[0] for n, v in values.items()})
     assert residuals == pytest.approx({"period": 1.0, "running power": 1.0, "idle power": 1.0})
+
+
+def _ncs2_estimate(accounting_name: str = "all"):
+    import torch
+    from torch import nn
+
+    torch.manual_seed(0)
+    graph = converters.load(nn.Sequential(nn.Linear(8, 4)), np.zeros((1, 8), np.float32))
+    return ncs2.modelled(graph, 12, Constants(), accounting=accounting_name)
+
+
+def test_the_demo_prints_the_parts_and_every_convention(tiny):
+    from neuroemu.demo import _headline
+
+    net, traces, c = tiny
+    lo, nc = loihi.estimate(net, traces, constants=c, accounting="blouw"), _ncs2_estimate("blouw")
+    text = _headline(lo, nc)
+    assert "accounting 'blouw' (running minus idle from boot" in text
+    assert f"power {nc.power / lo.power:.3g}x less" in text
+    assert "x86 static" in text and "neurocore static" in text and "[not counted]" in text
+    for name in ("all", "dynamic", "blouw"):
+        ratio = accounting.energy_under(nc, name) / accounting.energy_under(lo, name)
+        assert f"{ratio:.3g}x" in text
+
+
+def test_the_headline_takes_the_best_setting_within_one_point(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "scripts"))  # it imports knob_sweep beside it
+    module = _script("headline")
+    conventions = {name: {"power": 1.0, "energy": 1.0} for name in accounting.CONVENTIONS}
+
+    def setting(acc, power, energy, steps):
+        ratios = {k: dict(v) for k, v in conventions.items()}
+        ratios["all"] = {"power": power, "energy": energy}
+        base = module.knob_sweep.BASE | {"timesteps": steps}
+        return {"setting": base, "accuracy": acc, "ratios": ratios}
+
+    record = {
+        "dnn_accuracy": 0.97,
+        "samples": 100,
+        "settings": [
+            setting(0.97, 10.0, 3.0, 128),
+            setting(0.965, 20.0, 6.0, 64),  # within 1 point: the best
+            setting(0.90, 50.0, 40.0, 16),  # more than 1 point below the DNN: left out
+            {"setting": module.knob_sweep.BASE, "error": "ValueError: refused"},
+        ],
+    }
+    top, low, high = module.best(record, "all", "power")
+    assert top["setting"]["timesteps"] == 64 and (low, high) == (10.0, 20.0)
+    table = module.markdown({"net": record}, "cmd")
+    assert (
+        "| all | net | 20x (timesteps 64) | 10-20x | yes | 6x (timesteps 64) | 3-6x | yes |"
+        in table
+    )
