@@ -185,9 +185,7 @@ _LOIHI_CHIP = (
 )
 
 _PUBLISHED = (
-    _measured("blouw_running_power", 0.110, "W", BLOUW, "Loihi running power"),
     _measured("blouw_idle_power", 0.029, "W", BLOUW, "Loihi idle power"),
-    _measured("blouw_inference_rate", 296, "1/s", BLOUW, "Loihi inferences per second"),
     _measured("blouw_dynamic_energy", 0.27e-3, "J", BLOUW, "Loihi dynamic energy per inference"),
     _measured("carsnn_latency", 0.72e-3, "s", VIALE, "Loihi latency per sample (at most)"),
     _measured("carsnn_power", 0.310, "W", VIALE, "Loihi power running CarSNN"),
@@ -346,8 +344,6 @@ _NCS2 = (
         FIT_NCS2 + ": idle power (USB meter)",
         "idle power of the stick, plugged in with no model running",
     ),
-    ("ncs1_idle_power", 0.210, "W", BLOUW + " (NCS1)", "idle power of the NCS1"),
-    ("ncs1_running_power", 0.647, "W", BLOUW + " (NCS1)", "running power of the NCS1"),
     (
         "ncs2_call_overhead",
         2.1061e-03,
