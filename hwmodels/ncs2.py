@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -64,8 +65,13 @@ ASSUMPTIONS = [
 ]
 
 
-def layer_costs(graph: Graph, bytes_per_value: float = 2) -> dict[str, tuple[float, float]]:
-    """MACs and bytes (weights, input and output) of every node after the input."""
+def layer_costs(
+    graph: Graph | Mapping[str, tuple[float, float, float]], bytes_per_value: float = 2
+) -> dict[str, tuple[float, float]]:
+    """MACs and bytes (weights, input and output) of every node after the input; or of
+    every layer of a mapping name -> (MACs, weights, input + output values)."""
+    if not isinstance(graph, Graph):
+        return {n: (float(m), (w + v) * bytes_per_value) for n, (m, w, v) in graph.items()}
     shapes = graph.shapes()
     costs = {}
     for node in graph.nodes[1:]:
@@ -183,15 +189,16 @@ def baseline(
 
 
 def modelled(
-    graph: Graph,
+    graph: Graph | Mapping[str, tuple[float, float, float]],
     io_values: int,
     constants: Constants | None = None,
     label: str = "ncs2",
     measured: dict | None = None,
     accounting: str = conventions.DEFAULT,
 ) -> Estimate:
-    """The NCS2 figures of a graph per inference (no OpenVINO run): the roofline model, or
-    the ``measured`` figures with the energy split by modelled layer time."""
+    """The NCS2 figures of a graph (or of per-layer counts, see :func:`layer_costs`) per
+    inference (no OpenVINO run): the roofline model, or the ``measured`` figures with the
+    energy split by modelled layer time."""
     c = constants or Constants()
     bpv = c["ncs2_bytes_per_value"]
     costs = layer_costs(graph, bpv)

@@ -1,7 +1,9 @@
-"""Published measurements copied into ``data/published_power.json`` (with their source).
+"""Published measurements copied into the repository's ``data/`` (with their source).
 
-The file is written by ``scripts/extract_power_benchmarks.py`` from Blouw et al. 2019's raw
-logs (the public repository ``abr/power_benchmarks``); nothing is fetched at run time.
+``data/published_power.json`` is written by ``scripts/extract_power_benchmarks.py`` from
+Blouw et al. 2019's raw logs (the public repository ``abr/power_benchmarks``);
+``data/published_ncs2.json`` holds the NCS2 frame rates of the encoder-decoders timed in the
+public repository ``NitinJSanket/prg_prgncs``. Nothing is fetched at run time.
 """
 
 from __future__ import annotations
@@ -11,9 +13,20 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-__all__ = ["PATH", "Point", "load", "ncs2_kws", "loihi_kws", "loihi_scaled"]
+__all__ = [
+    "PATH",
+    "NCS2_PATH",
+    "Point",
+    "Timing",
+    "load",
+    "ncs2_kws",
+    "ncs2_timings",
+    "loihi_kws",
+    "loihi_scaled",
+]
 
 PATH = Path(__file__).resolve().parents[1] / "data" / "published_power.json"
+NCS2_PATH = PATH.with_name("published_ncs2.json")
 
 
 @dataclass(frozen=True)
@@ -34,6 +47,24 @@ class Point:
     def dynamic_energy(self) -> float:
         """Running minus idle energy per inference, J (Blouw et al.'s figure)."""
         return self.dynamic_power / self.rate
+
+
+@dataclass(frozen=True)
+class Timing:
+    """One NCS2 frame rate of an encoder-decoder (:func:`hwmodels.workloads.encoder_decoder_counts`)
+    at input ``side`` x ``side`` x ``channels``; ``params`` and ``flops`` as published."""
+
+    side: int
+    channels: int
+    filters: tuple[int, ...]
+    fps: float
+    params: int
+    flops: float
+
+    @property
+    def name(self) -> str:
+        """Short label: input shape and filters."""
+        return f"{self.side}x{self.side}x{self.channels}, filters {list(self.filters)}"
 
 
 @cache
@@ -68,3 +99,12 @@ def loihi_scaled() -> dict[int, Point]:
     return {
         n: _mean([r for r in runs if r["copies"] == n]) for n in sorted({r["copies"] for r in runs})
     }
+
+
+def ncs2_timings() -> list[Timing]:
+    """The NCS2 frame rates of ``data/published_ncs2.json`` (USB 2.0, FP16, batch 1)."""
+    runs = json.loads(NCS2_PATH.read_text())["runs"]
+    return [
+        Timing(r["side"], r["channels"], tuple(r["filters"]), r["fps"], r["params"], r["flops"])
+        for r in runs
+    ]

@@ -23,6 +23,9 @@ FIT_LOIHI = (
     "calibrated by scripts/calibrate_loihi.py from " + LOGS + ": the keyword-spotting runs "
     "and the N=0 point of the scaled sweep"
 )
+PRG = (
+    "the NCS2 frame rates in github.com/NitinJSanket/prg_prgncs (README), data/published_ncs2.json"
+)
 FIT_NCS2 = "calibrated by scripts/calibrate_ncs2.py from " + LOGS + ": NCS2 keyword spotting"
 FIT_AKIDA = "calibrated by scripts/calibrate_akida.py from "
 HOST_AKIDA = (
@@ -346,13 +349,14 @@ _NCS2 = (
     ),
     (
         "ncs2_call_overhead",
-        2.1061e-03,
+        1.3937e-03,
         "s",
-        FIT_NCS2 + ": 1 / 464.6 inferences/s less the modelled compute and USB transfer of "
-        "the 390-256-256-29 network; range: the fits at the other constants' range ends",
+        FIT_NCS2 + ": 1 / 464.6 inferences/s less the modelled layer time and USB transfer "
+        "of the 390-256-256-29 network (fitted jointly with ncs2_memory_bandwidth); range: "
+        "the fits at the other constants' range ends",
         "per-inference host, USB and runtime overhead (the call floor)",
-        2.0610e-03,
-        2.1232e-03,
+        1.3665e-03,
+        1.4769e-03,
     ),
     (
         "ncs2_utilization",
@@ -365,12 +369,16 @@ _NCS2 = (
     ),
     (
         "ncs2_memory_bandwidth",
-        8e9,
+        4.6237e08,
         "B/s",
-        "assumption: Myriad X LPDDR4 on package, effective",
-        "bandwidth for weights and activations",
-        4e9,
-        12.8e9,
+        "calibrated by scripts/calibrate_ncs2.py on " + PRG + ": the 256x256x1 encoder-"
+        "decoder with filters 16-128 (7.5 frames/s over USB 2.0); far below the LPDDR4's "
+        "peak: the frame rates there follow the tensors moved, not the MACs (half the width, "
+        "a quarter of the MACs, 1.5x the rate); range: the fits at the utilization's and USB "
+        "bandwidths' range ends",
+        "effective rate of a layer's data movement (weights, input and output in FP16)",
+        4.4587e08,
+        5.2059e08,
     ),
     (
         "ncs2_bytes_per_value",
@@ -378,6 +386,15 @@ _NCS2 = (
         "B",
         "the MYRIAD plugin computes in FP16",
         "bytes per weight and activation",
+    ),
+    (
+        "ncs2_usb2_bandwidth",
+        35e6,
+        "B/s",
+        "assumption: USB 2.0 high speed (480 Mbit/s) effective bulk throughput",
+        "transfer of input and output tensors over USB 2.0 (prg_prgncs's timings)",
+        25e6,
+        45e6,
     ),
     (
         "ncs2_usb_bandwidth",

@@ -11,11 +11,21 @@ import numpy as np
 from . import akida, loihi, ncs2, published, workloads
 from .akida_mapping import map_network
 from .constants import Constants
-from .estimate import with_bounds
+from .estimate import Estimate, with_bounds
 
-__all__ = ["ROW_KEYS", "rows", "table", "markdown", "write_json"]
+__all__ = [
+    "ROW_KEYS",
+    "NCS2_CALIBRATION",
+    "encoder_decoder",
+    "rows",
+    "table",
+    "markdown",
+    "write_json",
+]
 
 ROW_KEYS = ("chip", "workload", "quantity", "measured", "modelled", "ratio", "role")
+# Which of published.ncs2_timings() calibrate the NCS2's layer data rate (the rest: held out).
+NCS2_CALIBRATION = (0,)
 
 
 def _row(chip, workload, quantity, measured, modelled, low, high, role) -> dict:
@@ -82,18 +92,34 @@ def loihi_rows(c: Constants) -> list[dict]:
     return out
 
 
+def encoder_decoder(timing: published.Timing, c: Constants) -> Estimate:
+    """The NCS2 model on a published encoder-decoder timing (run over USB 2.0): its input
+    and output (4 channels) cross the USB at ``ncs2_usb2_bandwidth``."""
+    counts = workloads.encoder_decoder_counts(timing.side, timing.channels, list(timing.filters))
+    io_values = timing.side**2 * (timing.channels + 4)
+    return ncs2.modelled(counts, io_values, c.replace(ncs2_usb_bandwidth=c["ncs2_usb2_bandwidth"]))
+
+
 def ncs2_rows(c: Constants) -> list[dict]:
-    """The NCS2 on the keyword spotter (Blouw 2019 logs): the calibration of its floor."""
+    """The NCS2 on the keyword spotter (Blouw 2019 logs): the calibration of its floor; on
+    prg_prgncs's encoder-decoders: the first calibrates the layers' data rate, the rest are held out."""
     import converters
 
     graph = converters.load(workloads.kws_model(), np.zeros((1, 390), np.float32))
     est = with_bounds(lambda k: ncs2.modelled(graph, 390 + 29, k), c, ncs2._RANGED)
     point = published.ncs2_kws()
-    return _est_rows("ncs2", "KWS 390-256-256-29, FP16, batch 1 (Blouw 2019 logs)", est, {
+    out = _est_rows("ncs2", "KWS 390-256-256-29, FP16, batch 1 (Blouw 2019 logs)", est, {
         "latency": (1 / point.rate, "calibration"),
         "power": (point.running_power, "calibration"),
         "power_static": (point.idle_power, "calibration"),
     })  # fmt: skip
+    ranged = [*ncs2._RANGED, "ncs2_usb2_bandwidth"]
+    for i, timing in enumerate(published.ncs2_timings()):
+        est = with_bounds(lambda k, t=timing: encoder_decoder(t, k), c, ranged)
+        role = "calibration" if i in NCS2_CALIBRATION else "held-out"
+        workload = f"enc-dec {timing.name}, USB 2 (prg_prgncs)"
+        out += _est_rows("ncs2", workload, est, {"latency": (1 / timing.fps, role)})
+    return out
 
 
 def ratio_rows(c: Constants, samples: int = 100) -> list[dict]:

@@ -25,6 +25,7 @@ __all__ = [
     "akida_traces",
     "template_akida",
     "two_conv_two_fc_akida",
+    "encoder_decoder_counts",
 ]
 
 # AkidaNet 0.5 at 224x224: (kind, output side, input channels, output channels, NPs). The
@@ -234,3 +235,36 @@ def two_conv_two_fc_akida(samples: int = 300, epochs: int = 1, seed: int = 0):
 
     torch.manual_seed(seed)
     return _akida_mnist(two_conv_two_fc(), samples, epochs, AkidaBits(weights=4, activations=4))
+
+
+def encoder_decoder_counts(
+    side: int, channels: int, filters: list[int], out_channels: int = 4
+) -> dict[str, tuple[float, float, float]]:
+    """MACs, weights and activations (input + output values) per layer of the encoder-decoder
+    timed on an NCS2 in ``prg_prgncs`` (``data/published_ncs2.json``), as its
+    ``tf_model.py`` builds it: per filter count a residual block (3x3 conv + ReLU, 3x3 conv,
+    1x1 shortcut conv when the shape changes, add, ReLU) and 2x2 max pooling; then per
+    filter count in reverse, a 3x3 transposed conv of stride 2 and one of stride 1; a 3x3
+    conv to ``out_channels``. A transposed conv does k*k MACs per input value and output
+    channel."""
+    counts: dict[str, tuple[float, float, float]] = {}
+
+    def conv(name, h_in, h_out, cin, cout, k, per_input=False):
+        macs = (h_in if per_input else h_out) ** 2 * k * k * cin * cout
+        counts[name] = (macs, k * k * cin * cout + cout, h_in**2 * cin + h_out**2 * cout)
+
+    h, c = side, channels
+    for i, f in enumerate(filters):
+        conv(f"enc{i}.conv1", h, h, c, f, 3)
+        conv(f"enc{i}.conv2", h, h, f, f, 3)
+        if c != f:
+            conv(f"enc{i}.shortcut", h, h, c, f, 1)
+        counts[f"enc{i}.add"] = (h * h * f, 0, 3 * h * h * f)
+        counts[f"enc{i}.pool"] = (h * h * f, 0, h * h * f * 5 / 4)
+        h, c = h // 2, f
+    for i, f in enumerate(reversed(filters)):
+        conv(f"dec{i}.up", h, 2 * h, c, f, 3, per_input=True)
+        h, c = 2 * h, f
+        conv(f"dec{i}.conv", h, h, f, f, 3, per_input=True)
+    conv("out", h, h, c, out_channels, 3)
+    return counts
