@@ -9,7 +9,8 @@ OpenVINO after 2022.3). The NCS2 is modelled per layer from its MACs and bytes::
 
 The running and idle power and the last latency term (the call floor: host, USB and
 runtime time of one synchronous request) are calibrated by ``scripts/calibrate_ncs2.py``
-on Blouw et al. 2019's NCS2 logs. The energy per inference has two parts, ``idle`` (idle
+on Blouw et al. 2019's NCS2 logs, the memory bandwidth (the layers' effective data rate)
+on a published NCS2 frame rate of an encoder-decoder (``data/published_ncs2.json``). The energy per inference has two parts, ``idle`` (idle
 power x latency) and ``dynamic`` (running minus idle, x latency); the ``accounting``
 convention (:mod:`hwmodels.accounting`) picks which it counts. Every estimate carries
 bounds from the constants' ranges. Measured NCS2 figures (a JSON file with
@@ -38,8 +39,8 @@ from .estimate import Estimate, LayerEstimate, with_bounds
 __all__ = ["baseline", "modelled", "layer_costs", "load_measured", "MODEL", "MEASURED_KEYS"]
 
 MODEL = (
-    "hwmodels.ncs2 v3: roofline per layer (MACs, bytes) + call floor; power and floor "
-    "calibrated on Blouw 2019's NCS2 logs"
+    "hwmodels.ncs2 v4: roofline per layer (MACs, bytes) + call floor; power and floor "
+    "calibrated on Blouw 2019's NCS2 logs, data rate on prg_prgncs's encoder-decoder"
 )
 MEASURED_KEYS = ("latency", "power", "idle_power", "source")
 
