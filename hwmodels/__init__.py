@@ -2,7 +2,7 @@
 
 from importlib import import_module
 
-from . import akida, loihi
+from . import accounting, akida, loihi, published
 from .constants import REGISTRY, Constant, Constants, ConstantsError, load_constants
 from .estimate import Estimate, LayerEstimate, load_estimate
 from .trace_input import TraceMismatchError
@@ -17,8 +17,10 @@ __all__ = [
     "TraceMismatchError",
     "load_constants",
     "load_estimate",
+    "accounting",
     "akida",
     "loihi",
+    "published",
     "ncs2",
     "report",
 ]

@@ -32,6 +32,7 @@ def register(subparsers) -> None:
         help="inferences per second, > 0 (default: back to back)",
     )
     est.add_argument("--label", help="name in reports (default: the target chip)")
+    _add_accounting(est)
     est.add_argument(
         "--out", type=output_file, help="write the estimate as JSON (input to 'neuroemu compare')"
     )
@@ -55,6 +56,7 @@ def register(subparsers) -> None:
     )
     cmp.add_argument("--measured", help="JSON file of measured NCS2 latency and power")
     cmp.add_argument("--constants", help="JSON or TOML file overriding hardware constants")
+    _add_accounting(cmp)
     cmp.set_defaults(func=cmd_compare)
 
     val = subparsers.add_parser(
@@ -62,6 +64,18 @@ def register(subparsers) -> None:
     )
     val.add_argument("--json", type=output_file, help="also write the rows as a JSON list")
     val.set_defaults(func=cmd_validate_models)
+
+
+def _add_accounting(parser) -> None:
+    from .accounting import CONVENTIONS, DEFAULT
+
+    parser.add_argument(
+        "--accounting",
+        choices=list(CONVENTIONS),
+        default=DEFAULT,
+        help="which power parts the energy counts: all (SNN Toolbox's), dynamic (above a "
+        "loaded model's idle), blouw (running minus idle from boot); default: %(default)s",
+    )
 
 
 def _parse_cores(items: list[str]) -> dict[str, int]:
@@ -100,11 +114,11 @@ def cmd_estimate(args: argparse.Namespace) -> None:
     label = args.label or str(target)
     if target == "loihi":
         result = loihi.estimate(
-            net, traces, _parse_cores(args.cores), constants, args.rate, label=label
+            net, traces, _parse_cores(args.cores), constants, args.rate, label, args.accounting
         )
     elif target == "akida":
-        if args.cores:
-            raise ValueError("--cores applies to Loihi traces only")
+        if args.cores or args.accounting != "all":
+            raise ValueError("--cores and --accounting apply to Loihi traces only")
         result = akida.estimate(net, traces, constants, args.rate, label=label)
     else:
         raise ValueError(f"{args.traces} has target {target!r}; expected loihi or akida")
@@ -126,7 +140,9 @@ def cmd_compare(args: argparse.Namespace) -> None:
         if not model.is_file():
             raise FileNotFoundError(f"model file {model} does not exist")
         x, y = _baseline_samples(args, model)
-        estimates.append(ncs2.baseline(model, x, y, args.measured, load_constants(args.constants)))
+        constants = load_constants(args.constants)
+        baseline = ncs2.baseline(model, x, y, args.measured, constants, accounting=args.accounting)
+        estimates.append(baseline)
     if not estimates:
         raise ValueError("give estimate files and/or --ncs2-model")
     result = report.compare(estimates, args.out, traces=args.traces)

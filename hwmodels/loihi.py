@@ -13,18 +13,22 @@ Per inference, from the traces::
     neuron updates = compartments * timesteps, active where the neuron fires at least once
     spike messages = one per (spike, destination core): within a tile, or |dx| E-W and
                      |dy| N-S hops between tiles
-    E_dynamic      = counts x per-op energies (Davies et al. 2018, Table 2)
-                     + loihi_step_energy * timesteps * chips        (embedded x86 cores)
+    neuro-core dynamic = counts x per-op energies (Davies et al. 2018, Table 2)
+    x86 dynamic    = loihi_step_energy * timesteps * chips          (embedded x86 cores)
                      + loihi_input_spike_energy * injected spikes   (host -> chip)
                      + loihi_output_spike_energy * output spikes    (chip -> host)
-                     + loihi_inference_energy                       (host I/O per inference)
+    host I/O       = loihi_inference_energy                         (per inference)
     step time      = max over cores (neuron updates + synaptic ops + messages sent, each
                      message taking the within-tile spike time) + the longest route of
                      the step (hops x hop times) + barrier(tiles in use)
                      + loihi_step_time + loihi_input_spike_time * spikes injected that step
     latency        = sum of step times + loihi_output_spike_time * output spikes
                      + loihi_inference_time
-    E_static       = loihi_static_power (the measured idle power) * chips * period
+    neuro-core static = loihi_static_power (idle from boot) * chips * period
+    x86 static     = loihi_x86_active_power (embedded cores active, a model loaded) * period
+
+The ``accounting`` convention (:mod:`hwmodels.accounting`) picks the parts an estimate's
+energy counts; ``details["parts"]`` holds all five, J per inference, whatever it counts.
 
 A layer's spikes within a step are spread over its neurons in proportion to their counts
 over the sample; rate-coded inputs come from the host through the embedded cores,
@@ -43,6 +47,7 @@ import xarray as xr
 from converters.chips.loihi import LoihiLayer, LoihiNet
 from emu.trace_stats import accuracy, count_array, step_array
 
+from . import accounting as conventions
 from .constants import Constants
 from .estimate import Estimate, LayerEstimate, with_bounds
 from .trace_input import check_traces, saturation_warnings
@@ -50,8 +55,8 @@ from .trace_input import check_traces, saturation_warnings
 __all__ = ["LoihiMappingError", "CoreMapping", "map_cores", "estimate", "MODEL", "SYSTEM"]
 
 MODEL = (
-    "hwmodels.loihi v2: per-op energies and times (Davies 2018) over trace counts, "
-    "measured idle power, per-step and host I/O terms fitted to Blouw 2019"
+    "hwmodels.loihi v3: NxSDK's parts; per-op energies and times (Davies 2018) over trace "
+    "counts, measured idle power, x86 active power and step time fitted to Blouw 2019's logs"
 )
 SYSTEM = "system (x86 cores, host I/O)"
 
@@ -87,8 +92,9 @@ _USED = [
     "loihi_inference_time",
     "loihi_step_energy",
     "loihi_step_time",
+    "loihi_x86_active_power",
 ]
-_RANGED = [n for n in _USED if "energy" in n or "time" in n or n == "loihi_static_power"]
+_RANGED = [n for n in _USED if "energy" in n or "time" in n or "power" in n]
 
 ASSUMPTIONS = [
     "a neuron with reset by subtraction takes two compartments, with reset to zero one",
@@ -100,7 +106,8 @@ ASSUMPTIONS = [
     "latency once per step (the step's longest route), not per message",
     "a layer's spikes within a step are spread over its neurons like its counts over the sample",
     "barrier time grows linearly from 1 to 32 tiles (Davies 2018 gives 113-465 ns) and beyond",
-    "static power is the measured idle power, drawn per chip in use for the whole period",
+    "neuro-core static power is the measured idle from boot, per chip in use, all period",
+    "the embedded x86 cores draw loihi_x86_active_power while a model is loaded, all period",
     "rate-coded input spikes are injected from the host by the embedded x86 cores, one "
     "after another within a step, and enter the mesh at tile 0",
     "the embedded cores' per-step management costs loihi_step_energy per chip in use and "
@@ -374,7 +381,7 @@ def _step_times(act: _Activity, routes: dict[str, _Routes], tiles: int, c: Const
     return busy.max(axis=2) + route_delay + _barrier(tiles, c) + system
 
 
-def _one(net, act, routes, mappings, c: Constants, rate, label, strict: bool) -> Estimate:
+def _one(net, act, routes, mappings, c: Constants, rate, label, strict, accounting) -> Estimate:
     tiles = int(np.ceil(act.cores / c["loihi_cores_per_tile"]))
     chips = int(np.ceil(act.cores / c["loihi_cores_per_chip"]))
     step_time = _step_times(act, routes, tiles, c)
@@ -400,14 +407,18 @@ def _one(net, act, routes, mappings, c: Constants, rate, label, strict: bool) ->
     system_energy = system["steps"] * c["loihi_step_energy"] + c["loihi_inference_energy"]
     layers.append(LayerEstimate(SYSTEM, float(system_energy), system, 0))
     totals = {k: sum(le.counts.get(k, 0.0) for le in layers) for k in _ENERGY_OF}
+    io_spikes = sum(totals[k] * c[_ENERGY_OF[k]] for k in ("injected_spikes", "read_out_spikes"))
+    on_chip = sum(le.energy_dynamic for le in layers if le.name != SYSTEM) - io_spikes
+    parts = conventions.loihi_parts(on_chip, io_spikes, system["steps"], chips, period, c)
+    static, dynamic = conventions.split("loihi", parts, accounting)
     return Estimate(
         platform="loihi",
         label=label,
         model=MODEL,
         latency=latency,
         period=period,
-        energy_dynamic=float(sum(le.energy_dynamic for le in layers)),
-        energy_static=c["loihi_static_power"] * chips * period,
+        energy_dynamic=dynamic,
+        energy_static=static,
         accuracy=None,
         samples=len(act.output_spikes),
         layers=layers,
@@ -421,6 +432,8 @@ def _one(net, act, routes, mappings, c: Constants, rate, label, strict: bool) ->
             "tiles": tiles,
             "chips": chips,
             "rate": rate,
+            "accounting": accounting,
+            "parts": parts,
             **{f"{k}_per_inference": float(v) for k, v in totals.items()},
         },
     )
@@ -433,6 +446,7 @@ def estimate(
     constants: Constants | None = None,
     rate: float | None = None,
     label: str = "loihi",
+    accounting: str = conventions.DEFAULT,
 ) -> Estimate:
     """Estimate Loihi's energy, power and latency per inference from recorded traces.
 
@@ -450,6 +464,9 @@ def estimate(
         Inferences per second the input arrives at; None runs them back to back.
     label
         Name of this estimate in reports.
+    accounting
+        Which parts the energy counts: "all" (default), "dynamic" or "blouw" (see
+        :mod:`hwmodels.accounting`); ``details["parts"]`` holds every part regardless.
 
     Returns
     -------
@@ -459,15 +476,16 @@ def estimate(
         constants' ranges; ``warnings`` when the traces counted u wraps or v clips.
     """
     c = constants or Constants()
+    conventions.check(accounting)
     check_traces(net, traces, "loihi")
     if rate is not None and not rate > 0:
         raise ValueError(f"rate must be a positive number of inferences per second, got {rate}")
     mappings = map_cores(net, cores_per_layer, c)
     routes = _routes(net, mappings, c)
     act = _activity(net, traces, mappings, routes)
-    _one(net, act, routes, mappings, c, rate, label, strict=True)
+    _one(net, act, routes, mappings, c, rate, label, True, accounting)
     result = with_bounds(
-        lambda k: _one(net, act, routes, mappings, k, rate, label, strict=False), c, _RANGED
+        lambda k: _one(net, act, routes, mappings, k, rate, label, False, accounting), c, _RANGED
     )
     result.accuracy = accuracy(traces)
     result.warnings = saturation_warnings(traces)

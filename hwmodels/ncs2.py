@@ -5,12 +5,15 @@ OpenVINO after 2022.3). The NCS2 is modelled per layer from its MACs and bytes::
 
     t_layer  = max( 2 MACs / (ncs2_peak_ops * ncs2_utilization),  bytes / ncs2_memory_bandwidth )
     latency  = sum t_layer + (input + output bytes) / ncs2_usb_bandwidth + ncs2_call_overhead
-    power    = min(ncs2_power, ncs2_tdp);  static part = power * ncs1_idle_power / ncs1_running_power
+    power    = min(ncs2_power, ncs2_tdp);  idle part = ncs2_idle_power
 
-The last latency term is the per-inference host, USB and runtime overhead of one
-synchronous request (an assumption with a stated range: no NCS2 measurement of it is in
-the project's sources; the NCS1's measured 3.3 ms is its upper end). Every estimate
-carries bounds from the constants' ranges. Measured NCS2 figures (a JSON file with
+The running and idle power and the last latency term (the call floor: host, USB and
+runtime time of one synchronous request) are calibrated by ``scripts/calibrate_ncs2.py``
+on Blouw et al. 2019's NCS2 logs, the memory bandwidth (the layers' effective data rate)
+on a published NCS2 frame rate of an encoder-decoder (``data/published_ncs2.json``). The energy per inference has two parts, ``idle`` (idle
+power x latency) and ``dynamic`` (running minus idle, x latency); the ``accounting``
+convention (:mod:`hwmodels.accounting`) picks which it counts. Every estimate carries
+bounds from the constants' ranges. Measured NCS2 figures (a JSON file with
 ``latency`` in s, ``power`` in W, optionally ``idle_power`` in W and ``source``) replace
 the model.
 """
@@ -20,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +32,16 @@ import numpy as np
 from converters.graph import AvgPool2d, Conv2d, Dense, Graph, MaxPool2d
 from converters.openvino_graph import graph_to_openvino
 
+from . import accounting as conventions
 from .constants import Constants
 from .estimate import Estimate, LayerEstimate, with_bounds
 
 __all__ = ["baseline", "modelled", "layer_costs", "load_measured", "MODEL", "MEASURED_KEYS"]
 
-MODEL = "hwmodels.ncs2 v2: roofline per layer (MACs, bytes) + per-call USB/runtime overhead"
+MODEL = (
+    "hwmodels.ncs2 v4: roofline per layer (MACs, bytes) + call floor; power and floor "
+    "calibrated on Blouw 2019's NCS2 logs, data rate on prg_prgncs's encoder-decoder"
+)
 MEASURED_KEYS = ("latency", "power", "idle_power", "source")
 
 _USED = [
@@ -44,8 +52,7 @@ _USED = [
     "ncs2_memory_bandwidth",
     "ncs2_bytes_per_value",
     "ncs2_usb_bandwidth",
-    "ncs1_idle_power",
-    "ncs1_running_power",
+    "ncs2_idle_power",
     "ncs2_call_overhead",
 ]
 _RANGED = ["ncs2_power", "ncs2_utilization", "ncs2_memory_bandwidth", "ncs2_usb_bandwidth",
@@ -54,13 +61,18 @@ _RANGED = ["ncs2_power", "ncs2_utilization", "ncs2_memory_bandwidth", "ncs2_usb_
 ASSUMPTIONS = [
     "each layer is bound by either its MACs or its bytes (a roofline), not both",
     "one synchronous request costs ncs2_call_overhead of host, USB and runtime time",
-    "the NCS2 draws its typical power while running and idles at the NCS1's idle fraction",
+    "the NCS2 draws its measured running power while running, its measured idle otherwise",
     "weights and activations cross memory once per inference, in FP16",
 ]
 
 
-def layer_costs(graph: Graph, bytes_per_value: float = 2) -> dict[str, tuple[float, float]]:
-    """MACs and bytes (weights, input and output) of every node after the input."""
+def layer_costs(
+    graph: Graph | Mapping[str, tuple[float, float, float]], bytes_per_value: float = 2
+) -> dict[str, tuple[float, float]]:
+    """MACs and bytes (weights, input and output) of every node after the input; or of
+    every layer of a mapping name -> (MACs, weights, input + output values)."""
+    if not isinstance(graph, Graph):
+        return {n: (float(m), (w + v) * bytes_per_value) for n, (m, w, v) in graph.items()}
     shapes = graph.shapes()
     costs = {}
     for node in graph.nodes[1:]:
@@ -131,6 +143,7 @@ def baseline(
     measured: str | os.PathLike | dict | None = None,
     constants: Constants | None = None,
     label: str = "ncs2",
+    accounting: str = conventions.DEFAULT,
 ) -> Estimate:
     """Run the network through OpenVINO (CPU) and estimate the NCS2's figures per inference.
 
@@ -149,8 +162,12 @@ def baseline(
         Registry values (defaults when None).
     label
         Name of this estimate in reports.
+    accounting
+        Which parts the energy counts: "all" (default: idle and dynamic), "dynamic" or
+        "blouw" (the dynamic part), see :mod:`hwmodels.accounting`.
     """
     c = constants or Constants()
+    conventions.check(accounting)
     images = np.asarray(images, np.float32)
     if len(images) == 0:
         raise ValueError("the NCS2 baseline needs at least one image")
@@ -163,7 +180,9 @@ def baseline(
     if measured is not None:
         figures = measured if isinstance(measured, dict) else load_measured(measured)
     result = with_bounds(
-        lambda k: modelled(graph, io_values, k, label, figures), c, [] if figures else _RANGED
+        lambda k: modelled(graph, io_values, k, label, figures, accounting),
+        c,
+        [] if figures else _RANGED,
     )
     result.accuracy, result.samples = acc, len(images)
     result.details |= {"host_latency": host_latency, "host_device": "OpenVINO CPU plugin"}
@@ -171,14 +190,16 @@ def baseline(
 
 
 def modelled(
-    graph: Graph,
+    graph: Graph | Mapping[str, tuple[float, float, float]],
     io_values: int,
     constants: Constants | None = None,
     label: str = "ncs2",
     measured: dict | None = None,
+    accounting: str = conventions.DEFAULT,
 ) -> Estimate:
-    """The NCS2 figures of a graph per inference (no OpenVINO run): the roofline model, or
-    the ``measured`` figures with the energy split by modelled layer time."""
+    """The NCS2 figures of a graph (or of per-layer counts, see :func:`layer_costs`) per
+    inference (no OpenVINO run): the roofline model, or the ``measured`` figures with the
+    energy split by modelled layer time."""
     c = constants or Constants()
     bpv = c["ncs2_bytes_per_value"]
     costs = layer_costs(graph, bpv)
@@ -190,7 +211,7 @@ def modelled(
     overhead = c["ncs2_call_overhead"] + io_values * bpv / c["ncs2_usb_bandwidth"]
     latency = sum(layer_times.values()) + overhead
     power = min(c["ncs2_power"], c["ncs2_tdp"])
-    idle = power * c["ncs1_idle_power"] / c["ncs1_running_power"]
+    idle = min(c["ncs2_idle_power"], power)
     model, assumptions = MODEL, list(ASSUMPTIONS)
     if measured is not None:
         latency, power = float(measured["latency"]), float(measured["power"])
@@ -198,7 +219,9 @@ def modelled(
         model = f"measured NCS2 figures ({measured.get('source', 'given')})"
         assumptions = ["latency and power as measured; per-layer energy split by modelled time"]
     busy = sum(layer_times.values()) or 1.0
-    dynamic = (power - idle) * latency
+    parts = {"idle": idle * latency, "dynamic": (power - idle) * latency}
+    static, counted = conventions.split("ncs2", parts, accounting)
+    dynamic = parts["dynamic"]
     layers = [
         LayerEstimate(
             name,
@@ -213,8 +236,8 @@ def modelled(
         model=model,
         latency=latency,
         period=latency,
-        energy_dynamic=dynamic,
-        energy_static=idle * latency,
+        energy_dynamic=counted,
+        energy_static=static,
         accuracy=None,
         samples=0,
         layers=layers,
@@ -225,5 +248,7 @@ def modelled(
             "macs": float(sum(m for m, _ in costs.values())),
             "bytes": float(sum(b for _, b in costs.values())),
             "overhead": overhead,
+            "accounting": accounting,
+            "parts": parts,
         },
     )

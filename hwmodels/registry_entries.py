@@ -18,7 +18,15 @@ DOCS = 'BrainChip docs ("See the power number"), AkidaNet 0.5 224x224, measured'
 HABARA = "Habara et al. 2024, 2-conv + 2-FC MNIST on an AKD1000, measured"
 ISCAS = "Habara et al., ISCAS 2025, 3-conv + 2-FC MNIST on an AKD1000, measured"
 NCS2_BRIEF = "Intel NCS2 product brief (Myriad X, 16 nm)"
-FIT_LOIHI = "calibrated by scripts/calibrate_loihi.py from " + BLOUW
+LOGS = "Blouw et al. 2019's raw logs (abr/power_benchmarks), data/published_power.json"
+FIT_LOIHI = (
+    "calibrated by scripts/calibrate_loihi.py from " + LOGS + ": the keyword-spotting runs "
+    "and the N=0 point of the scaled sweep"
+)
+PRG = (
+    "the NCS2 frame rates in github.com/NitinJSanket/prg_prgncs (README), data/published_ncs2.json"
+)
+FIT_NCS2 = "calibrated by scripts/calibrate_ncs2.py from " + LOGS + ": NCS2 keyword spotting"
 FIT_AKIDA = "calibrated by scripts/calibrate_akida.py from "
 HOST_AKIDA = (
     "measured by scripts/calibrate_akida.py --host: akida 2.19.3's software engine "
@@ -129,22 +137,30 @@ _LOIHI_SYSTEM = (
     ),
     (
         "loihi_step_energy",
-        6.7322e-6,
+        0.0,
         "J",
-        FIT_LOIHI,
-        "energy per step per chip in use: "
-        "management by the embedded x86 cores and what the per-op figures leave out",
-        4.819e-6,
-        6.929e-6,
+        FIT_LOIHI + "; range: the fits with the other constants at their range ends",
+        "x86 dynamic: energy per step per chip in use, the embedded cores' management",
+        0.0,
+        0.0,
     ),
     (
         "loihi_step_time",
-        4.0100e-6,
+        3.8467e-06,
         "s",
-        FIT_LOIHI,
+        FIT_LOIHI + "; range: the fits with the other constants at their range ends",
         "time per step: management by the embedded x86 cores",
         0.0,
-        3.204e-5,
+        3.1880e-05,
+    ),
+    (
+        "loihi_x86_active_power",
+        0.067722,
+        "W",
+        FIT_LOIHI + "; range: the fits with the other constants at their range ends",
+        "x86 static: power the embedded cores draw while a model is loaded (the paper: ~70 mW)",
+        0.054796,
+        0.069052,
     ),
 )
 
@@ -172,9 +188,7 @@ _LOIHI_CHIP = (
 )
 
 _PUBLISHED = (
-    _measured("blouw_running_power", 0.110, "W", BLOUW, "Loihi running power"),
     _measured("blouw_idle_power", 0.029, "W", BLOUW, "Loihi idle power"),
-    _measured("blouw_inference_rate", 296, "1/s", BLOUW, "Loihi inferences per second"),
     _measured("blouw_dynamic_energy", 0.27e-3, "J", BLOUW, "Loihi dynamic energy per inference"),
     _measured("carsnn_latency", 0.72e-3, "s", VIALE, "Loihi latency per sample (at most)"),
     _measured("carsnn_power", 0.310, "W", VIALE, "Loihi power running CarSNN"),
@@ -317,27 +331,32 @@ _AKIDA = (
 _NCS2 = (
     (
         "ncs2_power",
-        1.0,
+        1.4382,
         "W",
-        NCS2_BRIEF + ': "around 1 W" typical; range up to the 1.5 W TDP',
-        "running power",
-        0.8,
-        1.5,
+        FIT_NCS2 + ": mean running power (USB meter); range: the log's readings, 1.35-1.55 W",
+        "running power (stick total)",
+        1.35,
+        1.55,
     ),
     ("ncs2_tdp", 1.5, "W", NCS2_BRIEF, "thermal design power, the envelope's ceiling"),
     ("ncs2_peak_ops", 1e12, "op/s", NCS2_BRIEF + ": >1 TOPS", "peak neural engine rate"),
-    ("ncs1_idle_power", 0.210, "W", BLOUW + " (NCS1)", "idle power of the NCS1"),
-    ("ncs1_running_power", 0.647, "W", BLOUW + " (NCS1)", "running power of the NCS1"),
+    (
+        "ncs2_idle_power",
+        0.496,
+        "W",
+        FIT_NCS2 + ": idle power (USB meter)",
+        "idle power of the stick, plugged in with no model running",
+    ),
     (
         "ncs2_call_overhead",
-        1.0e-3,
+        1.3937e-03,
         "s",
-        "assumption: one synchronous infer request over USB 3 "
-        "through the MYRIAD plugin; no NCS2 measurement of a negligible-compute network is in "
-        "the project's sources; range 0.5 ms to the NCS1's 3.3 ms (Blouw et al. 2019, 300/s)",
-        "per-inference host, USB and runtime overhead",
-        0.5e-3,
-        3.33e-3,
+        FIT_NCS2 + ": 1 / 464.6 inferences/s less the modelled layer time and USB transfer "
+        "of the 390-256-256-29 network (fitted jointly with ncs2_memory_bandwidth); range: "
+        "the fits at the other constants' range ends",
+        "per-inference host, USB and runtime overhead (the call floor)",
+        1.3665e-03,
+        1.4769e-03,
     ),
     (
         "ncs2_utilization",
@@ -350,12 +369,16 @@ _NCS2 = (
     ),
     (
         "ncs2_memory_bandwidth",
-        8e9,
+        4.6237e08,
         "B/s",
-        "assumption: Myriad X LPDDR4 on package, effective",
-        "bandwidth for weights and activations",
-        4e9,
-        12.8e9,
+        "calibrated by scripts/calibrate_ncs2.py on " + PRG + ": the 256x256x1 encoder-"
+        "decoder with filters 16-128 (7.5 frames/s over USB 2.0); far below the LPDDR4's "
+        "peak: the frame rates there follow the tensors moved, not the MACs (half the width, "
+        "a quarter of the MACs, 1.5x the rate); range: the fits at the utilization's and USB "
+        "bandwidths' range ends",
+        "effective rate of a layer's data movement (weights, input and output in FP16)",
+        4.4587e08,
+        5.2059e08,
     ),
     (
         "ncs2_bytes_per_value",
@@ -363,6 +386,15 @@ _NCS2 = (
         "B",
         "the MYRIAD plugin computes in FP16",
         "bytes per weight and activation",
+    ),
+    (
+        "ncs2_usb2_bandwidth",
+        35e6,
+        "B/s",
+        "assumption: USB 2.0 high speed (480 Mbit/s) effective bulk throughput",
+        "transfer of input and output tensors over USB 2.0 (prg_prgncs's timings)",
+        25e6,
+        45e6,
     ),
     (
         "ncs2_usb_bandwidth",

@@ -19,10 +19,11 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 
+from . import accounting as conventions  # noqa: E402
 from .constants import Constants  # noqa: E402
 from .estimate import Estimate  # noqa: E402
 
-__all__ = ["Report", "compare", "table_rows", "against_published"]
+__all__ = ["Report", "compare", "table_rows", "against_published", "parts_lines", "by_convention"]
 
 COLUMNS = (
     "label",
@@ -101,20 +102,51 @@ def against_published(
     p_lo, p_hi = ncs2.low("power") / loihi.high("power"), ncs2.high("power") / loihi.low("power")
     e_lo = ncs2.low("energy") / loihi.high("energy")
     e_hi = ncs2.high("energy") / loihi.low("energy")
-    floor = ncs2.power / loihi.power_static
+    accounting = loihi.details.get("accounting", conventions.DEFAULT)
     return [
         f"power ratio {power:.3g}x against the published up to {pub_p:g}x "
         f"(range {p_lo:.3g}-{p_hi:.3g}x; a factor {pub_p / power:.3g} apart)",
         f"energy ratio {energy:.3g}x against the published up to {pub_e:g}x "
         f"(range {e_lo:.3g}-{e_hi:.3g}x; a factor {pub_e / energy:.3g} apart)",
-        f"why: Loihi draws {loihi.power_static:.3g} W static (Blouw et al.'s measured idle "
-        f"power), which alone bounds the power ratio by {floor:.3g}x, and "
-        f"{loihi.power_dynamic:.3g} W dynamic: the per-step cost of the embedded cores, "
-        "fitted to the measured 0.27 mJ per keyword-spotting inference, runs at every step; "
-        f"latencies: Loihi {1e3 * loihi.latency:.3g} ms against NCS2 {1e3 * ncs2.latency:.3g} "
-        f"ms ({ncs2.model}); a power ratio above the energy ratio needs Loihi slower per "
-        "inference than the NCS2",
+        f"counted: {conventions.DESCRIPTION.get(accounting, accounting)}; Loihi "
+        f"{loihi.power_static:.3g} W static + {loihi.power_dynamic:.3g} W dynamic, "
+        f"{1e3 * loihi.latency:.3g} ms per inference; NCS2 {ncs2.power:.3g} W, "
+        f"{1e3 * ncs2.latency:.3g} ms ({ncs2.model}); a power ratio above the energy ratio "
+        "needs Loihi slower per inference than the NCS2",
     ]
+
+
+def parts_lines(estimate: Estimate) -> list[str]:
+    """The estimate's energy parts per inference (mJ and mW), marking those it counts."""
+    parts = estimate.details.get("parts")
+    if not parts:
+        return []
+    accounting = estimate.details.get("accounting", conventions.DEFAULT)
+    names = conventions.counted(estimate.platform, accounting)
+    cells = [
+        f"{name.replace('_', ' ')} {1e3 * value:.4g} mJ ({1e3 * value / estimate.period:.3g} "
+        f"mW){'' if name in names else ' [not counted]'}"
+        for name, value in parts.items()
+    ]
+    head = f"{estimate.label} parts, accounting {accounting!r} ({conventions.DESCRIPTION[accounting]}):"
+    return [head, *(f"  {cell}" for cell in cells)]
+
+
+def by_convention(loihi: Estimate, ncs2: Estimate) -> list[str]:
+    """Loihi against the NCS2 under every accounting convention, from the estimates' parts."""
+    lines = [
+        f"{'accounting':<10} {'Loihi mJ':>10} {'Loihi mW':>10} {'NCS2 mJ':>10} {'NCS2 mW':>10}"
+        f" {'power ratio':>12} {'energy ratio':>13}"
+    ]
+    for name in conventions.CONVENTIONS:
+        e_l = conventions.energy_under(loihi, name)
+        e_n = conventions.energy_under(ncs2, name)
+        p_l, p_n = e_l / loihi.period, e_n / ncs2.period
+        lines.append(
+            f"{name:<10} {1e3 * e_l:>10.4g} {1e3 * p_l:>10.4g} {1e3 * e_n:>10.4g} "
+            f"{1e3 * p_n:>10.4g} {p_n / p_l:>11.3g}x {e_n / e_l:>12.3g}x"
+        )
+    return lines
 
 
 def _fmt(value) -> str:
@@ -145,31 +177,34 @@ def _text(rows: list[dict], estimates: Sequence[Estimate], extra: list[str]) -> 
     return "\n".join(lines) + "\n"
 
 
+def _stack(e: Estimate) -> dict[str, float]:
+    """Energy per inference (J) by part, the counted ones (static and dynamic without parts)."""
+    parts = e.details.get("parts")
+    if not parts:
+        return {"static": e.energy_static, "dynamic": e.energy_dynamic}
+    accounting = e.details.get("accounting", conventions.DEFAULT)
+    return {f"{e.platform} {n}": parts[n] for n in conventions.counted(e.platform, accounting)}
+
+
 def _bars(estimates: Sequence[Estimate], path: Path) -> Path:
     labels = [e.label for e in estimates]
+    stacks = [_stack(e) for e in estimates]
+    names = list(dict.fromkeys(n for stack in stacks for n in stack))
     fig, (ax_e, ax_p) = plt.subplots(1, 2, figsize=(max(8, 1.2 * len(labels) + 4), 4))
-    for ax, static, dynamic, unit in (
-        (
-            ax_e,
-            [1e3 * e.energy_static for e in estimates],
-            [1e3 * e.energy_dynamic for e in estimates],
-            "energy per inference (mJ)",
-        ),
-        (
-            ax_p,
-            [e.power_static for e in estimates],
-            [e.power_dynamic for e in estimates],
-            "power (W)",
-        ),
+    for ax, scale, unit in (
+        (ax_e, [1e3] * len(estimates), "energy per inference (mJ)"),
+        (ax_p, [1 / e.period for e in estimates], "power (W)"),
     ):
-        ax.bar(labels, static, label="static", color="C7")
-        total = [s + d for s, d in zip(static, dynamic, strict=True)]
-        ax.bar(labels, dynamic, bottom=static, label="dynamic", color="C0")
-        ax.errorbar(labels, total, yerr=_spread(estimates, unit, total), fmt="none",
+        bottom = [0.0] * len(estimates)
+        for i, name in enumerate(names):
+            heights = [k * stack.get(name, 0.0) for k, stack in zip(scale, stacks, strict=True)]
+            ax.bar(labels, heights, bottom=bottom, label=name, color=f"C{i % 10}")
+            bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
+        ax.errorbar(labels, bottom, yerr=_spread(estimates, unit, bottom), fmt="none",
                     ecolor="k", capsize=3, label="range of the constants")  # fmt: skip
         ax.set_ylabel(unit)
         ax.tick_params(axis="x", rotation=45, labelsize="small")
-    ax_e.legend(fontsize="small")
+    ax_e.legend(fontsize="x-small")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -234,12 +269,17 @@ def compare(
     out.mkdir(parents=True, exist_ok=True)
     rows = table_rows(estimates)
     extra = list(notes)
+    for e in estimates:
+        extra += parts_lines(e)
     ref = _reference(estimates)
     if ref is not None:
         for e in estimates:
             if e.platform == "loihi":
                 extra += [f"{e.label} against the published ratios:"]
                 extra += [f"  {line}" for line in against_published(e, ref)]
+                if "parts" in e.details and "parts" in ref.details:
+                    extra += [f"{e.label} against {ref.label} under each accounting convention:"]
+                    extra += [f"  {line}" for line in by_convention(e, ref)]
     text = _text(rows, estimates, extra)
     files = [out / "comparison.txt", out / "comparison.csv", out / "comparison.json"]
     files[0].write_text(text)

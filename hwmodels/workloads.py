@@ -16,13 +16,16 @@ __all__ = [
     "akidanet_counts",
     "akidanet_np_loads",
     "akidanet_mapped_nps",
+    "kws_model",
     "kws",
+    "blouw_scaled",
     "carsnn",
     "lenet5_mnist",
     "template_network",
     "akida_traces",
     "template_akida",
     "two_conv_two_fc_akida",
+    "encoder_decoder_counts",
 ]
 
 # AkidaNet 0.5 at 224x224: (kind, output side, input channels, output channels, NPs). The
@@ -95,13 +98,53 @@ def akidanet_mapped_nps(seed: int = 0) -> list[int]:
     return [len(layer.mapping.nps) for layer in model.layers]
 
 
+def kws_model(seed: int = 0) -> nn.Module:
+    """Blouw et al. 2019's 390-256-256-29 keyword spotter with random weights."""
+    torch.manual_seed(seed)
+    return nn.Sequential(
+        nn.Linear(390, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 29)
+    )
+
+
 def kws(timesteps: int = 32, seed: int = 0):
     """Blouw et al. 2019's 390-256-256-29 network: random weights normalized on uniform
     features in [0, 1] (the paper gives neither), rate-coded from the host; 20 inputs."""
+    model = kws_model(seed)
+    x = np.random.default_rng(seed).random((60, 390)).astype(np.float32)
+    graph = converters.normalize(converters.load(model, x[:1]), x[:40])
+    net = converters.to_loihi(graph, timesteps=timesteps, input_encoding="rate")
+    return net, loihi_reference.reference_traces(net, x[40:])
+
+
+class _Scaled(nn.Module):
+    """Blouw et al. 2019's scaled network: 390 -> 256, ``copies`` branches of ``layers``
+    256-unit layers, their outputs summed by one 256-unit layer (a dense layer on their
+    concatenation), -> 29."""
+
+    def __init__(self, copies: int, layers: int):
+        super().__init__()
+        self.inp = nn.Linear(390, 256)
+        self.branches = nn.ModuleList(
+            nn.Sequential(*[m for _ in range(layers) for m in (nn.Linear(256, 256), nn.ReLU())])
+            for _ in range(copies)
+        )
+        self.joins = nn.ModuleList(nn.Linear(256, 256) for _ in range(max(copies, 1)))
+        self.char = nn.Linear(256, 29)
+
+    def forward(self, x):
+        h = torch.relu(self.inp(x))
+        outs = [branch(h) for branch in self.branches] or [h]
+        joined = self.joins[0](outs[0])
+        for join, out in zip(self.joins[1:], outs[1:], strict=True):
+            joined = joined + join(out)
+        return self.char(torch.relu(joined))
+
+
+def blouw_scaled(copies: int, layers: int = 10, timesteps: int = 32, seed: int = 0):
+    """The scaled sweep's network at N = ``copies`` (N=0: the keyword spotter); random
+    weights (the paper's were random too) normalized as :func:`kws`; 20 inputs."""
     torch.manual_seed(seed)
-    model = nn.Sequential(
-        nn.Linear(390, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 29)
-    )
+    model = _Scaled(copies, layers if copies else 0)
     x = np.random.default_rng(seed).random((60, 390)).astype(np.float32)
     graph = converters.normalize(converters.load(model, x[:1]), x[:40])
     net = converters.to_loihi(graph, timesteps=timesteps, input_encoding="rate")
@@ -192,3 +235,36 @@ def two_conv_two_fc_akida(samples: int = 300, epochs: int = 1, seed: int = 0):
 
     torch.manual_seed(seed)
     return _akida_mnist(two_conv_two_fc(), samples, epochs, AkidaBits(weights=4, activations=4))
+
+
+def encoder_decoder_counts(
+    side: int, channels: int, filters: list[int], out_channels: int = 4
+) -> dict[str, tuple[float, float, float]]:
+    """MACs, weights and activations (input + output values) per layer of the encoder-decoder
+    timed on an NCS2 in ``prg_prgncs`` (``data/published_ncs2.json``), as its
+    ``tf_model.py`` builds it: per filter count a residual block (3x3 conv + ReLU, 3x3 conv,
+    1x1 shortcut conv when the shape changes, add, ReLU) and 2x2 max pooling; then per
+    filter count in reverse, a 3x3 transposed conv of stride 2 and one of stride 1; a 3x3
+    conv to ``out_channels``. A transposed conv does k*k MACs per input value and output
+    channel."""
+    counts: dict[str, tuple[float, float, float]] = {}
+
+    def conv(name, h_in, h_out, cin, cout, k, per_input=False):
+        macs = (h_in if per_input else h_out) ** 2 * k * k * cin * cout
+        counts[name] = (macs, k * k * cin * cout + cout, h_in**2 * cin + h_out**2 * cout)
+
+    h, c = side, channels
+    for i, f in enumerate(filters):
+        conv(f"enc{i}.conv1", h, h, c, f, 3)
+        conv(f"enc{i}.conv2", h, h, f, f, 3)
+        if c != f:
+            conv(f"enc{i}.shortcut", h, h, c, f, 1)
+        counts[f"enc{i}.add"] = (h * h * f, 0, 3 * h * h * f)
+        counts[f"enc{i}.pool"] = (h * h * f, 0, h * h * f * 5 / 4)
+        h, c = h // 2, f
+    for i, f in enumerate(reversed(filters)):
+        conv(f"dec{i}.up", h, 2 * h, c, f, 3, per_input=True)
+        h, c = 2 * h, f
+        conv(f"dec{i}.conv", h, h, f, f, 3, per_input=True)
+    conv("out", h, h, c, out_channels, 3)
+    return counts

@@ -39,7 +39,13 @@ def cmd_demo(args: argparse.Namespace) -> None:
     """Train or load the digits CNN, convert, emulate and report (see :mod:`neuroemu.demo`)."""
     from .demo import run_demo
 
-    run_demo(Path(args.out), device=args.device, timesteps=args.timesteps, workers=args.workers)
+    run_demo(
+        Path(args.out),
+        device=args.device,
+        timesteps=args.timesteps,
+        workers=args.workers,
+        accounting=args.accounting,
+    )
 
 
 def _add_demo(sub) -> None:
@@ -60,6 +66,13 @@ def _add_demo(sub) -> None:
     )
     demo.add_argument(
         "--workers", type=int_range(1), default=1, help="worker processes (default: %(default)s)"
+    )
+    demo.add_argument(
+        "--accounting",
+        choices=("all", "dynamic", "blouw"),
+        default="all",
+        help="power parts the comparison counts: all (SNN Toolbox's), dynamic (above a loaded "
+        "model's idle), blouw (running minus idle from boot); default: %(default)s",
     )
     demo.set_defaults(func=cmd_demo)
 

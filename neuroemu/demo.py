@@ -88,10 +88,35 @@ def _text(report: dict, comparison: str) -> str:
     return "\n".join(lines)
 
 
+def _headline(loihi, ncs2) -> str:
+    """Loihi against the NCS2: the parts, the convention used, and every convention's ratios."""
+    accounting = loihi.details["accounting"]
+    lines = [
+        f"Loihi vs NCS2, accounting {accounting!r} "
+        f"({hwmodels.accounting.DESCRIPTION[accounting]}): "
+        f"power {ncs2.power / loihi.power:.3g}x less, energy {ncs2.energy / loihi.energy:.3g}x "
+        "less per inference",
+        *hwmodels.report.parts_lines(loihi),
+        *hwmodels.report.parts_lines(ncs2),
+        "under each convention:",
+        *(f"  {line}" for line in hwmodels.report.by_convention(loihi, ncs2)),
+    ]
+    return "\n".join(lines)
+
+
 def run_demo(
-    out_dir: Path, device: str = "cpp_standalone", timesteps: int = 128, workers: int = 1
+    out_dir: Path,
+    device: str = "cpp_standalone",
+    timesteps: int = 128,
+    workers: int = 1,
+    accounting: str = "all",
 ) -> dict:
-    """Train or load the demo CNN, convert it, emulate the test split, write traces and a report."""
+    """Train or load the demo CNN, convert it, emulate the test split, write traces and a report.
+
+    ``accounting`` is the convention of the comparison's main table (see
+    :mod:`hwmodels.accounting`); the report also compares under every convention.
+    """
+    hwmodels.accounting.check(accounting)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -104,14 +129,17 @@ def run_demo(
     sim = Emulation(net, device=device, batch_size=128)
     traces = sim.run(data.x_test, data.y_test, workers=workers, out=trace_path)
     emulate_s = time.perf_counter() - t1
-    loihi = hwmodels.loihi.estimate(net, traces)
-    ncs2 = hwmodels.ncs2.baseline(model, data.x_test, data.y_test)
+    loihi = hwmodels.loihi.estimate(net, traces, accounting=accounting)
+    ncs2 = hwmodels.ncs2.baseline(model, data.x_test, data.y_test, accounting=accounting)
     comparison = hwmodels.report.compare([loihi, ncs2], out_dir, traces=trace_path)
     report = _report(traces, dnn_acc, timesteps, device)
+    report["accounting"] = accounting
+    report["loihi_parts_mj"] = {k: 1e3 * v for k, v in loihi.details["parts"].items()}
+    report["ncs2_parts_mj"] = {k: 1e3 * v for k, v in ncs2.details["parts"].items()}
     report["emulation_seconds"] = emulate_s
     report["total_seconds"] = time.perf_counter() - t0
     (out_dir / "report.json").write_text(json.dumps(report, indent=2))
-    text = _text(report, comparison.text)
+    text = _text(report, _headline(loihi, ncs2) + "\n\n" + comparison.text)
     (out_dir / "report.txt").write_text(text + "\n")
     print(text)
     written = sorted(p.name for p in out_dir.iterdir() if p.is_file())

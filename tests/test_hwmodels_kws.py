@@ -2,10 +2,11 @@
 
 The workload is hwmodels.workloads.kws: 390 -> 256 -> 256 -> 29, random weights
 normalized on uniform features, 32 steps, rate-coded from the host (the paper gives
-neither weights nor inputs nor steps). It is the Loihi calibration point:
-scripts/calibrate_loihi.py fits loihi_step_energy and loihi_step_time to it, so each
-component must land on the measurement: static power (the measured idle power),
-dynamic energy per inference (0.27 mJ) and period (1 / 296 s).
+neither weights nor inputs nor steps). It is a Loihi calibration point
+(with the scaled sweep's N=0): scripts/calibrate_loihi.py fits the x86 parts to Blouw's
+logs (data/published_power.json), so each component must land near the measurement:
+neuro-core static power (idle from boot), running power, running-minus-idle energy per
+inference and period.
 """
 
 import importlib.util
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from hwmodels import Constants, loihi, workloads
+from hwmodels import Constants, loihi, published, workloads
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -27,18 +28,23 @@ def kws():
 
 def test_each_component_lands_on_the_measurement(kws):
     est, c = kws
-    assert est.power_static == pytest.approx(c["blouw_idle_power"])
-    assert est.energy_dynamic == pytest.approx(c["blouw_dynamic_energy"], rel=0.02)
-    assert est.latency == pytest.approx(1 / c["blouw_inference_rate"], rel=0.02)
-    assert est.power == pytest.approx(c["blouw_running_power"], rel=0.03)
+    point = published.loihi_kws()
+    parts = est.details["parts"]
+    assert parts["neurocore_static"] / est.period == pytest.approx(c["blouw_idle_power"])
+    assert parts["neurocore_static"] / est.period == pytest.approx(point.idle_power, rel=0.03)
+    blouw = sum(v for k, v in parts.items() if k != "neurocore_static")
+    assert blouw == pytest.approx(point.dynamic_energy, rel=0.05)
+    assert est.latency == pytest.approx(1 / point.rate, rel=0.02)
+    assert est.power == pytest.approx(point.running_power, rel=0.03)
 
 
 def test_the_network_is_active_and_per_op_energies_alone_fall_short(kws):
     est, c = kws
     assert est.details["synaptic_ops_per_inference"] > 1e5  # the network does spike
     assert est.details["chips"] == 1
-    ops = sum(le.energy_dynamic for le in est.layers if le.name != loihi.SYSTEM)
-    assert 0 < ops < 0.5 * c["blouw_dynamic_energy"]  # pre-silicon per-op figures leave most out
+    ops = est.details["parts"]["neurocore_dynamic"]
+    # the x86 cores' active power, not the per-op energies, is most of the running power
+    assert 0 < ops < 0.5 * c["blouw_dynamic_energy"]
     assert est.low("energy") < est.energy < est.high("energy")
 
 
@@ -55,4 +61,6 @@ def test_calibration_script_reproduces_the_registered_constants():
 
         assert (low, high) == pytest.approx(REGISTRY[name].range, rel=1e-3), name
     residuals = module.residuals({n: v[0] for n, v in values.items()})
-    assert residuals == pytest.approx({"dynamic energy": 1.0, "period": 1.0}, rel=1e-6)
+    assert residuals["KWS period"] == pytest.approx(1.0, rel=1e-6)
+    assert residuals["KWS dynamic energy"] == pytest.approx(1.0, rel=0.05)
+    assert residuals["N=0 dynamic energy"] == pytest.approx(1.0, rel=0.05)

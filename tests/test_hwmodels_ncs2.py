@@ -55,9 +55,7 @@ def test_latency_grows_with_macs_and_power_is_the_envelope():
     assert b.latency > a.latency
     c = Constants()
     assert a.power == pytest.approx(c["ncs2_power"])
-    assert a.power_static == pytest.approx(
-        c["ncs2_power"] * c["ncs1_idle_power"] / c["ncs1_running_power"]
-    )
+    assert a.power_static == pytest.approx(c["ncs2_idle_power"])
     assert a.latency >= c["ncs2_call_overhead"] and a.accuracy is None
     assert a.low("latency") < a.latency < a.high("latency")
     hot = ncs2.baseline(small, x, constants=Constants({"ncs2_power": 3.0}))
@@ -86,3 +84,55 @@ def test_bad_measured_files_are_refused(tmp_path, figures, message):
     path.write_text(json.dumps(figures))
     with pytest.raises(ValueError, match=message):
         ncs2.load_measured(path)
+
+
+def test_encoder_decoder_counts_match_the_published_params_and_flops():
+    from hwmodels import published, workloads
+
+    for timing in published.ncs2_timings():
+        counts = workloads.encoder_decoder_counts(
+            timing.side, timing.channels, list(timing.filters)
+        )
+        params = sum(w for _, w, _ in counts.values())
+        assert params == timing.params, timing.name
+        conv_macs = sum(
+            m for name, (m, _, _) in counts.items() if not name.endswith(("add", "pool"))
+        )
+        # the published FLOPs (TensorFlow's profiler) add bias adds and ReLUs to 2 x MACs
+        assert 0.98 < 2 * conv_macs / timing.flops <= 1.0, timing.name
+
+
+def test_layer_costs_of_counts_hand_computed():
+    counts = {"conv": (1000.0, 10.0, 30.0), "pool": (40.0, 0.0, 50.0)}
+    assert ncs2.layer_costs(counts, bytes_per_value=2) == {
+        "conv": (1000.0, 80.0),
+        "pool": (40.0, 100.0),
+    }
+    c = Constants().replace(
+        ncs2_utilization=0.5, ncs2_memory_bandwidth=1e3, ncs2_usb_bandwidth=1e4,
+        ncs2_call_overhead=1e-3,
+    )  # fmt: skip
+    est = ncs2.modelled(counts, 5, c)
+    rate = c["ncs2_peak_ops"] * 0.5
+    expected = max(2000 / rate, 80 / 1e3) + max(80 / rate, 100 / 1e3) + 1e-3 + 5 * 2 / 1e4
+    assert est.latency == pytest.approx(expected)
+
+
+def test_encoder_decoder_rows_are_computed_and_held_out_within_2x():
+    from hwmodels import published, validation
+
+    c = Constants()
+    rows = [r for r in validation.ncs2_rows(c) if r["workload"].startswith("enc-dec")]
+    timings = published.ncs2_timings()
+    assert len(rows) == len(timings)
+    held = [r for r in rows if r["role"] == "held-out"]
+    assert len(held) == len(timings) - len(validation.NCS2_CALIBRATION) >= 3
+    for row, timing in zip(rows, timings, strict=True):
+        modelled = validation.encoder_decoder(timing, c).latency
+        assert row["modelled"] == pytest.approx(modelled)
+        assert row["measured"] == pytest.approx(1 / timing.fps)
+        assert row["low"] <= row["modelled"] <= row["high"]
+    assert all(0.5 <= r["ratio"] <= 2 for r in held)
+    # over USB 2.0 the transfer of the input and the 4-channel output is part of the latency
+    slow_usb = validation.encoder_decoder(timings[0], c.replace(ncs2_usb2_bandwidth=25e6))
+    assert slow_usb.latency > validation.encoder_decoder(timings[0], c).latency

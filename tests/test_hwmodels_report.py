@@ -128,3 +128,24 @@ def test_validation_table_counts_held_out_figures_within_2x_and_keeps_notes():
     assert "within 2x: 1 of 2" in text and "`cmd`" in text
     assert "- w2: why it differs" in text
     assert "held-out figures within 2x: 1 of 2" in validation.table(rows)
+
+
+def test_cli_accounting_and_the_parts_in_the_report(case, tmp_path, capsys):
+    _, results, baseline, _ = case
+    net, traces_path, est = results[0]
+    net_path = save_net(net, tmp_path / "net.npz")
+    out = tmp_path / "dyn.json"
+    main(["estimate", str(traces_path), "--net", str(net_path), "--out", str(out),
+          "--accounting", "dynamic"])  # fmt: skip
+    dynamic = load_estimate(out)
+    parts = est.details["parts"]
+    assert dynamic.details["accounting"] == "dynamic" and dynamic.energy_static == 0
+    counted = parts["neurocore_dynamic"] + parts["x86_dynamic"] + parts["host_io"]
+    assert dynamic.energy == pytest.approx(counted)
+    assert est.energy == pytest.approx(sum(parts.values()))  # the default counts them all
+    rep = report.compare([est, baseline], tmp_path / "rep")
+    assert "parts, accounting 'all'" in rep.text and "x86 static" in rep.text
+    assert "under each accounting convention" in rep.text and "blouw" in rep.text
+    with pytest.raises(SystemExit):
+        main(["estimate", str(traces_path), "--net", str(net_path), "--accounting", "total"])
+    assert "invalid choice: 'total'" in capsys.readouterr().err
