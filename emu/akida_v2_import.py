@@ -10,7 +10,7 @@ import numpy as np
 from converters.akida_export import akida_package
 from converters.chips.akida_v2 import AkidaV2Layer, AkidaV2Net
 
-__all__ = ["AkidaV2ImportError", "from_akida_v2_model", "ACCEPTED", "MISSING"]
+__all__ = ["AkidaV2ImportError", "from_akida_v2_model", "ACCEPTED", "MISSING", "V2_TYPES"]
 
 _KINDS = {
     "InputConv2D": "input_conv",
@@ -20,7 +20,8 @@ _KINDS = {
     "Add": "add",
     "Concatenate": "concat",
 }
-ACCEPTED = "InputData, " + ", ".join(_KINDS)
+V2_TYPES = tuple(_KINDS)
+ACCEPTED = "InputData, " + ", ".join(V2_TYPES)
 # v2 layer types the records do not hold, and what an exact emulation of each would need
 MISSING = {
     "BufferTempConv": "a FIFO of past frames carried between forward calls (temporal state)",

@@ -17,7 +17,7 @@ from collections import Counter
 
 import numpy as np
 
-from converters.chips.akida_v2 import WEIGHT_RANGES
+from converters.chips.akida_v2 import WEIGHT_RANGES, net_forward
 from emu.akida_v2_import import AkidaV2ImportError, from_akida_v2_model
 from emu.akida_v2_reference import simulate
 from emu.akida_v2_tensor import simulate as tensor_simulate
@@ -105,7 +105,7 @@ def _randomize(layer, rng, in_max: float) -> None:
     _set(layer, "output_scales", scales)
     out_top = 2.0 ** (int(params.output_bits) - 1)
     shift = -np.round(np.log2(spread * scales / out_top)) + rng.integers(-2, 3, f)
-    _set(layer, "output_shift", np.clip(shift, -60, 8))
+    _set(layer, "output_shift", np.clip(shift, -62, 8))
 
 
 def _out_max(layer) -> float:
@@ -118,7 +118,7 @@ def _add(akida, rng, model, ltype: str, inbound, name: str, last: bool, fixed=No
     in_max = _out_max(inbound) if inbound.parameters.layer_type.name != "InputData" else (
         2.0 ** inbound.parameters.input_bits - 1)  # fmt: skip
     options = _common(akida, rng, 8, fixed is not None)
-    if ltype != "Dense1D":
+    if ltype != "Dense1D" and fixed is None:
         options.update(_conv_options(akida, rng, ltype, shape, last))
     options.update(fixed or {})
     if ltype == "Dense1D":
@@ -129,7 +129,38 @@ def _add(akida, rng, model, ltype: str, inbound, name: str, last: bool, fixed=No
         layer = akida.Conv2D(name=name, **{"filters": int(rng.integers(1, 7)), **options})
     model.add(layer, inbound_layers=[inbound])
     _randomize(layer, rng, in_max)
+    _calibrate(model, layer, rng)
     return layer
+
+
+def _channel_quantile(v: np.ndarray, q: float) -> np.ndarray:
+    return np.quantile(np.abs(v.reshape(-1, v.shape[-1])).astype(np.float64), q, axis=0) + 1
+
+
+def _calibrate(model, layer, rng) -> None:
+    """Cap and output shift from the layer's potentials on random inputs (the reference's
+    arithmetic), so that outputs spread over their range rather than all 0 or saturated."""
+    try:
+        net = from_akida_v2_model(model)
+    except AkidaV2ImportError:
+        return
+    x = engine_inputs(rng, model, 8)
+    names = layer.get_variable_names()
+    if "max_value" in names:
+        v = net_forward(net, x)[layer.name][0]
+        cap = _channel_quantile(np.maximum(v, 0), 0.9) * rng.uniform(0.3, 2, v.shape[-1])
+        shift = np.clip(np.ceil(np.log2(np.maximum(cap, 1) / 255)), 0, 31)
+        _set(layer, "max_value_shift", shift)
+        _set(layer, "max_value", np.clip(np.rint(cap / 2**shift), 1, 255))
+        net = from_akida_v2_model(model)
+    record = net.layers[-1]
+    a = net_forward(net, x)[layer.name][0]
+    if record.activation:
+        a = np.minimum(np.maximum(a, 0), record.max_value << record.max_value_shift)
+    top = 2.0 ** (record.output_bits - (1 if record.output_signed else 0))
+    m = _channel_quantile(a, 0.95) * record.output_scales
+    shift = -np.ceil(np.log2(m / top)) + rng.integers(-1, 2, len(m))
+    _set(layer, "output_shift", np.clip(shift, -62, 8))
 
 
 def _join(akida, rng, model, inbound, k: int):
@@ -175,7 +206,7 @@ def random_engine_model(akida, rng, blocks: int):
             _randomize(head, rng, 255)
         else:
             shape = (int(rng.integers(2, 12)), int(rng.integers(2, 12)), int(rng.integers(1, 6)))
-            head = akida.InputData(shape, input_bits=int(_pick(rng, [1, 2, 4, 8])), name="input")
+            head = akida.InputData(shape, input_bits=int(_pick(rng, [1, 2, 3, 4])), name="input")
             model.add(head)
         last = head
         for k in range(blocks):

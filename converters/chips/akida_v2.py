@@ -27,7 +27,9 @@ channel, ``sat_n`` the signed saturation to n bits, ``B`` = ``buffer_bits``, ``P
 
 Quirks, all measured: 4-bit weights are -8..7; an unsigned output below 8 bits even without
 activation; ``Add`` clips to a signed range though the engine reports it unsigned; average
-pooling with an explicit window returns the global sum (refused here: only global average).
+pooling with an explicit window returns the global sum (refused here: only global average);
+shifts of 32..127 crash the engine (the records take shifts 0..31, output shifts -62..31, and
+widths up to 32 bits, where int64 holds every intermediate).
 Activations are (N, H, W, C) integer arrays.
 """
 
@@ -45,6 +47,8 @@ __all__ = [
     "AkidaV2Net",
     "LAYER_KINDS",
     "WEIGHTED",
+    "WEIGHT_RANGES",
+    "MAX_SHIFT",
     "POOLS",
     "PADDINGS",
     "saturate",
@@ -61,6 +65,7 @@ WEIGHTED = ("input_conv", "conv", "depthwise", "dense")
 POOLS = ("none", "max", "global_avg")
 PADDINGS = ("same", "valid")
 WEIGHT_RANGES = {1: (0, 1), 2: (-1, 1), 4: (-8, 7), 8: (-128, 127)}
+MAX_SHIFT = 31  # the engine crashes on shifts of 32..127; int64 holds every result below
 
 _U8 = ("bias_shift", "input_shift", "max_value", "max_value_shift", "output_scales")
 _U8 += ("padding_value", "a_shift", "b_shift")
@@ -89,11 +94,13 @@ def output_range(bits: int, signed: bool) -> tuple[int, int]:
 
 
 def _u8(name: str, arr, size: int) -> np.ndarray:
+    """Unsigned parameters; shifts below 32 (the engine crashes on 32..127)."""
     arr = np.asarray(arr)
+    top = MAX_SHIFT if name.endswith("shift") else 255
     if arr.shape != (size,) or (
-        arr.size and (not np.issubdtype(arr.dtype, np.integer) or arr.min() < 0 or arr.max() > 255)
+        arr.size and (not np.issubdtype(arr.dtype, np.integer) or arr.min() < 0 or arr.max() > top)
     ):
-        raise ValueError(f"{name} must be {size} integers in 0..255, got shape {arr.shape}")
+        raise ValueError(f"{name} must be {size} integers in 0..{top}, got {arr}")
     return arr.astype(np.int64)
 
 
@@ -148,8 +155,11 @@ class AkidaV2Layer:
                 f"{where}: padding must be one of {PADDINGS} and pool one of {POOLS}, "
                 f"got {self.padding!r}, {self.pool!r}"
             )
-        if not 1 <= self.output_bits <= 32 or not 1 <= self.post_op_buffer_bits <= 63:
-            raise ValueError(f"{where}: output_bits or post_op_buffer_bits out of range")
+        widths = (self.output_bits, self.buffer_bits, self.post_op_buffer_bits)
+        if not all(1 <= int(b) <= 32 for b in widths):
+            raise ValueError(
+                f"{where}: output, buffer and post-op widths must be 1..32 bits, got {widths}"
+            )
         if self.kind == "concat":
             (h, w, _), (h2, w2, _) = self.input_shapes
             if (h, w) != (h2, w2):
@@ -161,7 +171,7 @@ class AkidaV2Layer:
             c = self.input_shapes[0][2]
             for name in ("a_shift", "b_shift"):
                 setattr(self, name, _u8(f"{where}: {name}", getattr(self, name), c))
-            self.output_shift = self._int8("output_shift", c, -128, 127)
+            self.output_shift = self._int8("output_shift", c, -2 * MAX_SHIFT, MAX_SHIFT)
             return
         self._check_weighted(where)
 
@@ -203,7 +213,7 @@ class AkidaV2Layer:
             raise ValueError(f"{where}: a dense layer has no pooling")
         f = self.filters
         self.bias = self._int8("bias", f, -128, 127)
-        self.output_shift = self._int8("output_shift", f, -128, 127)
+        self.output_shift = self._int8("output_shift", f, -2 * MAX_SHIFT, MAX_SHIFT)
         for name in ("bias_shift", "output_scales"):
             setattr(self, name, _u8(f"{where}: {name}", getattr(self, name), f))
         if self.activation or np.size(self.max_value):
@@ -278,13 +288,17 @@ class AkidaV2Net:
         self.input_shape = tuple(int(s) for s in self.input_shape)
         if not self.layers:
             raise ValueError("an AkidaV2Net needs at least one layer")
-        if not 1 <= self.input_bits <= 8:
-            raise ValueError(f"input_bits must be in 1..8, got {self.input_bits}")
+        allowed = (8,) if self.layers[0].kind == "input_conv" else (1, 2, 3, 4)
+        if self.input_bits not in allowed:  # the engine's InputData is signed from 5 bits on
+            raise ValueError(
+                f"input_bits must be one of {allowed} (8 for an input convolution, unsigned "
+                f"1..4 otherwise), got {self.input_bits}"
+            )
         shapes = {self.input_name: self.input_shape}
         for k, layer in enumerate(self.layers):
             where = f"layer {layer.name!r}"
-            if layer.kind == "input_conv" and (k > 0 or self.input_bits != 8):
-                raise ValueError(f"{where}: an input convolution comes first, on 8-bit inputs")
+            if layer.kind == "input_conv" and k > 0:
+                raise ValueError(f"{where}: an input convolution must come first")
             if layer.name in shapes:
                 raise ValueError(f"layer name {layer.name!r} is used twice")
             missing = [name for name in layer.inbounds if name not in shapes]
