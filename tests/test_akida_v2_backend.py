@@ -1,0 +1,90 @@
+"""Brian2 emulation of Akida 2.0 graphs (runtime and cpp_standalone) against the numpy reference
+and BrainChip's engine, on randomized engine models."""
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from emu.akida_v2_backend import AkidaV2Backend
+from emu.akida_v2_import import from_akida_v2_model
+from emu.akida_v2_reference import simulate
+from emu.backend import RunSettings
+
+akida = pytest.importorskip("akida")
+
+ROOT = Path(__file__).resolve().parents[1]
+COVER = ("input_conv", "conv", "depthwise", "dense", "add", "concat", "max", "global_avg")
+
+
+def _cases():
+    path = ROOT / "scripts" / "akida_v2_engine_cases.py"
+    spec = importlib.util.spec_from_file_location("akida_v2_engine_cases", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+CASES = _cases()
+
+
+def _features(net) -> set[str]:
+    return {layer.kind for layer in net.layers} | {layer.pool for layer in net.layers}
+
+
+def _draw(seed: int, count: int, blocks=(1, 4)):
+    rng = np.random.default_rng(seed)
+    out = []
+    while len(out) < count:
+        model = CASES.random_engine_model(akida, rng, int(rng.integers(*blocks)))
+        if model is not None:
+            out.append((model, from_akida_v2_model(model), CASES.engine_inputs(rng, model, 3)))
+    return out
+
+
+def _covering(seed: int) -> list:
+    """A few engine models that together hold every layer kind and pooling."""
+    chosen, seen = [], set()
+    for draw in _draw(seed, 60, blocks=(3, 5)):
+        new = _features(draw[1]) - seen
+        if new & set(COVER):
+            chosen.append(draw)
+            seen |= new
+        if set(COVER) <= seen:
+            return chosen
+    raise AssertionError(f"draws miss {set(COVER) - seen}")
+
+
+def _check(backend_device: str, draws, cache) -> None:
+    for model, net, x in draws:
+        backend = AkidaV2Backend(net, RunSettings(backend_device, batch_size=4, cache_dir=cache))
+        record = backend.run_batch(x.reshape(len(x), -1).astype(np.int64))
+        reference = simulate(net, x)
+        for name in net.layer_names:
+            np.testing.assert_array_equal(record.counts[name], reference.counts[name], name)
+        np.testing.assert_array_equal(record.spikes_per_step, reference.spikes_per_step)
+        theirs = np.asarray(model.forward(x)).astype(np.int64).reshape(len(x), -1)
+        np.testing.assert_array_equal(record.counts[net.layers[-1].name], theirs)
+
+
+def test_runtime_matches_reference_and_engine(tmp_path):
+    draws = _draw(41, 12)
+    assert set(COVER) <= set().union(*(_features(net) for _, net, _ in draws))
+    _check("runtime", draws, tmp_path)
+
+
+@pytest.mark.slow
+def test_cpp_standalone_covering_graphs_match_the_engine(tmp_path):
+    _check("cpp_standalone", _covering(42), tmp_path)
+
+
+def test_probes_hold_the_potentials(tmp_path):
+    _, net, x = _draw(43, 1, blocks=(2, 3))[0]
+    name = net.layers[-1].name
+    settings = RunSettings("runtime", batch_size=4, cache_dir=tmp_path, probe={name: [0]})
+    record = AkidaV2Backend(net, settings).run_batch(x.reshape(len(x), -1).astype(np.int64))
+    reference = simulate(net, x, probe=True)
+    np.testing.assert_array_equal(
+        record.probes[f"{name}.potential"], reference.probes[f"{name}.potential"][:, :, [0]]
+    )
