@@ -9,22 +9,9 @@ from __future__ import annotations
 import numpy as np
 
 from .akida_export import akida_package
-from .chips.akida_v2 import AkidaV2Layer, AkidaV2Net
+from .chips.akida_v2 import ENGINE_TYPES, ENGINE_VARIABLES, AkidaV2Layer, AkidaV2Net
 
 __all__ = ["to_akida_v2_model", "akida_v2_forward"]
-
-_TYPES = {
-    "input_conv": "InputConv2D",
-    "conv": "Conv2D",
-    "depthwise": "DepthwiseConv2D",
-    "dense": "Dense1D",
-    "add": "Add",
-    "concat": "Concatenate",
-}
-_VARIABLES = (
-    "weights", "bias", "bias_shift", "input_shift", "max_value", "max_value_shift",
-    "output_scales", "output_shift", "padding_value", "a_shift", "b_shift",
-)  # fmt: skip
 
 
 def _options(akida, layer: AkidaV2Layer) -> dict:
@@ -72,11 +59,11 @@ def to_akida_v2_model(net: AkidaV2Net):
         )
         model.add(built[net.input_name])
     for layer in net.layers:
-        engine = getattr(akida, _TYPES[layer.kind])(name=layer.name, **_options(akida, layer))
+        engine = getattr(akida, ENGINE_TYPES[layer.kind])(name=layer.name, **_options(akida, layer))
         inbounds = [built[name] for name in layer.inbounds if name in built]
         model.add(engine, inbound_layers=inbounds)
         built[layer.name] = engine
-        for name in _VARIABLES:
+        for name in ENGINE_VARIABLES:
             if name in engine.get_variable_names():
                 var = engine.get_variable(name)
                 engine.set_variable(

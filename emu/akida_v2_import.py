@@ -8,18 +8,11 @@ from pathlib import Path
 import numpy as np
 
 from converters.akida_export import akida_package
-from converters.chips.akida_v2 import AkidaV2Layer, AkidaV2Net
+from converters.chips.akida_v2 import ENGINE_TYPES, ENGINE_VARIABLES, AkidaV2Layer, AkidaV2Net
 
 __all__ = ["AkidaV2ImportError", "from_akida_v2_model", "ACCEPTED", "MISSING", "V2_TYPES"]
 
-_KINDS = {
-    "InputConv2D": "input_conv",
-    "Conv2D": "conv",
-    "DepthwiseConv2D": "depthwise",
-    "Dense1D": "dense",
-    "Add": "add",
-    "Concatenate": "concat",
-}
+_KINDS = {engine: kind for kind, engine in ENGINE_TYPES.items()}
 V2_TYPES = tuple(_KINDS)
 ACCEPTED = "InputData, " + ", ".join(V2_TYPES)
 # v2 layer types the records do not hold, and what an exact emulation of each would need
@@ -33,10 +26,6 @@ MISSING = {
     "Dequantizer": "float outputs (the records give integer outputs)",
     "PicoPostProcessing": "the PicoIP post-processing arithmetic",
 }
-_VARIABLES = (
-    "weights", "bias", "bias_shift", "input_shift", "max_value", "max_value_shift",
-    "output_scales", "output_shift", "padding_value", "a_shift", "b_shift",
-)  # fmt: skip
 
 
 class AkidaV2ImportError(ValueError):
@@ -92,7 +81,7 @@ def _layer(akida, layer, shapes: dict, inbounds: tuple[str, ...]) -> AkidaV2Laye
     try:
         arrays = {
             name: np.asarray(layer.get_variable(name))
-            for name in _VARIABLES
+            for name in ENGINE_VARIABLES
             if name in layer.get_variable_names()
         }
         if kind == "dense":

@@ -49,6 +49,8 @@ __all__ = [
     "WEIGHTED",
     "WEIGHT_RANGES",
     "MAX_SHIFT",
+    "ENGINE_TYPES",
+    "ENGINE_VARIABLES",
     "POOLS",
     "PADDINGS",
     "saturate",
@@ -65,6 +67,19 @@ WEIGHTED = ("input_conv", "conv", "depthwise", "dense")
 POOLS = ("none", "max", "global_avg")
 PADDINGS = ("same", "valid")
 WEIGHT_RANGES = {1: (0, 1), 2: (-1, 1), 4: (-8, 7), 8: (-128, 127)}
+# the engine's layer types and the integer variables its layers hold (akida.Layer.get_variable)
+ENGINE_TYPES = {
+    "input_conv": "InputConv2D",
+    "conv": "Conv2D",
+    "depthwise": "DepthwiseConv2D",
+    "dense": "Dense1D",
+    "add": "Add",
+    "concat": "Concatenate",
+}
+ENGINE_VARIABLES = (
+    "weights", "bias", "bias_shift", "input_shift", "max_value", "max_value_shift",
+    "output_scales", "output_shift", "padding_value", "a_shift", "b_shift",
+)  # fmt: skip
 MAX_SHIFT = 31  # the engine crashes on shifts of 32..127; int64 holds every result below
 
 _U8 = ("bias_shift", "input_shift", "max_value", "max_value_shift", "output_scales")
