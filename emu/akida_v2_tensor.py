@@ -15,10 +15,11 @@ import numpy as np
 from converters.chips.akida import pad_before
 from converters.chips.akida_v2 import AkidaV2Layer, AkidaV2Net, layer_forward, output_range
 
+from .akida_tensor import AkidaTensorBackend
 from .akida_v2_reference import graph_record
 from .records import BatchRecord
 
-__all__ = ["simulate", "exact_in_float", "EXACT_BELOW"]
+__all__ = ["AkidaV2TensorBackend", "simulate", "exact_in_float", "EXACT_BELOW"]
 
 EXACT_BELOW = 2**53  # integers a float64 holds exactly
 
@@ -98,3 +99,19 @@ def simulate(
         fast = _float_accumulate if exact.get(layer.name) else None
         results[layer.name] = layer_forward(inputs, layer, fast)
     return graph_record(net, results, probe, record_events)
+
+
+class AkidaV2TensorBackend(AkidaTensorBackend):
+    """The ``tensor`` device of AkidaV2Net graphs: batches on :func:`simulate`, no build."""
+
+    target = "akida_v2"
+
+    def load(self, net: AkidaV2Net) -> None:
+        """Take ``net`` (any topology) for the next runs."""
+        self.net = net
+
+    def attrs(self) -> dict:
+        return super().attrs() | {"target": "akida_v2"}
+
+    def _simulate(self, levels: np.ndarray) -> BatchRecord:
+        return simulate(self.net, levels, bool(self.probe), self.settings.record_events)

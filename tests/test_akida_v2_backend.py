@@ -88,3 +88,22 @@ def test_probes_hold_the_potentials(tmp_path):
     np.testing.assert_array_equal(
         record.probes[f"{name}.potential"], reference.probes[f"{name}.potential"][:, :, [0]]
     )
+
+
+@pytest.mark.parametrize("device", ["runtime", "tensor"])
+def test_emulation_traces_of_a_v2_graph(device, tmp_path):
+    from emu import Emulation
+
+    _, net, _ = _draw(44, 1, blocks=(2, 4))[0]
+    rng = np.random.default_rng(0)
+    h, w, c = net.input_shape
+    samples = rng.random((5, c, h, w))
+    traces = Emulation(net, device=device, batch_size=4, cache_dir=tmp_path,
+                       record_events=True).run(samples, labels=np.arange(5))  # fmt: skip
+    reference = simulate(net, net.levels(samples))
+    for name in net.layer_names:
+        np.testing.assert_array_equal(traces[f"spike_count_{name}"].values, reference.counts[name])
+    assert traces.attrs["target"] == "akida_v2"
+    last = reference.counts[net.layers[-1].name]
+    np.testing.assert_array_equal(traces["prediction"].values, last.argmax(1))
+    assert int(traces["event_sample"].size) == int(reference.spikes_per_step.sum())
