@@ -10,6 +10,7 @@ import converters
 from converters.akida import to_akida
 from converters.akida_v2 import AkidaV2MappingError
 from converters.akida_v2_export import akida_v2_forward
+from converters.datasets import DEFAULT_MNIST_DIR, mnist
 from converters.graph import Add
 from emu.akida_v2_tensor import simulate
 from hwmodels.akida_v2_mapping import map_v2_network
@@ -18,7 +19,6 @@ akida = pytest.importorskip("akida")
 torch = pytest.importorskip("torch")
 
 ROOT = Path(__file__).resolve().parents[1]
-MNIST = Path("/work/shared/data/mnist")
 
 
 def _script():
@@ -97,13 +97,11 @@ def test_devices_that_cannot_hold_v2_are_refused(converted, device):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not MNIST.exists(), reason="MNIST idx files not present")
+@pytest.mark.skipif(not DEFAULT_MNIST_DIR.exists(), reason="MNIST idx files not present")
 @pytest.mark.parametrize("arch", ["resnet", "mobilenet"])
 def test_mnist_networks_trained_converted_and_emulated(arch):
-    from converters.datasets import mnist
-
     torch.set_num_threads(1)
-    data = mnist(MNIST, n_train=6000)
+    data = mnist(n_train=6000)
     result = SCRIPT.run(arch, data, epochs=4, test=2000)
     assert result["equal"] and result["emulated"] == result["engine"]
     assert result["float"] > 0.9 and abs(result["emulated"] - result["float"]) <= 0.01
