@@ -156,7 +156,7 @@ def test_v1_importer_points_to_the_v2_importer():
     "change, message",
     [
         (dict(output_shift=np.array([40, 0, 0, 0])), "output_shift"),
-        (dict(input_shift=np.full(12, 33)), "input_shift must be 12 integers in 0..31"),
+        (dict(input_shift=np.full(12, 33)), "input_shift must be 12 integers in 0..31, got shape"),
         (dict(weight_bits=4), "4-bit weights must be in -8..7"),
         (dict(buffer_bits=40), "widths must be 1..32 bits"),
     ],

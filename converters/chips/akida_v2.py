@@ -82,9 +82,6 @@ ENGINE_VARIABLES = (
 )  # fmt: skip
 MAX_SHIFT = 31  # the engine crashes on shifts of 32..127; int64 holds every result below
 
-_U8 = ("bias_shift", "input_shift", "max_value", "max_value_shift", "output_scales")
-_U8 += ("padding_value", "a_shift", "b_shift")
-
 
 def saturate(x: np.ndarray, bits: int) -> np.ndarray:
     """Signed saturation of int64 ``x`` to ``bits`` bits."""
@@ -115,7 +112,8 @@ def _u8(name: str, arr, size: int) -> np.ndarray:
     if arr.shape != (size,) or (
         arr.size and (not np.issubdtype(arr.dtype, np.integer) or arr.min() < 0 or arr.max() > top)
     ):
-        raise ValueError(f"{name} must be {size} integers in 0..{top}, got {arr}")
+        span = f" in [{arr.min()}, {arr.max()}]" if arr.size else ""
+        raise ValueError(f"{name} must be {size} integers in 0..{top}, got shape {arr.shape}{span}")
     return arr.astype(np.int64)
 
 
