@@ -153,7 +153,7 @@ def _calibrate(model, layer, rng) -> None:
         _set(layer, "max_value_shift", shift)
         _set(layer, "max_value", np.clip(np.rint(cap / 2**shift), 1, 255))
         net = from_akida_v2_model(model)
-    record = net.layers[-1]
+    record = next(r for r in net.layers if r.name == layer.name)
     a = net_forward(net, x)[layer.name][0]
     if record.activation:
         a = np.minimum(np.maximum(a, 0), record.max_value << record.max_value_shift)

@@ -43,17 +43,38 @@ def _draw(seed: int, count: int, blocks=(1, 4)):
     return out
 
 
-def _covering(seed: int) -> list:
-    """A few engine models that together hold every layer kind and pooling."""
-    chosen, seen = [], set()
-    for draw in _draw(seed, 60, blocks=(3, 5)):
-        new = _features(draw[1]) - seen
-        if new & set(COVER):
-            chosen.append(draw)
-            seen |= new
-        if set(COVER) <= seen:
-            return chosen
-    raise AssertionError(f"draws miss {set(COVER) - seen}")
+def _covering_model(rng):
+    """One engine graph holding every layer kind and pooling: an input convolution with max
+    pooling, a convolution, two depthwise branches added, two convolution branches
+    concatenated, a convolution with global average pooling, a dense layer."""
+    relu = akida.ActivationType.ReLU
+    model = akida.Model()
+    layers = [akida.InputConv2D((9, 9, 3), 4, 3, pool_type=akida.PoolType.Max, pool_size=2,
+                                pool_stride=2, name="in")]  # fmt: skip
+    model.add(layers[0])
+    conv = akida.Conv2D(6, 3, name="c1", output_bits=4)
+    model.add(conv, inbound_layers=[layers[0]])
+    branches = [akida.DepthwiseConv2D(3, name=f"d{k}", activation=relu) for k in "ab"]
+    for branch in branches:
+        model.add(branch, inbound_layers=[conv])
+    add = akida.Add(name="add", output_bits=8)
+    model.add(add, inbound_layers=branches)
+    joined = [akida.Conv2D(f, k, name=f"j{f}", output_bits=8) for f, k in ((3, 1), (4, 3))]
+    for branch in joined:
+        model.add(branch, inbound_layers=[add])
+    concat = akida.Concatenate(name="cat")
+    model.add(concat, inbound_layers=joined)
+    pooled = akida.Conv2D(5, 3, name="gap", pool_type=akida.PoolType.Average, output_bits=8)
+    model.add(pooled, inbound_layers=[concat])
+    dense = akida.Dense1D(4, name="fc", output_bits=8)
+    model.add(dense, inbound_layers=[pooled])
+    engine_layers = [layers[0], conv, *branches, add, *joined, pooled, dense]
+    for layer in engine_layers:
+        inbound_max = 255 if layer is layers[0] else 127
+        CASES._randomize(layer, rng, inbound_max)
+        if layer.parameters.layer_type.name not in ("Add", "Concatenate"):
+            CASES._calibrate(model, layer, rng)
+    return model
 
 
 def _check(backend_device: str, draws, cache) -> None:
@@ -75,8 +96,41 @@ def test_runtime_matches_reference_and_engine(tmp_path):
 
 
 @pytest.mark.slow
-def test_cpp_standalone_covering_graphs_match_the_engine(tmp_path):
-    _check("cpp_standalone", _covering(42), tmp_path)
+def test_cpp_standalone_covering_graph_matches_the_engine(tmp_path):
+    """One build of a graph with every layer kind, three parameter draws through it."""
+    rng = np.random.default_rng(42)
+    backend = None
+    for _ in range(3):
+        model = _covering_model(rng)
+        net = from_akida_v2_model(model)
+        assert set(COVER) <= _features(net)
+        if backend is None:
+            settings = RunSettings("cpp_standalone", batch_size=4, cache_dir=tmp_path)
+            backend = AkidaV2Backend(net, settings)
+        backend.load(net)
+        x = CASES.engine_inputs(rng, model, 4)
+        record = backend.run_batch(x.reshape(len(x), -1).astype(np.int64))
+        reference = simulate(net, x)
+        for name in net.layer_names:
+            np.testing.assert_array_equal(record.counts[name], reference.counts[name], name)
+        theirs = np.asarray(model.forward(x)).astype(np.int64).reshape(len(x), -1)
+        np.testing.assert_array_equal(record.counts["fc"], theirs)
+    assert (backend.build.directory / "main").exists()
+
+
+def test_runtime_covering_graph_matches_the_engine(tmp_path):
+    model = _covering_model(np.random.default_rng(7))
+    _check(
+        "runtime",
+        [
+            (
+                model,
+                from_akida_v2_model(model),
+                CASES.engine_inputs(np.random.default_rng(8), model, 3),
+            )
+        ],
+        tmp_path,
+    )
 
 
 def test_probes_hold_the_potentials(tmp_path):
