@@ -105,3 +105,22 @@ def test_mnist_networks_trained_converted_and_emulated(arch):
     result = SCRIPT.run(arch, data, epochs=4, test=2000)
     assert result["equal"] and result["emulated"] == result["engine"]
     assert result["float"] > 0.9 and abs(result["emulated"] - result["float"]) <= 0.01
+
+
+def test_v2_estimate_states_it_is_not_validated(converted, tmp_path):
+    from emu import Emulation
+    from hwmodels.akida_v2 import estimate_v2, v2_synaptic_ops
+
+    arch, _, net, x = converted
+    traces = Emulation(net, device="tensor", batch_size=64, cache_dir=tmp_path).run(x[:40])
+    est = estimate_v2(net, traces)
+    assert est.platform == "akida_v2" and "NOT validated" in est.model
+    assert any("not validated against silicon" in a for a in est.assumptions)
+    assert est.energy > 0 and est.latency > 0
+    low, high = est.bounds["energy"]
+    assert low <= est.energy <= high and low < high
+    assert est.details["mapping"].startswith("akida mapper on a virtual SixNodesIPv2")
+    dense = net.layers[-1]
+    levels = np.random.default_rng(0).integers(-3, 4, (5, *dense.input_shapes[0]))
+    expected = (levels.reshape(5, -1) != 0) @ (dense.weights != 0).sum(axis=1)
+    np.testing.assert_array_equal(v2_synaptic_ops(dense, [levels]), expected)

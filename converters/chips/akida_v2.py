@@ -56,6 +56,7 @@ __all__ = [
     "saturate",
     "shift_round",
     "output_range",
+    "accumulate",
     "shifted_inputs",
     "potentials",
     "layer_forward",
@@ -362,7 +363,7 @@ def _windows(x: np.ndarray, layer: AkidaV2Layer, value: np.ndarray) -> np.ndarra
     return win[:, ::s, ::s][:, : out[0], : out[1]]
 
 
-def _accumulate(x: np.ndarray, layer: AkidaV2Layer) -> np.ndarray:
+def accumulate(x: np.ndarray, layer: AkidaV2Layer) -> np.ndarray:
     """The exact sums ``acc`` (N, Ho, Wo, F) of a weighted layer, inputs already shifted."""
     if layer.kind == "dense":
         return (x.reshape(len(x), -1) @ layer.weights)[:, None, None, :]
@@ -405,12 +406,12 @@ def shifted_inputs(x: np.ndarray, layer: AkidaV2Layer) -> np.ndarray:
     return x << layer.input_shift
 
 
-def potentials(x: np.ndarray, layer: AkidaV2Layer, accumulate=None) -> np.ndarray:
+def potentials(x: np.ndarray, layer: AkidaV2Layer, sums=None) -> np.ndarray:
     """The saturated potentials ``v`` (N, Ho, Wo, F) of a weighted layer, before pooling.
 
-    ``accumulate(x', layer)`` computes the exact sums (default: int64 numpy, here).
+    ``sums(x', layer)`` computes the exact sums (default: :func:`accumulate`, int64 numpy).
     """
-    acc = (accumulate or _accumulate)(shifted_inputs(x, layer), layer)
+    acc = (sums or accumulate)(shifted_inputs(x, layer), layer)
     b = saturate(layer.bias << layer.bias_shift, layer.post_op_buffer_bits)
     if layer.kind == "input_conv":
         return saturate(saturate(acc + b, layer.buffer_bits), layer.post_op_buffer_bits)
@@ -424,12 +425,12 @@ def _scale_and_clip(q: np.ndarray, scales, shift, layer: AkidaV2Layer) -> np.nda
 
 
 def layer_forward(
-    inputs: list[np.ndarray], layer: AkidaV2Layer, accumulate=None
+    inputs: list[np.ndarray], layer: AkidaV2Layer, sums=None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Potentials and integer outputs (N, H', W', F) of ``layer`` on its inbounds' outputs.
 
     The potentials are ``v`` (after pooling) for a weighted layer, the shifted sum of an Add,
-    the output itself for a Concatenate; ``accumulate`` as in :func:`potentials`.
+    the output itself for a Concatenate; ``sums`` as in :func:`potentials`.
     """
     if layer.kind == "concat":
         out = np.concatenate([np.asarray(x, np.int64) for x in inputs], axis=3)
@@ -440,7 +441,7 @@ def layer_forward(
         s = saturate(s, layer.post_op_buffer_bits)
         low, high = output_range(layer.output_bits, True)
         return s, np.clip(shift_round(s, layer.output_shift), low, high)
-    v = potentials(inputs[0], layer, accumulate)
+    v = potentials(inputs[0], layer, sums)
     if layer.pool == "max":
         v = _max_pool(v, layer)
     a = v
