@@ -8,13 +8,15 @@ BrainChip's mapper on a virtual v2 mesh (:mod:`hwmodels.akida_v2_mapping`). Per 
     synaptic ops = sum over outputs of conv(x != 0, w != 0)   (depthwise per channel,
                    dense (x != 0) @ (w != 0)); Add: its inputs' events; Concatenate: none
 
-No Akida 2.0 device has a published energy or timing measurement: the AKD1000's registered
-constants and ranges stand in, which the estimate states among its assumptions.
+No Akida 2.0 device has a published energy or timing measurement: the ``akida_v2_*``
+constants of the registry are assumptions, the AKD1000's values with wider ranges, and the
+estimate reads them in place of the AKD1000's (:class:`V2Constants`) and says so.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator, Mapping
 
 import numpy as np
 import xarray as xr
@@ -24,24 +26,62 @@ from emu.trace_stats import count_array
 
 from .akida import ASSUMPTIONS, MODEL, bounded_estimate
 from .akida_v2_mapping import map_v2_network
-from .constants import Constants
+from .constants import REGISTRY, Constants
 from .estimate import Estimate, LayerEstimate
 from .trace_input import check_traces
 
-__all__ = ["estimate_v2", "v2_layer_counts", "v2_synaptic_ops", "V2_MODEL", "V2_ASSUMPTIONS"]
+__all__ = [
+    "estimate_v2",
+    "v2_layer_counts",
+    "v2_synaptic_ops",
+    "V2_MODEL",
+    "V2_ASSUMPTIONS",
+    "V2Constants",
+]
 
 V2_MODEL = (
     "hwmodels.akida_v2 v1: " + MODEL + ", with BrainChip's mapping on a virtual Akida 2.0 "
     "mesh; NOT validated against Akida 2.0 silicon"
 )
 V2_ASSUMPTIONS = [
-    "no Akida 2.0 device has a published energy or timing measurement: the AKD1000's "
-    "constants (and their ranges) stand in for every per-call, per-frame and per-event cost; "
-    "the estimate is not validated against silicon",
+    "no Akida 2.0 device has a published energy or timing measurement: the akida_v2_* "
+    "assumptions (the AKD1000's values with wider ranges) give every per-call, per-frame "
+    "and per-event cost; the estimate is not validated against silicon",
     "an 8-bit Akida 2.0 event costs what a 4-bit AKD1000 event costs",
     "layers BrainChip's mapper leaves in software run on the host as AKD1000 host layers do",
     *ASSUMPTIONS,
 ]
+
+
+def _v2_name(name: str) -> str:
+    v2 = name.replace("akida_", "akida_v2_", 1)
+    return v2 if v2 in REGISTRY else name
+
+
+class V2Constants(Mapping[str, float]):
+    """``constants`` read by the AKD1000 model's names, answering with the registered Akida
+    2.0 assumption (``akida_v2_*``) where there is one."""
+
+    def __init__(self, constants: Constants):
+        self.base = constants
+        self.origin = constants.origin
+
+    def __getitem__(self, name: str) -> float:
+        return self.base[_v2_name(name)]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.base)
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def corner(self, end: str, names: list[str]) -> V2Constants:
+        """The constants at one end of the named (v2 where registered) constants' ranges."""
+        return V2Constants(self.base.corner(end, [_v2_name(n) for n in names]))
+
+    def record(self, names: list[str]) -> dict[str, dict]:
+        """Value, range, unit and source of the constants used, under their v2 names."""
+        return self.base.record([_v2_name(n) for n in names])
 
 
 def _structure(layer: AkidaV2Layer) -> AkidaV2Layer:
@@ -103,7 +143,7 @@ def estimate_v2(
     constants, rate, label, frames_per_call
         As in :func:`hwmodels.akida.estimate`.
     """
-    c = constants or Constants()
+    c = V2Constants(constants or Constants())
     check_traces(net, traces, "akida_v2")
     mapping = map_v2_network(net, device)
     counted, _ = v2_layer_counts(net, traces)

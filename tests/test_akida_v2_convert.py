@@ -14,6 +14,7 @@ from converters.datasets import DEFAULT_MNIST_DIR, mnist
 from converters.graph import Add
 from emu.akida_v2_tensor import simulate
 from hwmodels.akida_v2_mapping import map_v2_network
+from hwmodels.constants import Constants
 
 akida = pytest.importorskip("akida")
 torch = pytest.importorskip("torch")
@@ -120,6 +121,11 @@ def test_v2_estimate_states_it_is_not_validated(converted, tmp_path):
     low, high = est.bounds["energy"]
     assert low <= est.energy <= high and low < high
     assert est.details["mapping"].startswith("akida mapper on a virtual SixNodesIPv2")
+    used = est.constants["akida_v2_synop_energy"]
+    assert used["source"].startswith("assumption: no Akida 2.0 measurement")
+    assert not any(name.startswith("akida_synop") for name in est.constants)
+    dearer = estimate_v2(net, traces, constants=Constants({"akida_v2_synop_energy": 1e-9}))
+    assert dearer.energy > est.energy
     dense = net.layers[-1]
     levels = np.random.default_rng(0).integers(-3, 4, (5, *dense.input_shapes[0]))
     expected = (levels.reshape(5, -1) != 0) @ (dense.weights != 0).sum(axis=1)
