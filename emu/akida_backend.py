@@ -320,7 +320,7 @@ class AkidaBackend(AkidaFrames, Backend):
                 stage.size,
                 model,
                 threshold=fire if stage.fires_all else f"out != 0 and {fire}",
-                reset="",
+                reset=None,  # no resetter object: one C++ file less per stage
                 dtype=self.stage_dtypes,
                 namespace=namespace,
                 clock=step,

@@ -167,6 +167,8 @@ class AkidaV2Backend(AkidaBackend):
                 sets = pool_connections(layer.conv_shape, layer.output_shape, "max",
                                         (layer.pool_size,) * 2, (layer.pool_stride,) * 2,
                                         layer.padding)  # fmt: skip
+                if self.settings.device == "cpp_standalone":  # serial: one object, one file
+                    sets = [tuple(np.concatenate([s[k] for s in sets]) for k in (0, 1))]
                 for j, (pre_p, post_p) in enumerate(sets):
                     code = "p_post = p_post + int(out_pre > p_post) * (out_pre - p_post)"
                     out[f"pool{k}_{j}"] = (target, f"stage{k}", pre_p, post_p, None, code)

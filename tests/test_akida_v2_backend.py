@@ -44,35 +44,35 @@ def _draw(seed: int, count: int, blocks=(1, 4)):
 
 
 def _covering_model(rng):
-    """One engine graph holding every layer kind and pooling: an input convolution with max
-    pooling, a convolution, two depthwise branches added, two convolution branches
-    concatenated, a convolution with global average pooling, a dense layer."""
+    """The smallest engine graph holding every layer kind and pooling (one build compiles one
+    C++ file per Brian2 object, so it has seven layers on a 6x6 input): an input convolution
+    with max pooling, a depthwise convolution added to it, a convolution concatenated with the
+    sum, a convolution with global average pooling, a dense layer."""
     relu = akida.ActivationType.ReLU
     model = akida.Model()
-    layers = [akida.InputConv2D((9, 9, 3), 4, 3, pool_type=akida.PoolType.Max, pool_size=2,
-                                pool_stride=2, name="in")]  # fmt: skip
-    model.add(layers[0])
-    conv = akida.Conv2D(6, 3, name="c1", output_bits=4)
-    model.add(conv, inbound_layers=[layers[0]])
-    branches = [akida.DepthwiseConv2D(3, name=f"d{k}", activation=relu) for k in "ab"]
-    for branch in branches:
-        model.add(branch, inbound_layers=[conv])
-    add = akida.Add(name="add", output_bits=8)
-    model.add(add, inbound_layers=branches)
-    joined = [akida.Conv2D(f, k, name=f"j{f}", output_bits=8) for f, k in ((3, 1), (4, 3))]
-    for branch in joined:
-        model.add(branch, inbound_layers=[add])
-    concat = akida.Concatenate(name="cat")
-    model.add(concat, inbound_layers=joined)
-    pooled = akida.Conv2D(5, 3, name="gap", pool_type=akida.PoolType.Average, output_bits=8)
-    model.add(pooled, inbound_layers=[concat])
-    dense = akida.Dense1D(4, name="fc", output_bits=8)
-    model.add(dense, inbound_layers=[pooled])
-    engine_layers = [layers[0], conv, *branches, add, *joined, pooled, dense]
-    for layer in engine_layers:
-        inbound_max = 255 if layer is layers[0] else 127
-        CASES._randomize(layer, rng, inbound_max)
-        if layer.parameters.layer_type.name not in ("Add", "Concatenate"):
+    first = akida.InputConv2D((6, 6, 1), 2, 3, pool_type=akida.PoolType.Max, pool_size=2,
+                              pool_stride=2, output_bits=8, name="in")  # fmt: skip
+    model.add(first)
+    layers = {
+        "dw": (akida.DepthwiseConv2D(3, name="dw", activation=relu, output_bits=8), ["in"]),
+        "add": (akida.Add(name="add", output_bits=8), ["in", "dw"]),
+        "conv": (akida.Conv2D(2, 1, name="conv", output_bits=8), ["add"]),
+        "cat": (akida.Concatenate(name="cat"), ["add", "conv"]),
+        "gap": (
+            akida.Conv2D(3, 3, name="gap", pool_type=akida.PoolType.Average, output_bits=8),
+            ["cat"],
+        ),  # fmt: skip
+        "fc": (akida.Dense1D(2, name="fc", output_bits=8), ["gap"]),
+    }
+    built = {"in": first}
+    for name, (layer, inbounds) in layers.items():
+        model.add(layer, inbound_layers=[built[i] for i in inbounds])
+        built[name] = layer
+    for layer in built.values():
+        kind = layer.parameters.layer_type.name
+        if kind != "Concatenate":
+            CASES._randomize(layer, rng, 255 if layer is first else 127)
+        if kind not in ("Add", "Concatenate"):
             CASES._calibrate(model, layer, rng)
     return model
 
