@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .akida_v2 import to_akida_v2
 from .chips.akida import (
     INPUT_CONV_BITS,
     STEP_SCALE,
@@ -23,6 +24,7 @@ from .chips.akida import (
     same_padding,
     weight_range,
 )
+from .chips.akida_v2 import AkidaV2Net
 from .graph import AvgPool2d, Conv2d, Dense, Flatten, Graph, Input, MaxPool2d
 
 __all__ = ["AkidaMappingError", "to_akida", "quantize_weights"]
@@ -215,8 +217,10 @@ def to_akida(
     bits: AkidaBits | None = None,
     percentile: float = 99.9,
     drop_output_bias: bool = False,
-) -> AkidaNet:
-    """Quantize a float graph into an Akida v1 network.
+    version: str = "v1",
+) -> AkidaNet | AkidaV2Net:
+    """Quantize a float graph into an Akida v1 network (or, with ``version="v2"``, an Akida
+    2.0 graph: :func:`converters.akida_v2.to_akida_v2`).
 
     Parameters
     ----------
@@ -232,6 +236,9 @@ def to_akida(
     drop_output_bias
         Akida's output layer (no activation) has no bias; by default a non-zero output
         bias is refused, with this flag it is dropped.
+    version
+        "v1" (AKD1000) or "v2" (Akida 2.0: residual Adds, depthwise convolutions, 8-bit
+        weights and activations; ``bits`` and ``drop_output_bias`` do not apply).
 
     Returns
     -------
@@ -242,6 +249,10 @@ def to_akida(
     AkidaMappingError
         For a node Akida v1 cannot run, naming the node, the problem and what is accepted.
     """
+    if version not in ("v1", "v2"):
+        raise ValueError(f"version must be 'v1' or 'v2', got {version!r}")
+    if version == "v2":
+        return to_akida_v2(graph, calibration_images, percentile)
     bits = bits or AkidaBits()
     if not isinstance(graph.input, Input) or len(graph.input.shape) not in (1, 3):
         raise AkidaMappingError(graph.input.name, f"input shape {graph.input.shape}", _ACCEPTED)

@@ -8,6 +8,13 @@ percentile of the layer's positive activations (the rule of :func:`converters.to
 Rounding passes gradients straight through; the output layer's bias is held at zero
 (Akida's layers without activation have none). Removing the quantizers leaves plain float
 modules whose weights lie on the integer grid.
+
+With :class:`AkidaV2Bits` (the widths of ``to_akida(..., version="v2")``) every layer's
+weights are 8-bit per output channel, ``s = max|w_channel| / 127`` (a folded BatchNorm
+scales a channel, which keeps its grid), a ReLU output has 127 levels on a power-of-two
+step ``a = 2**ceil(log2(alpha / 127))``, and the output layer keeps its bias. Outputs
+without a ReLU (a residual branch, an Add) stay float here; the converter rounds them to
+8 bits.
 """
 
 from __future__ import annotations
@@ -18,9 +25,23 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
+from .akida_v2 import TOP as V2_TOP
 from .chips.akida import AkidaBits, weight_range
 
-__all__ = ["round_ste", "WeightQuantizer", "ActivationQuantizer", "QuantizedModel"]
+__all__ = ["round_ste", "AkidaV2Bits", "WeightQuantizer", "ActivationQuantizer", "QuantizedModel"]
+
+
+@dataclass(frozen=True)
+class AkidaV2Bits:
+    """Akida 2.0 widths, as ``to_akida(..., version="v2")`` quantizes: 8-bit weights per
+    output channel, 8-bit activations (127 levels after a ReLU) on power-of-two steps."""
+
+    weights: int = 8
+    activations: int = 8
+
+    def __post_init__(self) -> None:
+        if (self.weights, self.activations) != (8, 8):
+            raise ValueError(f"Akida 2.0 conversion uses 8-bit weights and activations, got {self}")
 
 
 def round_ste(x: torch.Tensor) -> torch.Tensor:
@@ -29,30 +50,44 @@ def round_ste(x: torch.Tensor) -> torch.Tensor:
 
 
 class WeightQuantizer(nn.Module):
-    """Parametrization of a weight onto the symmetric grid of ``bits``-bit Akida weights."""
+    """Parametrization of a weight onto the symmetric grid of ``bits``-bit Akida weights,
+    one scale per tensor or, ``per_channel``, per output channel (the first axis)."""
 
-    def __init__(self, bits: int):
+    def __init__(self, bits: int, per_channel: bool = False):
         super().__init__()
         self.low, self.high = weight_range(bits)
         self.top = min(self.high, 127)
+        self.per_channel = per_channel
 
     def forward(self, w: torch.Tensor) -> torch.Tensor:
-        scale = (w.detach().abs().max() / self.top).clamp_min(1e-12)
+        mag = w.detach().abs()
+        if self.per_channel:
+            mag = mag.reshape(len(w), -1).max(dim=1).values.reshape(-1, *([1] * (w.ndim - 1)))
+        scale = (mag.max() if not self.per_channel else mag) / self.top
+        scale = scale.clamp_min(1e-12)
         return torch.clamp(round_ste(w / scale), self.low, self.high) * scale
 
 
 @dataclass
 class ActivationQuantizer:
-    """Forward hook quantizing a ReLU's output to ``bits`` bits with a running top level."""
+    """Forward hook quantizing a ReLU's output to ``levels`` steps above zero (``2**bits - 1``
+    by default) with a running top level; ``power_of_two`` rounds the step up to a power of 2."""
 
     bits: int
     percentile: float = 99.9
     momentum: float = 0.1
     alpha: torch.Tensor | None = field(default=None)
+    levels: int | None = None
+    power_of_two: bool = False
+
+    def __post_init__(self) -> None:
+        if self.levels is None:
+            self.levels = 2**self.bits - 1
 
     @property
     def step(self) -> torch.Tensor:
-        return self.alpha / (2**self.bits - 1)
+        step = self.alpha / self.levels
+        return 2.0 ** torch.ceil(torch.log2(step)) if self.power_of_two else step
 
     def _update(self, y: torch.Tensor) -> None:
         pos = y.detach()[y.detach() > 0]
@@ -70,26 +105,26 @@ class ActivationQuantizer:
             self._update(y)
         if self.alpha is None:
             return y
-        levels = 2**self.bits - 1
-        return torch.clamp(round_ste(y / self.step), 0, levels) * self.step
+        return torch.clamp(round_ste(y / self.step), 0, self.levels) * self.step
 
 
 class QuantizedModel:
     """Attach Akida fake quantization to ``model`` in place; :meth:`remove` takes it off."""
 
-    def __init__(self, model: nn.Module, bits: AkidaBits):
+    def __init__(self, model: nn.Module, bits: AkidaBits | AkidaV2Bits):
         self.model = model
         weighted = [m for m in model.modules() if isinstance(m, nn.Conv2d | nn.Linear)]
         if not weighted:
             raise ValueError("quantization-aware training needs Conv2d or Linear layers")
         self.weighted = weighted
+        v2 = isinstance(bits, AkidaV2Bits)
         for k, m in enumerate(weighted):
             first_conv = k == 0 and isinstance(m, nn.Conv2d) and m.in_channels in (1, 3)
-            parametrize.register_parametrization(
-                m, "weight", WeightQuantizer(bits.input_weights if first_conv else bits.weights)
-            )
+            width = bits.input_weights if first_conv and not v2 else bits.weights
+            parametrize.register_parametrization(m, "weight", WeightQuantizer(width, v2))
         self.output = weighted[-1]
-        if self.output.bias is not None:
+        self.held_bias = self.output.bias is not None and not v2
+        if self.held_bias:
             with torch.no_grad():
                 self.output.bias.zero_()
             self.output.bias.requires_grad_(False)
@@ -97,7 +132,8 @@ class QuantizedModel:
         self._hooks = []
         for name, m in model.named_modules():
             if isinstance(m, nn.ReLU):
-                q = ActivationQuantizer(bits.activations)
+                levels = V2_TOP if v2 else None
+                q = ActivationQuantizer(bits.activations, levels=levels, power_of_two=v2)
                 self.activations[name] = q
                 self._hooks.append(m.register_forward_hook(q))
 
@@ -107,6 +143,6 @@ class QuantizedModel:
             h.remove()
         for m in self.weighted:
             parametrize.remove_parametrizations(m, "weight", leave_parametrized=True)
-        if self.output.bias is not None:
+        if self.held_bias:
             self.output.bias.requires_grad_(True)
         return self.model

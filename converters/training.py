@@ -10,7 +10,7 @@ from torch import nn
 
 from .chips.akida import AkidaBits
 from .datasets import Dataset
-from .quantized_layers import QuantizedModel
+from .quantized_layers import AkidaV2Bits, QuantizedModel
 from .zero_aware import ActivationRecorder, ZeroAware, sparsity, weight_penalty
 
 __all__ = ["train", "accuracy", "predict", "replace_maxpool"]
@@ -58,7 +58,7 @@ def train(
     seed: int = 0,
     penalty: Callable[[nn.Module], torch.Tensor] | None = None,
     log: Callable[[str], None] | None = None,
-    quantization: AkidaBits | None = None,
+    quantization: AkidaBits | AkidaV2Bits | None = None,
     zero_aware: ZeroAware | None = None,
     test: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> nn.Module:
@@ -74,7 +74,9 @@ def train(
     quantization
         Akida bit widths for quantization-aware training (straight-through estimators,
         see :mod:`converters.quantized_layers`); the returned model is plain float with its
-        weights on the integer grid and its output bias zero.
+        weights on the integer grid (and, for :class:`AkidaBits`, its output bias zero).
+        :class:`~converters.quantized_layers.AkidaV2Bits` trains for
+        ``to_akida(..., version="v2")``.
     zero_aware
         Weights of the penalties on non-zero activations and weights and their warm-up
         (:mod:`converters.zero_aware`).

@@ -32,7 +32,15 @@ from .backend import Backend, RunSettings, digest_arrays
 from .records import BatchRecord
 from .standalone import StableClock
 
-__all__ = ["AkidaBackend", "AkidaFrames", "connections", "padding_bias"]
+__all__ = [
+    "AkidaBackend",
+    "AkidaFrames",
+    "connections",
+    "padding_bias",
+    "conv_taps",
+    "kernel_connections",
+    "pool_connections",
+]
 
 EMPTY = -(2**40)  # start of a max-pooling accumulator, below every potential
 
@@ -72,18 +80,43 @@ class _Stage:
     layer: AkidaLayer | None
 
 
-def _taps(layer: AkidaLayer) -> tuple[np.ndarray, ...]:
+def conv_taps(
+    input_hw: tuple[int, int], kernel: tuple[int, int], out_hw: tuple[int, int],
+    stride: tuple[int, int], padding: str,
+) -> tuple[np.ndarray, ...]:  # fmt: skip
     """Every (output row, output column, kernel row, kernel column, input row, input column)
     of a convolution, padded cells included."""
-    h, w, _ = layer.input_shape
-    kh, kw = layer.weights.shape[:2]
-    ho, wo, _ = layer.conv_shape
-    top = pad_before(layer.padding, h, kh, layer.stride[0])
-    left = pad_before(layer.padding, w, kw, layer.stride[1])
+    (h, w), (kh, kw), (ho, wo) = input_hw, kernel, out_hw
+    top = pad_before(padding, h, kh, stride[0])
+    left = pad_before(padding, w, kw, stride[1])
     oh, ow, di, dj = np.meshgrid(np.arange(ho), np.arange(wo), np.arange(kh), np.arange(kw),
                                  indexing="ij")  # fmt: skip
-    hi, wi = oh * layer.stride[0] - top + di, ow * layer.stride[1] - left + dj
+    hi, wi = oh * stride[0] - top + di, ow * stride[1] - left + dj
     return tuple(a.reshape(-1) for a in (oh, ow, di, dj, hi, wi))
+
+
+def _taps(layer: AkidaLayer) -> tuple[np.ndarray, ...]:
+    return conv_taps(layer.input_shape[:2], layer.weights.shape[:2], layer.conv_shape[:2],
+                     layer.stride, layer.padding)  # fmt: skip
+
+
+def kernel_connections(
+    input_shape: tuple[int, int, int], kernel: np.ndarray, out_w: int, taps: tuple
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Synapses (pre, post, weight) of a cross-correlation with ``kernel`` (kh, kw, C, F) over
+    its ``taps`` (:func:`conv_taps`): inputs flattened (h, w, c), outputs (h, w, f), sorted."""
+    h, w, c = input_shape
+    f = kernel.shape[3]
+    oh, ow, di, dj, hi, wi = taps
+    inside = (hi >= 0) & (hi < h) & (wi >= 0) & (wi < w)
+    oh, ow, di, dj, hi, wi = (a[inside] for a in (oh, ow, di, dj, hi, wi))
+    cc, ff = np.meshgrid(np.arange(c), np.arange(f), indexing="ij")
+    pre = ((hi * w + wi) * c)[:, None, None] + cc[None]
+    post = ((oh * out_w + ow) * f)[:, None, None] + ff[None]
+    weight = kernel[di, dj]  # (taps, c, f)
+    pre, post, weight = (np.broadcast_to(a, weight.shape).reshape(-1) for a in (pre, post, weight))
+    order = np.lexsort((post, pre))
+    return pre[order], post[order], weight[order].astype(np.int64)
 
 
 def connections(layer: AkidaLayer) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -97,19 +130,9 @@ def connections(layer: AkidaLayer) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         rows = np.arange(h * w * c).reshape(c, w, h).transpose(2, 1, 0).reshape(-1)  # pre -> row
         pre, post = np.divmod(np.arange(h * w * c * layer.filters), layer.filters)
         return pre, post, layer.weights[rows].reshape(-1).astype(np.int64)
-    kernel = correlation_kernel(layer)
-    f = kernel.shape[3]
-    wo = layer.conv_shape[1]
-    oh, ow, di, dj, hi, wi = _taps(layer)
-    inside = (hi >= 0) & (hi < h) & (wi >= 0) & (wi < w)
-    oh, ow, di, dj, hi, wi = (a[inside] for a in (oh, ow, di, dj, hi, wi))
-    cc, ff = np.meshgrid(np.arange(c), np.arange(f), indexing="ij")
-    pre = ((hi * w + wi) * c)[:, None, None] + cc[None]
-    post = ((oh * wo + ow) * f)[:, None, None] + ff[None]
-    weight = kernel[di, dj]  # (taps, c, f)
-    pre, post, weight = (np.broadcast_to(a, weight.shape).reshape(-1) for a in (pre, post, weight))
-    order = np.lexsort((post, pre))
-    return pre[order], post[order], weight[order].astype(np.int64)
+    return kernel_connections(
+        layer.input_shape, correlation_kernel(layer), layer.conv_shape[1], _taps(layer)
+    )
 
 
 def padding_bias(layer: AkidaLayer) -> np.ndarray:
@@ -127,19 +150,27 @@ def padding_bias(layer: AkidaLayer) -> np.ndarray:
 
 
 def _pool_connections(layer: AkidaLayer) -> list[tuple[np.ndarray, np.ndarray]]:
+    return pool_connections(layer.conv_shape, layer.output_shape, layer.pool, layer.pool_size,
+                            layer.pool_stride, layer.padding)  # fmt: skip
+
+
+def pool_connections(
+    conv_shape: tuple[int, int, int], output_shape: tuple[int, int, int], pool: str,
+    size: tuple[int, int], stride: tuple[int, int], padding: str,
+) -> list[tuple[np.ndarray, np.ndarray]]:  # fmt: skip
     """(pre, post) from raw potentials (h, w, f) to pooled outputs.
 
     Global average pooling: one set, pre in row-major order (the order of the saturating
     sum). Max pooling: one set per window offset, so no set reaches a neuron twice and
     the numpy target can vectorise each.
     """
-    h, w, f = layer.conv_shape
-    if layer.pool == "global_avg":
+    h, w, f = conv_shape
+    if pool == "global_avg":
         pre = np.arange(h * w * f)
         return [(pre, pre % f)]
-    (ph, pw), (sh, sw) = layer.pool_size, layer.pool_stride
-    top, left = pad_before(layer.padding, h, ph, sh), pad_before(layer.padding, w, pw, sw)
-    ho, wo, _ = layer.output_shape
+    (ph, pw), (sh, sw) = size, stride
+    top, left = pad_before(padding, h, ph, sh), pad_before(padding, w, pw, sw)
+    ho, wo, _ = output_shape
     oh, ow, ff = np.meshgrid(np.arange(ho), np.arange(wo), np.arange(f), indexing="ij")
     sets = []
     for di in range(ph):
@@ -185,6 +216,8 @@ class AkidaBackend(AkidaFrames, Backend):
     """
 
     target = "akida"
+    stage_model = STAGE_MODEL
+    stage_dtypes = INT64
 
     def __init__(self, net: AkidaNet, settings: RunSettings):
         self.net = net
@@ -281,14 +314,14 @@ class AkidaBackend(AkidaFrames, Backend):
         objs: list = []
         groups = {}
         for stage in self.stages:
-            model = STAGE_MODEL + "frame_step = int(t / ms + 0.5) % frame : integer"
+            model = self.stage_model + "frame_step = int(t / ms + 0.5) % frame : integer"
             fire = f"frame_step == {stage.step}"
             g = brian2.NeuronGroup(
                 stage.size,
                 model,
                 threshold=fire if stage.fires_all else f"out != 0 and {fire}",
-                reset="",
-                dtype=INT64,
+                reset=None,  # no resetter object: one C++ file less per stage
+                dtype=self.stage_dtypes,
                 namespace=namespace,
                 clock=step,
                 name=stage.name,

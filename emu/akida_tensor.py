@@ -267,15 +267,17 @@ class AkidaTensorBackend(AkidaFrames):
         self.net = net
         self.steps = plan(net)
 
+    def _simulate(self, levels: np.ndarray) -> BatchRecord:
+        """The record of a batch, every neuron's potentials probed when any is."""
+        return simulate(self.net, levels, bool(self.probe), self.settings.record_events, self.steps)
+
     def run_batch(self, levels: np.ndarray, first_sample: int = 0) -> BatchRecord:
         """Simulate a batch of encoded samples (``first_sample`` is unused)."""
         if len(levels) > self.settings.batch_size:
             raise ValueError(
                 f"batch of {len(levels)} samples exceeds the batch size {self.settings.batch_size}"
             )
-        record = simulate(
-            self.net, levels, bool(self.probe), self.settings.record_events, self.steps
-        )
+        record = self._simulate(levels)
         record.probes = {
             f"{name}.potential": record.probes[f"{name}.potential"][:, :, index]
             for name, index in self.probe.items()

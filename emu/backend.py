@@ -330,5 +330,7 @@ def make_backend(net, settings: RunSettings) -> Backend:
 register_backend("loihi", "emu.loihi_backend:LoihiBackend")
 register_backend("akida", "emu.akida_backend:AkidaBackend")
 register_backend("akida", "emu.akida_tensor:AkidaTensorBackend", device="tensor")
+register_backend("akida_v2", "emu.akida_v2_backend:AkidaV2Backend")
+register_backend("akida_v2", "emu.akida_v2_tensor:AkidaV2TensorBackend", device="tensor")
 register_backend("loihi", "emu.loihi_native:LoihiNativeBackend", device="native")
 register_device("cuda_standalone", "emu.cuda:prepare_cuda_device")

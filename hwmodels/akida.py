@@ -55,6 +55,8 @@ __all__ = [
     "synaptic_ops",
     "neural_processors",
     "MODEL",
+    "ASSUMPTIONS",
+    "bounded_estimate",
 ]
 
 MODEL = (
@@ -217,7 +219,10 @@ def frame_load(counted: list[LayerEstimate], mapping: Mapping) -> FrameLoad:
     )
 
 
-def _one(counted, n, mapping, c: Constants, rate, frames_per_call, label, strict) -> Estimate:
+def _one(
+    counted, n, mapping, c: Constants, rate, frames_per_call, label, strict, kind=None
+) -> Estimate:
+    platform, model, assumptions = kind or ("akida", MODEL, ASSUMPTIONS)
     load = frame_load(counted, mapping)
     latency, dynamic = frame_figures(load, c, frames_per_call)
     if strict and rate is not None and not 0 < rate <= 1 / latency:
@@ -242,9 +247,9 @@ def _one(counted, n, mapping, c: Constants, rate, frames_per_call, label, strict
     ]
     layers.append(LayerEstimate("frame (fixed)", c["akida_frame_energy"], {"frames": 1.0}, 0))
     return Estimate(
-        platform="akida",
+        platform=platform,
         label=label,
-        model=MODEL,
+        model=model,
         latency=latency,
         period=period,
         energy_dynamic=float(dynamic),
@@ -254,7 +259,7 @@ def _one(counted, n, mapping, c: Constants, rate, frames_per_call, label, strict
         layers=layers,
         constants=c.record(_USED),
         constants_origin=c.origin,
-        assumptions=list(ASSUMPTIONS),
+        assumptions=list(assumptions),
         details={
             "synaptic_ops_per_frame": float(load.synops + load.host_synops),
             "events_per_frame": float(sum(le.counts["events"] for le in counted[1:])),
@@ -301,9 +306,19 @@ def estimate(
     check_traces(net, traces, "akida")
     mapping = _checked(map_network(net, c), c)
     counted, n = layer_counts(net, traces)
-    _one(counted, n, mapping, c, rate, frames_per_call, label, strict=True)
+    return bounded_estimate(net, traces, counted, mapping, c, rate, frames_per_call, label)
+
+
+def bounded_estimate(
+    net, traces, counted, mapping, c: Constants, rate, frames_per_call, label, kind=None
+) -> Estimate:
+    """The estimate of a frame's per-layer counts ``counted`` (:func:`layer_counts`) placed by
+    ``mapping``, with bounds over the constants' ranges; ``kind`` is (platform, model,
+    assumptions), the AKD1000's by default."""
+    n = len(traces["prediction"])
+    _one(counted, n, mapping, c, rate, frames_per_call, label, True, kind)
     result = with_bounds(
-        lambda k: _one(counted, n, mapping, k, rate, frames_per_call, label, strict=False),
+        lambda k: _one(counted, n, mapping, k, rate, frames_per_call, label, False, kind),
         c,
         _RANGED,
     )

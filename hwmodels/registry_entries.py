@@ -328,6 +328,30 @@ _AKIDA = (
     ),
 )
 
+
+def _v2(name: str, low: float, high: float, why: str) -> tuple:
+    """An Akida 2.0 assumption: the AKD1000 constant ``name``'s value, its range scaled by
+    ``low``..``high``; no Akida 2.0 device has a published measurement."""
+    _, value, unit, _, what, lo, hi = next(e for e in _AKIDA if e[0] == name)
+    source = (
+        f"assumption: no Akida 2.0 measurement is published; the AKD1000's {name} stands in "
+        f"(not validated against silicon); {why}; range {low:g}x its low to {high:g}x its high"
+    )
+    return (name.replace("akida_", "akida_v2_", 1), value, unit, source, what, lo * low, hi * high)
+
+
+_AKIDA_V2 = (
+    _v2("akida_floor_power", 0.5, 1.5, "the board around an AKD1500 or PicoIP is not measured"),
+    _v2("akida_call_time", 0.5, 2.0, "host driver and transfer, as on the AKD1000"),
+    _v2("akida_frame_time", 0.5, 2.0, "per-frame and per-sequence overheads of another mesh"),
+    _v2("akida_synop_time", 0.5, 2.0, "an 8-bit event may take up to twice a 4-bit one"),
+    _v2("akida_frame_energy", 0.5, 2.0, "per-frame dynamic energy of another mesh"),
+    _v2("akida_synop_energy", 0.5, 4.0, "8-bit weights and events move up to 2x the bits"),
+    _v2("akida_fire_energy", 0.5, 4.0, "an 8-bit output costs up to 2x a 4-bit one"),
+    _v2("akida_host_output_time", 1.0, 1.0, "the same software engine runs host layers"),
+    _v2("akida_host_synop_time", 1.0, 1.0, "the same software engine runs host layers"),
+)
+
 _NCS2 = (
     (
         "ncs2_power",
@@ -407,4 +431,4 @@ _NCS2 = (
     ),
 )
 
-ENTRIES = (*_LOIHI_OPS, *_LOIHI_SYSTEM, *_LOIHI_CHIP, *_PUBLISHED, *_AKIDA, *_NCS2)
+ENTRIES = (*_LOIHI_OPS, *_LOIHI_SYSTEM, *_LOIHI_CHIP, *_PUBLISHED, *_AKIDA, *_NCS2, *_AKIDA_V2)
