@@ -39,6 +39,17 @@ def field_ranges() -> dict[str, dict[str, tuple]]:
             "weight_mant": _ints(*loihi.WEIGHT_MANT_RANGE),
             "weight_exp": _ints(*loihi.WEIGHT_EXP_RANGE),
         },
+        "LoihiConv": {
+            "kernel_mant": _ints(*loihi.WEIGHT_MANT_RANGE),
+            "weight_exp": _ints(*loihi.WEIGHT_EXP_RANGE),
+            "source_shape": _ints(1, INDEX_MAX),
+            "out_shape": _ints(1, INDEX_MAX),
+            "stride": _ints(1, INDEX_MAX),
+            "padding": _ints(0, INDEX_MAX),
+            "dilation": _ints(1, INDEX_MAX),
+            "groups": _ints(1, INDEX_MAX),
+            "pool": _ints(1, INDEX_MAX),
+        },
         "LoihiLayer": {
             "size": _ints(1, INDEX_MAX),
             "vth_mant": _ints(0, loihi.VTH_MANT_MAX),

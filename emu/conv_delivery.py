@@ -21,10 +21,12 @@ from dataclasses import dataclass
 import brian2
 import numpy as np
 
-from .conv_geometry import ConvGeometry, conv_kernel
+from converters.chips.loihi_conv import LoihiConv
+
+from .conv_geometry import MAX_VISITS_PER_SYNAPSE, ConvGeometry, conv_kernel
 from .fanout import share_fanout
 
-__all__ = ["ConvProjection", "ConvDelivery", "conv_projection"]
+__all__ = ["ConvProjection", "ConvDelivery", "conv_projection", "from_record"]
 
 KERNEL_DTYPE = np.int32  # effective weights are at most 2**21 in magnitude
 GEOMETRY_FIELDS = 16  # int32 entries per projection in the geometry table
@@ -115,7 +117,12 @@ class ConvProjection:
 def conv_projection(
     projection, in_shape: tuple, out_shape: tuple, source_offset: int, target_offset: int
 ) -> ConvProjection | None:
-    """The kernel-driven form of a :class:`~converters.chips.loihi.LoihiProjection`, if it is a convolution."""
+    """The kernel-driven form of a projection: read from a
+    :class:`~converters.chips.loihi_conv.LoihiConv` record (:func:`from_record`), else found
+    from the synapses of a :class:`~converters.chips.loihi.LoihiProjection` if they are a
+    convolution."""
+    if isinstance(projection, LoihiConv):
+        return from_record(projection, source_offset, target_offset)
     pre, post = projection.pre.astype(np.int64), projection.post.astype(np.int64)
     weight = projection.weight_eff.astype(np.int64)
     found = conv_kernel(pre, post, weight, in_shape, out_shape)
@@ -125,6 +132,53 @@ def conv_projection(
     fan = share_fanout(pre[order], post[order], weight[order])
     return ConvProjection(
         found[0], source_offset, target_offset, found[1], np.unique(pre), fan.members, fan.cells
+    )
+
+
+def from_record(record: LoihiConv, source_offset: int, target_offset: int) -> ConvProjection | None:
+    """A record as a convolution over its source layer's own grid, or None where that would
+    visit far more kernel entries than the record has (grouped convolutions beyond
+    ``MAX_VISITS_PER_SYNAPSE`` groups), where explicit synapses are cheaper.
+
+    Pooling cells of (PY, PX) and dilation (DY, DX) fold into the geometry: stride
+    ``S * P``, padding ``pad * P``, kernel ``(K - 1) * D * P + P`` with kernel row
+    ``j * D * P + a`` holding ``K[j]`` for every member row ``a`` of a cell; groups into
+    zeros between the channels of different groups.
+    """
+    if record.groups > MAX_VISITS_PER_SYNAPSE:
+        return None
+    (c, h, w), out = record.in_shape, record.out_shape
+    kernel = record.kernel_eff()
+    o, cin, kh, kw = kernel.shape
+    (py, px), (dy, dx) = record.pool, record.dilation
+    full = np.zeros((c, (kh - 1) * dy * py + py, (kw - 1) * dx * px + px, o), np.int64)
+    rows = (np.arange(kh)[:, None] * dy * py + np.arange(py)[None, :]).ravel()
+    cols = (np.arange(kw)[:, None] * dx * px + np.arange(px)[None, :]).ravel()
+    per_group = o // record.groups
+    for g in range(record.groups):
+        part = kernel[g * per_group : (g + 1) * per_group].transpose(1, 2, 3, 0)  # C, KH, KW, O
+        part = part.repeat(py, axis=1).repeat(px, axis=2)
+        block = full[g * cin : (g + 1) * cin, :, :, g * per_group : (g + 1) * per_group]
+        block[:, rows[:, None], cols[None, :]] = part
+    geometry = ConvGeometry(
+        record.source_shape,
+        out,
+        full.shape[1:3],
+        (record.stride[0] * py, record.stride[1] * px),
+        (record.padding[0] * py, record.padding[1] * px),
+    )
+    _, sh, sw = record.source_shape
+    inside = np.zeros(record.source_shape, bool)
+    inside[:, : h * py, : w * px] = True
+    sources = np.flatnonzero(inside)
+    members = sources if record.pool != (1, 1) else np.zeros(0, np.int64)
+    cells = (
+        (members // (sh * sw) * h + members // sw % sh // py) * w + members % sw // px
+        if len(members)
+        else members
+    )
+    return ConvProjection(
+        geometry, source_offset, target_offset, full, sources, members, cells.astype(np.int64)
     )
 
 

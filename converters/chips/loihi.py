@@ -48,6 +48,7 @@ __all__ = [
     "step_layer",
     "rate_spikes",
     "input_seeds",
+    "effective_weights",
     "RESETS",
     "ENCODINGS",
     "INPUT_LEVELS",
@@ -101,9 +102,21 @@ def _check(name: str, value, low: int, high: int) -> None:
         )
 
 
+def effective_weights(mant: np.ndarray, exp: int) -> np.ndarray:
+    """``mant * 2**(6 + exp)`` as int64, floored per weight where 6 + exp < 0."""
+    shift = MANT_SHIFT + exp
+    w = np.asarray(mant).astype(np.int64)
+    return w << shift if shift >= 0 else w >> -shift
+
+
 @dataclass
 class LoihiProjection:
-    """Synapses from one layer into another, as sparse (pre, post, mantissa) triples."""
+    """Synapses from one layer into another, as sparse (pre, post, mantissa) triples.
+
+    Convolutions are :class:`converters.chips.loihi_conv.LoihiConv` records instead, with
+    the same interface (``source``, ``weight_exp``, ``pre``, ``post``, ``weight_mant``,
+    ``weight_eff``, ``validate``, ``fan_in``, ``fan_out``, ``n_synapses``).
+    """
 
     source: str
     pre: np.ndarray  # [S] int32, index into the source layer
@@ -123,9 +136,38 @@ class LoihiProjection:
     @property
     def weight_eff(self) -> np.ndarray:
         """Effective integer weights, floored per synapse where 6 + w_exp < 0."""
-        shift = MANT_SHIFT + self.weight_exp
-        w = self.weight_mant.astype(np.int64)
-        return w << shift if shift >= 0 else w >> -shift
+        return effective_weights(self.weight_mant, self.weight_exp)
+
+    @property
+    def n_synapses(self) -> int:
+        return len(self.pre)
+
+    def synapses(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(pre, post, weight_mant) of every synapse."""
+        return self.pre, self.post, self.weight_mant
+
+    def fan_in(self, target_size: int) -> np.ndarray:
+        """Synapses into every target neuron."""
+        return np.bincount(self.post, minlength=target_size)
+
+    def fan_out(self, source_size: int) -> np.ndarray:
+        """Synapses out of every source neuron."""
+        return np.bincount(self.pre, minlength=source_size)
+
+    def validate(self, source_size: int | None, target_size: int, where: str) -> None:
+        """Raise ValueError if a synapse indexes outside the source or the target."""
+        if len(self.post) and (self.post.min() < 0 or self.post.max() >= target_size):
+            bad = self.post.max() if self.post.max() >= target_size else self.post.min()
+            raise ValueError(
+                f"{where}: a synapse targets neuron {bad}, outside 0..{target_size - 1}"
+            )
+        if (
+            source_size is not None
+            and len(self.pre)
+            and (self.pre.min() < 0 or self.pre.max() >= source_size)
+        ):
+            bad = self.pre.min() if self.pre.min() < 0 else self.pre.max()
+            raise ValueError(f"{where}: a synapse reads neuron {bad}, outside 0..{source_size - 1}")
 
 
 @dataclass
@@ -134,7 +176,7 @@ class LoihiLayer:
 
     name: str
     size: int
-    projections: list[LoihiProjection]
+    projections: list  # LoihiProjection or LoihiConv records
     vth_mant: int
     bias_mant: np.ndarray | None = None  # [size] int, zeros if None
     bias_exp: int = 0
@@ -162,12 +204,7 @@ class LoihiLayer:
         if self.reset not in RESETS:
             raise ValueError(f"{where}: reset must be one of {RESETS}, got {self.reset!r}")
         for k, p in enumerate(self.projections):
-            if len(p.post) and (p.post.min() < 0 or p.post.max() >= self.size):
-                raise ValueError(
-                    f"{where}, projection {k} (from {p.source!r}): a synapse targets neuron "
-                    f"{p.post.max() if p.post.max() >= self.size else p.post.min()}, "
-                    f"outside 0..{self.size - 1}"
-                )
+            p.validate(None, self.size, f"{where}, projection {k} (from {p.source!r})")
 
     @property
     def bias(self) -> np.ndarray:
@@ -308,12 +345,7 @@ class LoihiNet:
                         f"{where}: no such source; a projection reads the input "
                         f"{self.input.name!r} or any layer, itself included: {list(sizes)[1:]}"
                     )
-                if len(p.pre) and (p.pre.min() < 0 or p.pre.max() >= sizes[p.source]):
-                    raise ValueError(
-                        f"{where}: a synapse reads neuron "
-                        f"{p.pre.min() if p.pre.min() < 0 else p.pre.max()}, outside "
-                        f"0..{sizes[p.source] - 1} of {p.source!r}"
-                    )
+                p.validate(sizes[p.source], layer.size, where)
 
     @property
     def output(self) -> LoihiLayer:
