@@ -82,6 +82,7 @@ from .chips.loihi import (
     LoihiProjection,
     QuantizationReport,
 )
+from .chips.loihi_conv import LoihiConv
 from .graph import Add, AvgPool2d, Conv2d, Dense, Flatten, Graph, Input
 from .populations import AffineMap, conv_matrix, pool_matrix
 
@@ -411,22 +412,41 @@ def _conv_edges(layer: LoihiLayer, shapes: dict[str, tuple[int, ...]], neuron: s
         src = shapes[p.source]
         if len(src) != 3:
             return None
-        found = _as_conv(p, src, tuple(layer.shape))
+        if isinstance(p, LoihiConv):
+            found = _record_conv(p)
+        else:
+            found = _as_conv(p, src, tuple(layer.shape))
+            found = found and (*found, (1, 1), 1)
         if found is None:
             return None
-        weight, stride, padding = found
+        weight, stride, padding, dilation, groups = found
         nodes.append(
             nir.Conv2d(
                 input_shape=np.array(src[1:]),
                 weight=weight,
                 stride=np.array(stride),
                 padding=np.array(padding),
-                dilation=np.array((1, 1)),
-                groups=1,
+                dilation=np.array(dilation),
+                groups=groups,
                 bias=bias[:, 0, 0] if k == 0 else np.zeros(layer.shape[0]),
             )
         )
     return nodes
+
+
+def _record_conv(p: LoihiConv):
+    """(kernel, stride, padding, dilation, groups) of a convolution record, or None where
+    NIR's Conv2d cannot say it: pooled sources, or an output that symmetric padding misses."""
+    (_, h, w), (_, oh, ow) = p.in_shape, p.out_shape
+    kh, kw = p.kernel_mant.shape[2:]
+    sizes = [
+        (n + 2 * pad - d * (k - 1) - 1) // s + 1
+        for n, pad, d, k, s in zip((h, w), p.padding, p.dilation, (kh, kw), p.stride, strict=True)
+    ]
+    if p.pool != (1, 1) or sizes != [oh, ow]:
+        return None
+    weight = p.kernel_eff().astype(np.float32)
+    return weight, p.stride, p.padding, p.dilation, p.groups
 
 
 def _as_conv(p: LoihiProjection, src: tuple[int, ...], dst: tuple[int, ...]):

@@ -157,7 +157,7 @@ def map_cores(
     for layer in on_chip:
         fan_in = np.zeros(layer.size, np.int64)
         for p in layer.projections:
-            fan_in += np.bincount(p.post, minlength=layer.size)
+            fan_in += p.fan_in(layer.size)
         if fan_in.max(initial=0) > c["loihi_max_fan_in"]:
             raise LoihiMappingError(
                 f"layer {layer.name!r}: a compartment has fan-in {fan_in.max()}, "
@@ -202,7 +202,7 @@ def _check_fan_out(net: LoihiNet, c: Constants) -> None:
     fan_out = {name: np.zeros(size, np.int64) for name, size in sizes.items()}
     for layer in net.layers:
         for p in layer.projections:
-            fan_out[p.source] += np.bincount(p.pre, minlength=sizes[p.source])
+            fan_out[p.source] += p.fan_out(sizes[p.source])
     for name, f in fan_out.items():
         if f.max(initial=0) > c["loihi_max_fan_out"]:
             raise LoihiMappingError(
