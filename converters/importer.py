@@ -8,6 +8,7 @@ Dropout and Identity; whatever remains outside the supported set is refused.
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -211,6 +212,9 @@ _READERS = {
     "Squeeze": "_read_reshape",
     "Unsqueeze": "_read_reshape",
     "Flatten": "_read_reshape",
+    "Softmax": "_read_softmax",
+    "SoftMax": "_read_softmax",
+    "LogSoftmax": "_read_softmax",
 }
 
 
@@ -290,6 +294,20 @@ class _Reader:
             getattr(self, _READERS[kind])(op, kind, friendly, _layer_name(friendly))
         else:
             raise UnsupportedLayerError(kind, friendly)
+
+    def _read_softmax(self, op, kind: str, friendly: str, name: str) -> None:
+        """A final (log-)softmax is dropped with a note: it keeps the class ranking."""
+        readers = [t.get_node().get_type_name() for t in op.output(0).get_target_inputs()]
+        if readers != ["Result"]:
+            raise UnsupportedLayerError(
+                kind, friendly, "only a final softmax is accepted; move it out of the model"
+            )
+        self._alias(op, self._arg(op, 0))
+        warnings.warn(
+            f"dropped the final {kind} {friendly!r}: the network outputs its inputs (logits), "
+            "whose ranking it keeps",
+            stacklevel=4,
+        )
 
     def _read_conv(self, op, kind: str, friendly: str, name: str) -> None:
         attrs = op.get_attributes()

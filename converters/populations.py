@@ -135,8 +135,9 @@ def populations(graph: Graph) -> list[Population]:
         elif isinstance(node, MaxPool2d):
             raise ValueError(
                 f"layer {node.name!r} is MaxPool2d, which has no exact spiking counterpart on Loihi; "
-                "replace it by average pooling and fine-tune: converters.training.replace_maxpool(model) "
-                "then converters.training.train(model, ...), or converters.replace_maxpool(graph) "
+                "replace it by average pooling: neuroemu convert --replace-maxpool [--fine-tune "
+                "EPOCHS], or model = converters.training.replace_maxpool(model) then "
+                "converters.training.train(model, ...), or converters.replace_maxpool(graph) "
                 "without fine-tuning (or convert for Akida, which pools on potentials)"
             )
         else:

@@ -26,7 +26,7 @@ from converters.chips.loihi_conv import LoihiConv
 from .conv_geometry import MAX_VISITS_PER_SYNAPSE, ConvGeometry, conv_kernel
 from .fanout import share_fanout
 
-__all__ = ["ConvProjection", "ConvDelivery", "conv_projection", "from_record"]
+__all__ = ["ConvProjection", "ConvDelivery", "conv_projection", "from_record", "finds_convolutions"]
 
 KERNEL_DTYPE = np.int32  # effective weights are at most 2**21 in magnitude
 GEOMETRY_FIELDS = 16  # int32 entries per projection in the geometry table
@@ -114,15 +114,29 @@ class ConvProjection:
     cells: np.ndarray  # [M] int64
 
 
+def finds_convolutions(layers) -> bool:
+    """Whether explicit projections of ``layers`` are worth searching for convolutions: only
+    in networks without convolution records (files written before records, hand-built
+    networks); where conversion wrote records, explicit synapses are irregular."""
+    return not any(isinstance(p, LoihiConv) for layer in layers for p in layer.projections)
+
+
 def conv_projection(
-    projection, in_shape: tuple, out_shape: tuple, source_offset: int, target_offset: int
+    projection,
+    in_shape: tuple,
+    out_shape: tuple,
+    source_offset: int,
+    target_offset: int,
+    search: bool = True,
 ) -> ConvProjection | None:
     """The kernel-driven form of a projection: read from a
-    :class:`~converters.chips.loihi_conv.LoihiConv` record (:func:`from_record`), else found
-    from the synapses of a :class:`~converters.chips.loihi.LoihiProjection` if they are a
-    convolution."""
+    :class:`~converters.chips.loihi_conv.LoihiConv` record (:func:`from_record`), else, with
+    ``search``, found from the synapses of a :class:`~converters.chips.loihi.LoihiProjection`
+    if they are a convolution between (C, H, W) layers."""
     if isinstance(projection, LoihiConv):
         return from_record(projection, source_offset, target_offset)
+    if not search or len(in_shape) != 3 or len(out_shape) != 3:
+        return None
     pre, post = projection.pre.astype(np.int64), projection.post.astype(np.int64)
     weight = projection.weight_eff.astype(np.int64)
     found = conv_kernel(pre, post, weight, in_shape, out_shape)

@@ -37,7 +37,7 @@ from converters.chips.loihi import (
 )
 
 from .backend import Backend, RunSettings, digest_arrays
-from .conv_delivery import ConvDelivery, conv_projection
+from .conv_delivery import ConvDelivery, conv_projection, finds_convolutions
 from .fanout import share_fanout
 from .records import BatchRecord
 from .standalone import StableClock
@@ -372,12 +372,13 @@ class LoihiBackend(Backend):
         if self.settings.device != "cpp_standalone":
             return None
         found = {}
+        search = finds_convolutions(self.layers)
         for k, layer in enumerate(self.layers):
             for j, p in enumerate(layer.projections):
                 source = self.index[p.source]
                 conv = conv_projection(
                     p, self.layers[source].shape, layer.shape,
-                    int(self.offsets[source]), int(self.offsets[k]),
+                    int(self.offsets[source]), int(self.offsets[k]), search,
                 )  # fmt: skip
                 if conv is not None:
                     found[(k, j)] = conv

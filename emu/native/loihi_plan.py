@@ -20,7 +20,7 @@ import numpy as np
 from converters.chips.loihi import LoihiLayer, LoihiNet, LoihiProjection, effective_weights
 from converters.chips.loihi_conv import LoihiConv
 
-from ..conv_delivery import ConvProjection, conv_projection
+from ..conv_delivery import ConvProjection, conv_projection, finds_convolutions
 from ..fanout import share_fanout
 
 __all__ = ["Layer", "Projection", "Net", "NetPlan", "plan", "internal_order"]
@@ -216,17 +216,12 @@ def _bound(layer: LoihiLayer) -> int:
 def _projections(layers: list[LoihiLayer], ranks: list[np.ndarray], keep: list) -> tuple:
     """Every projection's engine structure and kind, in the order the layers list them."""
     index = {layer.name: k for k, layer in enumerate(layers)}
+    search = finds_convolutions(layers)
     structs, kinds = [], []
     for k, layer in enumerate(layers):
         for p in layer.projections:
             s = index[p.source]
-            flat = len(layers[s].shape) != 3 or len(layer.shape) != 3
-            record = isinstance(p, LoihiConv)
-            conv = (
-                None
-                if flat and not record
-                else conv_projection(p, layers[s].shape, layer.shape, 0, 0)
-            )
+            conv = conv_projection(p, layers[s].shape, layer.shape, 0, 0, search)
             if conv is not None:
                 tables = _conv(conv, ranks[s])
             else:

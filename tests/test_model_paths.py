@@ -1,0 +1,114 @@
+"""The model paths people bring: functional max pooling, a final (log-)softmax, and the
+``convert`` flags that apply the remedies the messages name."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from test_cli import _fails
+from torch import nn
+from torch.nn import functional as F
+
+import converters
+from converters import training
+from converters.graph import AvgPool2d, MaxPool2d
+from converters.net_io import load_net
+from neuroemu.cli import main
+
+
+class FunctionalCNN(nn.Module):
+    """A small CNN that pools with ``F.max_pool2d`` and ends in ``log_softmax``, as
+    PyTorch's MNIST example does."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 4, 3, 1)
+        self.conv2 = nn.Conv2d(4, 8, 3, 1)
+        self.fc = nn.Linear(8 * 2 * 2, 10)
+
+    def forward(self, x):
+        x = F.relu(self.conv1(x))
+        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
+        return F.log_softmax(self.fc(torch.flatten(x, 1)), dim=1)
+
+
+def _model() -> nn.Module:
+    torch.manual_seed(0)
+    return FunctionalCNN().eval()
+
+
+def test_functional_max_pooling_is_replaced():
+    """replace_maxpool rewrites F.max_pool2d into average pooling, parameters shared."""
+    model = _model()
+    x = torch.rand(3, 1, 8, 8)
+    averaged = training.replace_maxpool(model)
+    expected = F.log_softmax(
+        model.fc(torch.flatten(F.avg_pool2d(F.relu(model.conv2(F.relu(model.conv1(x)))), 2), 1)),
+        dim=1,
+    )
+    torch.testing.assert_close(averaged(x), expected)
+    assert averaged.conv1.weight is model.conv1.weight
+    graph = converters.load(averaged.eval(), x.numpy())
+    assert not any(isinstance(n, MaxPool2d) for n in graph.nodes)
+    assert any(isinstance(n, AvgPool2d) for n in graph.nodes)
+
+
+def test_untraceable_models_are_refused_not_skipped():
+    class Branchy(nn.Module):
+        def forward(self, x):
+            return F.max_pool2d(x, 2) if x.sum() > 0 else x
+
+    with pytest.raises(ValueError, match="cannot trace"):
+        training.replace_maxpool(Branchy())
+
+
+def test_a_final_log_softmax_is_dropped_with_a_note():
+    model = training.replace_maxpool(_model()).eval()
+    x = torch.rand(2, 1, 8, 8)
+    with pytest.warns(UserWarning, match="dropped the final"):
+        graph = converters.load(model, x.numpy())
+    logits = torch.as_tensor(graph.forward(x.numpy()))
+    torch.testing.assert_close(
+        F.log_softmax(logits, 1).float(), model(x).detach(), atol=1e-4, rtol=1e-4
+    )
+
+
+def test_a_softmax_inside_the_model_is_refused():
+    class Inside(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1, self.fc2 = nn.Linear(4, 4), nn.Linear(4, 2)
+
+        def forward(self, x):
+            return self.fc2(F.softmax(self.fc1(x), dim=1))
+
+    with pytest.raises(converters.UnsupportedLayerError, match="only a final softmax"):
+        converters.load(Inside().eval(), np.zeros((1, 4), np.float32))
+
+
+def _scripted(tmp_path) -> str:
+    path = tmp_path / "cnn.pt"
+    torch.jit.save(torch.jit.trace(_model(), torch.rand(1, 1, 8, 8)), str(path))
+    return str(path)
+
+
+def test_convert_replace_maxpool_on_a_torchscript_model(tmp_path, capsys):
+    """--replace-maxpool converts a max-pooling model for Loihi; without it, the refusal
+    names the flag."""
+    path = _scripted(tmp_path)
+    common = [path, "--calibration", "digits", "--calibration-samples", "50", "--timesteps", "8"]
+    err = _fails(["convert", *common, "--out", str(tmp_path / "a.npz")], capsys)
+    assert "--replace-maxpool" in err
+    main(["convert", *common, "--out", str(tmp_path / "b.npz"), "--replace-maxpool"])
+    assert "not fine-tuned" in capsys.readouterr().out
+    assert load_net(tmp_path / "b.npz").target == "loihi"
+
+
+def test_convert_flag_misuse_is_refused(tmp_path, capsys):
+    path = _scripted(tmp_path)
+    common = [path, "--calibration", "digits", "--out", str(tmp_path / "c.npz")]
+    assert "pass both" in _fails(["convert", *common, "--fine-tune", "1"], capsys)
+    assert "akida only" in _fails(["convert", *common, "--drop-output-bias"], capsys)
+    err = _fails(["convert", *common, "--replace-maxpool", "--fine-tune", "1"], capsys)
+    assert "--arch" in err
