@@ -56,6 +56,8 @@ __all__ = [
     "MANT_SCALE",
     "DECAY_SHIFT",
     "DECAY_ONE",
+    "MAX_FAN_IN",
+    "MAX_FAN_OUT",
     "U_RANGE",
     "V_MAX",
     "INPUT_RANGE",
@@ -79,6 +81,7 @@ MANT_SCALE = 2**MANT_SHIFT
 DECAY_SHIFT = 12  # decays are fractions of 4096
 DECAY_ONE = 2**DECAY_SHIFT  # decay_u = 4096: the current lasts one step
 MAX_FAN_OUT = 4096  # synapses out of one compartment
+MAX_FAN_IN = 4096  # synapses into one compartment
 U_RANGE = 2**23  # u wraps to [-2**23, 2**23)
 V_MAX = 2**23 - 1  # v clips to [-V_MAX, V_MAX]
 INPUT_RANGE = 2**21  # a step's summed input beyond [-2**21, 2**21) is undefined on the chip
