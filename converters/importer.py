@@ -52,7 +52,9 @@ def to_openvino(model: Any, example_input: Any = None):
         path = Path(model)
         if not path.exists():
             raise FileNotFoundError(f"model file {path} does not exist")
-        ov_model = ov.Core().read_model(str(path))
+        # ONNX through the frontend's conversion (BatchNormalization decomposed); IR as it is
+        reader = ov.convert_model if path.suffix == ".onnx" else ov.Core().read_model
+        ov_model = reader(str(path))
     elif _is_torch_module(model):
         if example_input is None:
             raise ValueError("a torch model needs example_input (a tensor of one input batch)")
@@ -212,6 +214,7 @@ _READERS = {
     "Squeeze": "_read_reshape",
     "Unsqueeze": "_read_reshape",
     "Flatten": "_read_reshape",
+    "BatchNormInference": "_read_batchnorm",
     "Softmax": "_read_softmax",
     "SoftMax": "_read_softmax",
     "LogSoftmax": "_read_softmax",
@@ -395,21 +398,46 @@ class _Reader:
             return
         k = 0 if const[1] is not None else 1
         value = const[1 - k]
+        if kind == "Add":
+            self._fold(op, k, None, value, kind, friendly, name)
+        else:
+            self._fold(op, k, value, None, kind, friendly, name)
+
+    def _read_batchnorm(self, op, kind: str, friendly: str, name: str) -> None:
+        """BatchNormInference folded into the Conv or Dense before it."""
+        first_data = op.get_type_info().version_id != "opset1"  # opset1: gamma, beta, data
+        k = 0 if first_data else 2
+        gamma, beta, mean, var = (
+            self._const(op, j) for j in ((1, 2, 3, 4) if first_data else (0, 1, 3, 4))
+        )
+        if any(v is None for v in (gamma, beta, mean, var)):
+            raise UnsupportedLayerError(kind, friendly, "its statistics are not constant")
+        scale = gamma / np.sqrt(var + op.get_attributes()["epsilon"])
+        self._fold(op, k, scale, beta - mean * scale, kind, friendly, name)
+
+    def _fold(self, op, k: int, scale, shift, kind: str, friendly: str, name: str) -> None:
+        """Fold ``x * scale + shift`` (per channel, either may be None) into the Conv or Dense
+        that input ``k`` of ``op`` reads, when nothing else reads it."""
         src = self._last(self._arg(op, k))
         single_use = len([t for t in self._source(op, k).output(0).get_target_inputs()]) == 1
         if not isinstance(src, Conv2d | Dense) or src.relu or not single_use:
             raise UnsupportedLayerError(
-                kind, friendly, "a constant can only be added to or multiply a Conv or Dense output"
+                kind,
+                friendly,
+                "a constant can only be added to or multiply a Conv or Dense output, "
+                "and BatchNorm only follow one",
             )
-        per_channel = (
-            np.broadcast_to(value.reshape(-1), src.bias.shape) if value.size > 1 else value
-        )
-        if kind == "Add":
-            src.bias = src.bias + per_channel
-        else:
-            scale = np.broadcast_to(np.asarray(per_channel, dtype=np.float64), src.bias.shape)
-            src.weight = src.weight * scale.reshape(-1, *([1] * (src.weight.ndim - 1)))
-            src.bias = src.bias * scale
+
+        def per_channel(value):
+            value = np.asarray(value, dtype=np.float64)
+            return np.broadcast_to(value.reshape(-1), src.bias.shape) if value.size > 1 else value
+
+        if scale is not None:
+            factor = np.broadcast_to(per_channel(scale), src.bias.shape)
+            src.weight = src.weight * factor.reshape(-1, *([1] * (src.weight.ndim - 1)))
+            src.bias = src.bias * factor
+        if shift is not None:
+            src.bias = src.bias + per_channel(shift)
         if name and not self._named[src.name]:
             self._rename(src, name)
         self._alias(op, src.name)

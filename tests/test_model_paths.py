@@ -112,3 +112,55 @@ def test_convert_flag_misuse_is_refused(tmp_path, capsys):
     assert "akida only" in _fails(["convert", *common, "--drop-output-bias"], capsys)
     err = _fails(["convert", *common, "--replace-maxpool", "--fine-tune", "1"], capsys)
     assert "--arch" in err
+
+
+def _bn_ir(path, opset: str):
+    """An OpenVINO IR: Convolution, BatchNormInference of ``opset``, ReLU, MatMul."""
+    import importlib
+
+    import openvino as ov
+
+    ops = importlib.import_module(f"openvino.{opset}")
+    rng = np.random.default_rng(0)
+    weight = rng.normal(size=(3, 1, 3, 3)).astype(np.float32)
+    stats = [rng.uniform(0.5, 1.5, 3).astype(np.float32) for _ in range(4)]
+    dense = rng.normal(size=(48, 2)).astype(np.float32)
+    x = ops.parameter([1, 1, 6, 6], np.float32, name="x")
+    conv = ops.convolution(x, ops.constant(weight), [1, 1], [0, 0], [0, 0], [1, 1], name="conv")
+    bn = ops.batch_norm_inference(conv, *stats, 1e-3, name="bn")
+    flat = ops.reshape(ops.relu(bn), ops.constant(np.array([1, 48], np.int64)), False)
+    out = ops.matmul(flat, ops.constant(dense), False, False)
+    ov.save_model(ov.Model([out], [x], "bn"), str(path), compress_to_fp16=False)
+
+    def forward(inp: np.ndarray) -> np.ndarray:
+        gamma, beta, mean, var = (torch.as_tensor(v, dtype=torch.float64) for v in stats)
+        y = F.conv2d(torch.as_tensor(inp, dtype=torch.float64), torch.as_tensor(weight).double())
+        y = F.batch_norm(y, mean, var, gamma, beta, eps=1e-3)
+        return (F.relu(y).flatten(1) @ torch.as_tensor(dense).double()).numpy()
+
+    return forward
+
+
+@pytest.mark.parametrize("opset", ["opset1", "opset13"])
+def test_batchnorm_inference_folds_into_the_convolution(tmp_path, opset):
+    """OpenVINO IR BatchNormInference (either input order) folds into the conv before it."""
+    forward = _bn_ir(tmp_path / "bn.xml", opset)
+    x = np.random.default_rng(1).random((1, 1, 6, 6)).astype(np.float32)
+    expected = forward(x)
+    graph = converters.load(tmp_path / "bn.xml")
+    assert [type(n).__name__ for n in graph.nodes][:2] == ["Input", "Conv2d"]
+    np.testing.assert_allclose(graph.forward(x), expected, rtol=1e-4, atol=1e-4)
+
+
+def test_onnx_batch_normalization_is_folded(tmp_path):
+    """An ONNX BatchNormalization after a convolution loads (folded), equal to torch."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 3, 3), nn.BatchNorm2d(3), nn.ReLU(), nn.Flatten())
+    with torch.no_grad():
+        model[1].running_mean.uniform_(-1, 1)
+        model[1].running_var.uniform_(0.5, 2)
+    model.eval()
+    x = torch.rand(1, 1, 6, 6)
+    torch.onnx.export(model, (x,), str(tmp_path / "bn.onnx"), dynamo=False)
+    graph = converters.load(tmp_path / "bn.onnx")
+    np.testing.assert_allclose(graph.forward(x.numpy()), model(x).detach().numpy(), atol=1e-5)
