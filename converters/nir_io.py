@@ -435,18 +435,19 @@ def _conv_edges(layer: LoihiLayer, shapes: dict[str, tuple[int, ...]], neuron: s
 
 
 def _record_conv(p: LoihiConv):
-    """(kernel, stride, padding, dilation, groups) of a convolution record, or None where
-    NIR's Conv2d cannot say it: pooled sources, or an output that symmetric padding misses."""
-    (_, h, w), (_, oh, ow) = p.in_shape, p.out_shape
-    kh, kw = p.kernel_mant.shape[2:]
+    """(kernel, stride, padding, dilation, groups) of a convolution record over its source's
+    grid (pooling and dilation folded in), or None where NIR's Conv2d cannot say it: an
+    output that symmetric padding misses, or source rows beyond the pooling cells."""
+    kernel, stride, padding = p.unpooled()
+    (_, h, w), (_, oh, ow) = p.source_shape, p.out_shape
     sizes = [
-        (n + 2 * pad - d * (k - 1) - 1) // s + 1
-        for n, pad, d, k, s in zip((h, w), p.padding, p.dilation, (kh, kw), p.stride, strict=True)
+        (n + 2 * pad - k) // st + 1
+        for n, pad, k, st in zip((h, w), padding, kernel.shape[2:], stride, strict=True)
     ]
-    if p.pool != (1, 1) or sizes != [oh, ow]:
+    cells = (p.in_shape[1] * p.pool[0], p.in_shape[2] * p.pool[1])
+    if sizes != [oh, ow] or cells != (h, w):
         return None
-    weight = p.kernel_eff().astype(np.float32)
-    return weight, p.stride, p.padding, p.dilation, p.groups
+    return kernel.astype(np.float32), stride, padding, (1, 1), p.groups
 
 
 def _as_conv(p: LoihiProjection, src: tuple[int, ...], dst: tuple[int, ...]):

@@ -154,33 +154,22 @@ def from_record(record: LoihiConv, source_offset: int, target_offset: int) -> Co
     visit far more kernel entries than the record has (grouped convolutions beyond
     ``MAX_VISITS_PER_SYNAPSE`` groups), where explicit synapses are cheaper.
 
-    Pooling cells of (PY, PX) and dilation (DY, DX) fold into the geometry: stride
-    ``S * P``, padding ``pad * P``, kernel ``(K - 1) * D * P + P`` with kernel row
-    ``j * D * P + a`` holding ``K[j]`` for every member row ``a`` of a cell; groups into
-    zeros between the channels of different groups.
+    Pooling cells and dilation fold into the geometry
+    (:meth:`~converters.chips.loihi_conv.LoihiConv.unpooled`), groups into zeros between
+    the channels of different groups; pooled sources deliver once per cell, at its first
+    member, and sources beyond the cells have no emitter.
     """
     if record.groups > MAX_VISITS_PER_SYNAPSE:
         return None
-    (c, h, w), out = record.in_shape, record.out_shape
-    kernel = record.kernel_eff()
-    o, cin, kh, kw = kernel.shape
-    (py, px), (dy, dx) = record.pool, record.dilation
-    full = np.zeros((c, (kh - 1) * dy * py + py, (kw - 1) * dx * px + px, o), np.int64)
-    rows = (np.arange(kh)[:, None] * dy * py + np.arange(py)[None, :]).ravel()
-    cols = (np.arange(kw)[:, None] * dx * px + np.arange(px)[None, :]).ravel()
+    (c, h, w), out, (py, px) = record.in_shape, record.out_shape, record.pool
+    kernel, stride, padding = record.unpooled()
+    o, cin = kernel.shape[:2]
+    full = np.zeros((c, *kernel.shape[2:], o), np.int64)  # groups as zero blocks
     per_group = o // record.groups
     for g in range(record.groups):
-        part = kernel[g * per_group : (g + 1) * per_group].transpose(1, 2, 3, 0)  # C, KH, KW, O
-        part = part.repeat(py, axis=1).repeat(px, axis=2)
-        block = full[g * cin : (g + 1) * cin, :, :, g * per_group : (g + 1) * per_group]
-        block[:, rows[:, None], cols[None, :]] = part
-    geometry = ConvGeometry(
-        record.source_shape,
-        out,
-        full.shape[1:3],
-        (record.stride[0] * py, record.stride[1] * px),
-        (record.padding[0] * py, record.padding[1] * px),
-    )
+        part = kernel[g * per_group : (g + 1) * per_group].transpose(1, 2, 3, 0)
+        full[g * cin : (g + 1) * cin, :, :, g * per_group : (g + 1) * per_group] = part
+    geometry = ConvGeometry(record.source_shape, out, kernel.shape[2:], stride, padding)
     _, sh, sw = record.source_shape
     inside = np.zeros(record.source_shape, bool)
     inside[:, : h * py, : w * px] = True

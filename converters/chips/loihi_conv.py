@@ -117,6 +117,26 @@ class LoihiConv:
         """Effective integer kernel [O, C / groups, KH, KW], floored where 6 + w_exp < 0."""
         return effective_weights(self.kernel_mant, self.weight_exp)
 
+    def unpooled(self) -> tuple[np.ndarray, tuple[int, int], tuple[int, int]]:
+        """The record as a convolution over its source layer's own grid: (effective kernel
+        [O, C / groups, KH', KW'], stride, padding (top, left)).
+
+        Pooling cells (PY, PX) and dilation (DY, DX) fold in: kernel row ``j * DY * PY + a``
+        holds ``K[j]`` for every member row ``a < PY`` of a cell, zeros between; stride
+        ``SY * PY``, padding ``PT * PY`` (columns alike). Source rows and columns beyond the
+        pooled cells have no synapses; this kernel would reach them where the bottom or
+        right padding of the pooled grid is positive.
+        """
+        k = self.kernel_eff()
+        o, cin, kh, kw = k.shape
+        (py, px), (dy, dx) = self.pool, self.dilation
+        full = np.zeros((o, cin, (kh - 1) * dy * py + py, (kw - 1) * dx * px + px), np.int64)
+        rows = (np.arange(kh)[:, None] * dy * py + np.arange(py)[None, :]).ravel()
+        cols = (np.arange(kw)[:, None] * dx * px + np.arange(px)[None, :]).ravel()
+        full[:, :, rows[:, None], cols[None, :]] = k.repeat(py, axis=2).repeat(px, axis=3)
+        stride = (self.stride[0] * py, self.stride[1] * px)
+        return full, stride, (self.padding[0] * py, self.padding[1] * px)
+
     def _reach(self) -> tuple[np.ndarray, np.ndarray]:
         """[OH, KH] and [OW, KW]: which kernel offsets of each output row/column land inside."""
         (_, h, w), (_, oh, ow) = self.in_shape, self.out_shape
