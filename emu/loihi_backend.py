@@ -33,6 +33,7 @@ from converters.chips.loihi import (
     U_RANGE,
     V_MAX,
     LoihiNet,
+    effective_weights,
     input_seeds,
 )
 
@@ -394,11 +395,7 @@ class LoihiBackend(Backend):
         """
         kernel_driven = self.conv.projections if self.conv else {}
         parts = [
-            (
-                p.pre.astype(np.int64) + self.offsets[self.index[p.source]],
-                p.post.astype(np.int64) + self.offsets[k],
-                p.weight_eff.astype(np.int64),
-            )
+            _global_synapses(p, self.offsets[self.index[p.source]], self.offsets[k])
             for k, layer in enumerate(self.layers)
             for j, p in enumerate(layer.projections)
             if (k, j) not in kernel_driven
@@ -532,3 +529,11 @@ def _pack_spikes(raster: np.ndarray) -> np.ndarray:
     bits[:-1, :size] = raster.reshape(batch * steps, size)
     weights = 2.0 ** np.arange(SPIKE_WORD_BITS)
     return bits.reshape(len(bits), words, SPIKE_WORD_BITS) @ weights
+
+
+def _global_synapses(p, source_offset: int, target_offset: int) -> tuple[np.ndarray, ...]:
+    """(pre, post, effective weight) of a projection's synapses in global indices, written
+    out once (a convolution record materializes them here)."""
+    pre, post, mant = p.synapses()
+    weight = effective_weights(mant, p.weight_exp)
+    return pre.astype(np.int64) + source_offset, post.astype(np.int64) + target_offset, weight

@@ -219,3 +219,14 @@ def test_a_record_that_does_not_fit_its_layer_is_refused():
     record = _random_record(rng, "input", (2, 8, 8))
     with pytest.raises(ValueError, match="convolution's output"):
         _layer(rng, "a", (record.out_shape[0] + 1, *record.out_shape[1:]), [record])
+
+
+@pytest.mark.slow
+def test_runtime_device_writes_records_out_as_synapses(cache_dir):
+    """Brian2's runtime device has no kernel delivery: it runs the records' synapses, equal
+    to the reference."""
+    rng = np.random.default_rng(13)
+    net = _record_net(rng, chains=1)
+    sim = Emulation(net, "runtime", batch_size=2, cache_dir=cache_dir, probe=_probe_all(net))
+    levels = rng.integers(0, 256, (2, net.input.size))
+    _assert_same(_reference(explicit(net), levels), sim.backend.run_batch(levels), "runtime")
