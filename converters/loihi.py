@@ -218,7 +218,7 @@ def to_loihi(
                 m = (
                     m.scaled(1 / graph.input.scale)
                     if isinstance(m, ConvMap)
-                    else m / graph.input.scale
+                    else as_matrix(m) / graph.input.scale
                 )
             projection, n_clip, n_zero = _projection(source, m, vth, weight_bits)
             projections.append(projection)

@@ -16,7 +16,7 @@ import converters
 from converters.chips.loihi import LoihiInput, LoihiNet, LoihiProjection
 from converters.chips.loihi_conv import LoihiConv
 from converters.graph import Add, AvgPool2d, Conv2d, Dense, Flatten, Graph, Input
-from converters.net_io import load_net, save_net
+from converters.net_io import NetworkFormatError, load_net, save_net
 from converters.populations import conv_matrix, pool_matrix
 from emu import Emulation
 from emu.records import concatenate
@@ -230,3 +230,34 @@ def test_runtime_device_writes_records_out_as_synapses(cache_dir):
     sim = Emulation(net, "runtime", batch_size=2, cache_dir=cache_dir, probe=_probe_all(net))
     levels = rng.integers(0, 256, (2, net.input.size))
     _assert_same(_reference(explicit(net), levels), sim.backend.run_batch(levels), "runtime")
+
+
+def test_a_record_field_out_of_range_is_refused_on_load(tmp_path):
+    """A damaged record in a file is refused naming the field and the accepted range."""
+    net = _record_net(np.random.default_rng(4), chains=1)
+    path = save_net(net, tmp_path / "net.npz")
+    with np.load(path) as archive:
+        arrays = dict(archive)
+    key = "net.layers[0].projections[0].kernel_mant"
+    arrays[key] = arrays[key].astype(np.int32) * 0 + 999
+    np.savez(tmp_path / "bad.npz", **arrays)
+    with pytest.raises(NetworkFormatError, match=r"kernel_mant = 999 is out of range"):
+        load_net(tmp_path / "bad.npz")
+
+
+def test_spike_train_input_scales_the_records():
+    """With spike-train input the input's records carry the weights divided by the input
+    scale (spike trains arrive at their own rate), and emulate as their synapses."""
+    rng = np.random.default_rng(6)
+    graph = _kinds_graph(rng)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        graph = converters.normalize(graph, 3 * rng.random((16, 2, 12, 12)))
+        net = converters.to_loihi(graph, timesteps=20, input_encoding="spikes")
+        bias = converters.to_loihi(graph, timesteps=20)
+    first, reference = net.layers[0].projections[0], bias.layers[0].projections[0]
+    assert isinstance(first, LoihiConv) and graph.input.scale > 1
+    peak, unscaled = (np.abs(p.kernel_eff()).max() for p in (first, reference))
+    assert peak * graph.input.scale == pytest.approx(unscaled, rel=0.05)
+    raster = rng.random((2, net.timesteps, net.input.size)) < 0.3
+    _assert_same(_reference(explicit(net), raster), _reference(net, raster), "spike input")
