@@ -17,7 +17,6 @@ from .chips.loihi import (
     DECAY_ONE,
     MANT_SCALE,
     MANT_SHIFT,
-    MAX_FAN_IN,
     MAX_FAN_OUT,
     RESETS,
     VTH_MANT_MAX,
@@ -30,6 +29,7 @@ from .chips.loihi import (
     QuantizationReport,
 )
 from .chips.loihi_conv import LoihiConv
+from .chips.loihi_split import split_fan_in
 from .conv_maps import ConvMap, as_matrix
 from .graph import Graph
 from .populations import populations
@@ -133,21 +133,12 @@ def _projection(source: str, m, vth: int, weight_bits: int):
     return projection, clipped, zeroed
 
 
-def _warn_fan_in(layers: list[LoihiLayer]) -> None:
-    """A one-line warning naming the layers whose compartments exceed Loihi's fan-in."""
-    over = {}
+def _split_fan_in(layers: list[LoihiLayer]) -> None:
+    """Split every layer whose fan-in exceeds Loihi's per-compartment limit over auxiliary
+    compartments (:mod:`converters.chips.loihi_split`), or refuse it in one line."""
     for layer in layers:
         fan_in = sum(p.fan_in(layer.size) for p in layer.projections)
-        if np.max(fan_in, initial=0) > MAX_FAN_IN:
-            over[layer.name] = int(np.max(fan_in))
-    if over:
-        warnings.warn(
-            f"fan-in above Loihi's {MAX_FAN_IN} synapses per compartment in {over}: the "
-            "emulation is exact, but the chip cannot hold these layers as they are; remedy: "
-            "fewer input channels or smaller kernels or pooling windows into them (neuroemu "
-            "deploy-report NET.npz shows every limit)",
-            stacklevel=3,
-        )
+        split_fan_in(layer, int(np.max(fan_in, initial=0)))
 
 
 def _depths(pops) -> dict[str, int]:
@@ -251,7 +242,7 @@ def to_loihi(
             f"{ {k: v for k, v in report.clipped_biases.items() if v} }",
             stacklevel=2,
         )
-    _warn_fan_in(layers)
+    _split_fan_in(layers)
     scale = 1.0 if input_encoding == "spikes" else graph.input.scale
     net_input = LoihiInput(tuple(graph.input.shape), input_encoding, scale, graph.input.name)
     return LoihiNet(net_input, layers, timesteps, report)

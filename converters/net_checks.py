@@ -58,6 +58,7 @@ def field_ranges() -> dict[str, dict[str, tuple]]:
             "decay_u": _ints(0, loihi.DECAY_ONE),
             "decay_v": _ints(0, loihi.DECAY_ONE),
             "refractory": _ints(1, loihi.REFRACTORY_MAX),
+            "fan_in_split": _ints(1, INDEX_MAX),
             "shape": _ints(1, INDEX_MAX),
         },
         "LoihiInput": {"shape": _ints(1, INDEX_MAX), "scale": _reals(1e-30, 1e30)},

@@ -14,7 +14,7 @@ from converters.chips.loihi import LoihiNet
 
 from .akida_mapping import map_network
 from .constants import Constants
-from .loihi_mapping import fan_outs, layer_fan_in, least_cores, on_chip
+from .loihi_mapping import compartment_fan_in, fan_outs, layer_fan_in, least_cores, on_chip
 
 __all__ = ["LayerDeployment", "Deployment", "deploy_report", "register"]
 
@@ -22,7 +22,8 @@ __all__ = ["LayerDeployment", "Deployment", "deploy_report", "register"]
 @dataclass
 class LayerDeployment:
     """One layer: its neurons, the cores (Loihi) or NPs (Akida, 0 on the host) it takes, its
-    synaptic memory in bytes (Loihi), largest fan-in and fan-out, and the binding limit."""
+    synaptic memory in bytes (Loihi), largest fan-in of one compartment and fan-out, the
+    binding limit, and the compartments each neuron splits its fan-in over (1: no split)."""
 
     layer: str
     neurons: int
@@ -31,6 +32,7 @@ class LayerDeployment:
     max_fan_in: int
     max_fan_out: int
     binding: str
+    fan_in_split: int = 1
 
 
 @dataclass
@@ -53,11 +55,11 @@ class Deployment:
             f"{self.chip}: {sum(x.units for x in self.layers)} {self.unit} on {self.chips} "
             f"chip(s); {'fits' if self.fits else 'does NOT fit'}",
             f"{'layer':16} {'neurons':>9} {self.unit:>6} {'syn. KB':>9} {'fan-in':>7} "
-            f"{'fan-out':>7}  binding limit",
+            f"{'fan-out':>7} {'split':>5}  binding limit",
         ]
         rows += [
             f"{x.layer:16} {x.neurons:9d} {x.units:6d} {x.memory_bytes / 1024:9.1f} "
-            f"{x.max_fan_in:7d} {x.max_fan_out:7d}  {x.binding}"
+            f"{x.max_fan_in:7d} {x.max_fan_out:7d} {x.fan_in_split:5d}  {x.binding}"
             for x in self.layers
         ]
         return "\n".join(rows + [f"problem: {p}" for p in self.problems])
@@ -71,12 +73,13 @@ def _loihi(net: LoihiNet, c: Constants) -> Deployment:
         fan_in = layer_fan_in(layer)
         cores, binding = least_cores(layer, fan_in, c)
         fan_out = int(outs[layer.name].max(initial=0))
+        per_compartment = compartment_fan_in(layer, fan_in)
         if binding == "fan-in":
-            binding = f"fan-in {int(fan_in.max())} > {fan_in_limit} per compartment"
+            binding = f"fan-in {per_compartment} > {fan_in_limit} per compartment"
             problems.append(
-                f"layer {layer.name!r}: a compartment has fan-in {int(fan_in.max())}, above "
-                f"Loihi's {fan_in_limit}; remedy: fewer input channels or a smaller kernel or "
-                "pooling window into this layer"
+                f"layer {layer.name!r}: a compartment has fan-in {per_compartment}, above "
+                f"Loihi's {fan_in_limit}; remedy: convert the network again (conversion splits "
+                "the fan-in over auxiliary compartments)"
             )
         if fan_out > fan_out_limit:
             binding += f"; fan-out {fan_out} > {fan_out_limit}"
@@ -87,7 +90,14 @@ def _loihi(net: LoihiNet, c: Constants) -> Deployment:
         memory = float(fan_in.sum() * c["loihi_synapse_bits"] / 8)
         layers.append(
             LayerDeployment(
-                layer.name, layer.size, cores, memory, int(fan_in.max(initial=0)), fan_out, binding
+                layer.name,
+                layer.size,
+                cores,
+                memory,
+                per_compartment,
+                fan_out,
+                binding,
+                layer.fan_in_split,
             )
         )
     cores = sum(x.units for x in layers)

@@ -2,7 +2,8 @@
 
 Mapping: each layer takes whole cores, in network order; a neuron takes two compartments
 when it resets by subtraction (the second compartment of the two-compartment soft reset),
-one otherwise. A core holds at most ``loihi_compartments_per_core`` compartments and
+one otherwise, plus K auxiliary compartments where conversion split its fan-in over K
+(their updates, every step, cost the join). A core holds at most ``loihi_compartments_per_core`` compartments and
 ``loihi_synaptic_memory`` bytes of incoming synapses (``loihi_synapse_bits`` each); by
 default a layer gets the fewest cores that respect both, split into equal contiguous
 blocks. Core ``g`` sits in tile ``g // cores_per_tile`` of a mesh ``mesh_columns`` wide.
@@ -171,7 +172,7 @@ class _Activity:
 
 
 def _neuron_work(act: _Activity, layer: LoihiLayer, m: CoreMapping, counts: np.ndarray) -> None:
-    per_neuron = 2 if layer.reset == "subtract" else 1
+    per_neuron = layer.compartments_per_neuron  # the fan-in split's join included
     firing = counts > 0
     active = np.stack(
         [np.bincount(m.core - m.first_core, weights=f, minlength=m.cores) for f in firing]

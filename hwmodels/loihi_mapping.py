@@ -20,6 +20,7 @@ __all__ = [
     "map_cores",
     "least_cores",
     "layer_fan_in",
+    "compartment_fan_in",
     "fan_outs",
     "on_chip",
 ]
@@ -73,10 +74,12 @@ def map_cores(
     mappings, first = [], 0
     for layer in layers:
         fan_in = layer_fan_in(layer)
-        if fan_in.max(initial=0) > c["loihi_max_fan_in"]:
+        if compartment_fan_in(layer, fan_in) > c["loihi_max_fan_in"]:
             raise LoihiMappingError(
-                f"layer {layer.name!r}: a compartment has fan-in {fan_in.max()}, "
-                f"above Loihi's limit of {int(c['loihi_max_fan_in'])}"
+                f"layer {layer.name!r}: a compartment has fan-in "
+                f"{compartment_fan_in(layer, fan_in)} (split {layer.fan_in_split}), above "
+                f"Loihi's limit of {int(c['loihi_max_fan_in'])}; remedy: convert the network "
+                "again (conversion splits the fan-in over auxiliary compartments)"
             )
         least, _ = least_cores(layer, fan_in, c)
         k = cores_per_layer.get(layer.name, least)
@@ -94,8 +97,14 @@ def map_cores(
 
 
 def _per_neuron(layer: LoihiLayer) -> int:
-    """Compartments per neuron: reset by subtraction takes two."""
-    return 2 if layer.reset == "subtract" else 1
+    """Compartments per neuron: the soma's (two with reset by subtraction) and the fan-in
+    split's auxiliary compartments."""
+    return layer.compartments_per_neuron
+
+
+def compartment_fan_in(layer: LoihiLayer, fan_in: np.ndarray) -> int:
+    """The largest fan-in of one compartment: a neuron's fan-in over its split's slices."""
+    return -(-int(fan_in.max(initial=0)) // layer.fan_in_split)
 
 
 def layer_fan_in(layer: LoihiLayer) -> np.ndarray:
@@ -131,7 +140,7 @@ def least_cores(layer: LoihiLayer, fan_in: np.ndarray, c: Constants) -> tuple[in
 
     while least < layer.size and not fits(least):
         least += 1
-    if fan_in.max(initial=0) > c["loihi_max_fan_in"]:
+    if compartment_fan_in(layer, fan_in) > c["loihi_max_fan_in"]:
         return least, "fan-in"
     return least, "compartments" if least <= max(by_compartments, 1) else "synaptic memory"
 

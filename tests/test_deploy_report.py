@@ -1,4 +1,4 @@
-"""The deployment report (API and ``neuroemu deploy-report``) and the fan-in warning of conversion."""
+"""The deployment report (API and ``neuroemu deploy-report``) and the fan-in split of conversion."""
 
 from __future__ import annotations
 
@@ -9,8 +9,11 @@ import numpy as np
 import pytest
 
 import converters
+import emu
+from converters.chips.loihi_split import FanInSplitError
 from converters.graph import AvgPool2d, Conv2d, Dense, Flatten, Graph, Input
-from converters.net_io import save_net
+from converters.net_io import load_net, save_net
+from hwmodels import loihi
 from hwmodels.deploy import deploy_report
 from neuroemu.cli import main
 
@@ -47,15 +50,46 @@ def test_a_network_within_the_limits_fits():
     assert rows["conv"].units >= 1 and rows["conv"].binding == "compartments"
 
 
-def test_too_large_a_fan_in_is_named_at_conversion_and_in_the_report(tmp_path, capsys):
-    with pytest.warns(UserWarning, match=r"fan-in above Loihi's 4096.*'fc': \d{4}"):
-        net = _net(32)  # fc fan-in up to 32 * 8 * 8 * 4 = 8192
-    fan_in = int(np.bincount(net.layers[-1].projections[0].post).max())
+def test_a_fan_in_above_the_limit_is_split_and_costed(tmp_path, capsys):
+    net = _net(32)  # fc fan-in up to 32 * 8 * 8 * 4 = 8192
+    fc = net.layers[-1]
+    fan_in = int(np.bincount(fc.projections[0].post).max())
+    assert fan_in > 4096 and fc.fan_in_split == 2 and net.layers[0].fan_in_split == 1
+    assert fc.compartments_per_neuron == 2 + 2  # soft-reset soma and two auxiliaries
     report = deploy_report(net)
-    assert not report.fits
-    assert any("'fc'" in p and str(fan_in) in p and "remedy" in p for p in report.problems)
+    assert report.fits
+    rows = {x.layer: x for x in report.layers}
+    assert rows["fc"].max_fan_in == -(-fan_in // 2) <= 4096 and rows["fc"].fan_in_split == 2
+    mapping = {m.layer: m for m in loihi.map_cores(net)}["fc"]
+    assert mapping.compartments.sum() == fc.size * 4
     path = save_net(net, tmp_path / "net.npz")
+    assert load_net(path).layers[-1].fan_in_split == 2
     main(["deploy-report", str(path), "--json", str(tmp_path / "r.json")])
     out = capsys.readouterr().out
-    assert "does NOT fit" in out and f"fan-in {fan_in} > 4096" in out
-    assert json.loads((tmp_path / "r.json").read_text())["fits"] is False
+    assert "fits" in out and "NOT" not in out
+    x = np.random.default_rng(2).random((2, 1, 16, 16))
+    traces = emu.Emulation(net, device="native").run(x)
+    counts = {le.name: le.counts for le in loihi.estimate(net, traces).layers}["fc"]
+    updates = counts["neuron_updates_active"] + counts["neuron_updates_inactive"]
+    assert updates == fc.size * 4 * net.timesteps  # the join's compartments updated too
+
+
+def test_a_split_whose_slice_could_wrap_is_refused_in_one_line():
+    graph = converters.normalize(_graph(32), np.random.default_rng(1).random((8, 1, 16, 16)))
+    with pytest.raises(FanInSplitError) as err:
+        converters.to_loihi(graph, timesteps=8, threshold_mant=2**17 - 1)
+    message = str(err.value)
+    assert "\n" not in message and "'fc'" in message and "24 bits" in message
+    assert "remedy" in message
+
+
+def test_old_files_load_without_a_split(tmp_path):
+    net = _net(4)
+    path = save_net(net, tmp_path / "net.npz")
+    with np.load(path) as archive:
+        arrays = dict(archive)
+    description = json.loads(str(arrays.pop("__description__")))
+    for layer in description["net"]["fields"]["layers"]:
+        del layer["fields"]["fan_in_split"]
+    np.savez(path, __description__=np.array(json.dumps(description)), **arrays)
+    assert all(layer.fan_in_split == 1 for layer in load_net(path).layers)

@@ -188,6 +188,7 @@ class LoihiLayer:
     refractory: int = 1  # v held at 0 for refractory - 1 steps after a spike
     reset: str = "zero"
     shape: tuple[int, ...] = ()
+    fan_in_split: int = 1  # auxiliary compartments joined into each neuron (1: none)
 
     def __post_init__(self) -> None:
         self.bias_mant = (
@@ -204,6 +205,7 @@ class LoihiLayer:
         _check(f"{where}: decay_u", self.decay_u, 0, DECAY_ONE)
         _check(f"{where}: decay_v", self.decay_v, 0, DECAY_ONE)
         _check(f"{where}: refractory", self.refractory, 1, REFRACTORY_MAX)
+        _check(f"{where}: fan_in_split", self.fan_in_split, 1, 2**31 - 1)
         if self.reset not in RESETS:
             raise ValueError(f"{where}: reset must be one of {RESETS}, got {self.reset!r}")
         for k, p in enumerate(self.projections):
@@ -216,6 +218,13 @@ class LoihiLayer:
     @property
     def vth(self) -> int:
         return int(self.vth_mant) << MANT_SHIFT
+
+    @property
+    def compartments_per_neuron(self) -> int:
+        """Two with reset by subtraction, one with reset to zero, plus the fan-in split's
+        auxiliary compartments when there are more than one."""
+        soma = 2 if self.reset == "subtract" else 1
+        return soma + (self.fan_in_split if self.fan_in_split > 1 else 0)
 
     @property
     def is_if(self) -> bool:
