@@ -11,9 +11,11 @@ from torch import nn
 from torch.nn import functional as F
 
 import converters
-from converters import training
+from converters import datasets, training
 from converters.graph import AvgPool2d, MaxPool2d
 from converters.net_io import load_net
+from emu import loihi_reference as ref
+from emu.trace_access import open_traces
 from neuroemu.cli import main
 
 
@@ -164,3 +166,51 @@ def test_onnx_batch_normalization_is_folded(tmp_path):
     torch.onnx.export(model, (x,), str(tmp_path / "bn.onnx"), dynamo=False)
     graph = converters.load(tmp_path / "bn.onnx")
     np.testing.assert_allclose(graph.forward(x.numpy()), model(x).detach().numpy(), atol=1e-5)
+
+
+class ExamplesMnistCNN(nn.Module):
+    """The PyTorch examples' MNIST CNN: its fully connected layer reads 9,216 pooled values."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 32, 3, 1)
+        self.conv2 = nn.Conv2d(32, 64, 3, 1)
+        self.dropout1 = nn.Dropout(0.25)
+        self.dropout2 = nn.Dropout(0.5)
+        self.fc1 = nn.Linear(9216, 128)
+        self.fc2 = nn.Linear(128, 10)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.conv2(F.relu(self.conv1(x)))), 2)
+        x = F.relu(self.fc1(torch.flatten(self.dropout1(x), 1)))
+        return F.log_softmax(self.fc2(self.dropout2(x)), dim=1)
+
+
+@pytest.mark.slow
+def test_examples_mnist_cnn_converts_runs_and_estimates_for_loihi(tmp_path, capsys):
+    """Its fan-in (up to 9,216 x 4 pooled sources) is split at conversion; the native run
+    equals the reference spike for spike and the estimate maps it without a refusal."""
+    if not any(datasets.DEFAULT_MNIST_DIR.glob("t10k-images-idx3-ubyte*")):
+        pytest.skip(f"no MNIST test set in {datasets.DEFAULT_MNIST_DIR} (set NEUROEMU_MNIST)")
+    torch.manual_seed(0)
+    path = tmp_path / "cnn.pt"
+    torch.jit.save(torch.jit.trace(ExamplesMnistCNN().eval(), torch.rand(1, 1, 28, 28)), path)
+    net_path, traces_path = tmp_path / "net.npz", tmp_path / "t.h5"
+    main(
+        ["convert", str(path), "--calibration", "mnist", "--calibration-samples", "50"]
+        + ["--timesteps", "16", "--replace-maxpool", "--out", str(net_path)]
+    )
+    net = load_net(net_path)
+    fc1 = net.layers[2]
+    fan_in = int(fc1.projections[0].fan_in(fc1.size).max())
+    assert fan_in > 4096 and fc1.fan_in_split == -(-fan_in // 4096)
+    assert all(layer.fan_in_split == 1 for layer in net.layers if layer is not fc1)
+    main(["run", str(net_path), "--device", "native", "--samples", "3", "--out", str(traces_path)])
+    main(["estimate", str(traces_path), "--net", str(net_path)])
+    assert "energy" in capsys.readouterr().out
+    traces = open_traces(traces_path)
+    x, _ = datasets.load_samples("mnist", limit=3)
+    expected = ref.simulate(net, net.input.levels(x))
+    assert sum(expected.counts[fc1.name].sum(1)) > 0
+    for name in net.layer_names:
+        np.testing.assert_array_equal(traces[f"spike_count_{name}"].values, expected.counts[name])
