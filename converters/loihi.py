@@ -29,6 +29,7 @@ from .chips.loihi import (
     QuantizationReport,
 )
 from .chips.loihi_conv import LoihiConv
+from .chips.loihi_limits import enforce_limits
 from .chips.loihi_split import split_fan_in
 from .conv_maps import ConvMap, as_matrix
 from .graph import Graph
@@ -245,4 +246,6 @@ def to_loihi(
     _split_fan_in(layers)
     scale = 1.0 if input_encoding == "spikes" else graph.input.scale
     net_input = LoihiInput(tuple(graph.input.shape), input_encoding, scale, graph.input.name)
-    return LoihiNet(net_input, layers, timesteps, report)
+    net = LoihiNet(net_input, layers, timesteps, report)
+    enforce_limits(net)
+    return net

@@ -5,12 +5,14 @@ memory per core, fan-in and fan-out per compartment, all from the projections' r
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from converters.chips.loihi import LoihiLayer, LoihiNet
+from converters.chips.loihi_limits import LoihiLimits, check_limits, fan_outs, on_chip
 
 from .constants import Constants
 
@@ -23,6 +25,7 @@ __all__ = [
     "compartment_fan_in",
     "fan_outs",
     "on_chip",
+    "limits",
 ]
 
 
@@ -42,9 +45,16 @@ class CoreMapping:
     memory: np.ndarray  # [cores] bytes of synapses per core
 
 
-def on_chip(net: LoihiNet) -> list[LoihiLayer]:
-    layers = net.all_layers()
-    return layers if net.input.encoding == "bias" else layers[1:]
+def limits(c: Constants) -> LoihiLimits:
+    """Loihi's limits with the capacities of constants ``c``."""
+    return LoihiLimits(
+        fan_in=int(c["loihi_max_fan_in"]),
+        fan_out=int(c["loihi_max_fan_out"]),
+        compartments_per_core=int(c["loihi_compartments_per_core"]),
+        synaptic_memory=int(c["loihi_synaptic_memory"]),
+        synapse_bits=int(c["loihi_synapse_bits"]),
+        cores_per_chip=int(c["loihi_cores_per_chip"]),
+    )
 
 
 def _blocks(n: int, k: int) -> np.ndarray:
@@ -70,17 +80,14 @@ def map_cores(
             f"cores_per_layer names {sorted(unknown)}, which are not on-chip layers; "
             f"on-chip layers: {[layer.name for layer in layers]}"
         )
-    _check_fan_out(net, c)
+    check = check_limits(net, limits(c))
+    if check.errors:
+        raise LoihiMappingError(check.errors[0])
+    for note in check.notes:
+        warnings.warn(note, stacklevel=2)
     mappings, first = [], 0
     for layer in layers:
         fan_in = layer_fan_in(layer)
-        if compartment_fan_in(layer, fan_in) > c["loihi_max_fan_in"]:
-            raise LoihiMappingError(
-                f"layer {layer.name!r}: a compartment has fan-in "
-                f"{compartment_fan_in(layer, fan_in)} (split {layer.fan_in_split}), above "
-                f"Loihi's limit of {int(c['loihi_max_fan_in'])}; remedy: convert the network "
-                "again (conversion splits the fan-in over auxiliary compartments)"
-            )
         least, _ = least_cores(layer, fan_in, c)
         k = cores_per_layer.get(layer.name, least)
         mem = fan_in * c["loihi_synapse_bits"] / 8
@@ -143,22 +150,3 @@ def least_cores(layer: LoihiLayer, fan_in: np.ndarray, c: Constants) -> tuple[in
     if compartment_fan_in(layer, fan_in) > c["loihi_max_fan_in"]:
         return least, "fan-in"
     return least, "compartments" if least <= max(by_compartments, 1) else "synaptic memory"
-
-
-def fan_outs(net: LoihiNet) -> dict[str, np.ndarray]:
-    """Synapses out of every neuron of every layer (the input included)."""
-    sizes = {layer.name: layer.size for layer in net.all_layers()}
-    fan_out = {name: np.zeros(size, np.int64) for name, size in sizes.items()}
-    for layer in net.layers:
-        for p in layer.projections:
-            fan_out[p.source] += p.fan_out(sizes[p.source])
-    return fan_out
-
-
-def _check_fan_out(net: LoihiNet, c: Constants) -> None:
-    for name, f in fan_outs(net).items():
-        if f.max(initial=0) > c["loihi_max_fan_out"]:
-            raise LoihiMappingError(
-                f"layer {name!r}: a compartment has fan-out {f.max()}, "
-                f"above Loihi's limit of {int(c['loihi_max_fan_out'])}"
-            )

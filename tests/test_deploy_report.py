@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import json
+import re
 import warnings
 
 import numpy as np
 import pytest
+from test_cli import _fails
 
 import converters
 import emu
+from converters.chips.loihi import LoihiInput, LoihiLayer, LoihiNet, LoihiProjection
+from converters.chips.loihi_limits import (
+    LoihiLimitError,
+    LoihiLimits,
+    check_limits,
+    enforce_limits,
+)
 from converters.chips.loihi_split import FanInSplitError
 from converters.graph import AvgPool2d, Conv2d, Dense, Flatten, Graph, Input
 from converters.net_io import load_net, save_net
@@ -93,3 +102,50 @@ def test_old_files_load_without_a_split(tmp_path):
         del layer["fields"]["fan_in_split"]
     np.savez(path, __description__=np.array(json.dumps(description)), **arrays)
     assert all(layer.fan_in_split == 1 for layer in load_net(path).layers)
+
+
+def _dense_net(n_in: int, n_out: int, split: int = 1) -> LoihiNet:
+    """Every input onto every neuron of one layer, weight 1."""
+    pre, post = np.divmod(np.arange(n_in * n_out), n_out)
+    projection = LoihiProjection("input", pre, post, np.ones(n_in * n_out, np.int16))
+    layer = LoihiLayer("dense", n_out, [projection], 100, fan_in_split=split)
+    return LoihiNet(LoihiInput((n_in,)), [layer], 4)
+
+
+@pytest.mark.parametrize(
+    ("limits", "split", "message"),
+    [
+        (LoihiLimits(fan_in=4), 1, r"'dense': a compartment has fan-in 6 \(split 1\)"),
+        (LoihiLimits(fan_out=2), 1, r"'input': a compartment has fan-out 3"),
+        (LoihiLimits(compartments_per_core=3), 3, r"a neuron takes 4 compartments"),
+        (LoihiLimits(synaptic_memory=8), 1, r"one neuron's synapses take 12 bytes"),
+        (LoihiLimits(compartments_per_core=2, cores_per_chip=1, chips=2), 1, r"8 cores on 8 chips"),
+    ],
+)
+def test_every_loihi_limit_is_refused_in_one_line(limits, split, message):
+    check = check_limits(_dense_net(6, 3, split), limits)
+    assert len(check.errors) == 1 and "\n" not in check.errors[0]
+    assert re.search(message, check.errors[0]) and "remedy" in check.errors[0]
+
+
+def test_spreading_over_chips_is_noted_not_refused():
+    with pytest.warns(UserWarning, match=r"spread over 8 Loihi chips.*remedy"):
+        enforce_limits(_dense_net(6, 3), LoihiLimits(compartments_per_core=2, cores_per_chip=1))
+    assert check_limits(_dense_net(6, 3)).notes == []
+
+
+def test_convert_run_and_estimate_refuse_what_loihi_cannot_hold(tmp_path, capsys):
+    net = _dense_net(4097 * 2, 1, split=2)  # 2 x 4097 synapses per compartment
+    with pytest.raises(LoihiLimitError, match="fan-in 4097"):
+        enforce_limits(net)
+    path = save_net(net, tmp_path / "net.npz")
+    data = tmp_path / "x.npy"
+    np.save(data, np.zeros((1, 4097 * 2)))
+    err = _fails(["run", str(path), "--data", str(data), "--device", "native"], capsys)
+    assert "fan-in 4097 (split 2), above Loihi's 4096" in err
+    with pytest.raises(loihi.LoihiMappingError, match="fan-in 4097"):
+        loihi.map_cores(net)
+    wide = Graph([Input("x", (1,)), Dense("fc", ["x"], np.ones((5000, 1)), np.zeros(5000))], "fc")
+    wide = converters.normalize(wide, np.random.default_rng(1).random((8, 1)))
+    with pytest.raises(LoihiLimitError, match="'x': a compartment has fan-out 5000"):
+        converters.to_loihi(wide, timesteps=8)
