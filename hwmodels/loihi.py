@@ -46,7 +46,7 @@ from emu.trace_stats import accuracy, count_array, step_array
 
 from .constants import Constants
 from .estimate import Estimate, LayerEstimate, with_bounds
-from .loihi_mapping import CoreMapping, LoihiMappingError, map_cores
+from .loihi_mapping import CoreMapping, LoihiMappingError, map_cores, synapses_to_cores
 from .trace_input import check_traces, saturation_warnings
 
 __all__ = ["LoihiMappingError", "CoreMapping", "map_cores", "estimate", "MODEL", "SYSTEM"]
@@ -129,10 +129,7 @@ def _routes(net: LoihiNet, mappings: list[CoreMapping], c: Constants) -> dict[st
     synapses: dict[str, sp.csr_matrix] = {}
     for layer in net.layers:
         for p in layer.projections:
-            m = sp.csr_matrix(
-                (np.ones(len(p.pre)), (p.pre, where[layer.name][p.post])),
-                shape=(sizes[p.source], cores),
-            )
+            m = synapses_to_cores(p, where[layer.name], sizes[p.source], cores)
             synapses[p.source] = synapses[p.source] + m if p.source in synapses else m
     routes = {}
     for source, m in synapses.items():

@@ -10,8 +10,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 
 from converters.chips.loihi import LoihiLayer, LoihiNet
+from converters.chips.loihi_conv import LoihiConv
 from converters.chips.loihi_limits import LoihiLimits, check_limits, fan_outs, on_chip
 
 from .constants import Constants
@@ -26,6 +28,7 @@ __all__ = [
     "fan_outs",
     "on_chip",
     "limits",
+    "synapses_to_cores",
 ]
 
 
@@ -150,3 +153,21 @@ def least_cores(layer: LoihiLayer, fan_in: np.ndarray, c: Constants) -> tuple[in
     if compartment_fan_in(layer, fan_in) > c["loihi_max_fan_in"]:
         return least, "fan-in"
     return least, "compartments" if least <= max(by_compartments, 1) else "synaptic memory"
+
+
+def synapses_to_cores(p, core: np.ndarray, source_size: int, cores: int) -> sp.csr_matrix:
+    """[source size, cores] synapses of projection ``p`` from each source neuron onto each
+    core, ``core[i]`` being the core of target neuron ``i`` (convolutions from their
+    geometry, core by core, never written out as synapses)."""
+    if not isinstance(p, LoihiConv):
+        ones = np.ones(len(p.pre))
+        return sp.csr_matrix((ones, (p.pre, core[p.post])), shape=(source_size, cores))
+    rows, cols, counts = [], [], []
+    for k in np.unique(core):
+        fan = p.fan_out_to(core == k)
+        hit = np.flatnonzero(fan)
+        rows.append(hit)
+        cols.append(np.full(len(hit), k))
+        counts.append(fan[hit])
+    data = (np.concatenate(counts), (np.concatenate(rows), np.concatenate(cols)))
+    return sp.csr_matrix(data, shape=(source_size, cores))

@@ -20,6 +20,7 @@ from converters.net_io import NetworkFormatError, load_net, save_net
 from converters.populations import conv_matrix, pool_matrix
 from emu import Emulation
 from emu.records import concatenate
+from hwmodels.loihi_mapping import synapses_to_cores
 
 
 def explicit(net: LoihiNet) -> LoihiNet:
@@ -261,3 +262,18 @@ def test_spike_train_input_scales_the_records():
     assert peak * graph.input.scale == pytest.approx(unscaled, rel=0.05)
     raster = rng.random((2, net.timesteps, net.input.size)) < 0.3
     _assert_same(_reference(explicit(net), raster), _reference(net, raster), "spike input")
+
+
+def test_routes_count_records_from_their_geometry():
+    """Synapses per (source neuron, core), from each record core by core, equal the counts
+    of its explicit synapses, for random blocks of targets per core."""
+    rng = np.random.default_rng(11)
+    for _ in range(20):
+        record = _random_record(rng, "a", (4, 12, 12))
+        cores = int(rng.integers(1, 6))
+        core = np.sort(rng.integers(0, cores, record.target_size))
+        pre, post, _ = record.synapses()
+        explicit_p = LoihiProjection("a", pre, post, np.ones(len(pre), np.int16))
+        got = synapses_to_cores(record, core, record.source_size, cores)
+        want = synapses_to_cores(explicit_p, core, record.source_size, cores)
+        assert (got != want).nnz == 0 and got.sum() == len(pre)

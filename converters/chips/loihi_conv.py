@@ -170,6 +170,36 @@ class LoihiConv:
         fan[:, : h * ry, : w * rx] = pooled.repeat(ry, axis=1).repeat(rx, axis=2)
         return fan.ravel()
 
+    def fan_out_to(self, targets: np.ndarray) -> np.ndarray:
+        """Synapses out of every source neuron [C * H * W] into the targets of a boolean mask
+        [O * OH * OW]: a transposed convolution over the channels and rows the mask holds."""
+        (c, h, w), (o, oh, ow) = self.in_shape, self.out_shape
+        kh, kw = self.kernel_mant.shape[2:]
+        (sy, sx), (py, px), (dy, dx) = self.stride, self.padding, self.dilation
+        mask = np.asarray(targets, bool).reshape(o, oh, ow)
+        cg, og = c // self.groups, o // self.groups
+        height, width = (oh - 1) * sy + (kh - 1) * dy + 1, (ow - 1) * sx + (kw - 1) * dx + 1
+        canvas = np.zeros((c, max(height, py + h), max(width, px + w)), np.int64)
+        for out in np.flatnonzero(mask.any(axis=(1, 2))):
+            rows = np.flatnonzero(mask[out].any(axis=1))
+            y0, y1 = rows[0], rows[-1] + 1
+            m = mask[out, y0:y1].astype(np.int64)  # [rows, OW]
+            nz = (self.kernel_mant[out] != 0).astype(np.int64)  # [C/g, KH, KW]
+            first = out // og * cg
+            for j in range(kh):
+                top = y0 * sy + j * dy
+                for i in range(kw):
+                    canvas[
+                        first : first + cg,
+                        top : top + (y1 - y0 - 1) * sy + 1 : sy,
+                        i * dx : i * dx + (ow - 1) * sx + 1 : sx,
+                    ] += nz[:, j, i, None, None] * m[None]
+        pooled = canvas[:, py : py + h, px : px + w]
+        fan = np.zeros(self.source_shape, np.int64)
+        ry, rx = self.pool
+        fan[:, : h * ry, : w * rx] = pooled.repeat(ry, axis=1).repeat(rx, axis=2)
+        return fan.ravel()
+
     @property
     def n_synapses(self) -> int:
         return int(self.fan_in().sum())
