@@ -34,10 +34,10 @@ class UnsupportedLayerError(ValueError):
     """A layer of the source model has no counterpart in the layer graph."""
 
     def __init__(self, op_type: str, name: str, why: str = ""):
-        self.op_type, self.name = op_type, name
+        self.op_type, self.name, self.why = op_type, name, why
         detail = f" ({why})" if why else ""
         super().__init__(
-            f"unsupported layer {op_type!r} named {name!r} in the source model{detail}; "
+            f"unsupported layer {op_type!r} ({name}) in the source model{detail}; "
             f"supported: {', '.join(SUPPORTED_LAYERS)}"
         )
 
@@ -101,8 +101,39 @@ def load(model: Any, example_input: Any = None) -> Graph:
         An input batch (array or tensor of shape (N, C, H, W) or (N, F)); required for
         torch models, optional otherwise (it fixes a dynamic input shape).
     """
-    graph = _Reader(to_openvino(model, example_input)).graph()
+    graph = _Reader(to_openvino(model, example_input), _onnx_nodes(model)).graph()
     return _torch_names(model, graph) if _is_torch_module(model) else graph
+
+
+def _onnx_nodes(model: Any) -> dict[str, str]:
+    """Output tensor name -> the ONNX node producing it, as the file names it (``{}`` for
+    other sources): OpenVINO renames nodes, the tensors keep their names."""
+    if not (isinstance(model, str | Path) and Path(model).suffix == ".onnx"):
+        return {}
+    import onnx
+
+    nodes = onnx.load(str(model), load_external_data=False).graph.node
+    return {
+        out: f"node {node.name!r}" if node.name else f"the node writing {out!r}"
+        for node in nodes
+        for out in node.output
+    }
+
+
+def _source_label(op, onnx_nodes: dict[str, str]) -> str:
+    """Where an OpenVINO op comes from in the user's file: the ONNX node, the torch module
+    path, or the torch function called in ``forward``; OpenVINO's own name otherwise."""
+    for tensor in op.output(0).get_names() if op.get_output_size() else ():
+        if tensor in onnx_nodes:
+            return onnx_nodes[tensor]
+    friendly = op.get_friendly_name()
+    module = re.match(r"__module\.([^/]+)/", friendly)
+    if module:
+        return f"module {module.group(1)!r}"
+    call = re.match(r"aten::(\w+)", friendly)
+    if call:
+        return f"a call of {call.group(1)} in forward"
+    return f"OpenVINO op {friendly!r}"
 
 
 def _from_module(op) -> bool:
@@ -224,8 +255,9 @@ _READERS = {
 class _Reader:
     """Walks OpenVINO's ops in topological order and builds graph nodes."""
 
-    def __init__(self, ov_model):
+    def __init__(self, ov_model, onnx_nodes: dict[str, str] | None = None):
         self.ov_model = ov_model
+        self.onnx_nodes = onnx_nodes or {}
         self.nodes: list[Node] = []
         self.consts: dict[str, np.ndarray] = {}
         self.tensor: dict[str, str] = {}  # id of an OpenVINO output node -> graph node name
@@ -280,6 +312,15 @@ class _Reader:
         return next(n for n in self.nodes if n.name == name)
 
     def _read(self, op) -> None:
+        try:
+            self._dispatch(op)
+        except UnsupportedLayerError as err:
+            if err.name != op.get_friendly_name():
+                raise
+            label = _source_label(op, self.onnx_nodes)
+            raise UnsupportedLayerError(err.op_type, label, err.why) from None
+
+    def _dispatch(self, op) -> None:
         kind, friendly = op.get_type_name(), op.get_friendly_name()
         if kind == "Constant":
             self.consts[op.get_name()] = np.array(op.get_data(), dtype=np.float64)
@@ -307,9 +348,9 @@ class _Reader:
             )
         self._alias(op, self._arg(op, 0))
         warnings.warn(
-            f"dropped the final {kind} {friendly!r}: the network outputs its inputs (logits), "
+            f"dropped the final {kind} ({_source_label(op, self.onnx_nodes)}): the network outputs its inputs (logits), "
             "whose ranking it keeps",
-            stacklevel=4,
+            stacklevel=5,
         )
 
     def _read_conv(self, op, kind: str, friendly: str, name: str) -> None:

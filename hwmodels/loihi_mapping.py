@@ -5,7 +5,6 @@ memory per core, fan-in and fan-out per compartment, all from the projections' r
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -14,7 +13,13 @@ import scipy.sparse as sp
 
 from converters.chips.loihi import LoihiLayer, LoihiNet
 from converters.chips.loihi_conv import LoihiConv
-from converters.chips.loihi_limits import LoihiLimits, check_limits, fan_outs, on_chip
+from converters.chips.loihi_limits import (
+    LoihiLimitError,
+    LoihiLimits,
+    enforce_limits,
+    fan_outs,
+    on_chip,
+)
 
 from .constants import Constants
 
@@ -83,11 +88,10 @@ def map_cores(
             f"cores_per_layer names {sorted(unknown)}, which are not on-chip layers; "
             f"on-chip layers: {[layer.name for layer in layers]}"
         )
-    check = check_limits(net, limits(c))
-    if check.errors:
-        raise LoihiMappingError(check.errors[0])
-    for note in check.notes:
-        warnings.warn(note, stacklevel=2)
+    try:
+        enforce_limits(net, limits(c), refuse_fan_out=True)
+    except LoihiLimitError as err:
+        raise LoihiMappingError(str(err)) from None
     mappings, first = [], 0
     for layer in layers:
         fan_in = layer_fan_in(layer)

@@ -124,8 +124,10 @@ def _dense_net(n_in: int, n_out: int, split: int = 1) -> LoihiNet:
 )
 def test_every_loihi_limit_is_refused_in_one_line(limits, split, message):
     check = check_limits(_dense_net(6, 3, split), limits)
-    assert len(check.errors) == 1 and "\n" not in check.errors[0]
-    assert re.search(message, check.errors[0]) and "remedy" in check.errors[0]
+    (error,) = check.errors + check.fan_out
+    assert "\n" not in error and re.search(message, error) and "remedy" in error
+    with pytest.raises(LoihiLimitError, match=message):
+        enforce_limits(_dense_net(6, 3, split), limits, refuse_fan_out=True)
 
 
 def test_spreading_over_chips_is_noted_not_refused():
@@ -147,5 +149,7 @@ def test_convert_run_and_estimate_refuse_what_loihi_cannot_hold(tmp_path, capsys
         loihi.map_cores(net)
     wide = Graph([Input("x", (1,)), Dense("fc", ["x"], np.ones((5000, 1)), np.zeros(5000))], "fc")
     wide = converters.normalize(wide, np.random.default_rng(1).random((8, 1)))
-    with pytest.raises(LoihiLimitError, match="'x': a compartment has fan-out 5000"):
-        converters.to_loihi(wide, timesteps=8)
+    with pytest.warns(UserWarning, match="'x': a compartment has fan-out 5000.*refuse it"):
+        wide_net = converters.to_loihi(wide, timesteps=8)
+    with pytest.raises(loihi.LoihiMappingError, match="fan-out 5000"):
+        loihi.map_cores(wide_net)

@@ -214,3 +214,43 @@ def test_examples_mnist_cnn_converts_runs_and_estimates_for_loihi(tmp_path, caps
     assert sum(expected.counts[fc1.name].sum(1)) > 0
     for name in net.layer_names:
         np.testing.assert_array_equal(traces[f"spike_count_{name}"].values, expected.counts[name])
+
+
+def test_refusals_name_the_onnx_node_as_in_the_file(tmp_path):
+    """OpenVINO renames nodes; the refusal names the node the file holds."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    weight = numpy_helper.from_array(np.eye(4, dtype=np.float32), "W")
+    nodes = [
+        helper.make_node("MatMul", ["x", "W"], ["Softmax_829_in"], name="n44"),
+        helper.make_node("Softmax", ["Softmax_829_in"], ["Softmax_829"], name="n45"),
+        helper.make_node("MatMul", ["Softmax_829", "W"], ["y"], name="n46"),
+    ]
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])
+    model = helper.make_model(
+        helper.make_graph(nodes, "g", [x], [y], [weight]),
+        opset_imports=[helper.make_opsetid("", 13)],
+    )
+    path = tmp_path / "m.onnx"
+    onnx.save(model, str(path))
+    with pytest.raises(converters.UnsupportedLayerError, match=r"'Softmax' \(node 'n45'\)"):
+        converters.load(str(path))
+
+
+def test_refusals_name_the_torch_call_not_openvino_names():
+    class Inside(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1, self.fc2 = nn.Linear(4, 4), nn.Linear(4, 2)
+
+        def forward(self, x):
+            return self.fc2(F.softmax(self.fc1(x), dim=1))
+
+    with pytest.raises(converters.UnsupportedLayerError) as err:
+        converters.load(Inside().eval(), np.zeros((1, 4), np.float32))
+    assert "(a call of softmax in forward)" in str(err.value)
+    assert "aten::" not in str(err.value)
+    with pytest.warns(UserWarning, match=r"dropped the final LogSoftmax \(a call of log_softmax"):
+        converters.load(_model(), np.zeros((1, 1, 8, 8), np.float32))

@@ -46,9 +46,12 @@ class LoihiLimits:
 
 @dataclass
 class LimitCheck:
-    """What does not fit (``errors``) and what the mapping spreads (``notes``), one line each."""
+    """What does not fit (``errors``; ``fan_out``, compartments sending to more synapses
+    than Loihi's limit, which no split in neuroemu holds yet) and what the mapping spreads
+    (``notes``), one line each."""
 
     errors: list[str] = field(default_factory=list)
+    fan_out: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     cores: int = 0
     chips: int = 0
@@ -76,7 +79,7 @@ def check_limits(net: LoihiNet, limits: LoihiLimits | None = None) -> LimitCheck
     out = LimitCheck()
     for name, f in fan_outs(net).items():
         if f.max(initial=0) > lim.fan_out:
-            out.errors.append(
+            out.fan_out.append(
                 f"layer {name!r}: a compartment has fan-out {f.max()}, above Loihi's "
                 f"{lim.fan_out}; remedy: fewer output channels or smaller kernels in the "
                 "layers it feeds"
@@ -123,10 +126,24 @@ def check_limits(net: LoihiNet, limits: LoihiLimits | None = None) -> LimitCheck
     return out
 
 
-def enforce_limits(net: LoihiNet, limits: LoihiLimits | None = None) -> LimitCheck:
+def enforce_limits(
+    net: LoihiNet, limits: LoihiLimits | None = None, refuse_fan_out: bool = False
+) -> LimitCheck:
     """:func:`check_limits`, raising LoihiLimitError with the first error (and how many
-    more) and warning with every note."""
+    more) and warning with every note; fan-out beyond the limit is refused with
+    ``refuse_fan_out`` (the energy model), warned about otherwise (conversion and emulation,
+    which stay exact)."""
     result = check_limits(net, limits)
+    if refuse_fan_out:
+        result.errors[:0] = result.fan_out
+    elif result.fan_out:
+        more = len(result.fan_out) - 1
+        warnings.warn(
+            result.fan_out[0]
+            + (f" (and {more} more)" if more else "")
+            + "; emulated exactly, but the energy model and deploy-report refuse it",
+            stacklevel=2,
+        )
     if result.errors:
         more = len(result.errors) - 1
         raise LoihiLimitError(result.errors[0] + (f" (and {more} more)" if more else ""))
