@@ -26,6 +26,7 @@ from .graph import (
     MaxPool2d,
     Node,
 )
+from .source_names import onnx_nodes, source_label
 
 __all__ = ["load", "to_openvino", "UnsupportedLayerError"]
 
@@ -101,39 +102,8 @@ def load(model: Any, example_input: Any = None) -> Graph:
         An input batch (array or tensor of shape (N, C, H, W) or (N, F)); required for
         torch models, optional otherwise (it fixes a dynamic input shape).
     """
-    graph = _Reader(to_openvino(model, example_input), _onnx_nodes(model)).graph()
+    graph = _Reader(to_openvino(model, example_input), onnx_nodes(model)).graph()
     return _torch_names(model, graph) if _is_torch_module(model) else graph
-
-
-def _onnx_nodes(model: Any) -> dict[str, str]:
-    """Output tensor name -> the ONNX node producing it, as the file names it (``{}`` for
-    other sources): OpenVINO renames nodes, the tensors keep their names."""
-    if not (isinstance(model, str | Path) and Path(model).suffix == ".onnx"):
-        return {}
-    import onnx
-
-    nodes = onnx.load(str(model), load_external_data=False).graph.node
-    return {
-        out: f"node {node.name!r}" if node.name else f"the node writing {out!r}"
-        for node in nodes
-        for out in node.output
-    }
-
-
-def _source_label(op, onnx_nodes: dict[str, str]) -> str:
-    """Where an OpenVINO op comes from in the user's file: the ONNX node, the torch module
-    path, or the torch function called in ``forward``; OpenVINO's own name otherwise."""
-    for tensor in op.output(0).get_names() if op.get_output_size() else ():
-        if tensor in onnx_nodes:
-            return onnx_nodes[tensor]
-    friendly = op.get_friendly_name()
-    module = re.match(r"__module\.([^/]+)/", friendly)
-    if module:
-        return f"module {module.group(1)!r}"
-    call = re.match(r"aten::(\w+)", friendly)
-    if call:
-        return f"a call of {call.group(1)} in forward"
-    return f"OpenVINO op {friendly!r}"
 
 
 def _from_module(op) -> bool:
@@ -317,7 +287,7 @@ class _Reader:
         except UnsupportedLayerError as err:
             if err.name != op.get_friendly_name():
                 raise
-            label = _source_label(op, self.onnx_nodes)
+            label = source_label(op, self.onnx_nodes)
             raise UnsupportedLayerError(err.op_type, label, err.why) from None
 
     def _dispatch(self, op) -> None:
@@ -348,7 +318,7 @@ class _Reader:
             )
         self._alias(op, self._arg(op, 0))
         warnings.warn(
-            f"dropped the final {kind} ({_source_label(op, self.onnx_nodes)}): the network outputs its inputs (logits), "
+            f"dropped the final {kind} ({source_label(op, self.onnx_nodes)}): the network outputs its inputs (logits), "
             "whose ranking it keeps",
             stacklevel=5,
         )
