@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import numpy as np
+
 from . import akida_commands, datasets
 from .arguments import float_range, int_range, output_file
 
@@ -62,6 +64,24 @@ def register(subparsers) -> None:
         "(e.g. lenet5, digits_cnn:16)",
     )
     conv.add_argument("--mnist-dir", help="directory of the MNIST idx files")
+    conv.add_argument(
+        "--replace-maxpool",
+        action="store_true",
+        help="replace max pooling by average pooling of the same window (changes the "
+        "function; see --fine-tune)",
+    )
+    conv.add_argument(
+        "--fine-tune",
+        type=int_range(1),
+        metavar="EPOCHS",
+        help="with --replace-maxpool: fine-tune the average-pooled model this many epochs on "
+        "the labelled calibration samples (state dict with --arch only)",
+    )
+    conv.add_argument(
+        "--drop-output-bias",
+        action="store_true",
+        help="Akida: drop the output layer's bias (the AKD1000 has none there)",
+    )
     conv.set_defaults(func=cmd_convert)
     akida_commands.register(subparsers)
 
@@ -146,13 +166,36 @@ def model_sample_shape(model) -> tuple[int, ...] | None:
     return accepted[0] if len(accepted) == 1 else None
 
 
+def _fine_tuned(model, x, labels, epochs: int):
+    """``model`` with average pooling in place of max pooling, fine-tuned on (x, labels)."""
+    import torch
+
+    from . import training
+
+    if isinstance(model, torch.jit.ScriptModule):
+        raise ValueError(
+            "--fine-tune needs the model's Python class: pass a state dict with --arch NAME "
+            "(TorchScript cannot swap its pooling); --replace-maxpool alone works on any model"
+        )
+    if labels is None or np.any(labels < 0):
+        raise ValueError(
+            "--fine-tune needs labelled calibration samples (digits, mnist, or .npz with y)"
+        )
+    model = training.replace_maxpool(model)
+    return training.train(model, x, labels, epochs=epochs, lr=3e-4, batch_size=32).eval()
+
+
 def cmd_convert(args: argparse.Namespace) -> None:
     """Convert a model file with calibration samples checked against its input."""
     import converters
     from converters.net_io import save_net
 
+    if args.fine_tune and not args.replace_maxpool:
+        raise ValueError("--fine-tune fine-tunes after --replace-maxpool: pass both")
+    if args.drop_output_bias and args.target != "akida":
+        raise ValueError("--drop-output-bias applies to --target akida only")
     model = _read_model(Path(args.model), args.arch)
-    calib, _ = datasets.load_samples(
+    calib, labels = datasets.load_samples(
         args.calibration,
         "train",
         args.calibration_samples,
@@ -160,9 +203,17 @@ def cmd_convert(args: argparse.Namespace) -> None:
         shape=model_sample_shape(model),
         option="--calibration",
     )
+    if args.fine_tune:
+        model = _fine_tuned(model, calib, labels, args.fine_tune)
     graph = converters.load(model, calib[:1])
+    if args.replace_maxpool:
+        graph = converters.replace_maxpool(graph)
+        print(
+            "replaced max pooling by average pooling"
+            + ("" if args.fine_tune else " (not fine-tuned)")
+        )
     if args.target == "akida":
-        net = converters.to_akida(graph, calib)
+        net = converters.to_akida(graph, calib, drop_output_bias=args.drop_output_bias)
     else:
         graph = converters.normalize(graph, calib, percentile=args.percentile)
         net = converters.to_loihi(

@@ -125,6 +125,7 @@ SUPPORTED_LAYERS = (
     "Flatten",
     "Add (residual)",
     "Dropout and Identity (dropped)",
+    "Softmax / LogSoftmax as the last layer (dropped, with a note)",
 )
 
 

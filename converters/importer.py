@@ -8,6 +8,7 @@ Dropout and Identity; whatever remains outside the supported set is refused.
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from .graph import (
     MaxPool2d,
     Node,
 )
+from .source_names import onnx_nodes, source_label
 
 __all__ = ["load", "to_openvino", "UnsupportedLayerError"]
 
@@ -33,10 +35,10 @@ class UnsupportedLayerError(ValueError):
     """A layer of the source model has no counterpart in the layer graph."""
 
     def __init__(self, op_type: str, name: str, why: str = ""):
-        self.op_type, self.name = op_type, name
+        self.op_type, self.name, self.why = op_type, name, why
         detail = f" ({why})" if why else ""
         super().__init__(
-            f"unsupported layer {op_type!r} named {name!r} in the source model{detail}; "
+            f"unsupported layer {op_type!r} ({name}) in the source model{detail}; "
             f"supported: {', '.join(SUPPORTED_LAYERS)}"
         )
 
@@ -51,7 +53,9 @@ def to_openvino(model: Any, example_input: Any = None):
         path = Path(model)
         if not path.exists():
             raise FileNotFoundError(f"model file {path} does not exist")
-        ov_model = ov.Core().read_model(str(path))
+        # ONNX through the frontend's conversion (BatchNormalization decomposed); IR as it is
+        reader = ov.convert_model if path.suffix == ".onnx" else ov.Core().read_model
+        ov_model = reader(str(path))
     elif _is_torch_module(model):
         if example_input is None:
             raise ValueError("a torch model needs example_input (a tensor of one input batch)")
@@ -98,7 +102,7 @@ def load(model: Any, example_input: Any = None) -> Graph:
         An input batch (array or tensor of shape (N, C, H, W) or (N, F)); required for
         torch models, optional otherwise (it fixes a dynamic input shape).
     """
-    graph = _Reader(to_openvino(model, example_input)).graph()
+    graph = _Reader(to_openvino(model, example_input), onnx_nodes(model)).graph()
     return _torch_names(model, graph) if _is_torch_module(model) else graph
 
 
@@ -211,14 +215,19 @@ _READERS = {
     "Squeeze": "_read_reshape",
     "Unsqueeze": "_read_reshape",
     "Flatten": "_read_reshape",
+    "BatchNormInference": "_read_batchnorm",
+    "Softmax": "_read_softmax",
+    "SoftMax": "_read_softmax",
+    "LogSoftmax": "_read_softmax",
 }
 
 
 class _Reader:
     """Walks OpenVINO's ops in topological order and builds graph nodes."""
 
-    def __init__(self, ov_model):
+    def __init__(self, ov_model, onnx_nodes: dict[str, str] | None = None):
         self.ov_model = ov_model
+        self.onnx_nodes = onnx_nodes or {}
         self.nodes: list[Node] = []
         self.consts: dict[str, np.ndarray] = {}
         self.tensor: dict[str, str] = {}  # id of an OpenVINO output node -> graph node name
@@ -273,6 +282,15 @@ class _Reader:
         return next(n for n in self.nodes if n.name == name)
 
     def _read(self, op) -> None:
+        try:
+            self._dispatch(op)
+        except UnsupportedLayerError as err:
+            if err.name != op.get_friendly_name():
+                raise
+            label = source_label(op, self.onnx_nodes)
+            raise UnsupportedLayerError(err.op_type, label, err.why) from None
+
+    def _dispatch(self, op) -> None:
         kind, friendly = op.get_type_name(), op.get_friendly_name()
         if kind == "Constant":
             self.consts[op.get_name()] = np.array(op.get_data(), dtype=np.float64)
@@ -290,6 +308,20 @@ class _Reader:
             getattr(self, _READERS[kind])(op, kind, friendly, _layer_name(friendly))
         else:
             raise UnsupportedLayerError(kind, friendly)
+
+    def _read_softmax(self, op, kind: str, friendly: str, name: str) -> None:
+        """A final (log-)softmax is dropped with a note: it keeps the class ranking."""
+        readers = [t.get_node().get_type_name() for t in op.output(0).get_target_inputs()]
+        if readers != ["Result"]:
+            raise UnsupportedLayerError(
+                kind, friendly, "only a final softmax is accepted; move it out of the model"
+            )
+        self._alias(op, self._arg(op, 0))
+        warnings.warn(
+            f"dropped the final {kind} ({source_label(op, self.onnx_nodes)}): the network outputs its inputs (logits), "
+            "whose ranking it keeps",
+            stacklevel=5,
+        )
 
     def _read_conv(self, op, kind: str, friendly: str, name: str) -> None:
         attrs = op.get_attributes()
@@ -377,21 +409,46 @@ class _Reader:
             return
         k = 0 if const[1] is not None else 1
         value = const[1 - k]
+        if kind == "Add":
+            self._fold(op, k, None, value, kind, friendly, name)
+        else:
+            self._fold(op, k, value, None, kind, friendly, name)
+
+    def _read_batchnorm(self, op, kind: str, friendly: str, name: str) -> None:
+        """BatchNormInference folded into the Conv or Dense before it."""
+        first_data = op.get_type_info().version_id != "opset1"  # opset1: gamma, beta, data
+        k = 0 if first_data else 2
+        gamma, beta, mean, var = (
+            self._const(op, j) for j in ((1, 2, 3, 4) if first_data else (0, 1, 3, 4))
+        )
+        if any(v is None for v in (gamma, beta, mean, var)):
+            raise UnsupportedLayerError(kind, friendly, "its statistics are not constant")
+        scale = gamma / np.sqrt(var + op.get_attributes()["epsilon"])
+        self._fold(op, k, scale, beta - mean * scale, kind, friendly, name)
+
+    def _fold(self, op, k: int, scale, shift, kind: str, friendly: str, name: str) -> None:
+        """Fold ``x * scale + shift`` (per channel, either may be None) into the Conv or Dense
+        that input ``k`` of ``op`` reads, when nothing else reads it."""
         src = self._last(self._arg(op, k))
         single_use = len([t for t in self._source(op, k).output(0).get_target_inputs()]) == 1
         if not isinstance(src, Conv2d | Dense) or src.relu or not single_use:
             raise UnsupportedLayerError(
-                kind, friendly, "a constant can only be added to or multiply a Conv or Dense output"
+                kind,
+                friendly,
+                "a constant can only be added to or multiply a Conv or Dense output, "
+                "and BatchNorm only follow one",
             )
-        per_channel = (
-            np.broadcast_to(value.reshape(-1), src.bias.shape) if value.size > 1 else value
-        )
-        if kind == "Add":
-            src.bias = src.bias + per_channel
-        else:
-            scale = np.broadcast_to(np.asarray(per_channel, dtype=np.float64), src.bias.shape)
-            src.weight = src.weight * scale.reshape(-1, *([1] * (src.weight.ndim - 1)))
-            src.bias = src.bias * scale
+
+        def per_channel(value):
+            value = np.asarray(value, dtype=np.float64)
+            return np.broadcast_to(value.reshape(-1), src.bias.shape) if value.size > 1 else value
+
+        if scale is not None:
+            factor = np.broadcast_to(per_channel(scale), src.bias.shape)
+            src.weight = src.weight * factor.reshape(-1, *([1] * (src.weight.ndim - 1)))
+            src.bias = src.bias * factor
+        if shift is not None:
+            src.bias = src.bias + per_channel(shift)
         if name and not self._named[src.name]:
             self._rename(src, name)
         self._alias(op, src.name)

@@ -28,6 +28,10 @@ from .chips.loihi import (
     LoihiProjection,
     QuantizationReport,
 )
+from .chips.loihi_conv import LoihiConv
+from .chips.loihi_limits import enforce_limits
+from .chips.loihi_split import split_fan_in
+from .conv_maps import ConvMap, as_matrix
 from .graph import Graph
 from .populations import populations
 
@@ -111,6 +115,33 @@ def _kick(start: LoihiLayer):
     return projection
 
 
+def _projection(source: str, m, vth: int, weight_bits: int):
+    """The quantized projection of map ``m`` (a convolution record where ``m`` is a
+    :class:`~converters.conv_maps.ConvMap`), its clipped and its zeroed weights."""
+    if isinstance(m, ConvMap):
+        w = m.pooled_weight
+        mant, exp, clipped = _quantize_weights(w * vth, weight_bits)
+        record = LoihiConv(
+            source, mant, exp, m.source_shape, m.out_shape, m.stride, m.padding[:2],
+            groups=m.groups, pool=m.pool,
+        )  # fmt: skip
+        return record, clipped, int(np.count_nonzero((mant == 0) & (w != 0)))
+    coo = as_matrix(m).tocoo()
+    mant, exp, clipped = _quantize_weights(coo.data * vth, weight_bits)
+    keep = mant != 0
+    zeroed = int(np.count_nonzero(~keep & (coo.data != 0)))
+    projection = LoihiProjection(source, coo.col[keep], coo.row[keep], mant[keep], exp)
+    return projection, clipped, zeroed
+
+
+def _split_fan_in(layers: list[LoihiLayer]) -> None:
+    """Split every layer whose fan-in exceeds Loihi's per-compartment limit over auxiliary
+    compartments (:mod:`converters.chips.loihi_split`), or refuse it in one line."""
+    for layer in layers:
+        fan_in = sum(p.fan_in(layer.size) for p in layer.projections)
+        split_fan_in(layer, int(np.max(fan_in, initial=0)))
+
+
 def _depths(pops) -> dict[str, int]:
     """Spiking hops from the input to every population along its shortest path."""
     depth = {pops[0].name: 0}
@@ -175,15 +206,16 @@ def to_loihi(
         clipped = zeroed = 0
         for source, m in pop.inputs.items():
             if input_encoding == "spikes" and source == graph.input.name:
-                m = m / graph.input.scale  # spike trains arrive at their own rate, unscaled
-            coo = m.tocoo()
-            mant, exp, n_clip = _quantize_weights(coo.data * vth, weight_bits)
-            keep = mant != 0
-            zeroed += int(np.count_nonzero(~keep & (coo.data != 0)))
+                # spike trains arrive at their own rate, unscaled
+                m = (
+                    m.scaled(1 / graph.input.scale)
+                    if isinstance(m, ConvMap)
+                    else as_matrix(m) / graph.input.scale
+                )
+            projection, n_clip, n_zero = _projection(source, m, vth, weight_bits)
+            projections.append(projection)
             clipped += n_clip
-            projections.append(
-                LoihiProjection(source, coo.col[keep], coo.row[keep], mant[keep], exp)
-            )
+            zeroed += n_zero
         bias_mant, bias_exp, n_bias = _quantize_bias(pop.bias * vth)
         if kick:
             early_bias = depth[pop.name] * (bias_mant.astype(np.int64) << bias_exp)
@@ -211,6 +243,9 @@ def to_loihi(
             f"{ {k: v for k, v in report.clipped_biases.items() if v} }",
             stacklevel=2,
         )
+    _split_fan_in(layers)
     scale = 1.0 if input_encoding == "spikes" else graph.input.scale
     net_input = LoihiInput(tuple(graph.input.shape), input_encoding, scale, graph.input.name)
-    return LoihiNet(net_input, layers, timesteps, report)
+    net = LoihiNet(net_input, layers, timesteps, report)
+    enforce_limits(net)
+    return net

@@ -88,6 +88,7 @@ from .chips.loihi import (
     LoihiProjection,
     QuantizationReport,
 )
+from .chips.loihi_conv import LoihiConv
 from .graph import Add, AvgPool2d, Conv2d, Dense, Flatten, Graph, Input
 from .nir_quirks import NIRImportError, input_shape, per_neuron, read_graph, reset_note
 from .populations import AffineMap, conv_matrix, pool_matrix
@@ -427,22 +428,42 @@ def _conv_edges(layer: LoihiLayer, shapes: dict[str, tuple[int, ...]], neuron: s
         src = shapes[p.source]
         if len(src) != 3:
             return None
-        found = _as_conv(p, src, tuple(layer.shape))
+        if isinstance(p, LoihiConv):
+            found = _record_conv(p)
+        else:
+            found = _as_conv(p, src, tuple(layer.shape))
+            found = found and (*found, (1, 1), 1)
         if found is None:
             return None
-        weight, stride, padding = found
+        weight, stride, padding, dilation, groups = found
         nodes.append(
             nir.Conv2d(
                 input_shape=np.array(src[1:]),
                 weight=weight,
                 stride=np.array(stride),
                 padding=np.array(padding),
-                dilation=np.array((1, 1)),
-                groups=1,
+                dilation=np.array(dilation),
+                groups=groups,
                 bias=bias[:, 0, 0] if k == 0 else np.zeros(layer.shape[0]),
             )
         )
     return nodes
+
+
+def _record_conv(p: LoihiConv):
+    """(kernel, stride, padding, dilation, groups) of a convolution record over its source's
+    grid (pooling and dilation folded in), or None where NIR's Conv2d cannot say it: an
+    output that symmetric padding misses, or source rows beyond the pooling cells."""
+    kernel, stride, padding = p.unpooled()
+    (_, h, w), (_, oh, ow) = p.source_shape, p.out_shape
+    sizes = [
+        (n + 2 * pad - k) // st + 1
+        for n, pad, k, st in zip((h, w), padding, kernel.shape[2:], stride, strict=True)
+    ]
+    cells = (p.in_shape[1] * p.pool[0], p.in_shape[2] * p.pool[1])
+    if sizes != [oh, ow] or cells != (h, w):
+        return None
+    return kernel.astype(np.float32), stride, padding, (1, 1), p.groups
 
 
 def _as_conv(p: LoihiProjection, src: tuple[int, ...], dst: tuple[int, ...]):

@@ -6,7 +6,11 @@ into one sparse matrix per (source, target) pair, so for population ``l``::
 
     a_l = relu( sum_k M[l, k] @ a_k + b_l )
 
-holds exactly for the float graph. Max pooling is not linear and is refused here.
+holds exactly for the float graph. A convolution that reads a population directly, or
+through non-overlapping average pooling, stays a :class:`~converters.conv_maps.ConvMap`
+(kernel and geometry, never a synapse list), as does such pooling alone
+(:class:`~converters.conv_maps.PoolMap`) until a composition needs its matrix. Max pooling
+is not linear and is refused here.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from .conv_maps import ConvMap, PoolMap, as_matrix
 from .graph import Add, AvgPool2d, Conv2d, Dense, Flatten, Graph, MaxPool2d
 
 __all__ = ["AffineMap", "Population", "populations", "conv_matrix", "pool_matrix"]
@@ -25,7 +30,7 @@ __all__ = ["AffineMap", "Population", "populations", "conv_matrix", "pool_matrix
 class Population:
     name: str
     shape: tuple[int, ...]  # per-sample shape of the activation it carries
-    inputs: dict[str, sp.csr_matrix]  # source population -> [size, source size]
+    inputs: dict  # source population -> [size, source size] csr_matrix, or ConvMap
     bias: np.ndarray  # [size]
     relu: bool
 
@@ -38,7 +43,7 @@ class Population:
 class AffineMap:
     """An activation of shape ``shape`` as ``sum_k maps[k] @ a_k + bias`` over named sources."""
 
-    maps: dict[str, sp.csr_matrix]  # source -> [size, source size]
+    maps: dict  # source -> [size, source size] csr_matrix, ConvMap or PoolMap
     bias: np.ndarray  # [size]
     shape: tuple[int, ...]
 
@@ -50,20 +55,44 @@ class AffineMap:
 
     def then(self, m: sp.spmatrix, bias: np.ndarray, shape: tuple[int, ...]) -> AffineMap:
         """The composition ``m @ self + bias``, of shape ``shape``."""
-        maps = {k: sp.csr_matrix(m @ v) for k, v in self.maps.items()}
+        maps = {k: sp.csr_matrix(m @ as_matrix(v)) for k, v in self.maps.items()}
         return AffineMap(maps, m @ self.bias + bias, tuple(shape))
 
     @staticmethod
     def sum(args: list[AffineMap], scale=None) -> AffineMap:
         """``sum_i scale[i] * args[i]`` (all ones by default), of the first one's shape."""
         scale = scale or (1.0,) * len(args)
-        maps: dict[str, sp.csr_matrix] = {}
+        maps: dict = {}
         bias = np.zeros_like(args[0].bias)
         for s, a in zip(scale, args, strict=True):
             for k, v in a.maps.items():
-                maps[k] = maps[k] + s * v if k in maps else s * v
+                if k in maps:
+                    maps[k] = sp.csr_matrix(as_matrix(maps[k]) + s * as_matrix(v))
+                elif isinstance(v, ConvMap):
+                    maps[k] = v if s == 1 else v.scaled(s)
+                else:
+                    maps[k] = sp.csr_matrix(s * as_matrix(v))
             bias = bias + s * a.bias
-        return AffineMap({k: sp.csr_matrix(v) for k, v in maps.items()}, bias, args[0].shape)
+        return AffineMap(maps, bias, args[0].shape)
+
+    def source(self) -> tuple[str, PoolMap | None] | None:
+        """(source, pooling or None) when this is a population, or a non-overlapping average
+        pooling of one, as it is; else None."""
+        if len(self.maps) != 1 or np.any(self.bias):
+            return None
+        ((name, m),) = self.maps.items()
+        if isinstance(m, PoolMap):
+            return name, m
+        n = m.shape[0]
+        identity = (
+            isinstance(m, sp.csr_matrix)
+            and m.shape == (n, n)
+            and m.nnz == n
+            and np.array_equal(m.indices, np.arange(n))
+            and np.array_equal(m.indptr, np.arange(n + 1))
+            and np.all(m.data == 1)
+        )
+        return (name, None) if identity else None
 
 
 def populations(graph: Graph) -> list[Population]:
@@ -76,10 +105,24 @@ def populations(graph: Graph) -> list[Population]:
         in_shape, shape = shapes[node.inputs[0]], shapes[node.name]
         args = [linear[i] for i in node.inputs]
         if isinstance(node, Conv2d):
-            m = conv_matrix(node.weight, in_shape, node.stride, node.padding, node.groups)
-            out = args[0].then(m, np.repeat(node.bias, np.prod(shape[1:])), shape)
+            bias = np.repeat(node.bias, np.prod(shape[1:]))
+            found = args[0].source() if len(in_shape) == 3 else None
+            if found is not None:
+                name, pool = found
+                source_shape = pool.source_shape if pool else tuple(in_shape)
+                conv = ConvMap(
+                    node.weight, source_shape, tuple(shape), node.stride, node.padding,
+                    node.groups, pool.window if pool else (1, 1),
+                )  # fmt: skip
+                out = AffineMap({name: conv}, bias, shape)
+            else:
+                m = conv_matrix(node.weight, in_shape, node.stride, node.padding, node.groups)
+                out = args[0].then(m, bias, shape)
         elif isinstance(node, Dense):
             out = args[0].then(sp.csr_matrix(node.weight), node.bias, shape)
+        elif isinstance(node, AvgPool2d) and _pools_cells(node, args[0]):
+            pool = PoolMap(tuple(in_shape), tuple(node.kernel))
+            out = AffineMap({next(iter(args[0].maps)): pool}, np.zeros(int(np.prod(shape))), shape)
         elif isinstance(node, AvgPool2d):
             m = pool_matrix(
                 in_shape, node.kernel, node.stride, node.padding, node.count_include_pad
@@ -92,8 +135,9 @@ def populations(graph: Graph) -> list[Population]:
         elif isinstance(node, MaxPool2d):
             raise ValueError(
                 f"layer {node.name!r} is MaxPool2d, which has no exact spiking counterpart on Loihi; "
-                "replace it by average pooling and fine-tune: converters.training.replace_maxpool(model) "
-                "then converters.training.train(model, ...), or converters.replace_maxpool(graph) "
+                "replace it by average pooling: neuroemu convert --replace-maxpool [--fine-tune "
+                "EPOCHS], or model = converters.training.replace_maxpool(model) then "
+                "converters.training.train(model, ...), or converters.replace_maxpool(graph) "
                 "without fine-tuning (or convert for Akida, which pools on potentials)"
             )
         else:
@@ -105,6 +149,17 @@ def populations(graph: Graph) -> list[Population]:
             out = AffineMap.identity(node.name, shape)
         linear[node.name] = out
     return pops
+
+
+def _pools_cells(node: AvgPool2d, arg: AffineMap) -> bool:
+    """Whether ``node`` pools a population as it is over non-overlapping, unpadded cells."""
+    found = arg.source()
+    return (
+        found is not None
+        and found[1] is None
+        and tuple(node.kernel) == tuple(node.stride)
+        and not any(node.padding)
+    )
 
 
 def _window_index(in_shape, kernel, stride, padding) -> np.ndarray:

@@ -6,7 +6,9 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
+import torch.fx
 from torch import nn
+from torch.nn import functional as F
 
 from .chips.akida import AkidaBits
 from .datasets import Dataset
@@ -27,11 +29,53 @@ def predict(model: nn.Module, x: np.ndarray, batch_size: int = 512) -> np.ndarra
 
 
 def replace_maxpool(model: nn.Module) -> nn.Module:
-    """Swap every MaxPool2d of ``model`` (in place) for an AvgPool2d of the same window.
+    """Swap every max pooling of ``model`` for average pooling of the same window; use the
+    model it returns.
 
-    Average pooling is linear, so it converts for Loihi exactly; the swap changes the
-    function, so fine-tune afterwards (:func:`train` with a few epochs and a small ``lr``).
+    MaxPool2d modules are swapped in place. Functional max pooling (``F.max_pool2d`` in a
+    ``forward``) is rewritten in a traced copy (``torch.fx``) sharing the parameters, which
+    is returned; a model that cannot be traced is refused naming why. Average pooling is
+    linear, so it converts for Loihi exactly; the swap changes the function, so fine-tune
+    afterwards (:func:`train` with a few epochs and a small ``lr``).
     """
+    _swap_modules(model)
+    try:
+        traced = torch.fx.symbolic_trace(model)
+    except Exception as err:  # fx raises many types for untraceable control flow
+        raise ValueError(
+            f"cannot look for functional max pooling in {type(model).__name__}: torch.fx "
+            f"cannot trace it ({str(err).splitlines()[0]}); pool with nn.MaxPool2d modules "
+            "or nn.AvgPool2d instead"
+        ) from None
+    calls = [n for n in traced.graph.nodes if n.op == "call_function" and n.target in _MAX_POOLS]
+    if not calls:
+        return model
+    for node in calls:
+        node.target, node.args, node.kwargs = F.avg_pool2d, *_avg_arguments(node)
+    traced.recompile()
+    return traced
+
+
+_MAX_POOLS = (F.max_pool2d, torch.max_pool2d)
+_MAX_POOL_ARGS = ("input", "kernel_size", "stride", "padding", "dilation", "ceil_mode")
+
+
+def _avg_arguments(node) -> tuple[tuple, dict]:
+    """avg_pool2d's (args, kwargs) for a max_pool2d call of the same window."""
+    given = dict(zip(_MAX_POOL_ARGS, node.args, strict=False)) | dict(node.kwargs)
+    if given.get("dilation", 1) not in (1, (1, 1)) or given.get("ceil_mode", False):
+        raise ValueError(
+            f"functional max pooling {node.name!r}: dilated or ceil_mode pooling has no "
+            "average twin"
+        )
+    if given.get("return_indices", False):
+        raise ValueError(f"functional max pooling {node.name!r} returns indices")
+    stride = given.get("stride") or given["kernel_size"]
+    return (given["input"], given["kernel_size"], stride, given.get("padding", 0)), {}
+
+
+def _swap_modules(model: nn.Module) -> None:
+    """Swap every MaxPool2d module of ``model`` in place for an AvgPool2d."""
     for name, child in model.named_children():
         if isinstance(child, nn.MaxPool2d):
             if child.dilation not in (1, (1, 1)) or child.ceil_mode:
@@ -40,8 +84,7 @@ def replace_maxpool(model: nn.Module) -> nn.Module:
                 )
             setattr(model, name, nn.AvgPool2d(child.kernel_size, child.stride, child.padding))
         else:
-            replace_maxpool(child)
-    return model
+            _swap_modules(child)
 
 
 def accuracy(model: nn.Module, x: np.ndarray, y: np.ndarray) -> float:

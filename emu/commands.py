@@ -104,6 +104,7 @@ def parse_probe(specs: list[str] | None, layers: list[str]) -> dict[str, list[in
 
 def cmd_run(args: argparse.Namespace) -> None:
     """Emulate a saved network on checked samples and print the run summary."""
+    from converters.chips.loihi_limits import enforce_limits
     from converters.net_io import load_net
 
     from .emulation import Emulation
@@ -123,6 +124,8 @@ def cmd_run(args: argparse.Namespace) -> None:
             f"--device native runs Loihi networks; {args.net} is a {net.target} network "
             "(accepted for it: tensor, cpp_standalone, runtime, cuda_standalone)"
         )
+    if net.target == "loihi":
+        enforce_limits(net)  # what Loihi cannot hold is refused, multi-chip noted
     x, y = datasets.load_samples(
         args.data, "test", args.samples, args.mnist_dir, sample_shape(net), _classes(net)
     )

@@ -21,10 +21,12 @@ from dataclasses import dataclass
 import brian2
 import numpy as np
 
-from .conv_geometry import ConvGeometry, conv_kernel
+from converters.chips.loihi_conv import LoihiConv
+
+from .conv_geometry import MAX_VISITS_PER_SYNAPSE, ConvGeometry, conv_kernel
 from .fanout import share_fanout
 
-__all__ = ["ConvProjection", "ConvDelivery", "conv_projection"]
+__all__ = ["ConvProjection", "ConvDelivery", "conv_projection", "from_record", "finds_convolutions"]
 
 KERNEL_DTYPE = np.int32  # effective weights are at most 2**21 in magnitude
 GEOMETRY_FIELDS = 16  # int32 entries per projection in the geometry table
@@ -112,10 +114,29 @@ class ConvProjection:
     cells: np.ndarray  # [M] int64
 
 
+def finds_convolutions(layers) -> bool:
+    """Whether explicit projections of ``layers`` are worth searching for convolutions: only
+    in networks without convolution records (files written before records, hand-built
+    networks); where conversion wrote records, explicit synapses are irregular."""
+    return not any(isinstance(p, LoihiConv) for layer in layers for p in layer.projections)
+
+
 def conv_projection(
-    projection, in_shape: tuple, out_shape: tuple, source_offset: int, target_offset: int
+    projection,
+    in_shape: tuple,
+    out_shape: tuple,
+    source_offset: int,
+    target_offset: int,
+    search: bool = True,
 ) -> ConvProjection | None:
-    """The kernel-driven form of a :class:`~converters.chips.loihi.LoihiProjection`, if it is a convolution."""
+    """The kernel-driven form of a projection: read from a
+    :class:`~converters.chips.loihi_conv.LoihiConv` record (:func:`from_record`), else, with
+    ``search``, found from the synapses of a :class:`~converters.chips.loihi.LoihiProjection`
+    if they are a convolution between (C, H, W) layers."""
+    if isinstance(projection, LoihiConv):
+        return from_record(projection, source_offset, target_offset)
+    if not search or len(in_shape) != 3 or len(out_shape) != 3:
+        return None
     pre, post = projection.pre.astype(np.int64), projection.post.astype(np.int64)
     weight = projection.weight_eff.astype(np.int64)
     found = conv_kernel(pre, post, weight, in_shape, out_shape)
@@ -125,6 +146,42 @@ def conv_projection(
     fan = share_fanout(pre[order], post[order], weight[order])
     return ConvProjection(
         found[0], source_offset, target_offset, found[1], np.unique(pre), fan.members, fan.cells
+    )
+
+
+def from_record(record: LoihiConv, source_offset: int, target_offset: int) -> ConvProjection | None:
+    """A record as a convolution over its source layer's own grid, or None where that would
+    visit far more kernel entries than the record has (grouped convolutions beyond
+    ``MAX_VISITS_PER_SYNAPSE`` groups), where explicit synapses are cheaper.
+
+    Pooling cells and dilation fold into the geometry
+    (:meth:`~converters.chips.loihi_conv.LoihiConv.unpooled`), groups into zeros between
+    the channels of different groups; pooled sources deliver once per cell, at its first
+    member, and sources beyond the cells have no emitter.
+    """
+    if record.groups > MAX_VISITS_PER_SYNAPSE:
+        return None
+    (c, h, w), out, (py, px) = record.in_shape, record.out_shape, record.pool
+    kernel, stride, padding = record.unpooled()
+    o, cin = kernel.shape[:2]
+    full = np.zeros((c, *kernel.shape[2:], o), np.int64)  # groups as zero blocks
+    per_group = o // record.groups
+    for g in range(record.groups):
+        part = kernel[g * per_group : (g + 1) * per_group].transpose(1, 2, 3, 0)
+        full[g * cin : (g + 1) * cin, :, :, g * per_group : (g + 1) * per_group] = part
+    geometry = ConvGeometry(record.source_shape, out, kernel.shape[2:], stride, padding)
+    _, sh, sw = record.source_shape
+    inside = np.zeros(record.source_shape, bool)
+    inside[:, : h * py, : w * px] = True
+    sources = np.flatnonzero(inside)
+    members = sources if record.pool != (1, 1) else np.zeros(0, np.int64)
+    cells = (
+        (members // (sh * sw) * h + members // sw % sh // py) * w + members % sw // px
+        if len(members)
+        else members
+    )
+    return ConvProjection(
+        geometry, source_offset, target_offset, full, sources, members, cells.astype(np.int64)
     )
 
 

@@ -33,11 +33,12 @@ from converters.chips.loihi import (
     U_RANGE,
     V_MAX,
     LoihiNet,
+    effective_weights,
     input_seeds,
 )
 
 from .backend import Backend, RunSettings, digest_arrays
-from .conv_delivery import ConvDelivery, conv_projection
+from .conv_delivery import ConvDelivery, conv_projection, finds_convolutions
 from .fanout import share_fanout
 from .records import BatchRecord
 from .standalone import StableClock
@@ -372,12 +373,13 @@ class LoihiBackend(Backend):
         if self.settings.device != "cpp_standalone":
             return None
         found = {}
+        search = finds_convolutions(self.layers)
         for k, layer in enumerate(self.layers):
             for j, p in enumerate(layer.projections):
                 source = self.index[p.source]
                 conv = conv_projection(
                     p, self.layers[source].shape, layer.shape,
-                    int(self.offsets[source]), int(self.offsets[k]),
+                    int(self.offsets[source]), int(self.offsets[k]), search,
                 )  # fmt: skip
                 if conv is not None:
                     found[(k, j)] = conv
@@ -393,11 +395,7 @@ class LoihiBackend(Backend):
         """
         kernel_driven = self.conv.projections if self.conv else {}
         parts = [
-            (
-                p.pre.astype(np.int64) + self.offsets[self.index[p.source]],
-                p.post.astype(np.int64) + self.offsets[k],
-                p.weight_eff.astype(np.int64),
-            )
+            _global_synapses(p, self.offsets[self.index[p.source]], self.offsets[k])
             for k, layer in enumerate(self.layers)
             for j, p in enumerate(layer.projections)
             if (k, j) not in kernel_driven
@@ -531,3 +529,11 @@ def _pack_spikes(raster: np.ndarray) -> np.ndarray:
     bits[:-1, :size] = raster.reshape(batch * steps, size)
     weights = 2.0 ** np.arange(SPIKE_WORD_BITS)
     return bits.reshape(len(bits), words, SPIKE_WORD_BITS) @ weights
+
+
+def _global_synapses(p, source_offset: int, target_offset: int) -> tuple[np.ndarray, ...]:
+    """(pre, post, effective weight) of a projection's synapses in global indices, written
+    out once (a convolution record materializes them here)."""
+    pre, post, mant = p.synapses()
+    weight = effective_weights(mant, p.weight_exp)
+    return pre.astype(np.int64) + source_offset, post.astype(np.int64) + target_offset, weight

@@ -15,39 +15,69 @@ from converters.chips.loihi import (
     LayerState,
     LoihiLayer,
     LoihiNet,
+    effective_weights,
     input_seeds,
     rate_spikes,
     step_layer,
 )
+from converters.chips.loihi_conv import LoihiConv
+from converters.graph import conv2d
 
 from .records import BatchRecord
 
 __all__ = ["simulate", "reference_traces"]
 
 
-def _matrices(layers: list[LoihiLayer]) -> list[list[tuple[int, sp.csr_matrix]]]:
-    """Per layer, (source index, [source size, size] weight matrix) of each projection."""
+def _matrix(p, source_size: int, size: int) -> sp.csr_matrix | LoihiConv:
+    """A projection's [source size, size] weight matrix; a convolution record as it is."""
+    if isinstance(p, LoihiConv):
+        return p
+    pre, post, mant = p.synapses()
+    weight = effective_weights(mant, p.weight_exp)
+    return sp.csr_matrix((weight, (pre, post)), shape=(source_size, size))
+
+
+def _matrices(layers: list[LoihiLayer]) -> list[list[tuple[int, sp.csr_matrix | LoihiConv]]]:
+    """Per layer, (source index, weight matrix or convolution record) of each projection."""
     index = {layer.name: k for k, layer in enumerate(layers)}
     return [
         [
-            (
-                index[p.source],
-                sp.csr_matrix(
-                    (p.weight_eff, (p.pre, p.post)),
-                    shape=(layers[index[p.source]].size, layer.size),
-                ),
-            )
+            (index[p.source], _matrix(p, layers[index[p.source]].size, layer.size))
             for p in layer.projections
         ]
         for layer in layers
     ]
 
 
+def conv_input(record: LoihiConv, spikes: np.ndarray) -> np.ndarray:
+    """The input a convolution record delivers for spikes (batch x source size), int64.
+
+    Spikes are summed per pooling cell, then correlated with the effective kernel
+    (dilation written out as zero rows and columns) in float64, which is exact: every
+    partial sum is an integer far below 2**53.
+    """
+    (c, h, w), (py, px), (dy, dx) = record.in_shape, record.pool, record.dilation
+    x = spikes.reshape(len(spikes), *record.source_shape)[:, :, : h * py, : w * px]
+    x = x.reshape(len(x), c, h, py, w, px).sum(axis=(3, 5), dtype=np.float64)
+    k = record.kernel_eff()
+    kernel = np.zeros((*k.shape[:2], (k.shape[2] - 1) * dy + 1, (k.shape[3] - 1) * dx + 1))
+    kernel[:, :, ::dy, ::dx] = k
+    (_, oh, ow), (top, left), (sy, sx) = record.out_shape, record.padding, record.stride
+    bottom = max(0, (oh - 1) * sy + kernel.shape[2] - h - top)
+    right = max(0, (ow - 1) * sx + kernel.shape[3] - w - left)
+    y = conv2d(x, kernel, record.stride, (top, left, bottom, right), record.groups)
+    return np.rint(y[:, :, :oh, :ow]).astype(np.int64).reshape(len(x), -1)
+
+
 def _deliver(spikes: list[np.ndarray], matrices, batch: int, size: int) -> np.ndarray:
     """The summed synaptic input of one layer for the next step."""
     acc = np.zeros((batch, size), np.int64)
     for src, m in matrices:
-        if spikes[src].any():
+        if not spikes[src].any():
+            continue
+        if isinstance(m, LoihiConv):
+            acc += conv_input(m, spikes[src])
+        else:
             acc += (sp.csr_matrix(spikes[src].astype(np.int64)) @ m).toarray()
     return acc
 

@@ -2,7 +2,8 @@
 
 Mapping: each layer takes whole cores, in network order; a neuron takes two compartments
 when it resets by subtraction (the second compartment of the two-compartment soft reset),
-one otherwise. A core holds at most ``loihi_compartments_per_core`` compartments and
+one otherwise, plus K auxiliary compartments where conversion split its fan-in over K
+(their updates, every step, cost the join). A core holds at most ``loihi_compartments_per_core`` compartments and
 ``loihi_synaptic_memory`` bytes of incoming synapses (``loihi_synapse_bits`` each); by
 default a layer gets the fewest cores that respect both, split into equal contiguous
 blocks. Core ``g`` sits in tile ``g // cores_per_tile`` of a mesh ``mesh_columns`` wide.
@@ -50,6 +51,7 @@ from emu.trace_stats import accuracy, count_array, step_array
 from . import accounting as conventions
 from .constants import Constants
 from .estimate import Estimate, LayerEstimate, with_bounds
+from .loihi_mapping import CoreMapping, LoihiMappingError, map_cores, synapses_to_cores
 from .trace_input import check_traces, saturation_warnings
 
 __all__ = ["LoihiMappingError", "CoreMapping", "map_cores", "estimate", "MODEL", "SYSTEM"]
@@ -115,109 +117,6 @@ ASSUMPTIONS = [
 ]
 
 
-class LoihiMappingError(ValueError):
-    """A network or a cores-per-layer choice that does not fit Loihi's per-core limits."""
-
-
-@dataclass
-class CoreMapping:
-    """Where one layer's neurons sit: ``core[i]`` is the global core of neuron ``i``."""
-
-    layer: str
-    cores: int
-    first_core: int
-    core: np.ndarray  # [size] int, global core index
-    compartments: np.ndarray  # [cores] compartments per core
-    memory: np.ndarray  # [cores] bytes of synapses per core
-
-
-def _on_chip(net: LoihiNet) -> list[LoihiLayer]:
-    layers = net.all_layers()
-    return layers if net.input.encoding == "bias" else layers[1:]
-
-
-def _blocks(n: int, k: int) -> np.ndarray:
-    return np.repeat(np.arange(k), [len(b) for b in np.array_split(np.arange(n), k)])
-
-
-def map_cores(
-    net: LoihiNet,
-    cores_per_layer: Mapping[str, int] | None = None,
-    constants: Constants | None = None,
-) -> list[CoreMapping]:
-    """Place the on-chip layers of ``net`` onto cores (the fewest that fit, unless given).
-
-    Raises LoihiMappingError when a compartment's fan-in or fan-out exceeds the limits, or
-    when a requested core count is too small for a layer or larger than its neuron count.
-    """
-    c = constants or Constants()
-    cores_per_layer = dict(cores_per_layer or {})
-    on_chip = _on_chip(net)
-    unknown = set(cores_per_layer) - {layer.name for layer in on_chip}
-    if unknown:
-        raise LoihiMappingError(
-            f"cores_per_layer names {sorted(unknown)}, which are not on-chip layers; "
-            f"on-chip layers: {[layer.name for layer in on_chip]}"
-        )
-    _check_fan_out(net, c)
-    mappings, first = [], 0
-    for layer in on_chip:
-        fan_in = np.zeros(layer.size, np.int64)
-        for p in layer.projections:
-            fan_in += np.bincount(p.post, minlength=layer.size)
-        if fan_in.max(initial=0) > c["loihi_max_fan_in"]:
-            raise LoihiMappingError(
-                f"layer {layer.name!r}: a compartment has fan-in {fan_in.max()}, "
-                f"above Loihi's limit of {int(c['loihi_max_fan_in'])}"
-            )
-        per_neuron = 2 if layer.reset == "subtract" else 1
-        mem = fan_in * c["loihi_synapse_bits"] / 8
-
-        def usage(k: int, layer=layer, per_neuron=per_neuron, mem=mem):
-            block = _blocks(layer.size, k)
-            comps = np.bincount(block, minlength=k) * per_neuron
-            return block, comps, np.bincount(block, weights=mem, minlength=k)
-
-        def fits(comps, memory) -> bool:
-            return bool(
-                comps.max() <= c["loihi_compartments_per_core"]
-                and memory.max() <= c["loihi_synaptic_memory"]
-            )
-
-        least = max(
-            int(np.ceil(layer.size * per_neuron / c["loihi_compartments_per_core"])),
-            int(np.ceil(mem.sum() / c["loihi_synaptic_memory"])),
-            1,
-        )
-        while least < layer.size and not fits(*usage(least)[1:]):
-            least += 1
-        k = cores_per_layer.get(layer.name, least)
-        if not least <= k <= layer.size:
-            raise LoihiMappingError(
-                f"layer {layer.name!r} ({layer.size} neurons, {per_neuron} compartments each, "
-                f"{mem.sum():.0f} bytes of synapses) needs between {least} and {layer.size} "
-                f"cores, got {k}"
-            )
-        block, comps, memory = usage(k)
-        mappings.append(CoreMapping(layer.name, k, first, block + first, comps, memory))
-        first += k
-    return mappings
-
-
-def _check_fan_out(net: LoihiNet, c: Constants) -> None:
-    sizes = {layer.name: layer.size for layer in net.all_layers()}
-    fan_out = {name: np.zeros(size, np.int64) for name, size in sizes.items()}
-    for layer in net.layers:
-        for p in layer.projections:
-            fan_out[p.source] += np.bincount(p.pre, minlength=sizes[p.source])
-    for name, f in fan_out.items():
-        if f.max(initial=0) > c["loihi_max_fan_out"]:
-            raise LoihiMappingError(
-                f"layer {name!r}: a compartment has fan-out {f.max()}, "
-                f"above Loihi's limit of {int(c['loihi_max_fan_out'])}"
-            )
-
-
 @dataclass
 class _Routes:
     """Per source neuron: synapses landing on each core, and the cost of its messages."""
@@ -237,10 +136,7 @@ def _routes(net: LoihiNet, mappings: list[CoreMapping], c: Constants) -> dict[st
     synapses: dict[str, sp.csr_matrix] = {}
     for layer in net.layers:
         for p in layer.projections:
-            m = sp.csr_matrix(
-                (np.ones(len(p.pre)), (p.pre, where[layer.name][p.post])),
-                shape=(sizes[p.source], cores),
-            )
+            m = synapses_to_cores(p, where[layer.name], sizes[p.source], cores)
             synapses[p.source] = synapses[p.source] + m if p.source in synapses else m
     routes = {}
     for source, m in synapses.items():
@@ -280,7 +176,7 @@ class _Activity:
 
 
 def _neuron_work(act: _Activity, layer: LoihiLayer, m: CoreMapping, counts: np.ndarray) -> None:
-    per_neuron = 2 if layer.reset == "subtract" else 1
+    per_neuron = layer.compartments_per_neuron  # the fan-in split's join included
     firing = counts > 0
     active = np.stack(
         [np.bincount(m.core - m.first_core, weights=f, minlength=m.cores) for f in firing]

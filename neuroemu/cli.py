@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "converters.nir_commands",
     "emu.commands",
     "hwmodels.commands",
+    "hwmodels.deploy",
 )
 
 # errors a user can fix: printed as one line (a traceback only with --debug)

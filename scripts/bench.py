@@ -713,7 +713,7 @@ def synaptic_events(net, counts: dict) -> float:
     for layer in net.layers:
         for p in layer.projections:
             source = counts[p.source]
-            fan_out = np.bincount(p.pre, minlength=source.shape[1])
+            fan_out = p.fan_out(source.shape[1])
             total += float(source.astype(np.float64).sum(axis=0) @ fan_out)
     return total / len(next(iter(counts.values())))
 

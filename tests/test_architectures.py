@@ -10,6 +10,7 @@ import torch
 
 import converters
 from converters import models
+from converters.conv_maps import as_matrix
 from converters.populations import populations
 from emu import Emulation
 from emu import loihi_reference as ref
@@ -53,7 +54,7 @@ def test_populations_reproduce_the_float_graph(arch):
     values = graph.forward(x[:4], keep_all=True)
     acts = {"input": x[:4].reshape(4, -1) / graph.input.scale}
     for pop in populations(graph)[1:]:
-        pre = sum(acts[src] @ m.T.toarray() for src, m in pop.inputs.items()) + pop.bias
+        pre = sum(acts[src] @ as_matrix(m).T.toarray() for src, m in pop.inputs.items()) + pop.bias
         acts[pop.name] = np.maximum(pre, 0) if pop.relu else pre
         np.testing.assert_allclose(acts[pop.name], values[pop.name].reshape(4, -1), atol=1e-7)
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import converters
+from converters.conv_maps import as_matrix
 from converters.graph import Dense, Graph, Input
 from converters.populations import populations
 from emu import Emulation
@@ -15,12 +16,13 @@ from emu import loihi_reference as ref
 
 
 def test_populations_compose_linear_layers_exactly(digits_graph, digits):
-    """Average pooling and flattening fold into projections: relu(M a + b) reproduces the graph."""
+    """Average pooling and flattening fold into projections (convolutions as kernel maps):
+    relu(M a + b) reproduces the graph."""
     x = digits.x_test[:20]
     values = digits_graph.forward(x, keep_all=True)
     acts = {"input": x.reshape(len(x), -1) / digits_graph.input.scale}
     for pop in populations(digits_graph)[1:]:
-        pre = sum((acts[src] @ m.T.toarray()) for src, m in pop.inputs.items()) + pop.bias
+        pre = sum((acts[src] @ as_matrix(m).T.toarray()) for src, m in pop.inputs.items()) + pop.bias
         acts[pop.name] = np.maximum(pre, 0) if pop.relu else pre
         np.testing.assert_allclose(acts[pop.name], values[pop.name].reshape(len(x), -1), atol=1e-9)
 

@@ -48,6 +48,7 @@ __all__ = [
     "step_layer",
     "rate_spikes",
     "input_seeds",
+    "effective_weights",
     "RESETS",
     "ENCODINGS",
     "INPUT_LEVELS",
@@ -55,6 +56,8 @@ __all__ = [
     "MANT_SCALE",
     "DECAY_SHIFT",
     "DECAY_ONE",
+    "MAX_FAN_IN",
+    "MAX_FAN_OUT",
     "U_RANGE",
     "V_MAX",
     "INPUT_RANGE",
@@ -78,6 +81,7 @@ MANT_SCALE = 2**MANT_SHIFT
 DECAY_SHIFT = 12  # decays are fractions of 4096
 DECAY_ONE = 2**DECAY_SHIFT  # decay_u = 4096: the current lasts one step
 MAX_FAN_OUT = 4096  # synapses out of one compartment
+MAX_FAN_IN = 4096  # synapses into one compartment
 U_RANGE = 2**23  # u wraps to [-2**23, 2**23)
 V_MAX = 2**23 - 1  # v clips to [-V_MAX, V_MAX]
 INPUT_RANGE = 2**21  # a step's summed input beyond [-2**21, 2**21) is undefined on the chip
@@ -101,9 +105,21 @@ def _check(name: str, value, low: int, high: int) -> None:
         )
 
 
+def effective_weights(mant: np.ndarray, exp: int) -> np.ndarray:
+    """``mant * 2**(6 + exp)`` as int64, floored per weight where 6 + exp < 0."""
+    shift = MANT_SHIFT + exp
+    w = np.asarray(mant).astype(np.int64)
+    return w << shift if shift >= 0 else w >> -shift
+
+
 @dataclass
 class LoihiProjection:
-    """Synapses from one layer into another, as sparse (pre, post, mantissa) triples."""
+    """Synapses from one layer into another, as sparse (pre, post, mantissa) triples.
+
+    Convolutions are :class:`converters.chips.loihi_conv.LoihiConv` records instead, with
+    the same interface (``source``, ``weight_exp``, ``pre``, ``post``, ``weight_mant``,
+    ``weight_eff``, ``validate``, ``fan_in``, ``fan_out``, ``n_synapses``).
+    """
 
     source: str
     pre: np.ndarray  # [S] int32, index into the source layer
@@ -123,9 +139,38 @@ class LoihiProjection:
     @property
     def weight_eff(self) -> np.ndarray:
         """Effective integer weights, floored per synapse where 6 + w_exp < 0."""
-        shift = MANT_SHIFT + self.weight_exp
-        w = self.weight_mant.astype(np.int64)
-        return w << shift if shift >= 0 else w >> -shift
+        return effective_weights(self.weight_mant, self.weight_exp)
+
+    @property
+    def n_synapses(self) -> int:
+        return len(self.pre)
+
+    def synapses(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(pre, post, weight_mant) of every synapse."""
+        return self.pre, self.post, self.weight_mant
+
+    def fan_in(self, target_size: int) -> np.ndarray:
+        """Synapses into every target neuron."""
+        return np.bincount(self.post, minlength=target_size)
+
+    def fan_out(self, source_size: int) -> np.ndarray:
+        """Synapses out of every source neuron."""
+        return np.bincount(self.pre, minlength=source_size)
+
+    def validate(self, source_size: int | None, target_size: int, where: str) -> None:
+        """Raise ValueError if a synapse indexes outside the source or the target."""
+        if len(self.post) and (self.post.min() < 0 or self.post.max() >= target_size):
+            bad = self.post.max() if self.post.max() >= target_size else self.post.min()
+            raise ValueError(
+                f"{where}: a synapse targets neuron {bad}, outside 0..{target_size - 1}"
+            )
+        if (
+            source_size is not None
+            and len(self.pre)
+            and (self.pre.min() < 0 or self.pre.max() >= source_size)
+        ):
+            bad = self.pre.min() if self.pre.min() < 0 else self.pre.max()
+            raise ValueError(f"{where}: a synapse reads neuron {bad}, outside 0..{source_size - 1}")
 
 
 @dataclass
@@ -134,7 +179,7 @@ class LoihiLayer:
 
     name: str
     size: int
-    projections: list[LoihiProjection]
+    projections: list  # LoihiProjection or LoihiConv records
     vth_mant: int
     bias_mant: np.ndarray | None = None  # [size] int, zeros if None
     bias_exp: int = 0
@@ -143,6 +188,7 @@ class LoihiLayer:
     refractory: int = 1  # v held at 0 for refractory - 1 steps after a spike
     reset: str = "zero"
     shape: tuple[int, ...] = ()
+    fan_in_split: int = 1  # auxiliary compartments joined into each neuron (1: none)
 
     def __post_init__(self) -> None:
         self.bias_mant = (
@@ -159,15 +205,11 @@ class LoihiLayer:
         _check(f"{where}: decay_u", self.decay_u, 0, DECAY_ONE)
         _check(f"{where}: decay_v", self.decay_v, 0, DECAY_ONE)
         _check(f"{where}: refractory", self.refractory, 1, REFRACTORY_MAX)
+        _check(f"{where}: fan_in_split", self.fan_in_split, 1, 2**31 - 1)
         if self.reset not in RESETS:
             raise ValueError(f"{where}: reset must be one of {RESETS}, got {self.reset!r}")
         for k, p in enumerate(self.projections):
-            if len(p.post) and (p.post.min() < 0 or p.post.max() >= self.size):
-                raise ValueError(
-                    f"{where}, projection {k} (from {p.source!r}): a synapse targets neuron "
-                    f"{p.post.max() if p.post.max() >= self.size else p.post.min()}, "
-                    f"outside 0..{self.size - 1}"
-                )
+            p.validate(None, self.size, f"{where}, projection {k} (from {p.source!r})")
 
     @property
     def bias(self) -> np.ndarray:
@@ -176,6 +218,13 @@ class LoihiLayer:
     @property
     def vth(self) -> int:
         return int(self.vth_mant) << MANT_SHIFT
+
+    @property
+    def compartments_per_neuron(self) -> int:
+        """Two with reset by subtraction, one with reset to zero, plus the fan-in split's
+        auxiliary compartments when there are more than one."""
+        soma = 2 if self.reset == "subtract" else 1
+        return soma + (self.fan_in_split if self.fan_in_split > 1 else 0)
 
     @property
     def is_if(self) -> bool:
@@ -308,12 +357,7 @@ class LoihiNet:
                         f"{where}: no such source; a projection reads the input "
                         f"{self.input.name!r} or any layer, itself included: {list(sizes)[1:]}"
                     )
-                if len(p.pre) and (p.pre.min() < 0 or p.pre.max() >= sizes[p.source]):
-                    raise ValueError(
-                        f"{where}: a synapse reads neuron "
-                        f"{p.pre.min() if p.pre.min() < 0 else p.pre.max()}, outside "
-                        f"0..{sizes[p.source] - 1} of {p.source!r}"
-                    )
+                p.validate(sizes[p.source], layer.size, where)
 
     @property
     def output(self) -> LoihiLayer:

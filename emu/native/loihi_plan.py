@@ -3,8 +3,8 @@
 Each layer keeps its compartments in an internal order: channels last, (H, W, C), for a
 layer of shape (C, H, W), else its own. A projection becomes emitters (a source, or a
 group of sources with identical synapse rows, :func:`emu.fanout.share_fanout`) and how
-they deliver: a convolution by its kernel (:func:`emu.conv_delivery.conv_projection` finds
-geometry and kernel exactly), stored ``[KH][C][KW reversed][O]`` so that a kernel row of
+they deliver: a convolution by its kernel (:func:`emu.conv_delivery.conv_projection` reads
+a convolution record, or finds geometry and kernel exactly from synapses), stored ``[KH][C][KW reversed][O]`` so that a kernel row of
 stride 1 meets its targets in one contiguous run; a nearly full projection by dense rows;
 any other by CSR rows of (target, effective weight). The accumulators are int32 when no
 compartment's summed |weights| can reach 2**30, else int64.
@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from converters.chips.loihi import LoihiLayer, LoihiNet, LoihiProjection
+from converters.chips.loihi import LoihiLayer, LoihiNet, LoihiProjection, effective_weights
+from converters.chips.loihi_conv import LoihiConv
 
-from ..conv_delivery import ConvProjection, conv_projection
+from ..conv_delivery import ConvProjection, conv_projection, finds_convolutions
 from ..fanout import share_fanout
 
 __all__ = ["Layer", "Projection", "Net", "NetPlan", "plan", "internal_order"]
@@ -110,10 +111,11 @@ def _rows(pre, post, weight, n_source: int) -> tuple[dict, np.ndarray, np.ndarra
     return tables | {"pooled": int(len(fan.members) > 0)}, row, targets, weights
 
 
-def _explicit(p: LoihiProjection, src_rank, tgt_rank, tgt_size: int) -> dict:
+def _explicit(p: LoihiProjection | LoihiConv, src_rank, tgt_rank, tgt_size: int) -> dict:
     """A projection's CSR or dense emitter rows in internal indices."""
-    pre, post = src_rank[p.pre], tgt_rank[p.post]
-    weight = p.weight_eff.astype(np.int64)
+    pre, post, mant = p.synapses()
+    pre, post = src_rank[pre], tgt_rank[post]
+    weight = effective_weights(mant, p.weight_exp)
     order = np.lexsort((post, pre))
     tables, row, targets, weights = _rows(pre[order], post[order], weight[order], len(src_rank))
     cells = tables["n_emitters"] * tgt_size
@@ -203,19 +205,23 @@ def _bound(layer: LoihiLayer) -> int:
     """The largest summed |effective weight| into one compartment of ``layer``."""
     total = np.zeros(layer.size, np.int64)
     for p in layer.projections:
-        np.add.at(total, p.post, np.abs(p.weight_eff.astype(np.int64)))
+        if isinstance(p, LoihiConv):  # a bound: every kernel entry reached, pools full
+            per_channel = np.abs(p.kernel_eff()).sum(axis=(1, 2, 3)) * p.pool_area
+            total += np.repeat(per_channel, layer.size // len(per_channel))
+        else:
+            np.add.at(total, p.post, np.abs(p.weight_eff.astype(np.int64)))
     return int(total.max(initial=0))
 
 
 def _projections(layers: list[LoihiLayer], ranks: list[np.ndarray], keep: list) -> tuple:
     """Every projection's engine structure and kind, in the order the layers list them."""
     index = {layer.name: k for k, layer in enumerate(layers)}
+    search = finds_convolutions(layers)
     structs, kinds = [], []
     for k, layer in enumerate(layers):
         for p in layer.projections:
             s = index[p.source]
-            flat = len(layers[s].shape) != 3 or len(layer.shape) != 3
-            conv = None if flat else conv_projection(p, layers[s].shape, layer.shape, 0, 0)
+            conv = conv_projection(p, layers[s].shape, layer.shape, 0, 0, search)
             if conv is not None:
                 tables = _conv(conv, ranks[s])
             else:

@@ -1,0 +1,150 @@
+"""Deployment report of a converted network: chips, cores (or NPs) per layer, synaptic memory
+and the limit that binds each layer, for Loihi and the AKD1000 (``neuroemu deploy-report``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from converters.chips.akida import AkidaNet
+from converters.chips.loihi import LoihiNet
+
+from .akida_mapping import map_network
+from .constants import Constants
+from .loihi_mapping import compartment_fan_in, fan_outs, layer_fan_in, least_cores, on_chip
+
+__all__ = ["LayerDeployment", "Deployment", "deploy_report", "register"]
+
+
+@dataclass
+class LayerDeployment:
+    """One layer: its neurons, the cores (Loihi) or NPs (Akida, 0 on the host) it takes, its
+    synaptic memory in bytes (Loihi), largest fan-in of one compartment and fan-out, the
+    binding limit, and the compartments each neuron splits its fan-in over (1: no split)."""
+
+    layer: str
+    neurons: int
+    units: int
+    memory_bytes: float
+    max_fan_in: int
+    max_fan_out: int
+    binding: str
+    fan_in_split: int = 1
+
+
+@dataclass
+class Deployment:
+    """Where a network sits on its chip; ``problems`` lists what does not fit, with remedies."""
+
+    chip: str
+    unit: str  # "cores" or "NPs"
+    chips: int
+    layers: list[LayerDeployment]
+    problems: list[str]
+
+    @property
+    def fits(self) -> bool:
+        return not self.problems
+
+    def table(self) -> str:
+        """The report as aligned text."""
+        rows = [
+            f"{self.chip}: {sum(x.units for x in self.layers)} {self.unit} on {self.chips} "
+            f"chip(s); {'fits' if self.fits else 'does NOT fit'}",
+            f"{'layer':16} {'neurons':>9} {self.unit:>6} {'syn. KB':>9} {'fan-in':>7} "
+            f"{'fan-out':>7} {'split':>5}  binding limit",
+        ]
+        rows += [
+            f"{x.layer:16} {x.neurons:9d} {x.units:6d} {x.memory_bytes / 1024:9.1f} "
+            f"{x.max_fan_in:7d} {x.max_fan_out:7d} {x.fan_in_split:5d}  {x.binding}"
+            for x in self.layers
+        ]
+        return "\n".join(rows + [f"problem: {p}" for p in self.problems])
+
+
+def _loihi(net: LoihiNet, c: Constants) -> Deployment:
+    outs = fan_outs(net)
+    layers, problems = [], []
+    fan_in_limit, fan_out_limit = int(c["loihi_max_fan_in"]), int(c["loihi_max_fan_out"])
+    for layer in on_chip(net):
+        fan_in = layer_fan_in(layer)
+        cores, binding = least_cores(layer, fan_in, c)
+        fan_out = int(outs[layer.name].max(initial=0))
+        per_compartment = compartment_fan_in(layer, fan_in)
+        if binding == "fan-in":
+            binding = f"fan-in {per_compartment} > {fan_in_limit} per compartment"
+            problems.append(
+                f"layer {layer.name!r}: a compartment has fan-in {per_compartment}, above "
+                f"Loihi's {fan_in_limit}; remedy: convert the network again (conversion splits "
+                "the fan-in over auxiliary compartments)"
+            )
+        if fan_out > fan_out_limit:
+            binding += f"; fan-out {fan_out} > {fan_out_limit}"
+            problems.append(
+                f"layer {layer.name!r}: a compartment has fan-out {fan_out}, above Loihi's "
+                f"{fan_out_limit}; remedy: fewer output channels of the layers it feeds"
+            )
+        memory = float(fan_in.sum() * c["loihi_synapse_bits"] / 8)
+        layers.append(
+            LayerDeployment(
+                layer.name,
+                layer.size,
+                cores,
+                memory,
+                per_compartment,
+                fan_out,
+                binding,
+                layer.fan_in_split,
+            )
+        )
+    cores = sum(x.units for x in layers)
+    return Deployment(
+        "Loihi", "cores", int(np.ceil(cores / c["loihi_cores_per_chip"])), layers, problems
+    )
+
+
+def _akida(net: AkidaNet, c: Constants) -> Deployment:
+    mapping = map_network(net, c)
+    layers, problems = [], []
+    for layer in net.layers:
+        nps, hardware = mapping.nps[layer.name], mapping.hardware[layer.name]
+        binding = "runs on the host CPU" if not hardware else f"{layer.filters} filters"
+        fan_in = int(np.prod(layer.weights.shape[:-1]))
+        size = int(np.prod(layer.output_shape))
+        layers.append(LayerDeployment(layer.name, size, nps, 0.0, fan_in, 0, binding))
+    total = sum(x.units for x in layers)
+    chips = max(1, int(np.ceil(total / c["akida_nps"])))
+    if chips > 1:
+        problems.append(
+            f"{total} NPs exceed one AKD1000's {int(c['akida_nps'])}; remedy: fewer filters"
+        )
+    return Deployment(f"AKD1000 ({mapping.source})", "NPs", chips, layers, problems)
+
+
+def deploy_report(net: LoihiNet | AkidaNet, constants: Constants | None = None) -> Deployment:
+    """The deployment of ``net`` on its target chip (see :class:`Deployment`)."""
+    c = constants or Constants()
+    return _akida(net, c) if net.target == "akida" else _loihi(net, c)
+
+
+def cmd_deploy_report(args: argparse.Namespace) -> None:
+    from converters.net_io import load_net
+
+    report = deploy_report(load_net(args.net))
+    print(report.table())
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(asdict(report) | {"fits": report.fits}, f, indent=2)
+
+
+def register(subparsers) -> None:
+    """Add ``deploy-report`` to the ``neuroemu`` subcommands."""
+    rep = subparsers.add_parser(
+        "deploy-report", help="chips, cores per layer, synaptic memory and binding limits"
+    )
+    rep.add_argument("net", help="converted network (.npz)")
+    rep.add_argument("--json", help="also write the report as JSON")
+    rep.set_defaults(func=cmd_deploy_report)
