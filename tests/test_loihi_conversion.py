@@ -22,7 +22,9 @@ def test_populations_compose_linear_layers_exactly(digits_graph, digits):
     values = digits_graph.forward(x, keep_all=True)
     acts = {"input": x.reshape(len(x), -1) / digits_graph.input.scale}
     for pop in populations(digits_graph)[1:]:
-        pre = sum((acts[src] @ as_matrix(m).T.toarray()) for src, m in pop.inputs.items()) + pop.bias
+        pre = (
+            sum((acts[src] @ as_matrix(m).T.toarray()) for src, m in pop.inputs.items()) + pop.bias
+        )
         acts[pop.name] = np.maximum(pre, 0) if pop.relu else pre
         np.testing.assert_allclose(acts[pop.name], values[pop.name].reshape(len(x), -1), atol=1e-9)
 
