@@ -56,10 +56,12 @@ def test_conversion_keeps_the_graph_and_matches_the_engine(converted):
     levels = net.levels(x)
     ours = simulate(net, levels).counts[net.layers[-1].name]
     np.testing.assert_array_equal(ours, akida_v2_forward(net, levels).reshape(len(x), -1))
-    # the 8-bit network follows the float one: logits correlate, most predictions agree
+    # the 8-bit network follows the float one: logits correlate and, scaled, stay within a
+    # few percent of the float logits (untrained networks may tie classes, so no argmax test)
     logits = graph.forward(x)
     assert np.corrcoef(logits.ravel(), ours.ravel())[0, 1] > 0.9
-    assert np.mean(logits.argmax(1) == ours.argmax(1)) > 0.8
+    scale = (logits * ours).sum() / (ours * ours).sum()
+    assert np.abs(logits - scale * ours).max() < 0.05 * np.abs(logits).max()
 
 
 def test_add_with_relu_is_refused_in_one_line(converted):

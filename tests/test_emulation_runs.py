@@ -293,7 +293,7 @@ def test_worker_processes_end_when_their_parent_is_killed(net, data, single, cac
 
 
 def test_a_network_of_no_registered_target_is_refused():
-    with pytest.raises(TypeError, match=r"registered targets: \['akida', 'loihi'\]"):
+    with pytest.raises(TypeError, match=r"registered targets: \['akida', 'akida_v2', 'loihi'\]"):
         Emulation(object(), "runtime")
 
 

@@ -256,6 +256,7 @@ def _bad_inputs(tmp_path) -> dict[str, list[list[str]]]:
         "estimate": [["estimate", j, "--net", e]],
         "compare": [["compare", str(estimate), "--out", out], ["compare", j, "--out", out]],
         "validate-models": [["validate-models", "--json", str(tmp_path)]],
+        "deploy-report": [["deploy-report", j], ["deploy-report", e]],
     }
 
 

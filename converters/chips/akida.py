@@ -34,6 +34,7 @@ __all__ = [
     "effective_step",
     "same_padding",
     "pad_before",
+    "input_levels",
     "same_upper_defect",
     "correlation_kernel",
     "potentials",
@@ -236,6 +237,21 @@ class AkidaLayer:
         return (h, w, f)
 
 
+def input_levels(
+    x: np.ndarray, input_shape: tuple[int, int, int], bits: int, scale: float
+) -> np.ndarray:
+    """Integer inputs (N, H, W, C) of ``bits`` bits for float samples x (N, C, H, W):
+    ``round(clip(x / scale, 0, 1) (2**bits - 1))``."""
+    h, w, c = input_shape
+    if x.shape[1:] != (c, h, w):
+        raise ValueError(f"samples have shape {x.shape[1:]}, the network expects {(c, h, w)}")
+    if not np.all(np.isfinite(x)):
+        raise ValueError("input samples contain NaN or infinite values")
+    top = 2**bits - 1
+    q = np.rint(np.clip(x / scale, 0.0, 1.0) * top).astype(np.uint8)
+    return q.transpose(0, 2, 3, 1)
+
+
 @dataclass
 class AkidaNet:
     """An Akida v1 network: integer inputs of ``input_bits`` bits (H, W, C), then layers.
@@ -284,13 +300,7 @@ class AkidaNet:
         h, w, c = self.input_shape
         if x.ndim == 2 and x.shape[1] == h * w * c and h == w == 1:
             x = x[:, :, None, None]
-        if x.shape[1:] != (c, h, w):
-            raise ValueError(f"samples have shape {x.shape[1:]}, the network expects {(c, h, w)}")
-        if not np.all(np.isfinite(x)):
-            raise ValueError("input samples contain NaN or infinite values")
-        top = 2**self.input_bits - 1
-        q = np.rint(np.clip(x / self.input_scale, 0.0, 1.0) * top).astype(np.uint8)
-        return q.transpose(0, 2, 3, 1)
+        return input_levels(x, self.input_shape, self.input_bits, self.input_scale)
 
     def digest(self) -> str:
         """A hash of every field, stable across processes."""

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..net_io import digest
-from .akida import pad_before
+from .akida import input_levels, pad_before
 
 __all__ = [
     "AkidaV2Layer",
@@ -330,14 +330,7 @@ class AkidaV2Net:
     def levels(self, samples: np.ndarray) -> np.ndarray:
         """Integer inputs (N, H, W, C) for float samples (N, C, H, W)."""
         x = np.asarray(samples, dtype=np.float64)
-        h, w, c = self.input_shape
-        if x.shape[1:] != (c, h, w):
-            raise ValueError(f"samples have shape {x.shape[1:]}, the network expects {(c, h, w)}")
-        if not np.all(np.isfinite(x)):
-            raise ValueError("input samples contain NaN or infinite values")
-        top = 2**self.input_bits - 1
-        q = np.rint(np.clip(x / self.input_scale, 0.0, 1.0) * top).astype(np.uint8)
-        return q.transpose(0, 2, 3, 1)
+        return input_levels(x, self.input_shape, self.input_bits, self.input_scale)
 
     def digest(self) -> str:
         """A hash of every field, stable across processes."""
