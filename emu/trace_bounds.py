@@ -26,7 +26,7 @@ def check_declared_sizes(path: str | os.PathLike) -> None:
     oversized: list[str] = []
 
     def visit(name: str, obj: object) -> None:
-        if isinstance(obj, h5py.Dataset) and obj.shape is not None:
+        if isinstance(obj, h5py.Dataset) and obj.shape is not None and not _bare_dimension(obj):
             declared = int(np.prod(obj.shape, dtype=np.float64)) * obj.dtype.itemsize
             if declared > _SMALL and declared > MAX_RATIO * obj.id.get_storage_size():
                 oversized.append(f"{name} {obj.shape} ({obj.id.get_storage_size()} bytes stored)")
@@ -41,3 +41,10 @@ def check_declared_sizes(path: str | os.PathLike) -> None:
             f"{path} declares more data than it holds: {oversized[0]}; a trace file stores "
             f"every value it declares (compressed at most {MAX_RATIO}:1)"
         )
+
+
+def _bare_dimension(obj: h5py.Dataset) -> bool:
+    """A netCDF dimension without coordinate values: a scale with no data, never read."""
+    name = obj.attrs.get("NAME", b"")
+    name = name if isinstance(name, bytes) else str(name).encode()
+    return obj.attrs.get("CLASS") == b"DIMENSION_SCALE" and b"not a netCDF variable" in name
