@@ -76,17 +76,20 @@ def test_a_final_log_softmax_is_dropped_with_a_note():
     )
 
 
+class SoftmaxInside(nn.Module):
+    """A softmax between two layers: not a final one that conversion may drop."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc1, self.fc2 = nn.Linear(4, 4), nn.Linear(4, 2)
+
+    def forward(self, x):
+        return self.fc2(F.softmax(self.fc1(x), dim=1))
+
+
 def test_a_softmax_inside_the_model_is_refused():
-    class Inside(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.fc1, self.fc2 = nn.Linear(4, 4), nn.Linear(4, 2)
-
-        def forward(self, x):
-            return self.fc2(F.softmax(self.fc1(x), dim=1))
-
     with pytest.raises(converters.UnsupportedLayerError, match="only a final softmax"):
-        converters.load(Inside().eval(), np.zeros((1, 4), np.float32))
+        converters.load(SoftmaxInside().eval(), np.zeros((1, 4), np.float32))
 
 
 def _scripted(tmp_path) -> str:
@@ -240,16 +243,8 @@ def test_refusals_name_the_onnx_node_as_in_the_file(tmp_path):
 
 
 def test_refusals_name_the_torch_call_not_openvino_names():
-    class Inside(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.fc1, self.fc2 = nn.Linear(4, 4), nn.Linear(4, 2)
-
-        def forward(self, x):
-            return self.fc2(F.softmax(self.fc1(x), dim=1))
-
     with pytest.raises(converters.UnsupportedLayerError) as err:
-        converters.load(Inside().eval(), np.zeros((1, 4), np.float32))
+        converters.load(SoftmaxInside().eval(), np.zeros((1, 4), np.float32))
     assert "(a call of softmax in forward)" in str(err.value)
     assert "aten::" not in str(err.value)
     with pytest.warns(UserWarning, match=r"dropped the final LogSoftmax \(a call of log_softmax"):
