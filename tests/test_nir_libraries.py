@@ -136,10 +136,10 @@ def loihi_mlp(case, reset: str):
     return to_loihi(normalize(graph, calibration), timesteps=STEPS, reset=reset)
 
 
-def test_snntorch_default_leaky_network_imported_and_emulated(case, tmp_path):
+def _snntorch_leaky_net(case):
+    """snntorch's default Leaky network of the case's weights and its own predictions."""
     snn = pytest.importorskip("snntorch")
     import snntorch.utils
-    from snntorch.export_nir import export_to_nir
 
     def leaky(n, **kw):
         return snn.Leaky(beta=torch.full((n,), 0.9), threshold=torch.ones(n), **kw)
@@ -152,7 +152,14 @@ def test_snntorch_default_leaky_network_imported_and_emulated(case, tmp_path):
     )
     set_weights(net[0], net[2], case["weights"])
     snntorch.utils.reset(net)
-    source = counts(net, case["spikes"]).argmax(1)
+    return net, counts(net, case["spikes"]).argmax(1)
+
+
+def test_snntorch_default_leaky_network_imported_and_emulated(case, tmp_path):
+    pytest.importorskip("snntorch")
+    from snntorch.export_nir import export_to_nir
+
+    net, source = _snntorch_leaky_net(case)
     graph = export_to_nir(net, torch.zeros(64))
     assert {type(n).__name__ for n in graph.nodes.values()} >= {"LIF", "Affine"}
     nir.write(tmp_path / "snntorch.nir", graph)
@@ -298,23 +305,12 @@ def test_neuroemu_export_runs_in_snntorch(case, reset):
 
 def test_snntorch_round_trip_through_neuroemu_with_default_dt(case):
     """snntorch -> NIR -> neuroemu -> NIR (export defaults, spike input) -> snntorch."""
-    snn = pytest.importorskip("snntorch")
+    pytest.importorskip("snntorch")
     import snntorch.utils
     from snntorch.export_nir import export_to_nir
     from snntorch.import_nir import import_from_nir
 
-    def leaky(n, **kw):
-        return snn.Leaky(beta=torch.full((n,), 0.9), threshold=torch.ones(n), **kw)
-
-    net = torch.nn.Sequential(
-        torch.nn.Linear(64, HIDDEN),
-        leaky(HIDDEN, init_hidden=True),
-        torch.nn.Linear(HIDDEN, 10),
-        leaky(10, init_hidden=True, output=True),
-    )
-    set_weights(net[0], net[2], case["weights"])
-    snntorch.utils.reset(net)
-    source = counts(net, case["spikes"]).argmax(1)
+    net, source = _snntorch_leaky_net(case)
     imported = from_nir(export_to_nir(net, torch.zeros(64)), timesteps=STEPS, dt=1e-4)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
