@@ -188,7 +188,7 @@ def _fine_tuned(model, x, labels, epochs: int):
 def cmd_convert(args: argparse.Namespace) -> None:
     """Convert a model file with calibration samples checked against its input."""
     import converters
-    from converters.net_io import save_net
+    from converters.chips.files import save_net
 
     if args.fine_tune and not args.replace_maxpool:
         raise ValueError("--fine-tune fine-tunes after --replace-maxpool: pass both")

@@ -8,8 +8,8 @@ import warnings
 import numpy as np
 
 from .arguments import float_range, int_range, output_file
+from .chips.files import load_net, save_net
 from .chips.loihi import RESETS
-from .net_io import load_net, save_net
 from .nir_activity import silence_warning
 from .nir_io import (
     DEFAULT_EXPORT_DT,

@@ -104,8 +104,8 @@ def parse_probe(specs: list[str] | None, layers: list[str]) -> dict[str, list[in
 
 def cmd_run(args: argparse.Namespace) -> None:
     """Emulate a saved network on checked samples and print the run summary."""
+    from converters.chips.files import load_net
     from converters.chips.loihi_limits import enforce_limits
-    from converters.net_io import load_net
 
     from .emulation import Emulation
 

@@ -62,7 +62,7 @@ def cmd_inspect(args: argparse.Namespace) -> None:
     result = analysis.summary(tr)
     net = None
     if args.net:
-        from converters.net_io import load_net
+        from converters.chips.files import load_net
 
         net = load_net(args.net)
     bench = neurobench_metrics(tr, net)

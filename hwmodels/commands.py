@@ -100,7 +100,7 @@ def _baseline_samples(args: argparse.Namespace, model: Path):
 
 def cmd_estimate(args: argparse.Namespace) -> None:
     """Estimate one trace file and print (and optionally save) the result."""
-    from converters.net_io import load_net
+    from converters.chips.files import load_net
     from emu import load_traces
     from emu.neurobench_metrics import neurobench_metrics
 

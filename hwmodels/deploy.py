@@ -131,7 +131,7 @@ def deploy_report(net: LoihiNet | AkidaNet, constants: Constants | None = None) 
 
 
 def cmd_deploy_report(args: argparse.Namespace) -> None:
-    from converters.net_io import load_net
+    from converters.chips.files import load_net
 
     report = deploy_report(load_net(args.net))
     print(report.table())

@@ -11,7 +11,7 @@ import xarray as xr
 import converters
 import hwmodels
 from converters import datasets, models, training
-from converters.net_io import save_net
+from converters.chips.files import save_net
 from emu import Emulation, analysis
 from emu.trace_stats import accuracy, spikes_per_sample
 

@@ -81,7 +81,7 @@ def convert(arch: str, timesteps: int, calibration: int, out: str) -> dict:
     import torch
 
     import converters
-    from converters.net_io import save_net
+    from converters.chips.files import save_net
 
     torch.manual_seed(0)
     torch.set_num_threads(1)
@@ -112,13 +112,13 @@ def convert(arch: str, timesteps: int, calibration: int, out: str) -> dict:
 
 
 def run_saved(path: str, arch: str, n: int, cache: str, threads: int) -> dict:
-    from converters.net_io import load_net
+    from converters.chips.files import load_net
 
     return native_run(load_net(path), images(arch, n, 1), cache, threads, n)
 
 
 def reference_saved(path: str, arch: str, n: int) -> dict:
-    from converters.net_io import load_net
+    from converters.chips.files import load_net
     from emu import loihi_reference as ref
 
     net = load_net(path)
@@ -128,7 +128,7 @@ def reference_saved(path: str, arch: str, n: int) -> dict:
 
 
 def events_saved(path: str, counts: dict) -> float:
-    from converters.net_io import load_net
+    from converters.chips.files import load_net
 
     return synaptic_events(load_net(path), counts)
 

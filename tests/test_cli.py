@@ -16,8 +16,8 @@ import torch
 from loihi_cases import random_net
 
 from converters import datasets
+from converters.chips.files import save_net
 from converters.chips.loihi import LoihiInput
-from converters.net_io import save_net
 from emu import load_traces
 from neuroemu.cli import build_parser, main
 

@@ -13,10 +13,10 @@ from test_conv_delivery import _layer
 from test_loihi_exactness import _assert_same, _probe_all, _reference
 
 import converters
+from converters.chips.files import NetworkFormatError, load_net, save_net
 from converters.chips.loihi import LoihiInput, LoihiNet, LoihiProjection
 from converters.chips.loihi_conv import LoihiConv
 from converters.graph import Add, AvgPool2d, Conv2d, Dense, Flatten, Graph, Input
-from converters.net_io import NetworkFormatError, load_net, save_net
 from converters.populations import conv_matrix, pool_matrix
 from emu import Emulation
 from emu.records import concatenate

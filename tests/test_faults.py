@@ -24,7 +24,7 @@ import xarray as xr
 from trace_examples import random_net
 
 from converters.chips.akida import AkidaLayer, AkidaNet
-from converters.net_io import NetworkFormatError, load_net, save_net
+from converters.chips.files import NetworkFormatError, load_net, save_net
 from emu import Emulation, load_traces, save_traces, shard_directory
 from emu.commands import run_summary
 from emu.trace_store import MANIFEST, file_checksum
@@ -248,7 +248,7 @@ def alone(run_case, cache_dir):
 SAME_INPUTS = """
 import sys
 import numpy as np
-from converters.net_io import load_net
+from converters.chips.files import load_net
 from emu import Emulation, save_traces
 net_path, data_path, cache_dir, out = sys.argv[1:]
 data = np.load(data_path)
@@ -278,7 +278,7 @@ DIES_IN_MERGE = """
 import os, signal, sys
 import numpy as np
 import emu.trace_store as store
-from converters.net_io import load_net
+from converters.chips.files import load_net
 from emu import Emulation
 net_path, data_path, cache_dir, out = sys.argv[1:]
 save = store.save_traces

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from fault_cases import one_line_error, small_data, small_net
 
-from converters.net_io import digest, load_net, save_net
+from converters.chips.files import digest, load_net, save_net
 from emu import Emulation, save_traces
 from emu.run_budget import MAX_SEED, MAX_TIMESTEPS
 from hwmodels.constants import Constants, ConstantsError
@@ -97,7 +97,7 @@ def _rewrite(src, dst, zeros: dict[str, int], edit=None) -> None:
 
 
 LOAD = """
-from converters.net_io import digest, load_net
+from converters.chips.files import digest, load_net
 print(digest(load_net(sys.argv[2])))
 """
 

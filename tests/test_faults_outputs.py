@@ -19,7 +19,7 @@ from fault_cases import BATCH, one_line_error, small_data, small_net
 
 import emu.emulation
 import emu.trace_store
-from converters.net_io import save_net
+from converters.chips.files import save_net
 from emu import Emulation, load_traces, shard_directory
 from emu.output_lock import OutputInUseError, OutputLock, lock_path
 from emu.traces import TraceFormatError
@@ -90,7 +90,7 @@ def test_a_second_run_on_a_held_output_is_refused_naming_the_owner(
 RACER = """
 import sys
 import numpy as np
-from converters.net_io import load_net
+from converters.chips.files import load_net
 from emu import Emulation
 from emu.output_lock import OutputInUseError
 net, data, cache, out = sys.argv[1:]

@@ -139,7 +139,7 @@ def test_converted_digits_network_matches_reference(digits, digits_graph, cache_
 
 def test_cli_runs_on_the_native_device(digits, digits_graph, cache_dir, tmp_path, monkeypatch):
     import converters
-    from converters.net_io import save_net
+    from converters.chips.files import save_net
     from emu import load_traces
     from neuroemu.cli import main
 

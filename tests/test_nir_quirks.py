@@ -8,7 +8,7 @@ import nir
 import numpy as np
 import pytest
 
-from converters.net_io import load_net
+from converters.chips.files import load_net
 from converters.nir_commands import register
 from converters.nir_io import NIRImportError, from_nir, read_nir
 from emu import loihi_reference

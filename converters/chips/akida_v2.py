@@ -39,8 +39,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..net_io import digest
 from .akida import input_levels, pad_before
+from .files import digest
 
 __all__ = [
     "AkidaV2Layer",

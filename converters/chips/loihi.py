@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..net_io import digest
+from .files import digest
 
 __all__ = [
     "LoihiProjection",

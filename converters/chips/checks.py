@@ -28,9 +28,9 @@ def _reals(low: float, high: float) -> tuple[str, float, float]:
 def field_ranges() -> dict[str, dict[str, tuple]]:
     """Class name -> field -> (kind, low, high); ``None`` values pass (optional fields).
 
-    Built on first use: the chip modules import :mod:`converters.net_io`, which imports this.
+    Built on first use: the chip modules import :mod:`converters.chips.files`, which imports this.
     """
-    from .chips import akida, loihi
+    from . import akida, loihi
 
     return {
         "LoihiProjection": {
@@ -114,7 +114,7 @@ def check_fields(cls_name: str, fields: dict[str, Any], where: str) -> None:
     for name, value in fields.items():
         if name in ranges:
             _check(f"{where}.{name}", value, *ranges[name])
-    from .chips import akida
+    from . import akida
 
     if cls_name == "AkidaLayer" and isinstance(fields.get("weight_bits"), int):
         bits = fields["weight_bits"]

@@ -2,7 +2,7 @@
 
 Arrays go into the archive under their path in the tree; everything else is kept in a
 JSON description stored beside them. Only classes of the ``converters`` package load back, and every field is checked against
-its documented range (:mod:`converters.net_checks`) before the record casts it.
+its documented range (:mod:`converters.chips.checks`) before the record casts it.
 :func:`digest` hashes the same description and every array's dtype, shape and bytes, so a
 network's digest follows every field of every record without listing them.
 """
@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from .net_checks import NetworkFormatError, check_fields
-from .resources import ResourceLimitError, check_fits
+from ..resources import ResourceLimitError, check_fits
+from .checks import NetworkFormatError, check_fields
 
 __all__ = ["save_net", "load_net", "digest", "NetworkFormatError"]
 
