@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .files import digest
+from .fields import INDEX_MAX, check_ranges, ints, ints_by, reals
+from .tree import digest
 
 __all__ = [
     "AkidaBits",
@@ -78,29 +79,14 @@ def effective_step(act_step: np.ndarray, act_bits: int) -> np.ndarray:
     return step * 2.0 ** (STEP_SHIFT - act_bits) / STEP_SCALE
 
 
-def _check_int(name: str, arr: np.ndarray, low: int, high: int) -> None:
-    if arr.size and (
-        not np.issubdtype(arr.dtype, np.integer) or arr.min() < low or arr.max() > high
-    ):
-        raise ValueError(
-            f"{name} must be integers in [{low}, {high}], got {arr.dtype} in [{arr.min()}, {arr.max()}]"
-        )
-
-
-def _int8(name: str, arr: np.ndarray, bits: int) -> np.ndarray:
-    arr = np.asarray(arr)
-    _check_int(name, arr, *weight_range(bits))
-    return arr.astype(np.int8)
-
-
 @dataclass(frozen=True)
 class AkidaBits:
     """Bit widths of an Akida deployment: weights and activations of every layer but the
     input convolution, which reads 8-bit pixels with ``input_weights``-bit weights."""
 
-    weights: int = 4
-    activations: int = 4
-    input_weights: int = 8
+    weights: int = ints(min(WEIGHT_BITS), max(WEIGHT_BITS), default=4)
+    activations: int = ints(min(ACT_BITS), max(ACT_BITS), default=4)
+    input_weights: int = ints(min(WEIGHT_BITS), max(WEIGHT_BITS), default=8)
 
     def __post_init__(self) -> None:
         if self.weights not in WEIGHT_BITS:
@@ -124,19 +110,24 @@ class AkidaLayer:
 
     name: str
     kind: str  # one of LAYER_KINDS
-    input_shape: tuple[int, int, int]  # (H, W, C) of one sample
-    weights: np.ndarray  # int8; conv [kh, kw, C, F]; dense [H*W*C, F], row h + H*(w + W*c)
-    threshold: np.ndarray  # int32 [F]
-    act_step: np.ndarray  # float32 [F]
-    weight_bits: int
-    act_bits: int | None  # 1, 2, 4; None: no activation, the layer outputs its potentials
+    input_shape: tuple[int, int, int] = ints(1, INDEX_MAX)  # (H, W, C) of one sample
+    # int8; conv [kh, kw, C, F]; dense [H*W*C, F], row h + H*(w + W*c)
+    weights: np.ndarray = ints_by("weight_bits", WEIGHT_RANGES)
+    threshold: np.ndarray = ints(-(2**31), 2**31 - 1)  # int32 [F]
+    act_step: np.ndarray = reals(0.0, float(2**20))  # float32 [F]
+    weight_bits: int = ints(min(WEIGHT_BITS), max(WEIGHT_BITS))
+    # 1, 2, 4; None: no activation, the layer outputs its potentials
+    act_bits: int | None = ints(min(ACT_BITS), max(ACT_BITS))
     padding: str = "same"  # one of PADDINGS
-    stride: tuple[int, int] = (1, 1)
+    stride: tuple[int, int] = ints(1, INDEX_MAX, default=(1, 1))
     pool: str = "none"  # one of POOLS
-    pool_size: tuple[int, int] = (1, 1)  # canonical: (1, 1) unpooled, the map for global_avg
-    pool_stride: tuple[int, int] = (1, 1)
-    padding_value: int = 0  # the input convolution's padded cells, 0..255
-    pointwise: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.int8))  # [C, F]
+    # canonical: (1, 1) unpooled, the map for global_avg
+    pool_size: tuple[int, int] = ints(1, INDEX_MAX, default=(1, 1))
+    pool_stride: tuple[int, int] = ints(1, INDEX_MAX, default=(1, 1))
+    padding_value: int = ints(0, 255, default=0)  # the input convolution's padded cells
+    pointwise: np.ndarray = ints_by(  # [C, F]
+        "weight_bits", WEIGHT_RANGES, default_factory=lambda: np.zeros((0, 0), np.int8)
+    )
 
     def __post_init__(self) -> None:
         where = f"layer {self.name!r}"
@@ -149,12 +140,13 @@ class AkidaLayer:
             raise ValueError(f"{where}: padding {self.padding!r} or pool {self.pool!r} unknown")
         if self.act_bits is not None and self.act_bits not in ACT_BITS:
             raise ValueError(f"{where}: act_bits must be one of {ACT_BITS} or None")
-        self.weights = _int8(f"{where}: weights", self.weights, self.weight_bits)
-        self.pointwise = _int8(f"{where}: pointwise", self.pointwise, self.weight_bits)
+        check_ranges(self, where)
+        self.weights = np.asarray(self.weights).astype(np.int8)
+        self.pointwise = np.asarray(self.pointwise).astype(np.int8)
         if (self.pointwise.size > 0) != (self.kind == "separable"):
             raise ValueError(f"{where}: pointwise weights belong to a separable layer only")
         self.padding_value = int(self.padding_value)
-        if self.padding_value and self.kind != "input_conv" or not 0 <= self.padding_value < 256:
+        if self.padding_value and self.kind != "input_conv":
             raise ValueError(f"{where}: padding_value (0..255) is the input convolution's only")
         if self.kind == "dense":
             self._check_dense(where)
@@ -199,9 +191,7 @@ class AkidaLayer:
 
     def _check_neurons(self, where: str) -> None:
         f = self.filters
-        self.threshold = np.asarray(self.threshold)
-        _check_int(f"{where}: threshold", self.threshold, -(2**31), 2**31 - 1)
-        self.threshold = self.threshold.astype(np.int32)
+        self.threshold = np.asarray(self.threshold).astype(np.int32)
         self.act_step = np.asarray(self.act_step, np.float32)
         if self.threshold.shape != (f,) or self.act_step.shape != (f,):
             raise ValueError(f"{where}: threshold and act_step need shape ({f},)")
@@ -259,15 +249,16 @@ class AkidaNet:
     A float sample x (C, H, W) enters as ``round(clip(x / input_scale, 0, 1) (2**bits - 1))``.
     """
 
-    input_shape: tuple[int, int, int]  # (H, W, C)
-    input_bits: int
+    input_shape: tuple[int, int, int] = ints(1, INDEX_MAX)  # (H, W, C)
+    input_bits: int = ints(1, INPUT_CONV_BITS)
     layers: list[AkidaLayer]
-    input_scale: float = 1.0
+    input_scale: float = reals(1e-30, 1e30, default=1.0)
     input_name: str = "input"
     target: str = field(default="akida", init=False)
 
     def __post_init__(self) -> None:
         self.input_shape = tuple(int(s) for s in self.input_shape)
+        check_ranges(self)
         if not self.layers:
             raise ValueError("an AkidaNet needs at least one layer")
         first = self.layers[0].kind == "input_conv"
