@@ -30,11 +30,13 @@ from .tree import digest
 __all__ = [
     "AkidaBits",
     "AkidaLayer",
+    "AkidaGraph",
     "AkidaNet",
     "weight_range",
     "effective_step",
     "same_padding",
     "pad_before",
+    "window_count",
     "input_levels",
     "same_upper_defect",
     "correlation_kernel",
@@ -210,9 +212,8 @@ class AkidaLayer:
         if self.kind == "dense":
             return (1, 1, self.filters)
         kh, kw = self.weights.shape[:2]
-        if self.padding != "valid":
-            return (-(-h // self.stride[0]), -(-w // self.stride[1]), self.filters)
-        return ((h - kh) // self.stride[0] + 1, (w - kw) // self.stride[1] + 1, self.filters)
+        (sh, sw), pad = self.stride, self.padding
+        return (window_count(pad, h, kh, sh), window_count(pad, w, kw, sw), self.filters)
 
     @property
     def output_shape(self) -> tuple[int, int, int]:
@@ -220,10 +221,8 @@ class AkidaLayer:
         if self.pool == "global_avg":
             return (1, 1, f)
         if self.pool == "max":
-            (ph, pw), (sh, sw) = self.pool_size, self.pool_stride
-            if self.padding != "valid":
-                return (-(-h // sh), -(-w // sw), f)
-            return ((h - ph) // sh + 1, (w - pw) // sw + 1, f)
+            (ph, pw), (sh, sw), pad = self.pool_size, self.pool_stride, self.padding
+            return (window_count(pad, h, ph, sh), window_count(pad, w, pw, sw), f)
         return (h, w, f)
 
 
@@ -243,24 +242,50 @@ def input_levels(
 
 
 @dataclass
-class AkidaNet:
-    """An Akida v1 network: integer inputs of ``input_bits`` bits (H, W, C), then layers.
+class AkidaGraph:
+    """What the networks of both Akida generations hold: integer inputs of ``input_bits``
+    bits (H, W, C), then layers, the last one the output.
 
     A float sample x (C, H, W) enters as ``round(clip(x / input_scale, 0, 1) (2**bits - 1))``.
     """
 
     input_shape: tuple[int, int, int] = ints(1, INDEX_MAX)  # (H, W, C)
     input_bits: int = ints(1, INPUT_CONV_BITS)
-    layers: list[AkidaLayer]
+    layers: list  # AkidaLayer or AkidaV2Layer records
     input_scale: float = reals(1e-30, 1e30, default=1.0)
     input_name: str = "input"
-    target: str = field(default="akida", init=False)
 
     def __post_init__(self) -> None:
         self.input_shape = tuple(int(s) for s in self.input_shape)
         check_ranges(self)
         if not self.layers:
-            raise ValueError("an AkidaNet needs at least one layer")
+            raise ValueError(f"an {type(self).__name__} needs at least one layer")
+
+    @property
+    def layer_names(self) -> list[str]:
+        return [self.input_name] + [layer.name for layer in self.layers]
+
+    def levels(self, samples: np.ndarray) -> np.ndarray:
+        """Integer inputs (N, H, W, C) for float samples (N, C, H, W) or (N, features)."""
+        x = np.asarray(samples, dtype=np.float64)
+        h, w, c = self.input_shape
+        if x.ndim == 2 and x.shape[1] == h * w * c and h == w == 1:
+            x = x[:, :, None, None]
+        return input_levels(x, self.input_shape, self.input_bits, self.input_scale)
+
+    def digest(self) -> str:
+        """A hash of every field, stable across processes."""
+        return digest(self)
+
+
+@dataclass
+class AkidaNet(AkidaGraph):
+    """An Akida v1 network: a chain of :class:`AkidaLayer` records (see :class:`AkidaGraph`)."""
+
+    target: str = field(default="akida", init=False)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
         first = self.layers[0].kind == "input_conv"
         allowed = (INPUT_CONV_BITS,) if first else ACT_BITS
         if self.input_bits not in allowed:
@@ -280,22 +305,6 @@ class AkidaNet:
                 raise ValueError(f"layer name {layer.name!r} is used twice")
             names.add(layer.name)
             shape = layer.output_shape
-
-    @property
-    def layer_names(self) -> list[str]:
-        return [self.input_name] + [layer.name for layer in self.layers]
-
-    def levels(self, samples: np.ndarray) -> np.ndarray:
-        """Integer inputs (N, H, W, C) for float samples (N, C, H, W) or (N, features)."""
-        x = np.asarray(samples, dtype=np.float64)
-        h, w, c = self.input_shape
-        if x.ndim == 2 and x.shape[1] == h * w * c and h == w == 1:
-            x = x[:, :, None, None]
-        return input_levels(x, self.input_shape, self.input_bits, self.input_scale)
-
-    def digest(self) -> str:
-        """A hash of every field, stable across processes."""
-        return digest(self)
 
 
 # --- the arithmetic, as pure functions on integer inputs and a layer -------------------
@@ -319,6 +328,14 @@ def pad_before(padding: str, size: int, kernel: int, stride: int) -> int:
     if padding == "same_upper":
         return (kernel - 1) // 2
     return same_padding(size, kernel, stride)[0]
+
+
+def window_count(padding: str, size: int, window: int, stride: int) -> int:
+    """Positions of a window sliding over ``size`` cells: ``ceil(size / stride)`` when
+    padded ("same", "same_upper"), ``(size - window) // stride + 1`` when "valid"."""
+    if padding == "valid":
+        return (size - window) // stride + 1
+    return -(-size // stride)
 
 
 def _upper_row_defect(size: int, stride: int) -> bool:

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .akida import input_levels, pad_before
+from .akida import AkidaGraph, pad_before, window_count
 from .fields import (
     INDEX_MAX,
     check_ranges,
@@ -48,9 +48,7 @@ from .fields import (
     ints,
     ints_by,
     offending,
-    reals,
 )
-from .tree import digest
 
 __all__ = [
     "AkidaV2Layer",
@@ -267,10 +265,8 @@ class AkidaV2Layer:
             return (1, 1, self.filters)
         if self.kind in ("add", "concat"):
             return (h, w, self.filters)
-        k, s = self.kernel_size, self.stride
-        if self.padding == "same":
-            return (-(-h // s), -(-w // s), self.filters)
-        return ((h - k) // s + 1, (w - k) // s + 1, self.filters)
+        k, s, pad = self.kernel_size, self.stride, self.padding
+        return (window_count(pad, h, k, s), window_count(pad, w, k, s), self.filters)
 
     @property
     def output_shape(self) -> tuple[int, int, int]:
@@ -278,10 +274,8 @@ class AkidaV2Layer:
         if self.pool == "global_avg":
             return (1, 1, f)
         if self.pool == "max":
-            p, s = self.pool_size, self.pool_stride
-            if self.padding == "same":
-                return (-(-h // s), -(-w // s), f)
-            return ((h - p) // s + 1, (w - p) // s + 1, f)
+            p, s, pad = self.pool_size, self.pool_stride, self.padding
+            return (window_count(pad, h, p, s), window_count(pad, w, p, s), f)
         return (h, w, f)
 
     @property
@@ -291,25 +285,14 @@ class AkidaV2Layer:
 
 
 @dataclass
-class AkidaV2Net:
-    """An Akida 2.0 graph: integer inputs (H, W, C) of ``input_bits`` bits, then layers in
-    topological order, each naming its inbounds; the last layer is the output.
+class AkidaV2Net(AkidaGraph):
+    """An Akida 2.0 graph: layers in topological order, each naming its inbounds (see
+    :class:`~converters.chips.akida.AkidaGraph`)."""
 
-    A float sample x (C, H, W) enters as ``round(clip(x / input_scale, 0, 1) (2**bits - 1))``.
-    """
-
-    input_shape: tuple[int, int, int] = ints(1, INDEX_MAX)
-    input_bits: int = ints(1, 8)
-    layers: list[AkidaV2Layer]
-    input_scale: float = reals(1e-30, 1e30, default=1.0)
-    input_name: str = "input"
     target: str = field(default="akida_v2", init=False)
 
     def __post_init__(self) -> None:
-        self.input_shape = tuple(int(s) for s in self.input_shape)
-        check_ranges(self)
-        if not self.layers:
-            raise ValueError("an AkidaV2Net needs at least one layer")
+        super().__post_init__()
         allowed = (8,) if self.layers[0].kind == "input_conv" else (1, 2, 3, 4)
         if self.input_bits not in allowed:  # the engine's InputData is signed from 5 bits on
             raise ValueError(
@@ -330,19 +313,6 @@ class AkidaV2Net:
             if got != layer.input_shapes:
                 raise ValueError(f"{where} expects inputs {layer.input_shapes}, gets {got}")
             shapes[layer.name] = layer.output_shape
-
-    @property
-    def layer_names(self) -> list[str]:
-        return [self.input_name] + [layer.name for layer in self.layers]
-
-    def levels(self, samples: np.ndarray) -> np.ndarray:
-        """Integer inputs (N, H, W, C) for float samples (N, C, H, W)."""
-        x = np.asarray(samples, dtype=np.float64)
-        return input_levels(x, self.input_shape, self.input_bits, self.input_scale)
-
-    def digest(self) -> str:
-        """A hash of every field, stable across processes."""
-        return digest(self)
 
 
 # --- the arithmetic, as pure functions on integer inputs and a layer -------------------
