@@ -37,6 +37,7 @@ __all__ = [
     "same_padding",
     "pad_before",
     "window_count",
+    "pooled_shape",
     "input_levels",
     "same_upper_defect",
     "correlation_kernel",
@@ -217,13 +218,9 @@ class AkidaLayer:
 
     @property
     def output_shape(self) -> tuple[int, int, int]:
-        h, w, f = self.conv_shape
-        if self.pool == "global_avg":
-            return (1, 1, f)
-        if self.pool == "max":
-            (ph, pw), (sh, sw), pad = self.pool_size, self.pool_stride, self.padding
-            return (window_count(pad, h, ph, sh), window_count(pad, w, pw, sw), f)
-        return (h, w, f)
+        return pooled_shape(
+            self.conv_shape, self.pool, self.padding, self.pool_size, self.pool_stride
+        )
 
 
 def input_levels(
@@ -336,6 +333,27 @@ def window_count(padding: str, size: int, window: int, stride: int) -> int:
     if padding == "valid":
         return (size - window) // stride + 1
     return -(-size // stride)
+
+
+def pooled_shape(
+    shape: tuple[int, int, int],
+    pool: str,
+    padding: str,
+    size: tuple[int, int],
+    stride: tuple[int, int],
+) -> tuple[int, int, int]:
+    """(H, W, F) of a (H, W, F) map after pooling ``pool`` (one of POOLS) with windows of
+    ``size`` moved by ``stride``, placed as ``padding`` places them."""
+    h, w, f = shape
+    if pool == "global_avg":
+        return (1, 1, f)
+    if pool == "max":
+        return (
+            window_count(padding, h, size[0], stride[0]),
+            window_count(padding, w, size[1], stride[1]),
+            f,
+        )
+    return shape
 
 
 def _upper_row_defect(size: int, stride: int) -> bool:

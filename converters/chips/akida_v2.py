@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .akida import AkidaGraph, pad_before, window_count
+from .akida import AkidaGraph, pad_before, pooled_shape, window_count
 from .fields import (
     INDEX_MAX,
     check_ranges,
@@ -270,13 +270,8 @@ class AkidaV2Layer:
 
     @property
     def output_shape(self) -> tuple[int, int, int]:
-        h, w, f = self.conv_shape
-        if self.pool == "global_avg":
-            return (1, 1, f)
-        if self.pool == "max":
-            p, s, pad = self.pool_size, self.pool_stride, self.padding
-            return (window_count(pad, h, p, s), window_count(pad, w, p, s), f)
-        return (h, w, f)
+        size, stride = (self.pool_size,) * 2, (self.pool_stride,) * 2
+        return pooled_shape(self.conv_shape, self.pool, self.padding, size, stride)
 
     @property
     def output_signed(self) -> bool:
