@@ -139,12 +139,13 @@ def check_ranges(record: Any, where: str = "") -> None:
     prefix = f"{where}: " if where else ""
     for name, rng in declared_ranges(type(record)).items():
         value = getattr(record, name)
+        selector = getattr(record, rng.by) if rng.by else None
         if value is None:
             continue
-        if rng.by is not None and getattr(record, rng.by) not in rng.choices:
-            selector = getattr(record, rng.by)
+        if rng.by and selector not in rng.choices:
             raise ValueError(f"{prefix}{rng.by} must be one of {rng.choices}, got {selector!r}")
-        low, high = rng.bounds(getattr(record, rng.by) if rng.by else None)
+        low, high = rng.bounds(selector)
         bad = offending(value, rng.kind, low, high)
         if bad is not None:
-            raise ValueError(f"{prefix}{name} must be {describe(rng.kind, low, high)}, got {bad!r}")
+            accepted = describe(rng.kind, low, high)
+            raise ValueError(f"{prefix}{name} must be {accepted}, got {bad!r}")
