@@ -162,6 +162,7 @@ class AkidaV2Layer:
         check_ranges(self, where)
 
     def _check_structure(self, where: str) -> None:
+        """Kind, inbounds, shapes and widths; each kind's parameter arrays, cast to int64."""
         self.inbounds = tuple(self.inbounds)
         self.input_shapes = tuple(tuple(int(s) for s in shape) for shape in self.input_shapes)
         if self.kind not in LAYER_KINDS:
