@@ -30,6 +30,7 @@ __all__ = [
     "declared_ranges",
     "describe",
     "offending",
+    "check_value",
     "check_ranges",
 ]
 
@@ -133,6 +134,13 @@ def offending(value: Any, kind: str, low: float | None, high: float | None) -> A
     return flat[bad][0].item() if bad.any() else None
 
 
+def check_value(name: str, value: Any, kind: str, low: float | None, high: float | None) -> None:
+    """Raise ValueError "``name`` must be <accepted values>, got <the first value outside>"."""
+    bad = offending(value, kind, low, high)
+    if bad is not None:
+        raise ValueError(f"{name} must be {describe(kind, low, high)}, got {bad!r}")
+
+
 def check_ranges(record: Any, where: str = "") -> None:
     """Raise ValueError naming the field, the value and the accepted range of the first field
     of ``record`` outside its declared range (``where`` prefixes the message); None passes."""
@@ -144,8 +152,4 @@ def check_ranges(record: Any, where: str = "") -> None:
             continue
         if rng.by and selector not in rng.choices:
             raise ValueError(f"{prefix}{rng.by} must be one of {rng.choices}, got {selector!r}")
-        low, high = rng.bounds(selector)
-        bad = offending(value, rng.kind, low, high)
-        if bad is not None:
-            accepted = describe(rng.kind, low, high)
-            raise ValueError(f"{prefix}{name} must be {accepted}, got {bad!r}")
+        check_value(f"{prefix}{name}", value, rng.kind, *rng.bounds(selector))

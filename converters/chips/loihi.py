@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .fields import INDEX_MAX, check_ranges, ints, reals
+from .fields import INDEX_MAX, check_ranges, check_value, ints, reals
 from .tree import digest
 
 __all__ = [
@@ -94,16 +94,6 @@ VTH_MANT_MAX = 2**17 - 1
 REFRACTORY_MAX = 64
 LCG_MULTIPLIER, LCG_INCREMENT, LCG_MODULUS = 1103515245, 12345, 2**31
 RATE_BIN = -(-LCG_MODULUS // INPUT_LEVELS)  # 8421505: r // RATE_BIN lies in 0..254
-
-
-def _check(name: str, value, low: int, high: int) -> None:
-    arr = np.asarray(value)
-    if arr.size and (
-        not np.issubdtype(arr.dtype, np.integer) or arr.min() < low or arr.max() > high
-    ):
-        raise ValueError(
-            f"{name} must be integers in [{low}, {high}], got range [{arr.min()}, {arr.max()}]"
-        )
 
 
 def effective_weights(mant: np.ndarray, exp: int) -> np.ndarray:
@@ -280,8 +270,8 @@ class LoihiInput:
                 pairs = np.asarray(events).reshape(-1, 2)
                 step, neuron = pairs[:, 0], pairs[:, 1]
             where = f"spike-train input, sample {k}"
-            _check(f"{where}: event steps", step, 0, steps - 1)
-            _check(f"{where}: event neurons", neuron, 0, self.size - 1)
+            check_value(f"{where}: event steps", step, "int", 0, steps - 1)
+            check_value(f"{where}: event neurons", neuron, "int", 0, self.size - 1)
             if step.shape != neuron.shape:
                 raise ValueError(f"{where}: {step.size} event steps but {neuron.size} neurons")
             out[k, step, neuron] = True
