@@ -7,11 +7,6 @@ import warnings
 import nir
 import numpy as np
 import pytest
-from trace_examples import digits_demo_net, random_net
-
-from converters import Conv2d, Dense, Flatten, Graph, Input, normalize, to_loihi
-from converters.chips.loihi import LoihiNet
-from converters.graph import AvgPool2d
 from converters.nir_io import (
     NIRExportError,
     NIRImportError,
@@ -21,6 +16,11 @@ from converters.nir_io import (
     to_nir,
     write_nir,
 )
+from trace_examples import digits_demo_net, random_net
+
+from converters import Conv2d, Dense, Flatten, Graph, Input, normalize, to_loihi
+from converters.chips.loihi import LoihiNet
+from converters.graph import AvgPool2d
 from emu import loihi_reference
 
 

@@ -11,7 +11,7 @@ import warnings
 
 import numpy as np
 
-from .chips.loihi import (
+from ..chips.loihi import (
     BIAS_EXP_RANGE,
     BIAS_MANT_RANGE,
     DECAY_ONE,
@@ -28,11 +28,11 @@ from .chips.loihi import (
     LoihiProjection,
     QuantizationReport,
 )
-from .chips.loihi_conv import LoihiConv
-from .chips.loihi_limits import enforce_limits
-from .chips.loihi_split import split_fan_in
+from ..chips.loihi_conv import LoihiConv
+from ..chips.loihi_limits import enforce_limits
+from ..chips.loihi_split import split_fan_in
+from ..graph import Graph
 from .conv_maps import ConvMap, as_matrix
-from .graph import Graph
 from .populations import populations
 
 __all__ = ["to_loihi"]
@@ -117,7 +117,7 @@ def _kick(start: LoihiLayer):
 
 def _projection(source: str, m, vth: int, weight_bits: int):
     """The quantized projection of map ``m`` (a convolution record where ``m`` is a
-    :class:`~converters.conv_maps.ConvMap`), its clipped and its zeroed weights."""
+    :class:`~converters.targets.conv_maps.ConvMap`), its clipped and its zeroed weights."""
     if isinstance(m, ConvMap):
         w = m.pooled_weight
         mant, exp, clipped = _quantize_weights(w * vth, weight_bits)

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .graph import (
+from ..graph import (
     SUPPORTED_LAYERS,
     Add,
     AvgPool2d,

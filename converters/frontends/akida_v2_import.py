@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from converters.akida_export import akida_package
-from converters.chips.akida_v2 import ENGINE_TYPES, ENGINE_VARIABLES, AkidaV2Layer, AkidaV2Net
+from ..chips.akida_v2 import ENGINE_TYPES, ENGINE_VARIABLES, AkidaV2Layer, AkidaV2Net
+from ..exports.akida_export import akida_package
 
 __all__ = ["AkidaV2ImportError", "from_akida_v2_model", "ACCEPTED", "MISSING", "V2_TYPES"]
 

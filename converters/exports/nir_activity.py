@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .chips.loihi import INPUT_LEVELS
-from .nir_io import DEFAULT_EXPORT_DT, neuron_inputs
-from .nir_quirks import per_neuron
+from ..chips.loihi import INPUT_LEVELS
+from ..frontends.nir_import import DEFAULT_EXPORT_DT, neuron_inputs
+from ..frontends.nir_quirks import per_neuron
 
 __all__ = ["LIBRARIES", "output_spikes", "silence_warning"]
 

@@ -28,7 +28,7 @@ net's report. What the source libraries run differently is not followed:
   makes them from inputs x in [0, 1] (level round(255 x), regular spikes at rate level / 255).
 - snntorch's default Leaky resets by subtraction, sinabs' IAF fires floor(v / theta) spikes
   (v >= theta) and subtracts: their NIR nodes say reset to v_reset, which is read, with a
-  note, unless ``reset="subtract"`` (:mod:`converters.nir_quirks`, which also drops batch
+  note, unless ``reset="subtract"`` (:mod:`converters.frontends.nir_quirks`, which also drops batch
   dimensions of 1 and reads files that nir's type check refuses).
 - norse 1.1.0 writes ``tau = dt / tau_inv`` (dt = 1e-3: 1e-3 times the time constant):
   read its graphs with ``dt = 1e-6``.
@@ -70,7 +70,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from .chips.loihi import (
+from ..chips.loihi import (
     BIAS_EXP_RANGE,
     BIAS_MANT_RANGE,
     DECAY_ONE,
@@ -88,10 +88,10 @@ from .chips.loihi import (
     LoihiProjection,
     QuantizationReport,
 )
-from .chips.loihi_conv import LoihiConv
-from .graph import Add, AvgPool2d, Conv2d, Dense, Flatten, Graph, Input
+from ..chips.loihi_conv import LoihiConv
+from ..graph import Add, AvgPool2d, Conv2d, Dense, Flatten, Graph, Input
+from ..targets.populations import AffineMap, conv_matrix, pool_matrix
 from .nir_quirks import NIRImportError, input_shape, per_neuron, read_graph, reset_note
-from .populations import AffineMap, conv_matrix, pool_matrix
 
 __all__ = [
     "NEURONS",
@@ -552,7 +552,7 @@ def read_nir(
     """Read a NIR HDF5 file into a LoihiNet with :func:`from_nir`.
 
     A file that nir's own type check refuses is read without it, with a warning
-    (:mod:`converters.nir_quirks`).
+    (:mod:`converters.frontends.nir_quirks`).
     """
     graph, note = read_graph(path)
     if note:

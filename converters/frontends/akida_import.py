@@ -7,9 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from converters.akida_export import akida_package, paddings, pools
-from converters.chips.akida import AkidaLayer, AkidaNet
-
+from ..chips.akida import AkidaLayer, AkidaNet
+from ..exports.akida_export import akida_package, paddings, pools
 from .akida_v2_import import V2_TYPES
 
 __all__ = ["AkidaImportError", "from_akida_model"]
@@ -57,7 +56,9 @@ def _layer(akida, layer, shape: tuple[int, int, int]) -> AkidaLayer:
     kind = _KINDS.get(params.layer_type.name)
     if kind is None:
         v2 = params.layer_type.name in V2_TYPES
-        hint = " of Akida 2.0 (emu.akida_v2_import.from_akida_v2_model)" if v2 else ""
+        hint = (
+            " of Akida 2.0 (converters.frontends.akida_v2_import.from_akida_v2_model)" if v2 else ""
+        )
         raise AkidaImportError(layer.name, f"layer type {params.layer_type.name}{hint}")
     options: dict = dict(act_bits=int(params.act_bits) if params.activation else None)
     if kind != "dense":
