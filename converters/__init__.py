@@ -4,16 +4,10 @@ from importlib import import_module
 
 from .chips.akida import AkidaBits, AkidaLayer, AkidaNet
 from .chips.loihi import LoihiInput, LoihiLayer, LoihiNet, LoihiProjection, QuantizationReport
+from .exports.nir_export import NIRExportError, to_nir, write_nir
 from .frontends.importer import UnsupportedLayerError, load, to_openvino
-from .frontends.nir_import import (
-    NIRExportError,
-    NIRImportError,
-    from_nir,
-    nir_to_graph,
-    read_nir,
-    to_nir,
-    write_nir,
-)
+from .frontends.nir_import import NIRImportError, from_nir, read_nir
+from .frontends.nir_rate import nir_to_graph
 from .graph import Add, AvgPool2d, Conv2d, Dense, Flatten, Graph, Input, MaxPool2d, replace_maxpool
 from .legacy_paths import keep_old_paths
 from .targets.akida import AkidaMappingError, to_akida

@@ -5,9 +5,9 @@ from __future__ import annotations
 import nir
 import numpy as np
 import pytest
-from converters.nir_io import V_UNITS, NIRImportError, from_nir
 
 from converters.chips.loihi import DECAY_ONE, MANT_SHIFT
+from converters.frontends.nir_import import V_UNITS, NIRImportError, from_nir
 from emu import loihi_reference
 
 

@@ -14,10 +14,11 @@ import warnings
 import nir
 import numpy as np
 import pytest
-from converters.nir_io import from_nir, read_nir, to_nir
 
 from converters import Dense, Graph, Input, normalize, to_loihi
 from converters.chips.loihi import INPUT_LEVELS
+from converters.exports.nir_export import to_nir
+from converters.frontends.nir_import import from_nir, read_nir
 from converters.training.datasets import digits
 
 torch = pytest.importorskip("torch")

@@ -7,8 +7,8 @@ import argparse
 import nir
 import numpy as np
 import pytest
-from converters.nir_io import NIRImportError, from_nir, read_nir
 
+from converters.frontends.nir_import import NIRImportError, from_nir, read_nir
 from converters.net_io import load_net
 from converters.nir_commands import register
 from emu import loihi_reference
