@@ -131,8 +131,9 @@ def _read_model(path: Path, arch: str | None = None):
 
 
 def _architecture(spec: str):
-    """A fresh module of ``converters.training.models``: ``NAME`` or ``NAME:INT`` (its first argument)."""
-    from . import models
+    """A fresh module of ``converters.training.models``: ``NAME`` or ``NAME:INT`` (its first
+    argument)."""
+    from .training import models
 
     name, _, arg = spec.partition(":")
     names = ["digits_cnn", *models.ARCHITECTURES]
