@@ -18,7 +18,8 @@ neuroemu wrote (metadata ``target = "loihi"`` or its input population) hold inte
 and are read exactly. Other tools' graphs are quantized, per neuron ``lam = V_UNITS / theta``
 (vth = 2**18; v clips at 2**23, 32 thresholds) unless the largest weight would not fit
 254 * 2**13: weights to even mantissas at the smallest exponent >= 0 that holds a
-projection's largest weight (error <= 1/127 of it), biases to 13-bit mantissas, decays to
+projection's largest weight (error <= 1/127 of it), biases to 13-bit mantissas (both by
+Loihi's one quantizer, :mod:`converters.targets.loihi_quantizer`), decays to
 1/4096 (|error of a| <= 1/8192: snntorch beta = 0.9 gives dv = 410, beta 0.89990), the
 truncation of decays < 2**-18 thresholds per step; the clipped and zeroed counts go to the
 net's report. What the source libraries run differently is not followed:
@@ -28,8 +29,8 @@ net's report. What the source libraries run differently is not followed:
   makes them from inputs x in [0, 1] (level round(255 x), regular spikes at rate level / 255).
 - snntorch's default Leaky resets by subtraction, sinabs' IAF fires floor(v / theta) spikes
   (v >= theta) and subtracts: their NIR nodes say reset to v_reset, which is read, with a
-  note, unless ``reset="subtract"`` (:mod:`converters.frontends.nir_quirks`, which also drops batch
-  dimensions of 1 and reads files that nir's type check refuses).
+  note, unless ``reset="subtract"`` (:mod:`converters.frontends.nir_quirks`, which also
+  drops batch dimensions of 1 and reads files that nir's type check refuses).
 - norse 1.1.0 writes ``tau = dt / tau_inv`` (dt = 1e-3: 1e-3 times the time constant):
   read its graphs with ``dt = 1e-6``.
 
