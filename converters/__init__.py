@@ -1,4 +1,5 @@
-"""Model import, the layer graph, normalization and per-chip quantization."""
+"""Model import (``frontends``), the layer graph, per-chip quantization (``targets``), exports
+to other tools (``exports``) and training (``training``, loaded on first use)."""
 
 from importlib import import_module
 
