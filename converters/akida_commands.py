@@ -34,10 +34,9 @@ def cmd_train(args: argparse.Namespace) -> None:
     """Train the 2-conv + 2-FC CNN on digits or MNIST and save the whole torch model."""
     import torch
 
-    from . import datasets
-    from .akida import AkidaBits
-    from .training import train
-    from .zero_aware import ZeroAware
+    from .chips.akida import AkidaBits
+    from .training import datasets, train
+    from .training.zero_aware import ZeroAware
 
     data = datasets.digits() if args.data == "digits" else datasets.mnist(args.mnist_dir)
     channels, size = data.sample_shape[0], data.sample_shape[1]

@@ -60,7 +60,7 @@ def register(subparsers) -> None:
     conv.add_argument(
         "--arch",
         metavar="NAME[:ARG]",
-        help="architecture of a state-dict model file, a function of converters.models "
+        help="architecture of a state-dict model file, a function of converters.training.models "
         "(e.g. lenet5, digits_cnn:16)",
     )
     conv.add_argument("--mnist-dir", help="directory of the MNIST idx files")
@@ -88,7 +88,7 @@ def register(subparsers) -> None:
 
 ACCEPTED_TORCH = (
     "accepted torch files: TorchScript (torch.jit.save) or a state dict "
-    "(torch.save(model.state_dict())) with --arch NAME of converters.models; "
+    "(torch.save(model.state_dict())) with --arch NAME of converters.training.models; "
     "pickled whole models are never loaded"
 )
 
@@ -131,8 +131,9 @@ def _read_model(path: Path, arch: str | None = None):
 
 
 def _architecture(spec: str):
-    """A fresh module of ``converters.models``: ``NAME`` or ``NAME:INT`` (its first argument)."""
-    from . import models
+    """A fresh module of ``converters.training.models``: ``NAME`` or ``NAME:INT`` (its first
+    argument)."""
+    from .training import models
 
     name, _, arg = spec.partition(":")
     names = ["digits_cnn", *models.ARCHITECTURES]

@@ -10,17 +10,9 @@ import numpy as np
 from .arguments import float_range, int_range, output_file
 from .chips.files import load_net, save_net
 from .chips.loihi import RESETS
-from .nir_activity import silence_warning
-from .nir_io import (
-    DEFAULT_EXPORT_DT,
-    LIBRARY_IMPORT_DT,
-    NEURONS,
-    NIRExportError,
-    NIRImportError,
-    read_nir,
-    saturation_risks,
-    write_nir,
-)
+from .exports.nir_activity import silence_warning
+from .exports.nir_export import DEFAULT_EXPORT_DT, NEURONS, NIRExportError, write_nir
+from .frontends.nir_import import LIBRARY_IMPORT_DT, NIRImportError, read_nir, saturation_risks
 
 __all__ = ["register", "cmd_export", "cmd_import"]
 

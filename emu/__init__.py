@@ -2,6 +2,8 @@
 
 from importlib import import_module
 
+from converters.legacy_paths import keep_old_paths
+
 from . import analysis
 from .records import BatchRecord
 from .trace_access import open_traces
@@ -19,6 +21,14 @@ __all__ = [
     "plot",
     "save_traces",
 ]
+
+keep_old_paths(
+    __name__,
+    {
+        "akida_import": "converters.frontends.akida_import",
+        "akida_v2_import": "converters.frontends.akida_v2_import",
+    },
+)
 
 # imported on first use: Brian2 and matplotlib take seconds and tens of MB that trace
 # analysis does not need

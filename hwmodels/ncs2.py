@@ -29,8 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from converters.exports.openvino_graph import graph_to_openvino
 from converters.graph import AvgPool2d, Conv2d, Dense, Graph, MaxPool2d
-from converters.openvino_graph import graph_to_openvino
 
 from . import accounting as conventions
 from .constants import Constants

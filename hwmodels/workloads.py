@@ -8,7 +8,7 @@ from torch import nn
 
 import converters
 from converters import datasets, models, training
-from converters.akida import AkidaBits, to_akida
+from converters.targets.akida import AkidaBits, to_akida
 from emu import akida_reference, loihi_reference, make_traces
 
 __all__ = [

@@ -2,7 +2,7 @@
 
 Draws models layer by layer from BrainChip's own constructors (every v1 layer type, padding,
 stride, pooling, weight and activation width, the input convolution's padding value),
-keeps those the engine builds and runs, imports each with ``emu.akida_import`` and compares
+keeps those the engine builds and runs, imports each with ``converters.frontends.akida_import`` and compares
 the numpy reference with ``akida.Model.forward``.
 
 Run: ``python scripts/akida_engine_cases.py [--cases 2000] [--seed 0]``
@@ -16,7 +16,7 @@ from collections import Counter
 import numpy as np
 
 from converters.chips.akida import weight_range
-from emu.akida_import import AkidaImportError, from_akida_model
+from converters.frontends.akida_import import AkidaImportError, from_akida_model
 from emu.akida_reference import simulate
 
 __all__ = ["random_engine_model", "engine_inputs", "run_cases"]

@@ -18,10 +18,10 @@ import numpy as np
 import torch
 
 import converters
-from converters.akida import to_akida
 from converters.akida_commands import two_conv_two_fc
-from converters.akida_export import akida_forward
 from converters.chips.akida import AkidaBits
+from converters.exports.akida_export import akida_forward
+from converters.targets.akida import to_akida
 from converters.training import accuracy, train
 from emu.akida_backend import AkidaBackend
 from emu.akida_reference import simulate
@@ -38,7 +38,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    data = converters.datasets.mnist(args.mnist)
+    data = converters.training.datasets.mnist(args.mnist)
     torch.manual_seed(args.seed)
     float_model = train(two_conv_two_fc(), data, epochs=args.epochs, seed=args.seed)
     float_accuracy = accuracy(float_model, data.x_test, data.y_test)

@@ -3,7 +3,7 @@
 Draws models from BrainChip's own v2 constructors (InputConv2D, Conv2D, DepthwiseConv2D,
 Dense1D, Add and Concatenate joining two branches; every padding, stride, pooling, activation,
 output width, buffer width, shift and scale), keeps those the engine builds and runs, imports
-each with ``emu.akida_v2_import`` and compares the numpy reference (and the tensor device)
+each with ``converters.frontends.akida_v2_import`` and compares the numpy reference (and the tensor device)
 with ``akida.Model.forward``, integer for integer.
 
 Run: ``python scripts/akida_v2_engine_cases.py [--cases 1000] [--seed 0]``
@@ -18,7 +18,7 @@ from collections import Counter
 import numpy as np
 
 from converters.chips.akida_v2 import WEIGHT_RANGES, net_forward
-from emu.akida_v2_import import AkidaV2ImportError, from_akida_v2_model
+from converters.frontends.akida_v2_import import AkidaV2ImportError, from_akida_v2_model
 from emu.akida_v2_reference import simulate
 from emu.akida_v2_tensor import simulate as tensor_simulate
 

@@ -1,7 +1,7 @@
 """Loihi conversion of standard architectures on MNIST: DNN against SNN per timestep budget.
 
 Trains LeNet-5, a VGG-style stack, a ResNet (identity and downsample blocks, global
-average pooling) and a MobileNet-style depthwise-separable net (``converters.models``)
+average pooling) and a MobileNet-style depthwise-separable net (``converters.training.models``)
 on 8,000 MNIST images, converts each for Loihi (reset by subtraction, bias-current input),
 emulates one run of the largest budget per setting and reads the accuracy at every smaller
 budget from the per-step output spikes of that run. ``lenet5-max`` is LeNet-5 with max

@@ -451,14 +451,14 @@ def akida_net(path: Path):
     scripts/akida_qat_mnist.py), converted to Akida and cached in ``path``; and the data."""
     import converters
 
-    data = converters.datasets.mnist()
+    data = converters.training.datasets.mnist()
     if path.exists():
         return pickle.loads(path.read_bytes()), data
     import torch
 
-    from converters.akida import to_akida
     from converters.akida_commands import two_conv_two_fc
     from converters.chips.akida import AkidaBits
+    from converters.targets.akida import to_akida
     from converters.training import train
 
     torch.manual_seed(0)
@@ -481,7 +481,7 @@ def _on_cores(cores: int):
 def akida_engine_run(net, levels, cores: int) -> dict:
     """``akida.Model.forward`` on all ``levels`` in one call (after a warm-up call)."""
     limits = _on_cores(cores)
-    from converters.akida_export import akida_forward, to_akida_model
+    from converters.exports.akida_export import akida_forward, to_akida_model
 
     model = to_akida_model(net)
     akida_forward(net, levels[:8], model)
@@ -518,7 +518,7 @@ def akida_widths_net(data, widths: tuple[int, int, int], seed: int = 1):
     from torch import nn
 
     import converters
-    from converters.akida import to_akida
+    from converters.targets.akida import to_akida
 
     torch.manual_seed(seed)
     c1, c2, fc = widths

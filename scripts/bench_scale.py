@@ -54,7 +54,7 @@ def resnet18():
     two basic blocks (64 to 512 channels), global average pooling, 1000 classes."""
     from torch import nn
 
-    from converters.models import BasicBlock
+    from converters.training.models import BasicBlock
 
     blocks, c_in = [], 64
     for c, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):

@@ -1,6 +1,6 @@
 """Sweep the deployment choices of DNN-to-SNN conversion for Loihi on MNIST LeNet-5.
 
-Trains LeNet-5 on the MNIST split of ``converters.datasets.mnist``, runs it through OpenVINO
+Trains LeNet-5 on the MNIST split of ``converters.training.datasets.mnist``, runs it through OpenVINO
 as the NCS2 baseline, then converts it for Loihi under each setting (timesteps,
 normalization percentile, threshold scaling, reset mode, input encoding, cores per layer),
 emulates the test images and estimates Loihi's accuracy, latency, power and energy per

@@ -3,7 +3,7 @@
 Starts from one base conversion (the demo's: percentile 99.9, reset by subtraction, bias
 input, 128 steps, fewest cores) and varies one knob at a time: normalization percentile,
 reset mode, input encoding, timesteps, cores per layer. The network is the demo's digits
-CNN, or on MNIST one of ``converters.models.ARCHITECTURES`` trained now. Every setting is
+CNN, or on MNIST one of ``converters.training.models.ARCHITECTURES`` trained now. Every setting is
 emulated (the numpy reference by default, Brian2's cpp_standalone device with ``--engine
 brian2``, the same integers) and estimated with :func:`hwmodels.loihi.estimate`; the NCS2
 baseline of the same network gives the ratios. A setting the converter or the core mapper

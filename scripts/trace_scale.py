@@ -58,9 +58,9 @@ print(json.dumps({
 def make_file(path: Path, samples: int, timesteps: int, batch: int = 1000) -> None:
     """Simulate the digits demo network on ``samples`` inputs and save the traces."""
     from converters import load, normalize, to_loihi
-    from converters.datasets import digits
-    from converters.models import digits_cnn
     from converters.training import train
+    from converters.training.datasets import digits
+    from converters.training.models import digits_cnn
     from emu import loihi_reference
     from emu.records import concatenate
     from emu.traces import make_traces, save_traces

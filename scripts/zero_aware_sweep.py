@@ -21,11 +21,11 @@ import numpy as np
 import torch
 
 import converters
-from converters.akida import to_akida
 from converters.akida_commands import two_conv_two_fc
 from converters.chips.akida import AkidaBits
+from converters.targets.akida import to_akida
 from converters.training import accuracy, train
-from converters.zero_aware import ZeroAware
+from converters.training.zero_aware import ZeroAware
 from emu.akida_reference import simulate
 from hwmodels import Constants, akida, workloads
 
@@ -82,7 +82,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    data = converters.datasets.mnist(args.mnist)
+    data = converters.training.datasets.mnist(args.mnist)
     bits = AkidaBits(weights=4, activations=4)
     settings = [tuple(float(v) for v in s.split(":")) for s in args.settings.split(",")]
     if len(settings) < 4 or any(len(s) != 2 for s in settings):

@@ -6,8 +6,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from converters.akida_export import akida_forward
 from converters.chips.akida import AkidaLayer, AkidaNet, weight_range
+from converters.exports.akida_export import akida_forward
 from emu import Emulation
 from emu.akida_backend import AkidaBackend
 from emu.akida_reference import simulate

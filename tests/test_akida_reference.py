@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from converters.akida_export import akida_forward, to_akida_model
 from converters.chips.akida import AkidaLayer, AkidaNet, activate, same_padding, weight_range
+from converters.exports.akida_export import akida_forward, to_akida_model
 from emu.akida_reference import simulate
 
 akida = pytest.importorskip("akida")

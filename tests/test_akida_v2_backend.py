@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from converters.frontends.akida_v2_import import from_akida_v2_model
 from emu.akida_v2_backend import AkidaV2Backend
-from emu.akida_v2_import import from_akida_v2_model
 from emu.akida_v2_reference import simulate
 from emu.backend import RunSettings
 

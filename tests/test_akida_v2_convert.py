@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 
 import converters
-from converters.akida import to_akida
-from converters.akida_v2 import AkidaV2MappingError
-from converters.akida_v2_export import akida_v2_forward
-from converters.datasets import DEFAULT_MNIST_DIR, mnist
+from converters.exports.akida_v2_export import akida_v2_forward
 from converters.graph import Add
+from converters.targets.akida import to_akida
+from converters.targets.akida_v2 import AkidaV2MappingError
+from converters.training.datasets import DEFAULT_MNIST_DIR, mnist
 from emu.akida_v2_tensor import simulate
 from hwmodels.akida_v2_mapping import map_v2_network
 from hwmodels.constants import Constants

@@ -8,11 +8,11 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 import converters
-from converters.akida import to_akida
-from converters.akida_v2_export import akida_v2_forward, to_akida_v2_model
-from converters.quantized_layers import AkidaV2Bits, QuantizedModel
+from converters.exports.akida_v2_export import akida_v2_forward, to_akida_v2_model
+from converters.targets.akida import to_akida
 from converters.training import train
-from converters.zero_aware import ZeroAware
+from converters.training.quantized_layers import AkidaV2Bits, QuantizedModel
+from converters.training.zero_aware import ZeroAware
 from emu.akida_v2_tensor import simulate
 
 akida = pytest.importorskip("akida")
@@ -49,7 +49,7 @@ def residual_net() -> nn.Module:
 
 @pytest.fixture(scope="module")
 def digits():
-    return converters.datasets.digits()
+    return converters.training.datasets.digits()
 
 
 def test_v2_fake_quantization_is_per_channel_8_bit_on_power_of_two_steps():

@@ -10,8 +10,8 @@ import torch
 
 import converters
 from converters import models
-from converters.conv_maps import as_matrix
-from converters.populations import populations
+from converters.targets.conv_maps import as_matrix
+from converters.targets.populations import populations
 from emu import Emulation
 from emu import loihi_reference as ref
 

@@ -10,12 +10,12 @@ import torch
 
 import converters
 from converters import datasets, training
-from converters.akida import to_akida
 from converters.akida_commands import two_conv_two_fc
 from converters.chips.akida import AkidaBits, AkidaLayer
-from converters.zero_aware import ZeroAware
+from converters.frontends.akida_import import from_akida_model
+from converters.targets.akida import to_akida
+from converters.training.zero_aware import ZeroAware
 from emu import akida_reference, make_traces
-from emu.akida_import import from_akida_model
 from hwmodels import Constants, TraceMismatchError, akida
 from hwmodels.akida_mapping import map_network, rule_mapping
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from converters.chips.loihi import DECAY_ONE, MANT_SHIFT
-from converters.nir_io import V_UNITS, NIRImportError, from_nir
+from converters.frontends.nir_import import V_UNITS, NIRImportError, from_nir
 from emu import loihi_reference
 
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from converters.chips.files import load_net
+from converters.frontends.nir_import import NIRImportError, from_nir, read_nir
 from converters.nir_commands import register
-from converters.nir_io import NIRImportError, from_nir, read_nir
 from emu import loihi_reference
 
 torch = pytest.importorskip("torch")

@@ -55,9 +55,9 @@ def reference_traces(
 @lru_cache(maxsize=1)
 def _digits_graph():
     from converters import load, normalize
-    from converters.datasets import digits
-    from converters.models import digits_cnn
     from converters.training import train
+    from converters.training.datasets import digits
+    from converters.training.models import digits_cnn
 
     data = digits()
     with warnings.catch_warnings():

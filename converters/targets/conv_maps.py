@@ -1,7 +1,7 @@
 """Linear maps between populations kept as kernels and geometry: convolutions, optionally of
 a non-overlapping average pooling of their source, and such pooling alone.
 
-:func:`converters.populations.populations` composes these where a convolution or pooling
+:func:`converters.targets.populations.populations` composes these where a convolution or pooling
 reads a population directly, so conversion costs memory in parameters and neurons rather
 than synapses; :meth:`matrix` gives the sparse matrix where a composition needs one.
 """

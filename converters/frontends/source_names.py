@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-__all__ = ["onnx_nodes", "source_label"]
+__all__ = ["onnx_nodes", "source_label", "layer_name"]
 
 
 def onnx_nodes(model: Any) -> dict[str, str]:
@@ -40,3 +40,27 @@ def source_label(op, onnx_nodes: dict[str, str]) -> str:
     if call:
         return f"a call of {call.group(1)} in forward"
     return f"OpenVINO op {friendly!r}"
+
+
+def layer_name(friendly: str) -> str:
+    """The source model's module path of an op, normalized alike for every route, or ''.
+
+    torch's ``__module.4.downsample.0/aten::...`` and ONNX's
+    ``/4/downsample/downsample.0/Conv`` both give ``layer4_downsample_0``: dots and
+    slashes become underscores, and a leading digit gets the prefix ``layer``.
+    """
+    match = re.match(r"__module\.([^/]+)/", friendly)
+    if match:
+        path = match.group(1)
+    elif friendly.startswith("/") and friendly.count("/") >= 2:
+        parts: list[str] = []
+        for part in friendly.removesuffix("/WithoutBiases").strip("/").split("/")[:-1]:
+            if parts and part.startswith(parts[-1] + "."):
+                parts[-1] = part  # ONNX scopes repeat a nested module's full path
+            else:
+                parts.append(part)
+        path = ".".join(parts)
+    else:
+        return ""
+    name = re.sub(r"\W", "_", path).strip("_")
+    return f"layer{name}" if name[:1].isdigit() else name

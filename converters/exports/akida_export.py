@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .chips.akida import AkidaLayer, AkidaNet
+from ..chips.akida import AkidaLayer, AkidaNet
 
 __all__ = ["to_akida_model", "akida_forward", "akida_package", "paddings", "pools"]
 

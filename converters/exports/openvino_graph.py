@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .graph import Add, AvgPool2d, Conv2d, Dense, Flatten, Graph, MaxPool2d
+from ..graph import Add, AvgPool2d, Conv2d, Dense, Flatten, Graph, MaxPool2d
 
 __all__ = ["graph_to_openvino"]
 

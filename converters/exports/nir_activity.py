@@ -1,6 +1,6 @@
 """Whether an exported NIR graph is silent where its target library runs it.
 
-The graph's own equations (module :mod:`converters.nir_io`), in numpy, stepped by forward
+The graph's own equations (module :mod:`converters.frontends.nir_import`), in numpy, stepped by forward
 Euler at the step the target library runs (``DEFAULT_EXPORT_DT``: snntorch 1e-4 s for LIF
 graphs, sinabs' and Norse's step for IF graphs) whatever ``dt`` the time constants were
 written for: a graph written for dt = 1 and run by snntorch at 1e-4 integrates 1e-4 of each
@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .chips.loihi import INPUT_LEVELS
-from .nir_io import DEFAULT_EXPORT_DT, neuron_inputs
-from .nir_quirks import per_neuron
+from ..chips.loihi import INPUT_LEVELS
+from ..frontends.nir_graph import neuron_inputs
+from ..frontends.nir_quirks import per_neuron
+from .nir_export import DEFAULT_EXPORT_DT
 
 __all__ = ["LIBRARIES", "output_spikes", "silence_warning"]
 

@@ -13,7 +13,7 @@ import warnings
 
 import numpy as np
 
-from .graph import Add, Conv2d, Dense, Graph, Input
+from ..graph import Add, Conv2d, Dense, Graph, Input
 
 __all__ = ["normalize", "activation_scales"]
 

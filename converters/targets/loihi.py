@@ -1,8 +1,7 @@
 """Quantization of a normalized float graph into a LoihiNet (:mod:`converters.chips.loihi`).
 
-Every population's threshold ``threshold_mant * 2**6`` stands for activation 1.0; each
-projection gets the smallest weight exponent whose mantissas hold its largest weight, each
-layer's bias the smallest exponent whose mantissas hold its largest bias.
+Every population's threshold ``threshold_mant * 2**6`` stands for activation 1.0; weights
+and biases go through the chip's one quantizer (:mod:`converters.targets.loihi_quantizer`).
 """
 
 from __future__ import annotations
@@ -11,61 +10,27 @@ import warnings
 
 import numpy as np
 
-from .chips.loihi import (
-    BIAS_EXP_RANGE,
-    BIAS_MANT_RANGE,
+from ..chips.loihi import (
     DECAY_ONE,
     MANT_SCALE,
-    MANT_SHIFT,
     MAX_FAN_OUT,
     RESETS,
     VTH_MANT_MAX,
-    WEIGHT_EXP_RANGE,
-    WEIGHT_MANT_RANGE,
     LoihiInput,
     LoihiLayer,
     LoihiNet,
     LoihiProjection,
     QuantizationReport,
 )
-from .chips.loihi_conv import LoihiConv
-from .chips.loihi_limits import enforce_limits
-from .chips.loihi_split import split_fan_in
+from ..chips.loihi_conv import LoihiConv
+from ..chips.loihi_limits import enforce_limits
+from ..chips.loihi_split import split_fan_in
+from ..graph import Graph
 from .conv_maps import ConvMap, as_matrix
-from .graph import Graph
+from .loihi_quantizer import quantize_bias, quantize_weights, sparse_projection
 from .populations import populations
 
 __all__ = ["to_loihi"]
-
-
-def _quantize_weights(w: np.ndarray, weight_bits: int) -> tuple[np.ndarray, int, int]:
-    """Mantissas on the chip's grid and an exponent for float effective weights ``w``.
-
-    Returns (mantissa, exponent, number of clipped weights).
-    """
-    low, _ = WEIGHT_MANT_RANGE
-    exp_low, exp_high = WEIGHT_EXP_RANGE
-    grid = 2 ** (9 - weight_bits)  # mixed sign mode drops the low 9 - weight_bits bits
-    top = -low - grid
-    peak = float(np.max(np.abs(w))) if w.size else 0.0
-    exp = (
-        exp_low
-        if peak == 0
-        else int(np.clip(np.ceil(np.log2(peak / top)) - MANT_SHIFT, exp_low, exp_high))
-    )
-    step = max(grid, 2**-exp if exp < 0 else 1)
-    mant = np.rint(w / 2 ** (MANT_SHIFT + exp) / step) * step
-    clipped = int(np.count_nonzero((mant > top) | (mant < low)))
-    return np.clip(mant, low, top).astype(np.int16), exp, clipped
-
-
-def _quantize_bias(b: np.ndarray) -> tuple[np.ndarray, int, int]:
-    low, high = BIAS_MANT_RANGE
-    peak = float(np.max(np.abs(b))) if b.size else 0.0
-    exp = 0 if peak == 0 else int(np.clip(np.ceil(np.log2(peak / high)), *BIAS_EXP_RANGE))
-    mant = np.rint(b / 2**exp)
-    clipped = int(np.count_nonzero((mant > high) | (mant < low)))
-    return np.clip(mant, low, high).astype(np.int32), exp, clipped
 
 
 def start_layers(targets: int, taken: set[str]) -> list[LoihiLayer]:
@@ -105,7 +70,7 @@ def _kick(start: LoihiLayer):
     used = [0]
 
     def projection(charge: np.ndarray) -> LoihiProjection:
-        mant, exp, _ = _quantize_weights(charge, 8)
+        mant, exp, _ = quantize_weights(charge, 8)
         size = len(charge)
         pre = (used[0] + np.arange(size)) // MAX_FAN_OUT
         used[0] += size
@@ -117,21 +82,16 @@ def _kick(start: LoihiLayer):
 
 def _projection(source: str, m, vth: int, weight_bits: int):
     """The quantized projection of map ``m`` (a convolution record where ``m`` is a
-    :class:`~converters.conv_maps.ConvMap`), its clipped and its zeroed weights."""
+    :class:`~converters.targets.conv_maps.ConvMap`), its clipped and its zeroed weights."""
     if isinstance(m, ConvMap):
         w = m.pooled_weight
-        mant, exp, clipped = _quantize_weights(w * vth, weight_bits)
+        mant, exp, clipped = quantize_weights(w * vth, weight_bits)
         record = LoihiConv(
             source, mant, exp, m.source_shape, m.out_shape, m.stride, m.padding[:2],
             groups=m.groups, pool=m.pool,
         )  # fmt: skip
         return record, clipped, int(np.count_nonzero((mant == 0) & (w != 0)))
-    coo = as_matrix(m).tocoo()
-    mant, exp, clipped = _quantize_weights(coo.data * vth, weight_bits)
-    keep = mant != 0
-    zeroed = int(np.count_nonzero(~keep & (coo.data != 0)))
-    projection = LoihiProjection(source, coo.col[keep], coo.row[keep], mant[keep], exp)
-    return projection, clipped, zeroed
+    return sparse_projection(source, as_matrix(m).tocoo() * vth, weight_bits)
 
 
 def _split_fan_in(layers: list[LoihiLayer]) -> None:
@@ -216,7 +176,7 @@ def to_loihi(
             projections.append(projection)
             clipped += n_clip
             zeroed += n_zero
-        bias_mant, bias_exp, n_bias = _quantize_bias(pop.bias * vth)
+        bias_mant, bias_exp, n_bias = quantize_bias(pop.bias * vth)
         if kick:
             early_bias = depth[pop.name] * (bias_mant.astype(np.int64) << bias_exp)
             projections.append(kick(warm_start * vth - early_bias))

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 
-from converters.akida_export import akida_package, paddings, pools
-from converters.chips.akida import AkidaLayer, AkidaNet
-
-from .akida_v2_import import V2_TYPES
+from ..chips.akida import AkidaLayer, AkidaNet
+from ..exports.akida_export import paddings, pools
+from .akida_source import V2_TYPES, model_input, open_model
 
 __all__ = ["AkidaImportError", "from_akida_model"]
 
@@ -57,7 +53,9 @@ def _layer(akida, layer, shape: tuple[int, int, int]) -> AkidaLayer:
     kind = _KINDS.get(params.layer_type.name)
     if kind is None:
         v2 = params.layer_type.name in V2_TYPES
-        hint = " of Akida 2.0 (emu.akida_v2_import.from_akida_v2_model)" if v2 else ""
+        hint = (
+            " of Akida 2.0 (converters.frontends.akida_v2_import.from_akida_v2_model)" if v2 else ""
+        )
         raise AkidaImportError(layer.name, f"layer type {params.layer_type.name}{hint}")
     options: dict = dict(act_bits=int(params.act_bits) if params.activation else None)
     if kind != "dense":
@@ -101,22 +99,11 @@ def from_akida_model(
     AkidaImportError
         For a layer outside Akida's v1 set, a branch, or parameters the records refuse.
     """
-    akida = akida_package()
-    if isinstance(model_or_path, str | os.PathLike):
-        model = akida.Model(str(Path(model_or_path)))
-    else:
-        model = model_or_path
-    layers = list(model.layers)
-    first = layers[0].parameters
-    input_bits = 8
-    if first.layer_type.name == "InputData":
-        if first.input_signed:
-            raise AkidaImportError(layers[0].name, "signed inputs (v1 inputs are unsigned)")
-        input_bits, input_name = int(first.input_bits), layers[0].name
-        layers = layers[1:]
-    input_shape = shape = tuple(int(s) for s in model.input_shape)
+    akida, model = open_model(model_or_path)
+    source = model_input(model, input_name, AkidaImportError)
+    shape = source.shape
     net_layers: list[AkidaLayer] = []
-    for k, layer in enumerate(layers):
+    for k, layer in enumerate(source.layers):
         inbound = [inb.name for inb in layer.inbounds]
         previous = [net_layers[-1].name] if net_layers else []
         if k > 0 and inbound != previous:
@@ -125,4 +112,4 @@ def from_akida_model(
         shape = net_layers[-1].output_shape
     if not net_layers:
         raise AkidaImportError(model.layers[0].name, "a model without a weighted layer")
-    return AkidaNet(input_shape, input_bits, net_layers, input_scale, input_name)
+    return AkidaNet(source.shape, source.bits, net_layers, input_scale, source.name)

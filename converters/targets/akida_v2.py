@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .chips.akida import same_padding
-from .chips.akida_v2 import MAX_SHIFT, AkidaV2Layer, AkidaV2Net
-from .graph import Add, AvgPool2d, Conv2d, Dense, Flatten, Graph, Input, MaxPool2d
+from ..chips.akida import same_padding
+from ..chips.akida_v2 import MAX_SHIFT, AkidaV2Layer, AkidaV2Net
+from ..graph import Add, AvgPool2d, Conv2d, Dense, Flatten, Graph, Input, MaxPool2d
 
 __all__ = ["AkidaV2MappingError", "to_akida_v2", "ACCEPTED"]
 

@@ -10,7 +10,7 @@ import torch.fx
 from torch import nn
 from torch.nn import functional as F
 
-from .chips.akida import AkidaBits
+from ..chips.akida import AkidaBits
 from .datasets import Dataset
 from .quantized_layers import AkidaV2Bits, QuantizedModel
 from .zero_aware import ActivationRecorder, ZeroAware, sparsity, weight_penalty
@@ -112,20 +112,20 @@ def train(
     model
         A torch model; trained in place and returned.
     x, y
-        Training inputs and labels, or a :class:`~converters.datasets.Dataset` as ``x``
+        Training inputs and labels, or a :class:`~converters.training.datasets.Dataset` as ``x``
         (its test split then serves as ``test``).
     quantization
         Akida bit widths for quantization-aware training (straight-through estimators,
-        see :mod:`converters.quantized_layers`); the returned model is plain float with its
+        see :mod:`converters.training.quantized_layers`); the returned model is plain float with its
         weights on the integer grid (and, for :class:`AkidaBits`, its output bias zero).
-        :class:`~converters.quantized_layers.AkidaV2Bits` trains for
+        :class:`~converters.training.quantized_layers.AkidaV2Bits` trains for
         ``to_akida(..., version="v2")``.
     zero_aware
         Weights of the penalties on non-zero activations and weights and their warm-up
-        (:mod:`converters.zero_aware`).
+        (:mod:`converters.training.zero_aware`).
     test
         Test inputs and labels for the report left in ``model.training_report``
-        (:class:`~converters.zero_aware.SparsityReport`; the training data when omitted).
+        (:class:`~converters.training.zero_aware.SparsityReport`; the training data when omitted).
     """
     if isinstance(x, Dataset):
         test = test if test is not None else (x.x_test, x.y_test)

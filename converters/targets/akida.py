@@ -3,7 +3,7 @@
 A float layer ``y = relu(W x + b)`` whose input is ``x = a_in * q`` (q integer) maps to
 integer weights ``w = round(W / s_w)``, threshold ``th = round(-b / (s_w a_in) + E / 2)``
 and effective step ``E = S / 16 = a_out / (s_w a_in)``, so that ``out = round(y / a_out)``:
-the same rounding quantization-aware training applies (:mod:`converters.quantized_layers`).
+the same rounding quantization-aware training applies (:mod:`converters.training.quantized_layers`).
 Weights are stored in the engine's own layout (convolution kernels flipped, fully
 connected rows in the order ``h + H (w + W c)``), so an export copies them unchanged.
 """
@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .akida_v2 import to_akida_v2
-from .chips.akida import (
+from ..chips.akida import (
     INPUT_CONV_BITS,
     STEP_SCALE,
     STEP_SHIFT,
@@ -24,8 +23,9 @@ from .chips.akida import (
     same_padding,
     weight_range,
 )
-from .chips.akida_v2 import AkidaV2Net
-from .graph import AvgPool2d, Conv2d, Dense, Flatten, Graph, Input, MaxPool2d
+from ..chips.akida_v2 import AkidaV2Net
+from ..graph import AvgPool2d, Conv2d, Dense, Flatten, Graph, Input, MaxPool2d
+from .akida_v2 import to_akida_v2
 
 __all__ = ["AkidaMappingError", "to_akida", "quantize_weights"]
 
@@ -220,7 +220,7 @@ def to_akida(
     version: str = "v1",
 ) -> AkidaNet | AkidaV2Net:
     """Quantize a float graph into an Akida v1 network (or, with ``version="v2"``, an Akida
-    2.0 graph: :func:`converters.akida_v2.to_akida_v2`).
+    2.0 graph: :func:`converters.targets.akida_v2.to_akida_v2`).
 
     Parameters
     ----------

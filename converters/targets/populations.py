@@ -7,9 +7,9 @@ into one sparse matrix per (source, target) pair, so for population ``l``::
     a_l = relu( sum_k M[l, k] @ a_k + b_l )
 
 holds exactly for the float graph. A convolution that reads a population directly, or
-through non-overlapping average pooling, stays a :class:`~converters.conv_maps.ConvMap`
+through non-overlapping average pooling, stays a :class:`~converters.targets.conv_maps.ConvMap`
 (kernel and geometry, never a synapse list), as does such pooling alone
-(:class:`~converters.conv_maps.PoolMap`) until a composition needs its matrix. Max pooling
+(:class:`~converters.targets.conv_maps.PoolMap`) until a composition needs its matrix. Max pooling
 is not linear and is refused here.
 """
 
@@ -20,8 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from ..graph import Add, AvgPool2d, Conv2d, Dense, Flatten, Graph, MaxPool2d
 from .conv_maps import ConvMap, PoolMap, as_matrix
-from .graph import Add, AvgPool2d, Conv2d, Dense, Flatten, Graph, MaxPool2d
 
 __all__ = ["AffineMap", "Population", "populations", "conv_matrix", "pool_matrix"]
 

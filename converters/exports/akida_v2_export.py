@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..chips.akida_v2 import ENGINE_TYPES, ENGINE_VARIABLES, AkidaV2Layer, AkidaV2Net
 from .akida_export import akida_package
-from .chips.akida_v2 import ENGINE_TYPES, ENGINE_VARIABLES, AkidaV2Layer, AkidaV2Net
 
 __all__ = ["to_akida_v2_model", "akida_v2_forward"]
 

@@ -1,7 +1,7 @@
 """Fake quantization of a torch model at Akida's bit widths, with straight-through estimators.
 
 Weights of every Conv2d/Linear become ``s * clip(round(w / s), low, high)`` with
-``s = max|w| / top`` (the rule of :func:`converters.akida.quantize_weights`); the first
+``s = max|w| / top`` (the rule of :func:`converters.targets.akida.quantize_weights`); the first
 layer uses the input convolution's width. Every ReLU output ``y`` becomes
 ``a * clip(round(y / a), 0, 2**b - 1)`` with ``a = alpha / (2**b - 1)``, alpha a running
 percentile of the layer's positive activations (the rule of :func:`converters.to_akida`).
@@ -25,8 +25,8 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from .akida_v2 import TOP as V2_TOP
-from .chips.akida import AkidaBits, weight_range
+from ..chips.akida import AkidaBits, weight_range
+from ..targets.akida_v2 import TOP as V2_TOP
 
 __all__ = ["round_ste", "AkidaV2Bits", "WeightQuantizer", "ActivationQuantizer", "QuantizedModel"]
 

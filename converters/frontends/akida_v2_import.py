@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 
-from converters.akida_export import akida_package
-from converters.chips.akida_v2 import ENGINE_TYPES, ENGINE_VARIABLES, AkidaV2Layer, AkidaV2Net
+from ..chips.akida_v2 import ENGINE_TYPES, ENGINE_VARIABLES, AkidaV2Layer, AkidaV2Net
+from .akida_source import V2_TYPES, model_input, open_model
 
-__all__ = ["AkidaV2ImportError", "from_akida_v2_model", "ACCEPTED", "MISSING", "V2_TYPES"]
+__all__ = ["AkidaV2ImportError", "from_akida_v2_model", "ACCEPTED", "MISSING"]
 
 _KINDS = {engine: kind for kind, engine in ENGINE_TYPES.items()}
-V2_TYPES = tuple(_KINDS)
 ACCEPTED = "InputData, " + ", ".join(V2_TYPES)
 # v2 layer types the records do not hold, and what an exact emulation of each would need
 MISSING = {
@@ -118,31 +114,20 @@ def from_akida_v2_model(
         For a layer outside the v2 set the records hold (naming what it needs), signed
         inputs, or parameters the records refuse.
     """
-    akida = akida_package()
-    model = model_or_path
-    if isinstance(model_or_path, str | os.PathLike):
-        model = akida.Model(str(Path(model_or_path)))
+    akida, model = open_model(model_or_path)
     if model.ip_version != akida.IpVersion.v2:
         raise AkidaV2ImportError(model.layers[0].name, f"IP version {model.ip_version.name}")
-    layers = list(model.layers)
-    first = layers[0].parameters
-    input_bits = 8
-    if first.layer_type.name == "InputData":
-        if first.input_signed:
-            raise AkidaV2ImportError(layers[0].name, "signed inputs")
-        input_bits, input_name = int(first.input_bits), layers[0].name
-        layers = layers[1:]
-    input_shape = tuple(int(s) for s in model.input_shape)
-    shapes = {input_name: input_shape}
+    source = model_input(model, input_name, AkidaV2ImportError)
+    shapes = {source.name: source.shape}
     records = []
-    for layer in layers:
-        inbounds = tuple(inb.name for inb in layer.inbounds) or (input_name,)
+    for layer in source.layers:
+        inbounds = tuple(inb.name for inb in layer.inbounds) or (source.name,)
         layer_record = _layer(akida, layer, shapes, inbounds)
         records.append(layer_record)
         shapes[layer_record.name] = layer_record.output_shape
     if not records:
         raise AkidaV2ImportError(model.layers[0].name, "a model without a layer to compute")
     try:
-        return AkidaV2Net(input_shape, input_bits, records, input_scale, input_name)
+        return AkidaV2Net(source.shape, source.bits, records, input_scale, source.name)
     except ValueError as err:
         raise AkidaV2ImportError(records[-1].name, str(err)) from err
