@@ -11,10 +11,10 @@ import numpy as np
 
 from converters.arguments import int_range
 
-from . import analysis
+from .traces import analysis
 from .neurobench_metrics import NeuroBenchMetrics, neurobench_metrics
-from .trace_access import PartialRunWarning, open_traces
-from .trace_stats import saturation_lines
+from .traces.access import PartialRunWarning, open_traces
+from .traces.stats import saturation_lines
 
 __all__ = [
     "register",

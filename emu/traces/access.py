@@ -21,8 +21,8 @@ import dask.array  # noqa: F401  (chunked variables; imported here, not on the f
 import numpy as np
 import xarray as xr
 
-from .trace_stats import layer_names
-from .trace_store import open_lazy, open_shards, shard_directory
+from .stats import layer_names
+from .store import open_lazy, open_shards, shard_directory
 
 __all__ = [
     "PartialRunWarning",

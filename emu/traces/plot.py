@@ -19,8 +19,8 @@ import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
 
 from . import analysis  # noqa: E402
-from .trace_access import sample_events  # noqa: E402
-from .trace_stats import is_akida, layer_names  # noqa: E402
+from .access import sample_events  # noqa: E402
+from .stats import is_akida, layer_names  # noqa: E402
 
 __all__ = [
     "raster",

@@ -13,7 +13,7 @@ import numpy as np
 
 from converters.resources import check_fits
 
-from .backend import RunSettings
+from .settings import RunSettings
 
 __all__ = ["MAX_SEED", "MAX_BATCH_SIZE", "MAX_TIMESTEPS", "batch_bytes", "check_run"]
 
