@@ -11,8 +11,8 @@ import numpy as np
 
 from converters.arguments import int_range
 
-from .traces import analysis
 from .neurobench_metrics import NeuroBenchMetrics, neurobench_metrics
+from .traces import analysis
 from .traces.access import PartialRunWarning, open_traces
 from .traces.stats import saturation_lines
 

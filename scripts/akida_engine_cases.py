@@ -17,7 +17,7 @@ import numpy as np
 
 from converters.chips.akida import weight_range
 from emu.akida_import import AkidaImportError, from_akida_model
-from emu.akida_reference import simulate
+from emu.engines.akida_reference import simulate
 
 __all__ = ["random_engine_model", "engine_inputs", "run_cases"]
 

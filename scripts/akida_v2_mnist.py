@@ -27,7 +27,7 @@ from converters.akida import to_akida
 from converters.akida_v2_export import akida_v2_forward, to_akida_v2_model
 from converters.datasets import mnist
 from converters.training import accuracy, train
-from emu.akida_v2_tensor import simulate
+from emu.engines.akida_v2_tensor import simulate
 
 __all__ = ["resnet_v2", "mobilenet_v2", "run"]
 

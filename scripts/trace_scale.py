@@ -32,7 +32,7 @@ def rss_mb(field):
 
 t0 = time.perf_counter()
 from emu import analysis
-from emu.trace_access import layer_counts, open_traces, sample_events
+from emu.traces.access import layer_counts, open_traces, sample_events
 t_import = time.perf_counter() - t0
 base = rss_mb("VmRSS")
 t0 = time.perf_counter()
@@ -61,9 +61,9 @@ def make_file(path: Path, samples: int, timesteps: int, batch: int = 1000) -> No
     from converters.datasets import digits
     from converters.models import digits_cnn
     from converters.training import train
-    from emu import loihi_reference
-    from emu.records import concatenate
+    from emu.engines import loihi_reference
     from emu.traces import make_traces, save_traces
+    from emu.traces.records import concatenate
 
     data = digits()
     model = train(digits_cnn(), data.x_train, data.y_train, epochs=5, lr=1e-2)

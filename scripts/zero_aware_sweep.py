@@ -26,7 +26,7 @@ from converters.akida_commands import two_conv_two_fc
 from converters.chips.akida import AkidaBits
 from converters.training import accuracy, train
 from converters.zero_aware import ZeroAware
-from emu.akida_reference import simulate
+from emu.engines.akida_reference import simulate
 from hwmodels import Constants, akida, workloads
 
 CORNERS = (None, "low", "high")  # the registry's values, then every ranged constant at an end

@@ -12,7 +12,7 @@ import converters.chips.akida as chip
 from converters.akida_export import akida_forward, to_akida_model
 from converters.chips.akida import AkidaLayer, AkidaNet, potentials
 from emu.akida_import import AkidaImportError, from_akida_model
-from emu.akida_reference import simulate
+from emu.engines.akida_reference import simulate
 
 akida = pytest.importorskip("akida")
 

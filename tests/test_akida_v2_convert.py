@@ -12,7 +12,7 @@ from converters.akida_v2 import AkidaV2MappingError
 from converters.akida_v2_export import akida_v2_forward
 from converters.datasets import DEFAULT_MNIST_DIR, mnist
 from converters.graph import Add
-from emu.akida_v2_tensor import simulate
+from emu.engines.akida_v2_tensor import simulate
 from hwmodels.akida_v2_mapping import map_v2_network
 from hwmodels.constants import Constants
 

@@ -13,7 +13,7 @@ from converters.akida_v2_export import akida_v2_forward, to_akida_v2_model
 from converters.quantized_layers import AkidaV2Bits, QuantizedModel
 from converters.training import train
 from converters.zero_aware import ZeroAware
-from emu.akida_v2_tensor import simulate
+from emu.engines.akida_v2_tensor import simulate
 
 akida = pytest.importorskip("akida")
 

@@ -19,7 +19,7 @@ from converters.graph import Add, AvgPool2d, Conv2d, Dense, Flatten, Graph, Inpu
 from converters.net_io import NetworkFormatError, load_net, save_net
 from converters.populations import conv_matrix, pool_matrix
 from emu import Emulation
-from emu.records import concatenate
+from emu.traces.records import concatenate
 from hwmodels.loihi_mapping import synapses_to_cores
 
 

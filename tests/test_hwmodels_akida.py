@@ -14,8 +14,9 @@ from converters.akida import to_akida
 from converters.akida_commands import two_conv_two_fc
 from converters.chips.akida import AkidaBits, AkidaLayer
 from converters.zero_aware import ZeroAware
-from emu import akida_reference, make_traces
+from emu import make_traces
 from emu.akida_import import from_akida_model
+from emu.engines import akida_reference
 from hwmodels import Constants, TraceMismatchError, akida
 from hwmodels.akida_mapping import map_network, rule_mapping
 

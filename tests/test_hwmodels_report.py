@@ -9,7 +9,8 @@ import pytest
 import converters
 from converters import datasets, models, training
 from converters.net_io import save_net
-from emu import loihi_reference, make_traces, save_traces
+from emu import make_traces, save_traces
+from emu.engines import loihi_reference
 from hwmodels import load_estimate, loihi, ncs2, report
 from neuroemu.cli import main
 

@@ -14,8 +14,8 @@ import converters
 from converters import datasets, training
 from converters.graph import AvgPool2d, MaxPool2d
 from converters.net_io import load_net
-from emu import loihi_reference as ref
-from emu.trace_access import open_traces
+from emu.engines import loihi_reference as ref
+from emu.traces.access import open_traces
 from neuroemu.cli import main
 
 

@@ -21,7 +21,7 @@ from converters.nir_io import (
     to_nir,
     write_nir,
 )
-from emu import loihi_reference
+from emu.engines import loihi_reference
 
 
 def conv_graph(seed: int = 0) -> Graph:

@@ -11,7 +11,7 @@ import pytest
 from converters.net_io import load_net
 from converters.nir_commands import register
 from converters.nir_io import NIRImportError, from_nir, read_nir
-from emu import loihi_reference
+from emu.engines import loihi_reference
 
 torch = pytest.importorskip("torch")
 

@@ -15,9 +15,9 @@ import numpy as np
 from converters.chips.akida import pad_before
 from converters.chips.akida_v2 import AkidaV2Layer, AkidaV2Net, layer_forward, output_range
 
+from ..traces.records import BatchRecord
 from .akida_tensor import AkidaTensorBackend
 from .akida_v2_reference import graph_record
-from ..traces.records import BatchRecord
 
 __all__ = ["AkidaV2TensorBackend", "simulate", "exact_in_float", "EXACT_BELOW"]
 

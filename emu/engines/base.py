@@ -78,14 +78,14 @@ class Engine(ABC):
             raise ValueError(f"batch of {len(levels)} samples exceeds {limit} {size}")
         return levels
 
-    def prepare(self) -> None:
+    def prepare(self) -> None:  # noqa: B027 (a hook, a no-op by default)
         """Get ready to run (compile what needs compiling), e.g. before workers fork."""
 
     def code_modules(self) -> tuple[str, ...]:
         """Project modules beyond those of the engine's classes whose code shapes its runs."""
         return ()
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 (a hook, a no-op by default)
         """Release what the engine holds beyond its Python objects (nothing by default)."""
 
 

@@ -36,6 +36,7 @@ from .standalone import StableClock
 
 __all__ = ["LoihiBackend"]
 
+
 class LoihiBackend(LoihiEngine, Brian2Engine):
     """Runs batches of samples of a LoihiNet on a Brian2 device (``settings.device``).
 

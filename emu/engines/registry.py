@@ -48,7 +48,9 @@ def engine_class(target: str | None, device: str) -> type:
     entry = _ENGINES.get((target, device)) if isinstance(target, str) else None
     if entry is None:
         devices = device_names(target) if isinstance(target, str) else ()
-        known = f"its devices: {devices}" if devices else f"registered targets: {registered_targets()}"
+        known = (
+            f"its devices: {devices}" if devices else f"registered targets: {registered_targets()}"
+        )
         raise TypeError(f"no engine emulates target {target!r} on device {device!r}; {known}")
     if isinstance(entry, str):
         module, name = entry.split(":")

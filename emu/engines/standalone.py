@@ -34,8 +34,8 @@ import brian2
 import numpy as np
 from filelock import FileLock, ReadWriteLock
 
-from .build_guard import guarded
 from ..traces.store import file_checksum
+from .build_guard import guarded
 
 __all__ = ["StableClock", "StandaloneBuild", "device_setup", "runtime_scope"]
 

@@ -38,9 +38,9 @@ import numpy as np
 import xarray as xr
 
 from ..array_digest import hash_arrays
-from .output_lock import OutputLock
 from .bounds import check_declared_sizes
 from .dataset import TraceFormatError, check_format, load_traces, save_traces
+from .output_lock import OutputLock
 
 __all__ = [
     "MANIFEST",
