@@ -68,7 +68,7 @@ def cmd_inspect(args: argparse.Namespace) -> None:
     bench = neurobench_metrics(tr, net)
     plots = []
     if args.plots:
-        from .plot import all_plots
+        from .traces.plot import all_plots
 
         plots = [str(p) for p in all_plots(tr, args.plots, args.sample)]
     outside = tr["input_out_of_range"].values if "input_out_of_range" in tr else None
