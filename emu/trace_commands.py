@@ -150,7 +150,7 @@ def _percent(value: float | None) -> str:
 
 
 def format_summary(s: analysis.RunSummary, name: str = "") -> str:
-    """A human-readable table of :func:`emu.analysis.summary`."""
+    """A human-readable table of :func:`emu.traces.analysis.summary`."""
     head = [
         f"traces      {name}",
         f"target      {s.target}   network {s.net_digest}",
@@ -231,7 +231,7 @@ def format_neurobench(m: NeuroBenchMetrics) -> str:
 
 
 def format_comparison(c: analysis.Comparison, name_a: str = "a", name_b: str = "b") -> str:
-    """A human-readable table of :func:`emu.analysis.compare`."""
+    """A human-readable table of :func:`emu.traces.analysis.compare`."""
     head = [
         f"a           {name_a}",
         f"b           {name_b}",

@@ -11,7 +11,7 @@ The manifest is JSON: ``total_samples``, ``chunk_size`` (samples per shard),
 ``net_digest``, ``inputs_digest`` (samples and labels), ``settings`` (every run setting
 that changes a recording), ``version`` (of neuroemu), ``engine`` (digests of the code
 that computes the traces) and ``shards`` (file name -> SHA-256). One run owns the
-directory and the output for its life (:mod:`emu.output_lock`); a directory without a
+directory and the output for its life (:mod:`emu.traces.output_lock`); a directory without a
 manifest is not the project's and is refused, never emptied. A shard and then the
 manifest naming its checksum are each written through a temporary file renamed into
 place, so a killed run leaves whole shards, a manifest that vouches for them, and at most
