@@ -38,8 +38,10 @@ def probed_neurons(probe: dict, known: list[str]) -> dict[str, np.ndarray]:
 class Engine(ABC):
     """A network emulated on one device, a batch of encoded samples at a time.
 
-    ``build`` is the engine's compiled standalone project, None where nothing is built
-    per network. ``batch_size`` caps every batch (:meth:`check_batch`).
+    ``probe`` holds the probed neurons per layer; ``build`` is the engine's compiled
+    standalone project, None where nothing is built per network; ``batch_size`` caps every
+    batch (:meth:`check_batch`). A subclass registered with
+    :func:`emu.engines.registry.register_engine` is a device of :class:`emu.Emulation`.
     """
 
     target: ClassVar[str]

@@ -9,6 +9,11 @@ simulator.
 from __future__ import annotations
 
 from importlib import import_module
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .base import Engine
+    from .settings import RunSettings
 
 __all__ = [
     "BRIAN2_DEVICES",
@@ -21,10 +26,10 @@ __all__ = [
 
 BRIAN2_DEVICES = ("runtime", "cpp_standalone", "cuda_standalone")
 
-_ENGINES: dict[tuple[str, str], type | str] = {}
+_ENGINES: dict[tuple[str, str], type[Engine] | str] = {}
 
 
-def register_engine(target: str, device: str, engine: type | str) -> None:
+def register_engine(target: str, device: str, engine: type[Engine] | str) -> None:
     """Emulate networks whose ``target`` is ``target`` on ``device`` with ``engine``.
 
     ``engine`` is an :class:`emu.engines.base.Engine` subclass or ``"module:Class"``; the
@@ -43,7 +48,7 @@ def registered_targets() -> list[str]:
     return sorted({target for target, _ in _ENGINES})
 
 
-def engine_class(target: str | None, device: str) -> type:
+def engine_class(target: str | None, device: str) -> type[Engine]:
     """The engine registered for ``target`` on ``device``."""
     entry = _ENGINES.get((target, device)) if isinstance(target, str) else None
     if entry is None:
@@ -58,7 +63,7 @@ def engine_class(target: str | None, device: str) -> type:
     return entry
 
 
-def make_engine(net, settings):
+def make_engine(net, settings: RunSettings) -> Engine:
     """The engine of ``net`` (chosen by ``net.target`` and ``settings.device``)."""
     try:
         cls = engine_class(getattr(net, "target", None), settings.device)
