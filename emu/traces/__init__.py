@@ -4,7 +4,6 @@ The format's public names (:func:`make_traces`, :func:`save_traces`, :func:`load
 are importable from this package itself, where the former module ``emu.traces`` held them.
 """
 
-from . import analysis
 from .dataset import (
     FORMAT,
     FORMAT_VERSION,
@@ -23,7 +22,6 @@ __all__ = [
     "SATURATION_KINDS",
     "BatchRecord",
     "TraceFormatError",
-    "analysis",
     "load_traces",
     "make_traces",
     "package_versions",
