@@ -12,9 +12,9 @@ from converters import datasets
 from converters.arguments import int_range, output_file
 
 from . import trace_commands
-from .run_budget import MAX_BATCH_SIZE, MAX_SEED
+from .engines.run_budget import MAX_BATCH_SIZE, MAX_SEED
 from .trace_commands import out_of_range_line
-from .trace_stats import accuracy, spikes_per_sample
+from .traces.stats import accuracy, spikes_per_sample
 
 __all__ = ["register", "cmd_run", "run_summary", "sample_shape", "parse_probe"]
 

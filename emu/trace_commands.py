@@ -11,10 +11,10 @@ import numpy as np
 
 from converters.arguments import int_range
 
-from . import analysis
 from .neurobench_metrics import NeuroBenchMetrics, neurobench_metrics
-from .trace_access import PartialRunWarning, open_traces
-from .trace_stats import saturation_lines
+from .traces import analysis
+from .traces.access import PartialRunWarning, open_traces
+from .traces.stats import saturation_lines
 
 __all__ = [
     "register",
@@ -68,7 +68,7 @@ def cmd_inspect(args: argparse.Namespace) -> None:
     bench = neurobench_metrics(tr, net)
     plots = []
     if args.plots:
-        from .plot import all_plots
+        from .traces.plot import all_plots
 
         plots = [str(p) for p in all_plots(tr, args.plots, args.sample)]
     outside = tr["input_out_of_range"].values if "input_out_of_range" in tr else None
@@ -150,7 +150,7 @@ def _percent(value: float | None) -> str:
 
 
 def format_summary(s: analysis.RunSummary, name: str = "") -> str:
-    """A human-readable table of :func:`emu.analysis.summary`."""
+    """A human-readable table of :func:`emu.traces.analysis.summary`."""
     head = [
         f"traces      {name}",
         f"target      {s.target}   network {s.net_digest}",
@@ -231,7 +231,7 @@ def format_neurobench(m: NeuroBenchMetrics) -> str:
 
 
 def format_comparison(c: analysis.Comparison, name_a: str = "a", name_b: str = "b") -> str:
-    """A human-readable table of :func:`emu.analysis.compare`."""
+    """A human-readable table of :func:`emu.traces.analysis.compare`."""
     head = [
         f"a           {name_a}",
         f"b           {name_b}",

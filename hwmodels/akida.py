@@ -37,7 +37,7 @@ import xarray as xr
 
 from converters.chips.akida import AkidaLayer, AkidaNet, potentials
 from emu.neurobench_metrics import akida_synaptic_ops
-from emu.trace_stats import accuracy, count_array
+from emu.traces.stats import accuracy, count_array
 
 from .akida_mapping import Mapping, map_network
 from .constants import Constants

@@ -22,7 +22,7 @@ import numpy as np
 import xarray as xr
 
 from converters.chips.akida_v2 import AkidaV2Layer, AkidaV2Net, accumulate
-from emu.trace_stats import count_array
+from emu.traces.stats import count_array
 
 from .akida import ASSUMPTIONS, MODEL, bounded_estimate
 from .akida_v2_mapping import map_v2_network

@@ -46,7 +46,7 @@ import scipy.sparse as sp
 import xarray as xr
 
 from converters.chips.loihi import LoihiLayer, LoihiNet
-from emu.trace_stats import accuracy, count_array, step_array
+from emu.traces.stats import accuracy, count_array, step_array
 
 from . import accounting as conventions
 from .constants import Constants

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from emu.trace_stats import layer_names, saturation_lines
+from emu.traces.stats import layer_names, saturation_lines
 
 __all__ = ["TraceMismatchError", "check_traces", "saturation_warnings"]
 
@@ -80,6 +80,6 @@ def saturation_warnings(traces: xr.Dataset) -> list[str]:
 
     The words say which counts are the chip's own arithmetic (v clips, Akida's 20-bit
     potentials) and which mark where the emulation and a chip may part (u wraps, undefined
-    input overflows); see :func:`emu.trace_stats.saturation_lines`.
+    input overflows); see :func:`emu.traces.stats.saturation_lines`.
     """
     return saturation_lines(traces)

@@ -10,6 +10,8 @@ import converters
 from converters import datasets, models, training
 from converters.targets.akida import AkidaBits, to_akida
 from emu import akida_reference, loihi_reference, make_traces
+from converters.akida import AkidaBits, to_akida
+from emu import Emulation
 
 __all__ = [
     "AKIDANET",
@@ -113,7 +115,7 @@ def kws(timesteps: int = 32, seed: int = 0):
     x = np.random.default_rng(seed).random((60, 390)).astype(np.float32)
     graph = converters.normalize(converters.load(model, x[:1]), x[:40])
     net = converters.to_loihi(graph, timesteps=timesteps, input_encoding="rate")
-    return net, loihi_reference.reference_traces(net, x[40:])
+    return net, Emulation(net, device="reference").run(x[40:])
 
 
 class _Scaled(nn.Module):
@@ -148,7 +150,7 @@ def blouw_scaled(copies: int, layers: int = 10, timesteps: int = 32, seed: int =
     x = np.random.default_rng(seed).random((60, 390)).astype(np.float32)
     graph = converters.normalize(converters.load(model, x[:1]), x[:40])
     net = converters.to_loihi(graph, timesteps=timesteps, input_encoding="rate")
-    return net, loihi_reference.reference_traces(net, x[40:])
+    return net, Emulation(net, device="reference").run(x[40:])
 
 
 def carsnn(timesteps: int = 10, seed: int = 0):
@@ -172,7 +174,7 @@ def carsnn(timesteps: int = 10, seed: int = 0):
     x = (rng.random((40, 2, 32, 32)) < 0.05).astype(np.float32)
     graph = converters.normalize(converters.load(model, x[:1]), x[:20])
     net = converters.to_loihi(graph, timesteps=timesteps, input_encoding="rate")
-    return net, loihi_reference.reference_traces(net, x[20:])
+    return net, Emulation(net, device="reference").run(x[20:])
 
 
 def lenet5_mnist(samples: int = 100, epochs: int = 1, timesteps: int = 64):
@@ -182,7 +184,7 @@ def lenet5_mnist(samples: int = 100, epochs: int = 1, timesteps: int = 64):
     graph = converters.normalize(converters.load(model, data.x_train[:1]), data.x_train[:500])
     net = converters.to_loihi(graph, timesteps=timesteps)
     x, y = data.x_test[:samples], data.y_test[:samples]
-    return model, graph, net, loihi_reference.reference_traces(net, x, y), (x, y)
+    return model, graph, net, Emulation(net, device="reference").run(x, y), (x, y)
 
 
 def template_network(seed: int = 0) -> nn.Module:
@@ -202,17 +204,7 @@ def template_network(seed: int = 0) -> nn.Module:
 
 def akida_traces(net, x: np.ndarray, y: np.ndarray):
     """Akida-emulated traces of ``net`` on images ``x``."""
-    record = akida_reference.simulate(net, net.levels(x))
-    return make_traces(
-        layers=net.layer_names,
-        counts=record.counts,
-        spikes_per_step=record.spikes_per_step,
-        output_per_step=record.output_per_step,
-        predictions=record.counts[net.layers[-1].name].argmax(1),
-        labels=y,
-        saturation=record.saturation,
-        attrs={"target": "akida", "net_digest": net.digest(), "timesteps": 1, "dt": 1.0},
-    )
+    return Emulation(net, device="reference").run(x, y)
 
 
 def _akida_mnist(model: nn.Module, samples: int, epochs: int, bits: AkidaBits):

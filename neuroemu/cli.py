@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import NoReturn
 
 from converters.arguments import int_range
-from emu.cuda import CudaSetupError
-from emu.trace_access import SelectionError
+from emu.engines.cuda import CudaSetupError
+from emu.traces.access import SelectionError
 
 __all__ = ["main", "build_parser", "COMMAND_MODULES", "KNOWN_ERRORS"]
 

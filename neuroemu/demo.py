@@ -13,7 +13,7 @@ import hwmodels
 from converters import datasets, models, training
 from converters.chips.files import save_net
 from emu import Emulation, analysis
-from emu.trace_stats import accuracy, spikes_per_sample
+from emu.traces.stats import accuracy, spikes_per_sample
 
 __all__ = ["run_demo", "demo_model"]
 

@@ -23,9 +23,9 @@ from converters.chips.akida import AkidaBits
 from converters.exports.akida_export import akida_forward
 from converters.targets.akida import to_akida
 from converters.training import accuracy, train
-from emu.akida_backend import AkidaBackend
-from emu.akida_reference import simulate
-from emu.backend import RunSettings
+from emu.engines import RunSettings
+from emu.engines.akida_brian2 import AkidaBackend
+from emu.engines.akida_reference import simulate
 
 
 def main() -> None:

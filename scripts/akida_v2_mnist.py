@@ -28,6 +28,7 @@ from converters.targets.akida import to_akida
 from converters.training import accuracy, train
 from converters.training.datasets import mnist
 from emu.akida_v2_tensor import simulate
+from emu.engines.akida_v2_tensor import simulate
 
 __all__ = ["resnet_v2", "mobilenet_v2", "run"]
 

@@ -168,8 +168,8 @@ def dask_run(net, x, cache: str, workers: int, batch: int) -> dict:
 
 
 def numpy_run(net, levels, kind: str) -> dict:
-    """The batched numpy reference: scipy sparse (``emu.loihi_reference``) or dense matrices."""
-    from emu import loihi_reference as ref
+    """The batched numpy reference: scipy sparse (``emu.engines.loihi_reference``) or dense matrices."""
+    from emu.engines import loihi_reference as ref
 
     start = time.perf_counter()
     simulate = dense_simulate if kind == "dense" else (lambda n, lv: ref.simulate(n, lv).counts)
@@ -228,7 +228,7 @@ def brian2_loihi_run(net, levels) -> dict:
         LoihiSynapses,
     )
 
-    from emu import loihi_reference as ref
+    from emu.engines import loihi_reference as ref
 
     if any(layer.bias_mant.any() or layer.reset != "zero" for layer in net.layers):
         raise ValueError("nengo-loihi's row runs bias-free, reset-to-zero networks (bias_free)")
@@ -322,7 +322,7 @@ def export_for_nengo(net, levels, path: Path) -> dict:
     The input spikes are those of our input layer (numpy reference); returns the reference's
     spike counts of the layers.
     """
-    from emu import loihi_reference as ref
+    from emu.engines import loihi_reference as ref
 
     if any(layer.bias_mant.any() or layer.reset != "zero" for layer in net.layers):
         raise ValueError("nengo-loihi's row runs bias-free, reset-to-zero networks (bias_free)")
@@ -503,8 +503,8 @@ def pinned(cores: int, function, *args) -> dict:
 
 
 def akida_reference_run(net, levels) -> dict:
-    """The numpy reference (``emu.akida_reference.simulate``) on all ``levels``."""
-    from emu.akida_reference import simulate
+    """The numpy reference (``emu.engines.akida_reference.simulate``) on all ``levels``."""
+    from emu.engines.akida_reference import simulate
 
     start = time.perf_counter()
     counts = simulate(net, levels).counts
@@ -544,7 +544,7 @@ def tensor_ready_run(net, x) -> dict:
     done before), and that output checked against the numpy reference."""
     start = time.perf_counter()
     from emu import Emulation
-    from emu.akida_reference import simulate
+    from emu.engines.akida_reference import simulate
 
     import_s = time.perf_counter() - start
     start = time.perf_counter()

@@ -119,7 +119,7 @@ def run_saved(path: str, arch: str, n: int, cache: str, threads: int) -> dict:
 
 def reference_saved(path: str, arch: str, n: int) -> dict:
     from converters.chips.files import load_net
-    from emu import loihi_reference as ref
+    from emu.engines import loihi_reference as ref
 
     net = load_net(path)
     start = time.perf_counter()

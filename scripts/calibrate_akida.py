@@ -43,7 +43,7 @@ import time
 
 import numpy as np
 
-from emu.trace_stats import accuracy
+from emu.traces.stats import accuracy
 from hwmodels import Constants, akida, workloads
 from hwmodels.akida_mapping import map_network
 from hwmodels.workloads import akidanet_counts, akidanet_np_loads

@@ -28,7 +28,7 @@ import numpy as np
 import converters
 import hwmodels
 from converters import datasets, models, training
-from emu import Emulation, loihi_reference
+from emu import Emulation
 
 PLAIN = {
     "timesteps": 64,
@@ -83,7 +83,7 @@ def traces_of(ctx: Context, net):
     """Emulate the test images on ``net`` and return the trace Dataset."""
     if ctx.engine == "brian2":
         return Emulation(net, device="cpp_standalone", batch_size=len(ctx.x)).run(ctx.x, ctx.y)
-    return loihi_reference.reference_traces(net, ctx.x, ctx.y)
+    return Emulation(net, device="reference").run(ctx.x, ctx.y)
 
 
 def name_of(setting: dict) -> str:

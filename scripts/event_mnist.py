@@ -172,7 +172,7 @@ def run_pipeline(args, train_events, y_train, test_events, y_test) -> None:
     import converters
     from converters import training
     from emu import Emulation
-    from emu import loihi_reference as ref
+    from emu.engines import loihi_reference as ref
     from hwmodels import loihi
 
     torch.manual_seed(0)

@@ -30,7 +30,7 @@ import torch
 import converters
 import hwmodels
 from converters import datasets, models, training
-from emu import Emulation, loihi_reference
+from emu import Emulation
 
 BASE = {"percentile": 99.9, "reset": "subtract", "encoding": "bias", "timesteps": 128, "cores": 1}
 KNOBS = {
@@ -93,7 +93,7 @@ def emulate(model, data, x, y, setting: dict, args: argparse.Namespace):
             x, y, workers=args.workers
         )
     else:
-        traces = loihi_reference.reference_traces(net, x, y)
+        traces = Emulation(net, device="reference").run(x, y)
     return net, traces, time.perf_counter() - start
 
 

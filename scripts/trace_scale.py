@@ -32,7 +32,7 @@ def rss_mb(field):
 
 t0 = time.perf_counter()
 from emu import analysis
-from emu.trace_access import layer_counts, open_traces, sample_events
+from emu.traces.access import layer_counts, open_traces, sample_events
 t_import = time.perf_counter() - t0
 base = rss_mb("VmRSS")
 t0 = time.perf_counter()
@@ -59,11 +59,7 @@ def make_file(path: Path, samples: int, timesteps: int, batch: int = 1000) -> No
     """Simulate the digits demo network on ``samples`` inputs and save the traces."""
     from converters import load, normalize, to_loihi
     from converters.training import train
-    from converters.training.datasets import digits
-    from converters.training.models import digits_cnn
-    from emu import loihi_reference
-    from emu.records import concatenate
-    from emu.traces import make_traces, save_traces
+    from emu import Emulation, save_traces
 
     data = digits()
     model = train(digits_cnn(), data.x_train, data.y_train, epochs=5, lr=1e-2)
@@ -71,22 +67,7 @@ def make_file(path: Path, samples: int, timesteps: int, batch: int = 1000) -> No
     net = to_loihi(graph, timesteps=timesteps)
     index = np.arange(samples) % len(data.x_test)
     x, y = data.x_test[index], data.y_test[index]
-    records = []
-    for start in range(0, samples, batch):
-        levels = net.input.levels(x[start : start + batch])
-        records.append(loihi_reference.simulate(net, levels, record_events=True))
-    rec = concatenate(records)
-    traces = make_traces(
-        layers=net.layer_names,
-        counts=rec.counts,
-        spikes_per_step=rec.spikes_per_step,
-        output_per_step=rec.output_per_step,
-        predictions=rec.counts[net.output.name].argmax(axis=1),
-        labels=y,
-        saturation=rec.saturation,
-        attrs={"target": "loihi", "net_digest": net.digest(), "timesteps": timesteps},
-        events=dict(zip(("sample", "step", "layer", "neuron"), rec.events, strict=True)),
-    )
+    traces = Emulation(net, device="reference", batch_size=batch, record_events=True).run(x, y)
     save_traces(traces, path)
 
 

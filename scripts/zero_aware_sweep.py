@@ -27,6 +27,8 @@ from converters.targets.akida import to_akida
 from converters.training import accuracy, train
 from converters.training.zero_aware import ZeroAware
 from emu.akida_reference import simulate
+from converters.zero_aware import ZeroAware
+from emu.engines.akida_reference import simulate
 from hwmodels import Constants, akida, workloads
 
 CORNERS = (None, "low", "high")  # the registry's values, then every ranged constant at an end

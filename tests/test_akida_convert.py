@@ -11,9 +11,9 @@ from converters.exports.akida_export import akida_forward
 from converters.targets.akida import AkidaMappingError, to_akida
 from converters.training import train
 from emu import Emulation
-from emu.akida_backend import AkidaBackend
-from emu.akida_reference import simulate
-from emu.backend import RunSettings
+from emu.engines import RunSettings
+from emu.engines.akida_brian2 import AkidaBackend
+from emu.engines.akida_reference import simulate
 
 pytest.importorskip("akida")
 

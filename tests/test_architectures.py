@@ -13,7 +13,7 @@ from converters import models
 from converters.targets.conv_maps import as_matrix
 from converters.targets.populations import populations
 from emu import Emulation
-from emu import loihi_reference as ref
+from emu.engines import loihi_reference as ref
 
 SMALL = {
     "lenet5": lambda: models.lenet5(),

@@ -19,7 +19,7 @@ from converters.chips.loihi_conv import LoihiConv
 from converters.graph import Add, AvgPool2d, Conv2d, Dense, Flatten, Graph, Input
 from converters.targets.populations import conv_matrix, pool_matrix
 from emu import Emulation
-from emu.records import concatenate
+from emu.traces.records import concatenate
 from hwmodels.loihi_mapping import synapses_to_cores
 
 

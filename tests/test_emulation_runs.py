@@ -20,8 +20,8 @@ from trace_examples import random_net
 from converters.chips.files import save_net
 from converters.chips.loihi import LoihiInput, input_seeds
 from emu import Emulation, load_traces, shard_directory
-from emu import loihi_reference as ref
-from emu.trace_store import MANIFEST, file_checksum
+from emu.engines import loihi_reference as ref
+from emu.traces.store import MANIFEST, file_checksum
 from neuroemu.cli import main
 
 BATCH = 2

@@ -27,8 +27,8 @@ from converters.chips.akida import AkidaLayer, AkidaNet
 from converters.chips.files import NetworkFormatError, load_net, save_net
 from emu import Emulation, load_traces, save_traces, shard_directory
 from emu.commands import run_summary
-from emu.trace_store import MANIFEST, file_checksum
 from emu.traces import TraceFormatError
+from emu.traces.store import MANIFEST, file_checksum
 from neuroemu.cli import main
 
 
@@ -279,6 +279,8 @@ import os, signal, sys
 import numpy as np
 import emu.trace_store as store
 from converters.chips.files import load_net
+import emu.traces.store as store
+from converters.net_io import load_net
 from emu import Emulation
 net_path, data_path, cache_dir, out = sys.argv[1:]
 save = store.save_traces

@@ -22,7 +22,7 @@ from fault_cases import one_line_error, small_data, small_net
 
 from converters.chips.files import digest, load_net, save_net
 from emu import Emulation, save_traces
-from emu.run_budget import MAX_SEED, MAX_TIMESTEPS
+from emu.engines.run_budget import MAX_SEED, MAX_TIMESTEPS
 from hwmodels.constants import Constants, ConstantsError
 from neuroemu.cli import build_parser, main
 

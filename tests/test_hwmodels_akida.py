@@ -16,6 +16,9 @@ from converters.frontends.akida_import import from_akida_model
 from converters.targets.akida import to_akida
 from converters.training.zero_aware import ZeroAware
 from emu import akida_reference, make_traces
+from converters.zero_aware import ZeroAware
+from emu import Emulation
+from emu.akida_import import from_akida_model
 from hwmodels import Constants, TraceMismatchError, akida
 from hwmodels.akida_mapping import map_network, rule_mapping
 
@@ -85,17 +88,7 @@ def digits_akida():
 
 
 def traces_for(net, x, y):
-    record = akida_reference.simulate(net, net.levels(x))
-    return make_traces(
-        layers=net.layer_names,
-        counts=record.counts,
-        spikes_per_step=record.spikes_per_step,
-        output_per_step=record.output_per_step,
-        predictions=record.counts[net.layer_names[-1]].argmax(1),
-        labels=y,
-        saturation=record.saturation,
-        attrs={"target": "akida", "net_digest": net.digest(), "timesteps": 1, "dt": 1.0},
-    )
+    return Emulation(net, device="reference").run(x, y)
 
 
 def test_energy_is_the_documented_formula(digits_akida):

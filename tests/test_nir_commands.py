@@ -11,7 +11,7 @@ from trace_examples import random_net
 
 from converters.chips.files import load_net, save_net
 from converters.nir_commands import register
-from emu import loihi_reference
+from emu.engines import loihi_reference
 
 
 def parser() -> argparse.ArgumentParser:

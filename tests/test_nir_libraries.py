@@ -91,7 +91,7 @@ def set_weights(first, second, weights) -> None:
 def emulate(net, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """neuroemu's predictions: the Brian2 runtime device, checked against the numpy reference."""
     import emu
-    from emu import loihi_reference
+    from emu.engines import loihi_reference
 
     cache = os.environ.get("NEUROEMU_CACHE")
     run = emu.Emulation(net, device="runtime", cache_dir=cache).run(x, y)

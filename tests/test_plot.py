@@ -8,8 +8,8 @@ from matplotlib.image import imread
 from trace_examples import random_net, reference_traces
 
 from emu import plot
-from emu.trace_access import SelectionError, open_traces
 from emu.traces import save_traces
+from emu.traces.access import SelectionError, open_traces
 
 
 @pytest.fixture(scope="module")

@@ -28,13 +28,15 @@ from converters.chips.akida import (
     pad_before,
 )
 
-from .backend import Backend, RunSettings, digest_arrays
-from .records import BatchRecord
+from ..array_digest import digest_arrays
+from ..traces.records import BatchRecord
+from .akida_engine import AkidaEngine
+from .brian2_engine import Brian2Engine
+from .settings import RunSettings
 from .standalone import StableClock
 
 __all__ = [
     "AkidaBackend",
-    "AkidaFrames",
     "connections",
     "padding_bias",
     "conv_taps",
@@ -182,31 +184,7 @@ def pool_connections(
     return sets
 
 
-class AkidaFrames:
-    """What every Akida device shares: layer names, input encoding and trace attributes."""
-
-    net: AkidaNet
-
-    def layer_names(self) -> list[str]:
-        return self.net.layer_names
-
-    def encode(self, samples: np.ndarray) -> np.ndarray:
-        """Integer input levels, one row per sample (flattened (H, W, C))."""
-        levels = self.net.levels(samples)
-        return levels.reshape(len(levels), -1).astype(np.int64)
-
-    def attrs(self) -> dict:
-        return {
-            "target": "akida",
-            "net_digest": self.net.digest(),
-            "timesteps": 1,
-            "dt": 1.0,
-            "dt_unit": "Akida frame",
-            "input_bits": self.net.input_bits,
-        }
-
-
-class AkidaBackend(AkidaFrames, Backend):
+class AkidaBackend(AkidaEngine, Brian2Engine):
     """Runs batches of samples of an AkidaNet on a Brian2 device (``settings.device``).
 
     Standalone builds are compiled once per topology and build settings; ``runtime`` uses
@@ -220,13 +198,9 @@ class AkidaBackend(AkidaFrames, Backend):
     stage_dtypes = INT64
 
     def __init__(self, net: AkidaNet, settings: RunSettings):
-        self.net = net
         super().__init__(net, settings)
         self._describe(net)
         self._make_build()
-
-    def _probe_layers(self) -> list[str]:
-        return [layer.name for layer in self.net.layers]
 
     def _describe(self, net: AkidaNet) -> None:
         self.net = net

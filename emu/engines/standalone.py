@@ -1,7 +1,7 @@
 """Brian2 devices for the emulation: C++ standalone builds compiled once and cached, and runtime.
 
 A build is keyed by a digest of everything that is baked into the generated code (see
-:meth:`emu.backend.Backend.build_key`). Parameters that may change between runs (weights,
+:meth:`emu.engines.brian2_engine.Brian2Engine.build_key`). Parameters that may change between runs (weights,
 thresholds, biases, inputs) travel as ``run_args``, so sweeps over them reuse the binary.
 Each run writes its recordings to a results directory of its own, which also holds that
 run's input arrays, removed once they are read. A compiled binary's SHA-256 is written
@@ -10,7 +10,7 @@ arrays (``artefacts.json``): a binary or static array that no longer matches is 
 an object file that does not is removed before ``make`` relinks. A parameter array file
 is named by its MD5, checked before each use and rewritten on mismatch. ``make`` and its
 compilers run in a process group of their own, ended with the process that started them
-(:mod:`emu.build_guard`); a failed build is retried once from clean objects. A
+(:mod:`emu.engines.build_guard`); a failed build is retried once from clean objects. A
 reader/writer file lock (``filelock``) lets any number of processes share a
 cache: a build holds it exclusively, a running binary shares it.
 """
@@ -34,38 +34,20 @@ import brian2
 import numpy as np
 from filelock import FileLock, ReadWriteLock
 
+from ..traces.store import file_checksum
 from .build_guard import guarded
-from .trace_store import file_checksum
 
-__all__ = [
-    "DEVICES",
-    "default_cache_dir",
-    "device_setup",
-    "register_device",
-    "StableClock",
-    "StandaloneBuild",
-    "runtime_scope",
-]
+__all__ = ["StableClock", "StandaloneBuild", "device_setup", "runtime_scope"]
 
-DEVICES = ("runtime", "cpp_standalone", "cuda_standalone")
-
-# device name -> function preparing it for a build in a cache directory, or "module:function"
-_DEVICE_SETUP: dict[str, Callable[[Path], None] | str] = {}
-
-
-def default_cache_dir() -> Path:
-    """Where builds are cached: ``$NEUROEMU_CACHE`` or ``~/.cache/neuroemu``."""
-    return Path(os.environ.get("NEUROEMU_CACHE", Path.home() / ".cache" / "neuroemu"))
-
-
-def register_device(name: str, setup: Callable[[Path], None] | str) -> None:
-    """Call ``setup(cache_dir)`` before ``brian2.set_device(name)`` (``"module:function"`` is
-    imported on first use)."""
-    _DEVICE_SETUP[name] = setup
+# Brian2 device -> function preparing it for a build in a cache directory ("module:function",
+# imported on first use)
+_DEVICE_SETUP: dict[str, Callable[[Path], None] | str] = {
+    "cuda_standalone": "emu.engines.cuda:prepare_cuda_device",
+}
 
 
 def device_setup(name: str) -> Callable[[Path], None] | None:
-    """The setup function registered for device ``name``, if any."""
+    """The function preparing the Brian2 device ``name`` for a build, if it needs one."""
     setup = _DEVICE_SETUP.get(name)
     if isinstance(setup, str):
         module, function = setup.split(":")

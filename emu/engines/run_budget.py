@@ -13,7 +13,7 @@ import numpy as np
 
 from converters.resources import check_fits
 
-from .backend import RunSettings
+from .settings import RunSettings
 
 __all__ = ["MAX_SEED", "MAX_BATCH_SIZE", "MAX_TIMESTEPS", "batch_bytes", "check_run"]
 
@@ -52,7 +52,7 @@ def check_run(net, settings: RunSettings) -> None:
         if not 0 <= value <= high:
             raise ValueError(f"{name}={value} is out of range: must be an integer in 0..{high}")
     if getattr(net, "target", None) not in ("loihi", "akida"):
-        return  # no backend emulates it: make_backend says so
+        return  # no engine emulates it: make_engine says so
     steps = _shape(net)[3]
     if steps > MAX_TIMESTEPS:
         raise ValueError(

@@ -23,9 +23,9 @@ from converters.chips.loihi import (
 from converters.chips.loihi_conv import LoihiConv
 from converters.graph import conv2d
 
-from .records import BatchRecord
+from ..traces.records import BatchRecord
 
-__all__ = ["simulate", "reference_traces"]
+__all__ = ["simulate"]
 
 
 def _matrix(p, source_size: int, size: int) -> sp.csr_matrix | LoihiConv:
@@ -170,27 +170,4 @@ def simulate(
         saturation=np.stack([s.saturation for s in states]),
         probes=probes,
         events=_join(events) if record_events else None,
-    )
-
-
-def reference_traces(net, x: np.ndarray, labels=None):
-    """Traces of ``net`` on the images ``x`` from :func:`simulate` (device "numpy reference")."""
-    from .traces import make_traces
-
-    record = simulate(net, net.input.levels(x))
-    return make_traces(
-        layers=net.layer_names,
-        counts=record.counts,
-        spikes_per_step=record.spikes_per_step,
-        output_per_step=record.output_per_step,
-        predictions=record.counts[net.output.name].argmax(1),
-        labels=labels,
-        saturation=record.saturation,
-        attrs={
-            "target": "loihi",
-            "net_digest": net.digest(),
-            "timesteps": net.timesteps,
-            "dt": 1.0,
-            "device": "numpy reference",
-        },
     )

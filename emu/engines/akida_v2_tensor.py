@@ -5,7 +5,7 @@ their sliding windows, ``im2col``; depthwise per channel) where every partial su
 below 2**53, which its bound (max |shifted input| times the largest per-output sum of
 |weight|) shows at plan time; a layer beyond it runs the int64 sums of
 :mod:`converters.chips.akida_v2`. Saturation, pooling, activation, scaling and rounding are
-that module's own functions, so the records equal :func:`emu.akida_v2_reference.simulate`.
+that module's own functions, so the records equal :func:`emu.engines.akida_v2_reference.simulate`.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import numpy as np
 from converters.chips.akida import pad_before
 from converters.chips.akida_v2 import AkidaV2Layer, AkidaV2Net, layer_forward, output_range
 
+from ..traces.records import BatchRecord
 from .akida_tensor import AkidaTensorBackend
 from .akida_v2_reference import graph_record
-from .records import BatchRecord
 
 __all__ = ["AkidaV2TensorBackend", "simulate", "exact_in_float", "EXACT_BELOW"]
 
@@ -90,7 +90,7 @@ def _float_accumulate(x: np.ndarray, layer: AkidaV2Layer) -> np.ndarray:
 def simulate(
     net: AkidaV2Net, levels: np.ndarray, probe: bool = False, record_events: bool = False
 ) -> BatchRecord:
-    """:func:`emu.akida_v2_reference.simulate` of ``net`` with float64 BLAS sums where exact."""
+    """:func:`emu.engines.akida_v2_reference.simulate` of ``net`` with float64 BLAS sums where exact."""
     exact = exact_in_float(net)
     x = np.asarray(levels).reshape(len(levels), *net.input_shape).astype(np.int64)
     results = {net.input_name: (x, x)}
@@ -109,9 +109,6 @@ class AkidaV2TensorBackend(AkidaTensorBackend):
     def load(self, net: AkidaV2Net) -> None:
         """Take ``net`` (any topology) for the next runs."""
         self.net = net
-
-    def attrs(self) -> dict:
-        return super().attrs() | {"target": "akida_v2"}
 
     def _simulate(self, levels: np.ndarray) -> BatchRecord:
         return simulate(self.net, levels, bool(self.probe), self.settings.record_events)

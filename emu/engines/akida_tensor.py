@@ -7,7 +7,7 @@ layer's bound (max |input| times the largest per-output sum of |weight|, with th
 threshold and step range of its activation) picks the narrowest exact dtype, and a layer
 beyond both runs the int64 arithmetic of :mod:`converters.chips.akida` itself. Pooling,
 20-bit clipping and the activation follow that module integer for integer; the records
-are those of :func:`emu.akida_reference.simulate`. Nothing is compiled.
+are those of :func:`emu.engines.akida_reference.simulate`. Nothing is compiled.
 """
 
 from __future__ import annotations
@@ -28,10 +28,10 @@ from converters.chips.akida import (
     pad_before,
 )
 
-from .akida_backend import AkidaFrames
+from ..traces.records import BatchRecord
+from .akida_engine import AkidaEngine
 from .akida_reference import frame_record
-from .backend import RunSettings, probed_neurons
-from .records import BatchRecord
+from .settings import RunSettings
 
 __all__ = ["AkidaTensorBackend", "LayerPlan", "plan", "simulate", "EXACT_BELOW"]
 
@@ -229,7 +229,7 @@ def simulate(
     record_events: bool = False,
     steps: list[LayerPlan] | None = None,
 ) -> BatchRecord:
-    """:func:`emu.akida_reference.simulate` of ``net`` on the exact float kernels (``steps``:
+    """:func:`emu.engines.akida_reference.simulate` of ``net`` on the exact float kernels (``steps``:
     its :func:`plan`, made here if not given)."""
     steps = plan(net) if steps is None else steps
     x = np.asarray(levels).reshape(len(levels), *net.input_shape)
@@ -247,19 +247,15 @@ def simulate(
     return frame_record(net, counts, clipped, potentials, record_events)
 
 
-class AkidaTensorBackend(AkidaFrames):
+class AkidaTensorBackend(AkidaEngine):
     """The ``tensor`` device: an AkidaNet's batches on :func:`simulate`, no Brian2, no build.
 
-    Records what :class:`emu.akida_backend.AkidaBackend` records (counts, events, the
+    Records what :class:`emu.engines.akida_brian2.AkidaBackend` records (counts, events, the
     probed neurons' potentials, saturations); ``batch_size`` only caps a batch.
     """
 
-    target = "akida"
-    build = None
-
     def __init__(self, net: AkidaNet, settings: RunSettings):
-        self.settings = settings
-        self.probe = probed_neurons(settings.probe, [layer.name for layer in net.layers])
+        super().__init__(net, settings)
         self.load(net)
 
     def load(self, net: AkidaNet) -> None:
@@ -273,11 +269,7 @@ class AkidaTensorBackend(AkidaFrames):
 
     def run_batch(self, levels: np.ndarray, first_sample: int = 0) -> BatchRecord:
         """Simulate a batch of encoded samples (``first_sample`` is unused)."""
-        if len(levels) > self.settings.batch_size:
-            raise ValueError(
-                f"batch of {len(levels)} samples exceeds the batch size {self.settings.batch_size}"
-            )
-        record = self._simulate(levels)
+        record = self._simulate(self.check_batch(levels))
         record.probes = {
             f"{name}.potential": record.probes[f"{name}.potential"][:, :, index]
             for name, index in self.probe.items()

@@ -3,7 +3,7 @@
 :func:`open_traces` reads metadata only: every variable stays on disk as a dask array and a
 selection (by sample, layer, step or neuron) reads only the HDF5 chunks it touches.
 
-The shard layout of a long run is that of :mod:`emu.trace_store`.
+The shard layout of a long run is that of :mod:`emu.traces.store`.
 ``event_sample`` holds global sample indices (values of the ``sample`` coordinate) in every
 trace file, shard or not. A run that stopped early opens with the samples it finished;
 ``attrs["missing_samples"]`` lists the absent ranges and a :class:`PartialRunWarning` says so.
@@ -21,8 +21,8 @@ import dask.array  # noqa: F401  (chunked variables; imported here, not on the f
 import numpy as np
 import xarray as xr
 
-from .trace_stats import layer_names
-from .trace_store import open_lazy, open_shards, shard_directory
+from .stats import layer_names
+from .store import open_lazy, open_shards, shard_directory
 
 __all__ = [
     "PartialRunWarning",
@@ -166,7 +166,7 @@ def layer_counts(
 ) -> xr.DataArray:
     """``spike_count_<layer>(sample, neuron_<layer>)``, lazily, checked against the recorded range.
 
-    :func:`emu.trace_stats.count_array` reads a whole layer into memory instead.
+    :func:`emu.traces.stats.count_array` reads a whole layer into memory instead.
     """
     (layer,) = _check_layers(tr, layer)
     counts = tr[f"spike_count_{layer}"]

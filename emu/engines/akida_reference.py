@@ -11,7 +11,7 @@ import numpy as np
 
 from converters.chips.akida import AkidaNet, layer_forward
 
-from .records import BatchRecord
+from ..traces.records import BatchRecord
 
 __all__ = ["frame_record", "simulate"]
 

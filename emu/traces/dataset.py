@@ -156,7 +156,7 @@ def load_traces(path: str | os.PathLike, lazy: bool = False) -> xr.Dataset:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"trace file {path} does not exist")
-    from .trace_bounds import check_declared_sizes  # it imports this module
+    from .bounds import check_declared_sizes  # it imports this module
 
     check_declared_sizes(path)
     try:

@@ -10,8 +10,8 @@ import numpy as np
 
 from converters.chips.akida_v2 import AkidaV2Net, net_forward
 
+from ..traces.records import BatchRecord
 from .akida_reference import frame_record
-from .records import BatchRecord
 
 __all__ = ["simulate", "graph_record"]
 

@@ -1,10 +1,11 @@
 """The ``native`` device of Loihi networks: a C++ engine compiled once per machine, every network as run-time data.
 
-The engine (``emu/native/loihi_engine.cpp``, built by :func:`emu.native.engine_library`)
+The engine (``emu/engines/native/loihi_engine.cpp``, built by
+:func:`emu.engines.native.engine_library`)
 runs whole batches of samples, each through all its steps, in integer arithmetic that is
-:func:`emu.loihi_reference.simulate`'s integer for integer: u, v, refractory periods, both
+:func:`emu.engines.loihi_reference.simulate`'s integer for integer: u, v, refractory periods, both
 resets, bias, rate and spike-train inputs, and the saturation counts. Convolutions are
-delivered by their kernels, pooled sources once per group (:mod:`emu.native.loihi_plan`).
+delivered by their kernels, pooled sources once per group (:mod:`emu.engines.native.loihi_plan`).
 A new topology costs only its tables (no compile); samples can run on several OpenMP
 threads (``threads``, default ``$NEUROEMU_NATIVE_THREADS`` or 1, at most the CPUs); Ctrl-C
 ends a batch at once (the call runs on a thread of its own).
@@ -18,12 +19,12 @@ import numpy as np
 
 from converters.chips.loihi import LoihiNet, input_seeds
 
-from .backend import RunSettings, probed_neurons
-from .loihi_backend import LoihiBackend
+from ..traces.records import BatchRecord
+from .loihi_engine import LoihiEngine
 from .native import engine_library
 from .native.library import call_interruptibly, native_threads
 from .native.loihi_plan import Net, plan
-from .records import BatchRecord
+from .settings import RunSettings
 
 __all__ = ["LoihiNativeBackend", "Batch"]
 
@@ -52,22 +53,15 @@ def _pointer(a: np.ndarray | None, kind):
     return None if a is None else a.ctypes.data_as(ctypes.POINTER(kind))
 
 
-class LoihiNativeBackend:
-    """Runs batches of a LoihiNet on the native engine; records what :class:`LoihiBackend` records.
+class LoihiNativeBackend(LoihiEngine):
+    """Runs batches of a LoihiNet on the native engine; records what
+    :class:`emu.engines.loihi_brian2.LoihiBackend` records.
 
     Nothing is built per network (``build`` is None); ``batch_size`` only caps a batch.
     """
 
-    target = "loihi"
-    build = None
-    layer_names = LoihiBackend.layer_names
-    encode = LoihiBackend.encode
-    attrs = LoihiBackend.attrs
-
     def __init__(self, net: LoihiNet, settings: RunSettings, threads: int | None = None):
-        self.net = net
-        self.settings = settings
-        self.probe = probed_neurons(settings.probe, net.layer_names)
+        super().__init__(net, settings)
         self.library, self.engine = engine_library(settings.cache())
         self._run = self.library.neuroemu_loihi_run
         self._run.argtypes = [ctypes.POINTER(Net), ctypes.POINTER(Batch)]
@@ -78,12 +72,8 @@ class LoihiNativeBackend:
 
     def run_batch(self, levels: np.ndarray, first_sample: int = 0) -> BatchRecord:
         """Simulate a batch of encoded samples; ``first_sample`` places its rate-input seeds."""
-        levels = np.asarray(levels)
+        levels = self.check_batch(levels)
         n = len(levels)
-        if n > self.settings.batch_size:
-            raise ValueError(
-                f"batch of {n} samples exceeds the batch size {self.settings.batch_size}"
-            )
         inputs = self._inputs(levels, first_sample)
         capacity = n * self._events_per_sample if self.settings.record_events else 0
         out, total = self._call(inputs, n, capacity)

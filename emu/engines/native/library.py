@@ -4,7 +4,7 @@ The library's name carries a hash of its source, the compiler, the flags and the
 features, so a changed source or another machine builds its own, and a build never runs
 on a CPU it was not made for. A file lock lets concurrent processes wait for one compile,
 which runs in a process group of its own, ended with the process that started it
-(:mod:`emu.build_guard`). The library's SHA-256 is written beside it; a library that no
+(:mod:`emu.engines.build_guard`). The library's SHA-256 is written beside it; a library that no
 longer matches (truncated, damaged) is rebuilt before it is loaded. Flags are tried in
 order (``-O3 -march=native`` with OpenMP first, plain ``-O2`` last); a set that fails
 leaves a marker with the compiler's message, is reported on stderr when a slower set

@@ -5,9 +5,9 @@ once per 1 ms step in the ``groups`` slot by the equations of :mod:`converters.c
 One Synapses object per source group carries every projection, sorted by source: a spike
 adds ``w_eff`` to the target's ``inp`` in the ``synapses`` slot of the same step, which the
 next step's update consumes (one-step delay). Sources with identical synapse rows (pooling
-windows) are summed first and delivered once (:mod:`emu.fanout`). On ``cpp_standalone``,
+windows) are summed first and delivered once (:mod:`emu.engines.fanout`). On ``cpp_standalone``,
 convolutional projections are delivered by their shared kernels instead of explicit
-synapses (:mod:`emu.conv_delivery`), adding the same integers in the same slot; the
+synapses (:mod:`emu.engines.conv_delivery`), adding the same integers in the same slot; the
 runtime and ``cuda_standalone`` devices keep explicit synapses. Samples run back to back
 in one simulation: every ``timesteps`` steps a ``start``-slot operation clears the state and
 loads the next sample's input.
@@ -22,105 +22,27 @@ from __future__ import annotations
 import brian2
 import numpy as np
 
-from converters.chips.loihi import (
-    DECAY_ONE,
-    INPUT_RANGE,
-    LCG_INCREMENT,
-    LCG_MODULUS,
-    LCG_MULTIPLIER,
-    MANT_SCALE,
-    RATE_BIN,
-    U_RANGE,
-    V_MAX,
-    LoihiNet,
-    effective_weights,
-    input_seeds,
-)
+from converters.chips.loihi import MANT_SCALE, LoihiNet, effective_weights, input_seeds
 
-from .backend import Backend, RunSettings, digest_arrays
+from ..array_digest import digest_arrays
+from ..traces.records import BatchRecord
+from . import loihi_equations as eq
+from .brian2_engine import Brian2Engine
 from .conv_delivery import ConvDelivery, conv_projection, finds_convolutions
 from .fanout import share_fanout
-from .records import BatchRecord
+from .loihi_engine import LoihiEngine
+from .settings import RunSettings
 from .standalone import StableClock
 
 __all__ = ["LoihiBackend"]
 
-SYNAPSE_DTYPE = np.int32  # effective weights are at most 2**21 in magnitude
 
-COMPARTMENT_MODEL = """
-u : integer
-v : integer
-inp : integer
-refractory_left : integer
-bias : integer
-vth : integer
-decay_u : integer
-decay_v : integer
-refractory_delay : integer
-reset_zero : integer
-count : integer
-u_wrap : integer
-v_clip : integer
-input_overflow : integer
-"""
-
-COMPARTMENT_UPDATE = f"""
-input_overflow += int(inp < -{INPUT_RANGE}) + int(inp >= {INPUT_RANGE})
-u = int(u * ({DECAY_ONE:.1f} - decay_u) / {DECAY_ONE:.1f}) + inp
-u_wrap += int(u < -{U_RANGE}) + int(u >= {U_RANGE})
-u = (u + {U_RANGE}) % {2 * U_RANGE} - {U_RANGE}
-inp = 0
-v_raw = int(v * ({DECAY_ONE:.1f} - decay_v) / {DECAY_ONE:.1f}) + u + bias
-v_clip += int(v_raw > {V_MAX}) + int(v_raw < -{V_MAX})
-held = int(refractory_left > 0)
-v = (1 - held) * clip(v_raw, -{V_MAX}, {V_MAX})
-refractory_left = refractory_left - held
-"""
-
-RESET_CODE = """
-v = (1 - reset_zero) * (v - vth)
-refractory_left = reset_zero * (refractory_delay - 1)
-count += 1
-"""
-
-GENERATOR_MODEL = """
-rng : integer
-level : integer
-count : integer
-"""
-SPIKE_WORD_BITS = 16  # input spikes per TimedArray value (exact in float64 and int32)
-SPIKE_THRESHOLD = (
-    f"int(input_spike_bits(t, i // {SPIKE_WORD_BITS}) / 2.0**(i % {SPIKE_WORD_BITS})) % 2 == 1"
-)
-
-GENERATOR_UPDATE = f"rng = (rng * {LCG_MULTIPLIER} + {LCG_INCREMENT}) % {LCG_MODULUS}"
-GENERATOR_THRESHOLD = f"rng // {RATE_BIN} < level"
-
-INT64 = {
-    name: np.int64
-    for name in (
-        "u",
-        "v",
-        "inp",
-        "bias",
-        "vth",
-        "u_wrap",
-        "v_clip",
-        "input_overflow",
-        "rng",
-        "level",
-    )
-}
-
-
-class LoihiBackend(Backend):
+class LoihiBackend(LoihiEngine, Brian2Engine):
     """Runs batches of samples of a LoihiNet on a Brian2 device (``settings.device``).
 
     ``cpp_standalone`` and ``cuda_standalone`` builds are compiled once per topology and
     build settings; ``runtime`` uses Brian2's numpy target. The last batch is padded.
     """
-
-    target = "loihi"
 
     def __init__(self, net: LoihiNet, settings: RunSettings):
         super().__init__(net, settings)
@@ -151,27 +73,6 @@ class LoihiBackend(Backend):
             ),
             digest_arrays(*self.conv.tables.values()) if self.conv else None,
         )
-
-    def layer_names(self) -> list[str]:
-        return self.net.layer_names
-
-    def encode(self, samples) -> np.ndarray:
-        """Input levels (N, size), or for spike-train input the rasters (N, steps, size)."""
-        if self.net.input.encoding == "spikes":
-            return self.net.input.raster(samples, self.net.timesteps)
-        return self.net.input.levels(samples)
-
-    def attrs(self) -> dict:
-        return {
-            "target": "loihi",
-            "net_digest": self.net.digest(),
-            "timesteps": self.net.timesteps,
-            "dt": 1.0,
-            "dt_unit": "Loihi algorithmic timestep",
-            "input_encoding": self.net.input.encoding,
-            "reset": sorted({layer.reset for layer in self.net.layers}),
-            "seed": self.settings.seed,
-        }
 
     # --- Brian2 objects -------------------------------------------------------------
 
@@ -208,15 +109,15 @@ class LoihiBackend(Backend):
         n_in = self.net.input.size
         comp = brian2.NeuronGroup(
             self.offsets[-1] - self.first_compartment,
-            COMPARTMENT_MODEL,
+            eq.COMPARTMENT_MODEL,
             threshold="v > vth",
-            reset=RESET_CODE,
-            dtype=INT64,
+            reset=eq.RESET_CODE,
+            dtype=eq.INT64,
             namespace=timed,
             clock=step,
             name="compartments",
         )
-        comp.run_regularly(COMPARTMENT_UPDATE, when="groups", name="compartments_update")
+        comp.run_regularly(eq.COMPARTMENT_UPDATE, when="groups", name="compartments_update")
         load = "u = 0\nv = 0\ninp = 0\nrefractory_left = 0\ncount = 0"
         if encoding == "bias":
             load += f"\nbias = int(i < {n_in}) * int(input_levels(t, i % {n_in})) * {MANT_SCALE} + int(i >= {n_in}) * bias"
@@ -229,7 +130,7 @@ class LoihiBackend(Backend):
         """The input TimedArrays: per sample levels (and seeds), or per step packed spikes."""
         T, n_in = self.net.timesteps, self.net.input.size
         if self.net.input.encoding == "spikes":
-            shape = (batch * T + 1, -(-n_in // SPIKE_WORD_BITS))
+            shape = (batch * T + 1, -(-n_in // eq.SPIKE_WORD_BITS))
             values = inputs.get("input_spike_bits", np.zeros(shape))
             return {
                 "input_spike_bits": brian2.TimedArray(values, dt=brian2.ms, name="input_spike_bits")
@@ -245,16 +146,16 @@ class LoihiBackend(Backend):
         rate = self.net.input.encoding == "rate"
         gen = brian2.NeuronGroup(
             self.net.input.size,
-            GENERATOR_MODEL if rate else "count : integer",
-            threshold=GENERATOR_THRESHOLD if rate else SPIKE_THRESHOLD,
+            eq.GENERATOR_MODEL if rate else "count : integer",
+            threshold=eq.GENERATOR_THRESHOLD if rate else eq.SPIKE_THRESHOLD,
             reset="count += 1",
-            dtype=INT64,
+            dtype=eq.INT64,
             namespace=timed,
             clock=step,
             name="generator",
         )
         if rate:
-            gen.run_regularly(GENERATOR_UPDATE, when="groups", name="generator_update")
+            gen.run_regularly(eq.GENERATOR_UPDATE, when="groups", name="generator_update")
         load = "rng = int(input_seeds(t, i))\nlevel = int(input_levels(t, i))\n" if rate else ""
         gen.run_regularly(
             load + "count = 0", clock=per_sample, when="start", order=1, name="generator_load"
@@ -305,7 +206,7 @@ class LoihiBackend(Backend):
         """Synapses of every projection: direct ones, and those shared through fan-out cells.
 
         A cell sums its sources' spikes after the ``synapses`` slot and delivers the sum
-        times its weights in the same step (see :mod:`emu.fanout`).
+        times its weights in the same step (see :mod:`emu.engines.fanout`).
         """
         pre, post, _ = self.synapses
         fan = self.fanout
@@ -319,7 +220,7 @@ class LoihiBackend(Backend):
                     comp,
                     "w : integer (constant)",
                     on_pre="inp_post += w",
-                    dtype={"w": SYNAPSE_DTYPE},
+                    dtype={"w": eq.SYNAPSE_DTYPE},
                     clock=step,
                     name=f"{g.name}_synapses",
                 )
@@ -352,7 +253,7 @@ class LoihiBackend(Backend):
             comp,
             "w : integer (constant)",
             on_pre="inp_post += w * acc_pre",
-            dtype={"w": SYNAPSE_DTYPE},
+            dtype={"w": eq.SYNAPSE_DTYPE},
             clock=step,
             name="fanout_synapses",
         )
@@ -445,7 +346,7 @@ class LoihiBackend(Backend):
 
     def _inputs(self, levels: np.ndarray, first_sample: int) -> dict[str, np.ndarray]:
         if self.net.input.encoding == "spikes":
-            return {"input_spike_bits": _pack_spikes(levels)}
+            return {"input_spike_bits": eq.pack_spikes(levels)}
         values = {"input_levels": levels.astype(np.float64)}
         if self.net.input.encoding == "rate":
             seeds = input_seeds(len(levels), self.net.input.size, self.settings.seed, first_sample)
@@ -519,16 +420,6 @@ class LoihiBackend(Backend):
             keep = smp < batch
             parts.append((smp[keep], stp[keep], layer[keep], (g_idx - self.offsets[layer])[keep]))
         return tuple(np.concatenate([p[j] for p in parts]) for j in range(4))
-
-
-def _pack_spikes(raster: np.ndarray) -> np.ndarray:
-    """Rasters (batch, steps, size) as one row per step of 16-bit words, plus an empty row."""
-    batch, steps, size = raster.shape
-    words = -(-size // SPIKE_WORD_BITS)
-    bits = np.zeros((batch * steps + 1, words * SPIKE_WORD_BITS), np.float64)
-    bits[:-1, :size] = raster.reshape(batch * steps, size)
-    weights = 2.0 ** np.arange(SPIKE_WORD_BITS)
-    return bits.reshape(len(bits), words, SPIKE_WORD_BITS) @ weights
 
 
 def _global_synapses(p, source_offset: int, target_offset: int) -> tuple[np.ndarray, ...]:

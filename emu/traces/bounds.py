@@ -13,7 +13,7 @@ import os
 import h5py
 import numpy as np
 
-from .traces import TraceFormatError
+from .dataset import TraceFormatError
 
 __all__ = ["MAX_RATIO", "check_declared_sizes"]
 

@@ -23,9 +23,9 @@ import dask
 import numpy as np
 import xarray as xr
 
-from .neurobench_metrics import NeuroBenchMetrics, neurobench_metrics
-from .trace_access import event_blocks, missing_samples
-from .trace_stats import is_akida, labelled_accuracy, layer_names
+from ..neurobench_metrics import NeuroBenchMetrics, neurobench_metrics
+from .access import event_blocks, missing_samples
+from .stats import is_akida, labelled_accuracy, layer_names
 
 __all__ = [
     "LayerSummary",

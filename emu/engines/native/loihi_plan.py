@@ -2,8 +2,8 @@
 
 Each layer keeps its compartments in an internal order: channels last, (H, W, C), for a
 layer of shape (C, H, W), else its own. A projection becomes emitters (a source, or a
-group of sources with identical synapse rows, :func:`emu.fanout.share_fanout`) and how
-they deliver: a convolution by its kernel (:func:`emu.conv_delivery.conv_projection` reads
+group of sources with identical synapse rows, :func:`emu.engines.fanout.share_fanout`) and how
+they deliver: a convolution by its kernel (:func:`emu.engines.conv_delivery.conv_projection` reads
 a convolution record, or finds geometry and kernel exactly from synapses), stored ``[KH][C][KW reversed][O]`` so that a kernel row of
 stride 1 meets its targets in one contiguous run; a nearly full projection by dense rows;
 any other by CSR rows of (target, effective weight). The accumulators are int32 when no

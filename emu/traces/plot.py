@@ -1,6 +1,6 @@
 """PNG plots of spike traces (matplotlib, Agg backend, no display needed).
 
-Each function takes a trace Dataset (see :mod:`emu.analysis` for the names it reads), writes
+Each function takes a trace Dataset (see :mod:`emu.traces.analysis` for the names it reads), writes
 one PNG and returns its path.
 """
 
@@ -19,8 +19,8 @@ import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
 
 from . import analysis  # noqa: E402
-from .trace_access import sample_events  # noqa: E402
-from .trace_stats import is_akida, layer_names  # noqa: E402
+from .access import sample_events  # noqa: E402
+from .stats import is_akida, layer_names  # noqa: E402
 
 __all__ = [
     "raster",
@@ -122,7 +122,7 @@ def rate_histograms(tr: xr.Dataset, path: str | os.PathLike = "rates.png") -> Pa
 
 
 def accuracy_vs_steps(tr: xr.Dataset, path: str | os.PathLike = "accuracy.png") -> Path:
-    """Accuracy had the run stopped after each step (see :func:`emu.analysis.accuracy_vs_steps`)."""
+    """Accuracy had the run stopped after each step (see :func:`emu.traces.analysis.accuracy_vs_steps`)."""
     curve = analysis.accuracy_vs_steps(tr)
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot(curve["steps"], curve.values)

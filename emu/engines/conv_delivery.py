@@ -1,6 +1,6 @@
 """Kernel-driven delivery of convolutional projections in the C++ of a ``cpp_standalone`` build.
 
-A spike of a source of a convolutional projection (:mod:`emu.conv_geometry`) adds its kernel
+A spike of a source of a convolutional projection (:mod:`emu.engines.conv_geometry`) adds its kernel
 slice to the targets its position reaches: for every kernel offset (ky, kx) of the source's
 stride phase with its target row and column in bounds, and every output channel o::
 
@@ -8,7 +8,7 @@ stride phase with its target row and column in bounds, and every output channel 
 
 the same integers the explicit synapses add, in the ``synapses`` slot of the spike's step,
 so the next step consumes them. Sources with identical rows (pooling windows, found per
-projection by :func:`emu.fanout.share_fanout`) count into one emitter placed at its first
+projection by :func:`emu.engines.fanout.share_fanout`) count into one emitter placed at its first
 member, which delivers once with ``m`` its members' spikes; other sources are emitters of
 their own (``m = 1``). The geometry tables are static arrays of the build; the kernels are
 the variable ``w`` of the group ``conv_kernels``, set at run time like every weight.

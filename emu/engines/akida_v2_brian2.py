@@ -1,6 +1,6 @@
 """Brian2 code generation of Akida 2.0 graphs, exact to the engine's integers.
 
-The frame scheme of :mod:`emu.akida_backend`: step 0 loads the input and clears every
+The frame scheme of :mod:`emu.engines.akida_brian2`: step 0 loads the input and clears every
 potential; a stage computes at one step past its latest inbound and fires its non-zero
 outputs as spikes carrying their value (``p_post += w * out_pre``). Input shifts are folded
 into the weights (``w << input_shift``, exact); a depthwise kernel is block-diagonal; an Add
@@ -19,7 +19,7 @@ import numpy as np
 
 from converters.chips.akida_v2 import AkidaV2Layer, AkidaV2Net, output_range, saturate
 
-from .akida_backend import (
+from .akida_brian2 import (
     AkidaBackend,
     _Stage,
     conv_taps,
@@ -108,16 +108,13 @@ def _padding_bias(layer: AkidaV2Layer) -> np.ndarray:
 class AkidaV2Backend(AkidaBackend):
     """Runs batches of samples of an AkidaV2Net on a Brian2 device (``settings.device``).
 
-    Records what :class:`emu.akida_backend.AkidaBackend` records; ``"<layer>.potential"``
+    Records what :class:`emu.engines.akida_brian2.AkidaBackend` records; ``"<layer>.potential"``
     probes hold ``v`` (the shifted sum of an Add, the output of a Concatenate).
     """
 
     target = "akida_v2"
     stage_model = V2_STAGE_MODEL
     stage_dtypes = {name: np.int64 for name in VARIABLES}
-
-    def attrs(self) -> dict:
-        return super().attrs() | {"target": "akida_v2"}
 
     def _stages(self) -> list[_Stage]:
         net: AkidaV2Net = self.net

@@ -11,7 +11,7 @@ The manifest is JSON: ``total_samples``, ``chunk_size`` (samples per shard),
 ``net_digest``, ``inputs_digest`` (samples and labels), ``settings`` (every run setting
 that changes a recording), ``version`` (of neuroemu), ``engine`` (digests of the code
 that computes the traces) and ``shards`` (file name -> SHA-256). One run owns the
-directory and the output for its life (:mod:`emu.output_lock`); a directory without a
+directory and the output for its life (:mod:`emu.traces.output_lock`); a directory without a
 manifest is not the project's and is refused, never emptied. A shard and then the
 manifest naming its checksum are each written through a temporary file renamed into
 place, so a killed run leaves whole shards, a manifest that vouches for them, and at most
@@ -37,9 +37,10 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from ..array_digest import hash_arrays
+from .bounds import check_declared_sizes
+from .dataset import TraceFormatError, check_format, load_traces, save_traces
 from .output_lock import OutputLock
-from .trace_bounds import check_declared_sizes
-from .traces import TraceFormatError, check_format, load_traces, save_traces
 
 __all__ = [
     "MANIFEST",
@@ -85,11 +86,7 @@ def file_checksum(path: Path) -> str:
 
 def digest_inputs(samples: np.ndarray, labels: np.ndarray | None) -> str:
     """SHA-256 of the samples and labels of a run (dtype, shape and values)."""
-    h = hashlib.sha256()
-    for a in (samples, np.zeros(0) if labels is None else labels):
-        a = np.ascontiguousarray(a)
-        h.update(repr((a.dtype.str, a.shape)).encode())
-        h.update(a.tobytes())
+    h = hash_arrays(hashlib.sha256(), samples, np.zeros(0) if labels is None else labels)
     h.update(b"labels" if labels is not None else b"no labels")
     return h.hexdigest()
 
