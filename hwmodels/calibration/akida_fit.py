@@ -31,22 +31,35 @@ the template passes two hardware sequences (``2 f`` in place of ``f``).
 
 Ranges: the extremes of the fits over the event fraction at its low and high ends, the
 user guide's 43.48 fps or the docs' 51.28 fps for 10 frames, and the host constants at
-their low and high ends.
-
-Run: ``python scripts/calibrate_akida.py [--samples 1000] [--epochs 2] [--host]``
+their low and high ends. ``scripts/calibrate_akida.py`` prints the fit.
 """
 
 from __future__ import annotations
 
-import argparse
 import time
 
 import numpy as np
 
 from emu.trace_stats import accuracy
-from hwmodels import Constants, akida, workloads
-from hwmodels.akida_mapping import map_network
-from hwmodels.workloads import akidanet_counts, akidanet_np_loads
+
+from .. import akida
+from ..akida_mapping import map_network
+from ..constants import REGISTRY, Constants
+from ..published import measured
+from . import workloads
+from .workloads import akidanet_counts, akidanet_np_loads
+
+__all__ = [
+    "FITTED",
+    "HOST_SHAPES",
+    "HOST_DENSITIES",
+    "template_counts",
+    "template_summary",
+    "host_times",
+    "solve",
+    "fit",
+    "residuals",
+]
 
 FITTED = (
     "akida_call_time",
@@ -128,10 +141,18 @@ def solve(template: dict, fraction: float, fps_10: float, c: Constants | None = 
         [1, 10, l_an + 9 * b_an],
         [1 / n, t.sequences, t.busiest + (t.serial - t.busiest) / n],
     ]
-    rhs = [1 / c["akidanet_docs_fps_1"], 10 / fps_10, 1 / c["akida_calibration_fps"] - host]
+    rhs = [
+        1 / measured("akidanet_docs_fps_1"),
+        10 / fps_10,
+        1 / measured("akida_calibration_fps") - host,
+    ]
     call, frame, synop_time = np.linalg.solve(lhs, rhs)
-    dyn_mn = (c["akida_calibration_power"] - c["akida_floor_power"]) / c["akida_calibration_fps"]
-    dyn_an = (c["akidanet_guide_power"] - c["akidanet_guide_floor"]) / c["akidanet_guide_fps"]
+    dyn_mn = (measured("akida_calibration_power") - c["akida_floor_power"]) / measured(
+        "akida_calibration_fps"
+    )
+    dyn_an = (measured("akidanet_guide_power") - measured("akidanet_guide_floor")) / measured(
+        "akidanet_guide_fps"
+    )
     synop_energy = (dyn_an - dyn_mn) / (s_an + f_an - t.synops - t.fires)
     return {
         "akida_call_time": call,
@@ -142,23 +163,31 @@ def solve(template: dict, fraction: float, fps_10: float, c: Constants | None = 
     }
 
 
-def fit(samples: int = 1000, epochs: int = 2, seed: int = 0) -> dict[str, tuple]:
-    """Fitted constants: name -> (value, low, high); also prints the template's counts."""
-    c = Constants()
-    template = template_counts(samples, epochs, seed)
+def template_summary(template: dict, samples: int) -> str:
+    """One line: the template's accuracy and its frame's counts on the chip and the host."""
     load = template["load"]
-    print(
+    return (
         f"template CNN: accuracy {100 * template['accuracy']:.2f}% on {samples} images; per "
         f"frame {load.synops:.0f} synaptic ops and {load.fires:.0f} fires on the chip, "
         f"{load.host_synops:.0f} synaptic ops on the host (layers {template['host_layers']}), "
         f"{load.sequences} hardware sequences"
     )
-    central = solve(template, c["akidanet_event_fraction"], c["akidanet_docs_fps_10"])
+
+
+def fit(
+    samples: int = 1000, epochs: int = 2, seed: int = 0, *, template: dict | None = None
+) -> dict[str, tuple]:
+    """Fitted constants: name -> (value, low, high); ``template`` as :func:`template_counts`
+    returns it (trained here when None)."""
+    c = Constants()
+    template = template or template_counts(samples, epochs, seed)
+    central = solve(template, c["akidanet_event_fraction"], measured("akidanet_docs_fps_10"))
     host = ["akida_host_output_time", "akida_host_synop_time"]
+    fps_10 = (measured("akidanet_guide_fps"), measured("akidanet_docs_fps_10"))
     ends = [
         solve(template, f, fps, c.corner(side, host))
-        for f in REGISTRY_RANGE
-        for fps in (c["akidanet_guide_fps"], c["akidanet_docs_fps_10"])
+        for f in REGISTRY["akidanet_event_fraction"].range
+        for fps in fps_10
         for side in ("low", "high")
     ]
     return {
@@ -169,10 +198,6 @@ def fit(samples: int = 1000, epochs: int = 2, seed: int = 0) -> dict[str, tuple]
         )
         for n in FITTED
     }
-
-
-REGISTRY_RANGE = Constants().record(["akidanet_event_fraction"])["akidanet_event_fraction"]
-REGISTRY_RANGE = (REGISTRY_RANGE["low"], REGISTRY_RANGE["high"])
 
 
 def residuals(values: dict[str, float], template: dict) -> dict[str, float]:
@@ -186,32 +211,9 @@ def residuals(values: dict[str, float], template: dict) -> dict[str, float]:
     t1, _ = akida.frame_figures(an, c, 1)
     t10, _ = akida.frame_figures(an, c, 10)
     return {
-        "template fps": 1 / t_mn / c["akida_calibration_fps"],
-        "template power": (c["akida_floor_power"] + e_mn / t_mn) / c["akida_calibration_power"],
-        "AkidaNet 1-frame fps": 1 / t1 / c["akidanet_docs_fps_1"],
-        "AkidaNet 10-frame fps": 1 / t10 / c["akidanet_docs_fps_10"],
+        "template fps": 1 / t_mn / measured("akida_calibration_fps"),
+        "template power": (c["akida_floor_power"] + e_mn / t_mn)
+        / measured("akida_calibration_power"),
+        "AkidaNet 1-frame fps": 1 / t1 / measured("akidanet_docs_fps_1"),
+        "AkidaNet 10-frame fps": 1 / t10 / measured("akidanet_docs_fps_10"),
     }
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--samples", type=int, default=1000, help="test images (default 1000)")
-    parser.add_argument("--epochs", type=int, default=2, help="training epochs (default 2)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--host", action="store_true",
-                        help="time BrainChip's software engine for the host constants")  # fmt: skip
-    args = parser.parse_args()
-    if args.host:
-        per_output, per_synop = host_times(seed=args.seed)
-        print(f"akida_host_output_time = {per_output:.4e}\nakida_host_synop_time = {per_synop:.4e}")
-        return
-    values = fit(args.samples, args.epochs, args.seed)
-    for name, (value, low, high) in values.items():
-        print(f"{name} = {value:.4e}  # range {low:.3e} .. {high:.3e}")
-    template = template_counts(args.samples, args.epochs, args.seed)
-    res = residuals({n: v[0] for n, v in values.items()}, template)
-    print("residuals (modelled / measured): " + ", ".join(f"{k} {v:.4f}" for k, v in res.items()))
-
-
-if __name__ == "__main__":
-    main()

@@ -18,13 +18,17 @@ The keyword spotter's period fixes the step time::
     loihi_step_time = (1 / rate - latency without it) / steps     (at least zero)
 
 Ranges: the fits with the other constants at the low and high ends of their ranges.
-
-Run: ``python scripts/calibrate_loihi.py``
+``scripts/calibrate_loihi.py`` prints the fit.
 """
 
 from __future__ import annotations
 
-from hwmodels import Constants, loihi, published, workloads
+from .. import loihi, published
+from ..constants import Constants
+from ..loihi_constants import BOUNDED
+from . import workloads
+
+__all__ = ["STEPS", "FITTED", "kws_workload", "fit", "residuals"]
 
 STEPS = 32
 FITTED = ("loihi_step_energy", "loihi_step_time", "loihi_x86_active_power")
@@ -56,7 +60,7 @@ def fit(seed: int = 0) -> dict[str, tuple[float, float, float]]:
     """Fitted constants: name -> (value, low, high)."""
     net, traces = kws_workload(seed=seed)
     c = Constants()
-    others = [n for n in loihi._RANGED if n not in FITTED]
+    others = [n for n in BOUNDED if n not in FITTED]
     central = _fit_at(net, traces, c)
     ends = [_fit_at(net, traces, c.corner(end, others)) for end in ("low", "high")]
     return {n: (central[n], min(e[n] for e in ends), max(e[n] for e in ends)) for n in FITTED}
@@ -73,15 +77,3 @@ def residuals(values: dict[str, float], seed: int = 0) -> dict[str, float]:
     est = loihi.estimate(net, traces, constants=c)
     out["KWS period"] = est.latency * published.loihi_kws().rate
     return out
-
-
-def main() -> None:
-    values = fit()
-    for name, (value, low, high) in values.items():
-        print(f"{name} = {value:.4e}  # range {low:.4e} .. {high:.4e}")
-    res = residuals({n: v[0] for n, v in values.items()})
-    print("residuals (modelled / measured): " + ", ".join(f"{k} {v:.4f}" for k, v in res.items()))
-
-
-if __name__ == "__main__":
-    main()

@@ -19,9 +19,7 @@ The fit::
 
 solved jointly (the floor and the layer terms depend on each other) by alternating until
 they settle. Ranges: the fits with the other constants (utilization, USB bandwidths) at their range
-ends.
-
-Run: ``python scripts/calibrate_ncs2.py``
+ends. ``scripts/calibrate_ncs2.py`` prints the fit.
 """
 
 from __future__ import annotations
@@ -30,7 +28,14 @@ import numpy as np
 from scipy.optimize import brentq
 
 import converters
-from hwmodels import Constants, ncs2, published, validation, workloads
+
+from .. import ncs2, published, validation
+from ..constant import bounded_names
+from ..constants import Constants
+from ..ncs2_constants import BOUNDED, WORKLOAD_CONSTANTS
+from . import workloads
+
+__all__ = ["FITTED", "kws_graph", "fit", "residuals"]
 
 FITTED = (
     "ncs2_power",
@@ -38,7 +43,8 @@ FITTED = (
     "ncs2_call_overhead",
     "ncs2_memory_bandwidth",
 )
-_OTHERS = ("ncs2_utilization", "ncs2_usb_bandwidth", "ncs2_usb2_bandwidth")
+# the bounded constants the fit holds: its ranges are the fits at their range ends
+_OTHERS = [n for n in (*BOUNDED, *bounded_names(WORKLOAD_CONSTANTS)) if n not in FITTED]
 
 
 def kws_graph():
@@ -79,7 +85,7 @@ def fit() -> dict[str, tuple[float, float, float]]:
     point = published.ncs2_kws()
     c = Constants()
     central = _joint(c)
-    ends = [_joint(c.corner(end, list(_OTHERS))) for end in ("low", "high")]
+    ends = [_joint(c.corner(end, _OTHERS)) for end in ("low", "high")]
     out = {
         "ncs2_power": (point.running_power,) * 3,
         "ncs2_idle_power": (point.idle_power,) * 3,
@@ -106,15 +112,3 @@ def residuals(values: dict[str, float]) -> dict[str, float]:
         t = published.ncs2_timings()[i]
         out[t.name] = validation.encoder_decoder(t, c).latency * t.fps
     return out
-
-
-def main() -> None:
-    values = fit()
-    for name, (value, low, high) in values.items():
-        print(f"{name} = {value:.4e}  # range {low:.4e} .. {high:.4e}")
-    res = residuals({n: v[0] for n, v in values.items()})
-    print("residuals (modelled / measured): " + ", ".join(f"{k} {v:.4f}" for k, v in res.items()))
-
-
-if __name__ == "__main__":
-    main()
