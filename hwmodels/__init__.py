@@ -7,6 +7,7 @@ from converters.legacy_paths import keep_old_paths
 from . import accounting, akida, loihi, published
 from .constants import REGISTRY, Constant, Constants, ConstantsError, load_constants
 from .estimate import Estimate, LayerEstimate, load_estimate
+from .models import HardwareModel, models_for
 from .trace_input import TraceMismatchError
 
 __all__ = [
@@ -15,10 +16,12 @@ __all__ = [
     "Constants",
     "ConstantsError",
     "Estimate",
+    "HardwareModel",
     "LayerEstimate",
     "TraceMismatchError",
     "load_constants",
     "load_estimate",
+    "models_for",
     "accounting",
     "akida",
     "loihi",
