@@ -259,7 +259,7 @@ class Point:
 
 @dataclass(frozen=True)
 class Timing:
-    """One NCS2 frame rate of an encoder-decoder (:func:`hwmodels.workloads.encoder_decoder_counts`)
+    """One NCS2 frame rate of an encoder-decoder (:func:`hwmodels.calibration.workloads.encoder_decoder_counts`)
     at input ``side`` x ``side`` x ``channels``; ``params`` and ``flops`` as published."""
 
     side: int
