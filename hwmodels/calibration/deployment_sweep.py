@@ -1,16 +1,11 @@
-"""Sweep the deployment choices of DNN-to-SNN conversion for Loihi on MNIST LeNet-5.
+"""One deployment setting of LeNet-5 on Loihi: convert, emulate, estimate; and how to combine them.
 
-Trains LeNet-5 on the MNIST split of ``converters.datasets.mnist``, runs it through OpenVINO
-as the NCS2 baseline, then converts it for Loihi under each setting (timesteps,
-normalization percentile, threshold scaling, reset mode, input encoding, cores per layer),
-emulates the test images and estimates Loihi's accuracy, latency, power and energy per
-inference. A setting is marked ``+`` when it improves on the plain conversion (higher
-accuracy, or lower energy at no lower accuracy). Settings vary one choice at a time from
-the plain conversion, then combine the best value of each.
-
-``scripts/deployment_sweep.py`` runs the sweep and prints its table; the engine "brian2"
-emulates with Brian2's cpp_standalone device instead of the bit-identical numpy reference
-(slower: one build per network).
+A setting picks the timesteps, normalization percentile, threshold scaling, reset mode,
+input encoding and a spread of the cores per layer (:data:`PLAIN`, varied one choice at a
+time by :data:`CHOICES`). :func:`run_setting` converts the trained model under it, emulates
+the test images (the numpy reference, or Brian2's cpp_standalone device for the engine
+"brian2": one build per network) and estimates Loihi's figures; :func:`combine` takes the
+best value of each choice. ``scripts/deployment_sweep.py`` runs the sweep against the NCS2.
 """
 
 from __future__ import annotations
