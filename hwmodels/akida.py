@@ -301,7 +301,7 @@ def estimate(
     Parameters
     ----------
     net
-        The network the traces were recorded from (checked by digest and layer sizes).
+        The Akida network that produced the traces (checked by digest and layer sizes).
     traces
         A trace Dataset with ``target="akida"`` (``spike_count_<layer>`` = activation values).
     constants
