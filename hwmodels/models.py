@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from importlib import import_module
 from typing import Literal
 
-__all__ = ["HardwareModel", "MODELS", "models_for", "targets"]
+__all__ = ["HardwareModel", "MODELS", "models_for"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -80,11 +80,6 @@ MODELS: dict[str, HardwareModel] = {
         ),
     )
 }
-
-
-def targets() -> list[str]:
-    """The targets with a hardware model."""
-    return list(MODELS)
 
 
 def models_for(target: object) -> HardwareModel:

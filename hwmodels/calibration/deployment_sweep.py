@@ -13,8 +13,10 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import xarray as xr
 
 import converters
+from converters.chips.loihi import LoihiNet
 from emu import Emulation, loihi_reference
 
 from .. import loihi
@@ -63,7 +65,7 @@ class Context:
     engine: str
 
 
-def convert(ctx: Context, setting: dict):
+def convert(ctx: Context, setting: dict) -> LoihiNet:
     """The LoihiNet of one setting (thresholds scaled after quantization)."""
     graph = converters.load(ctx.model, ctx.calibration[:1])
     graph = converters.normalize(graph, ctx.calibration, percentile=setting["percentile"])
@@ -83,7 +85,7 @@ def convert(ctx: Context, setting: dict):
     return net
 
 
-def traces_of(ctx: Context, net):
+def traces_of(ctx: Context, net: LoihiNet) -> xr.Dataset:
     """Emulate the test images on ``net`` and return the trace Dataset."""
     if ctx.engine == "brian2":
         return Emulation(net, device="cpp_standalone", batch_size=len(ctx.x)).run(ctx.x, ctx.y)

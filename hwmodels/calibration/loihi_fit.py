@@ -23,6 +23,10 @@ Ranges: the fits with the other constants at the low and high ends of their rang
 
 from __future__ import annotations
 
+import xarray as xr
+
+from converters.chips.loihi import LoihiNet
+
 from .. import loihi, published
 from ..constants import Constants
 from ..loihi_constants import BOUNDED
@@ -34,7 +38,7 @@ STEPS = 32
 FITTED = ("loihi_step_energy", "loihi_step_time", "loihi_x86_active_power")
 
 
-def kws_workload(timesteps: int = STEPS, seed: int = 0):
+def kws_workload(timesteps: int = STEPS, seed: int = 0) -> tuple[LoihiNet, xr.Dataset]:
     """The KWS network (390-256-256-29) and its traces on 20 simulated inputs."""
     return workloads.kws(timesteps, seed)
 

@@ -28,6 +28,7 @@ import numpy as np
 from scipy.optimize import brentq
 
 import converters
+from converters.graph import Graph
 
 from .. import ncs2, published, validation
 from ..constant import bounded_names
@@ -47,7 +48,7 @@ FITTED = (
 _OTHERS = [n for n in (*BOUNDED, *bounded_names(WORKLOAD_CONSTANTS)) if n not in FITTED]
 
 
-def kws_graph():
+def kws_graph() -> tuple[Graph, int]:
     """The keyword spotter's graph (random weights: the floor does not depend on them)."""
     graph = converters.load(workloads.kws_model(), np.zeros((1, 390), np.float32))
     return graph, 390 + 29
