@@ -12,7 +12,7 @@ from test_hwmodels_loihi import tiny_net, tiny_traces
 
 import converters
 from hwmodels import REGISTRY, Constants, accounting, loihi, ncs2, published, validation
-from hwmodels.calibration import ncs2_fit
+from hwmodels.calibration import ncs2_fit, power_logs
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -135,7 +135,7 @@ def test_the_data_file_holds_the_logs_figures():
 
 
 def test_extraction_reads_a_log_tree(tmp_path):
-    module = _script("extract_power_benchmarks")
+    module = power_logs
     logs = tmp_path / "logs"
     (logs / "running").mkdir(parents=True)
     (logs / "idle").mkdir()
