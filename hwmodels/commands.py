@@ -8,6 +8,8 @@ from pathlib import Path
 from converters import datasets
 from converters.arguments import float_range, int_range, output_file
 
+from .accounting import CONVENTIONS, DEFAULT
+
 __all__ = ["register", "cmd_estimate", "cmd_compare", "cmd_validate_models"]
 
 
@@ -67,8 +69,6 @@ def register(subparsers) -> None:
 
 
 def _add_accounting(parser) -> None:
-    from .accounting import CONVENTIONS, DEFAULT
-
     parser.add_argument(
         "--accounting",
         choices=list(CONVENTIONS),
@@ -88,6 +88,16 @@ def _parse_cores(items: list[str]) -> dict[str, int]:
     return cores
 
 
+def _model_options(args: argparse.Namespace, model) -> dict:
+    """The Loihi-only options given, refused for a model that does not take them."""
+    options = {"cores_per_layer": _parse_cores(args.cores)} if args.cores else {}
+    if args.accounting != DEFAULT:
+        options["accounting"] = args.accounting
+    if set(options) - set(model.options):
+        raise ValueError("--cores and --accounting apply to Loihi traces only")
+    return options
+
+
 def _baseline_samples(args: argparse.Namespace, model: Path):
     from converters.commands import model_sample_shape
 
@@ -104,24 +114,22 @@ def cmd_estimate(args: argparse.Namespace) -> None:
     from emu import load_traces
     from emu.neurobench_metrics import neurobench_metrics
 
-    from . import akida, loihi
     from .constants import load_constants
+    from .models import models_for
 
     constants = load_constants(args.constants)
     traces = load_traces(args.traces)
     net = load_net(args.net)
     target = traces.attrs.get("target")
-    label = args.label or str(target)
-    if target == "loihi":
-        result = loihi.estimate(
-            net, traces, _parse_cores(args.cores), constants, args.rate, label, args.accounting
-        )
-    elif target == "akida":
-        if args.cores or args.accounting != "all":
-            raise ValueError("--cores and --accounting apply to Loihi traces only")
-        result = akida.estimate(net, traces, constants, args.rate, label=label)
-    else:
-        raise ValueError(f"{args.traces} has target {target!r}; expected loihi or akida")
+    model = models_for(target)
+    result = model.estimate(
+        net,
+        traces,
+        constants=constants,
+        rate=args.rate,
+        label=args.label or str(target),
+        **_model_options(args, model),
+    )
     result.details["neurobench"] = neurobench_metrics(traces, net).to_dict()
     print(result.summary())
     if args.out:
@@ -141,7 +149,9 @@ def cmd_compare(args: argparse.Namespace) -> None:
             raise FileNotFoundError(f"model file {model} does not exist")
         x, y = _baseline_samples(args, model)
         constants = load_constants(args.constants)
-        baseline = ncs2.baseline(model, x, y, args.measured, constants, accounting=args.accounting)
+        baseline = ncs2.baseline(
+            model, x, y, measured=args.measured, constants=constants, accounting=args.accounting
+        )
         estimates.append(baseline)
     if not estimates:
         raise ValueError("give estimate files and/or --ncs2-model")

@@ -15,8 +15,16 @@ from converters.chips.loihi import LoihiNet
 from .akida_mapping import map_network
 from .constants import Constants
 from .loihi_mapping import compartment_fan_in, fan_outs, layer_fan_in, least_cores, on_chip
+from .models import models_for
 
-__all__ = ["LayerDeployment", "Deployment", "deploy_report", "register"]
+__all__ = [
+    "LayerDeployment",
+    "Deployment",
+    "loihi_deployment",
+    "akida_deployment",
+    "deploy_report",
+    "register",
+]
 
 
 @dataclass
@@ -65,7 +73,8 @@ class Deployment:
         return "\n".join(rows + [f"problem: {p}" for p in self.problems])
 
 
-def _loihi(net: LoihiNet, c: Constants) -> Deployment:
+def loihi_deployment(net: LoihiNet, c: Constants) -> Deployment:
+    """Cores per layer of ``net`` on Loihi, with the fan-in and fan-out limits checked."""
     outs = fan_outs(net)
     layers, problems = [], []
     fan_in_limit, fan_out_limit = int(c["loihi_max_fan_in"]), int(c["loihi_max_fan_out"])
@@ -106,7 +115,8 @@ def _loihi(net: LoihiNet, c: Constants) -> Deployment:
     )
 
 
-def _akida(net: AkidaNet, c: Constants) -> Deployment:
+def akida_deployment(net: AkidaNet, c: Constants) -> Deployment:
+    """Neural processors per layer of ``net`` on one AKD1000, as BrainChip's mapper places it."""
     mapping = map_network(net, c)
     layers, problems = [], []
     for layer in net.layers:
@@ -126,8 +136,7 @@ def _akida(net: AkidaNet, c: Constants) -> Deployment:
 
 def deploy_report(net: LoihiNet | AkidaNet, constants: Constants | None = None) -> Deployment:
     """The deployment of ``net`` on its target chip (see :class:`Deployment`)."""
-    c = constants or Constants()
-    return _akida(net, c) if net.target == "akida" else _loihi(net, c)
+    return models_for(net.target).deploy(net, constants or Constants())
 
 
 def cmd_deploy_report(args: argparse.Namespace) -> None:

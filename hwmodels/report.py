@@ -20,8 +20,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from . import accounting as conventions  # noqa: E402
-from .constants import Constants  # noqa: E402
 from .estimate import Estimate  # noqa: E402
+from .published import measured  # noqa: E402
 
 __all__ = ["Report", "compare", "table_rows", "against_published", "parts_lines", "by_convention"]
 
@@ -92,13 +92,11 @@ def table_rows(estimates: Sequence[Estimate]) -> list[dict]:
     return rows
 
 
-def against_published(
-    loihi: Estimate, ncs2: Estimate, constants: Constants | None = None
-) -> list[str]:
-    """How far a Loihi estimate's ratios against the NCS2 lie from the published ones, and why."""
-    c = constants or Constants()
+def against_published(loihi: Estimate, ncs2: Estimate) -> list[str]:
+    """How far a Loihi estimate's ratios against the NCS2 lie from the published ones
+    (:data:`hwmodels.published.MEASUREMENTS`), and why."""
     power, energy = ncs2.power / loihi.power, ncs2.energy / loihi.energy
-    pub_p, pub_e = c["published_power_ratio"], c["published_energy_ratio"]
+    pub_p, pub_e = measured("published_power_ratio"), measured("published_energy_ratio")
     p_lo, p_hi = ncs2.low("power") / loihi.high("power"), ncs2.high("power") / loihi.low("power")
     e_lo = ncs2.low("energy") / loihi.high("energy")
     e_hi = ncs2.high("energy") / loihi.low("energy")

@@ -64,7 +64,7 @@ def sweep(label: str, args: argparse.Namespace) -> dict:
                 m.layer: min(m.cores * setting["cores"], len(m.core))
                 for m in hwmodels.loihi.map_cores(net)
             }
-            est = hwmodels.loihi.estimate(net, traces, cores)
+            est = hwmodels.loihi.estimate(net, traces, cores_per_layer=cores)
         except ValueError as err:
             settings.append({"setting": setting, "error": f"{type(err).__name__}: {err}"})
             continue

@@ -102,7 +102,7 @@ def figures_of(net, traces, seconds: float, setting: dict) -> dict:
     cores = {  # at most one neuron per core
         m.layer: min(m.cores * setting["cores"], len(m.core)) for m in hwmodels.loihi.map_cores(net)
     }
-    est = hwmodels.loihi.estimate(net, traces, cores)
+    est = hwmodels.loihi.estimate(net, traces, cores_per_layer=cores)
     return {
         "setting": setting,
         "accuracy": est.accuracy,

@@ -21,6 +21,7 @@ from emu import Emulation
 from emu.akida_import import from_akida_model
 from hwmodels import Constants, TraceMismatchError, akida
 from hwmodels.akida_mapping import map_network, rule_mapping
+from hwmodels.calibration import akida_fit
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -209,7 +210,7 @@ def test_neural_processor_limit_and_mismatched_traces(digits_akida):
         akida.neural_processors(net) == rule_mapping(net).nps == {n: 1 for n in net.layer_names[1:]}
     )
     with pytest.raises(akida.AkidaMappingError, match="neural processors"):
-        akida.estimate(net, traces, Constants({"akida_nps": 1}))
+        akida.estimate(net, traces, constants=Constants({"akida_nps": 1}))
     loihi_like = traces.copy()
     loihi_like.attrs["target"] = "loihi"
     with pytest.raises(TraceMismatchError, match="target"):
@@ -220,7 +221,7 @@ def test_neural_processor_limit_and_mismatched_traces(digits_akida):
 
 @pytest.mark.slow
 def test_calibration_script_reproduces_the_registered_constants():
-    script = _script("calibrate_akida")
+    script = akida_fit
     values = script.fit(samples=300, epochs=2)
     c = Constants()
     for name, (value, low, high) in values.items():  # the registry holds the script's result
@@ -258,7 +259,7 @@ def test_zero_aware_training_lowers_akida_energy():
 
 
 def test_akidanet_neural_processor_loads_by_hand():
-    from hwmodels.workloads import AKIDANET, akidanet_counts, akidanet_np_loads
+    from hwmodels.calibration.workloads import AKIDANET, akidanet_counts, akidanet_np_loads
 
     busiest, serial = akidanet_np_loads()
     assert busiest == 56 * 56 * 64 * 9 * 64 / 3  # the fourth conv: 64 filters on 3 NPs
@@ -268,7 +269,7 @@ def test_akidanet_neural_processor_loads_by_hand():
 
 
 def test_akidanet_neural_processors_are_brainchips_mapping():
-    from hwmodels.workloads import AKIDANET, akidanet_mapped_nps
+    from hwmodels.calibration.workloads import AKIDANET, akidanet_mapped_nps
 
     assert akidanet_mapped_nps() == [nps for *_, nps in AKIDANET]
 

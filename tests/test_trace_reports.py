@@ -11,7 +11,7 @@ from matplotlib.image import imread
 from converters.chips.akida import AkidaLayer, AkidaNet
 from converters.chips.files import save_net
 from emu.traces import save_traces
-from hwmodels.workloads import akida_traces
+from hwmodels.calibration.workloads import akida_traces
 from neuroemu.cli import main
 
 
