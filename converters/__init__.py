@@ -7,6 +7,7 @@ from .chips.akida import AkidaBits, AkidaLayer, AkidaNet
 from .chips.loihi import LoihiInput, LoihiLayer, LoihiNet, LoihiProjection, QuantizationReport
 from .graph import Add, AvgPool2d, Conv2d, Dense, Flatten, Graph, Input, MaxPool2d, replace_maxpool
 from .importer import UnsupportedLayerError, load, to_openvino
+from .legacy_paths import keep_old_paths
 from .loihi import to_loihi
 from .nir_io import (
     NIRExportError,
@@ -56,6 +57,16 @@ __all__ = [
     "load",
     "to_openvino",
 ]
+
+keep_old_paths(
+    "converters",
+    {
+        "commands": "neuroemu.commands.convert",
+        "akida_commands": "converters.models",
+        "nir_commands": "neuroemu.commands.nir",
+        "arguments": "neuroemu.commands.arguments",
+    },
+)
 
 # submodules that import torch or scikit-learn load on first use
 _LAZY_MODULES = ("datasets", "models", "training")

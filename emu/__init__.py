@@ -2,6 +2,8 @@
 
 from importlib import import_module
 
+from converters.legacy_paths import keep_old_paths
+
 from . import analysis
 from .records import BatchRecord
 from .trace_access import open_traces
@@ -19,6 +21,14 @@ __all__ = [
     "plot",
     "save_traces",
 ]
+
+keep_old_paths(
+    "emu",
+    {
+        "commands": "neuroemu.commands.run",
+        "trace_commands": "neuroemu.commands.traces",
+    },
+)
 
 # imported on first use: Brian2 and matplotlib take seconds and tens of MB that trace
 # analysis does not need

@@ -2,6 +2,8 @@
 
 from importlib import import_module
 
+from converters.legacy_paths import keep_old_paths
+
 from . import accounting, akida, loihi, published
 from .constants import REGISTRY, Constant, Constants, ConstantsError, load_constants
 from .estimate import Estimate, LayerEstimate, load_estimate
@@ -24,6 +26,13 @@ __all__ = [
     "ncs2",
     "report",
 ]
+
+keep_old_paths(
+    "hwmodels",
+    {
+        "commands": "neuroemu.commands.estimate",
+    },
+)
 
 # imported on first use: the NCS2 baseline needs OpenVINO, the reports matplotlib
 _LAZY_MODULES = ("ncs2", "report")

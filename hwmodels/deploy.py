@@ -3,9 +3,7 @@ and the limit that binds each layer, for Loihi and the AKD1000 (``neuroemu deplo
 
 from __future__ import annotations
 
-import argparse
-import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -16,7 +14,7 @@ from .akida_mapping import map_network
 from .constants import Constants
 from .loihi_mapping import compartment_fan_in, fan_outs, layer_fan_in, least_cores, on_chip
 
-__all__ = ["LayerDeployment", "Deployment", "deploy_report", "register"]
+__all__ = ["LayerDeployment", "Deployment", "deploy_report"]
 
 
 @dataclass
@@ -128,23 +126,3 @@ def deploy_report(net: LoihiNet | AkidaNet, constants: Constants | None = None) 
     """The deployment of ``net`` on its target chip (see :class:`Deployment`)."""
     c = constants or Constants()
     return _akida(net, c) if net.target == "akida" else _loihi(net, c)
-
-
-def cmd_deploy_report(args: argparse.Namespace) -> None:
-    from converters.net_io import load_net
-
-    report = deploy_report(load_net(args.net))
-    print(report.table())
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(asdict(report) | {"fits": report.fits}, f, indent=2)
-
-
-def register(subparsers) -> None:
-    """Add ``deploy-report`` to the ``neuroemu`` subcommands."""
-    rep = subparsers.add_parser(
-        "deploy-report", help="chips, cores per layer, synaptic memory and binding limits"
-    )
-    rep.add_argument("net", help="converted network (.npz)")
-    rep.add_argument("--json", help="also write the report as JSON")
-    rep.set_defaults(func=cmd_deploy_report)

@@ -19,9 +19,9 @@ import torch
 
 import converters
 from converters.akida import to_akida
-from converters.akida_commands import two_conv_two_fc
 from converters.akida_export import akida_forward
 from converters.chips.akida import AkidaBits
+from converters.models import two_conv_two_fc
 from converters.training import accuracy, train
 from emu.akida_backend import AkidaBackend
 from emu.akida_reference import simulate

@@ -457,8 +457,8 @@ def akida_net(path: Path):
     import torch
 
     from converters.akida import to_akida
-    from converters.akida_commands import two_conv_two_fc
     from converters.chips.akida import AkidaBits
+    from converters.models import two_conv_two_fc
     from converters.training import train
 
     torch.manual_seed(0)

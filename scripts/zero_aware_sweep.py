@@ -22,8 +22,8 @@ import torch
 
 import converters
 from converters.akida import to_akida
-from converters.akida_commands import two_conv_two_fc
 from converters.chips.akida import AkidaBits
+from converters.models import two_conv_two_fc
 from converters.training import accuracy, train
 from converters.zero_aware import ZeroAware
 from emu.akida_reference import simulate

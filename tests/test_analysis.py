@@ -14,7 +14,7 @@ from trace_examples import digits_demo_net, random_net, reference_traces
 from emu import analysis, trace_stats
 from emu.trace_access import open_traces
 from emu.traces import TraceFormatError, save_traces
-from neuroemu.cli import main
+from neuroemu.commands import main
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from converters import datasets
 from converters.chips.loihi import LoihiInput
 from converters.net_io import save_net
 from emu import load_traces
-from neuroemu.cli import build_parser, main
+from neuroemu.commands import build_parser, main
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -24,7 +24,7 @@ from converters.graph import AvgPool2d, Conv2d, Dense, Flatten, Graph, Input
 from converters.net_io import load_net, save_net
 from hwmodels import loihi
 from hwmodels.deploy import deploy_report
-from neuroemu.cli import main
+from neuroemu.commands import main
 
 
 def _graph(channels: int) -> Graph:

@@ -22,7 +22,7 @@ from converters.net_io import save_net
 from emu import Emulation, load_traces, shard_directory
 from emu import loihi_reference as ref
 from emu.trace_store import MANIFEST, file_checksum
-from neuroemu.cli import main
+from neuroemu.commands import main
 
 BATCH = 2
 SAMPLES = 16

@@ -11,8 +11,8 @@ import torch
 import converters
 from converters import datasets, training
 from converters.akida import to_akida
-from converters.akida_commands import two_conv_two_fc
 from converters.chips.akida import AkidaBits, AkidaLayer
+from converters.models import two_conv_two_fc
 from converters.zero_aware import ZeroAware
 from emu import akida_reference, make_traces
 from emu.akida_import import from_akida_model

@@ -11,7 +11,7 @@ from converters import datasets, models, training
 from converters.net_io import save_net
 from emu import loihi_reference, make_traces, save_traces
 from hwmodels import load_estimate, loihi, ncs2, report
-from neuroemu.cli import main
+from neuroemu.commands import main
 
 
 @pytest.fixture(scope="module")

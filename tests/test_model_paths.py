@@ -16,7 +16,7 @@ from converters.graph import AvgPool2d, MaxPool2d
 from converters.net_io import load_net
 from emu import loihi_reference as ref
 from emu.trace_access import open_traces
-from neuroemu.cli import main
+from neuroemu.commands import main
 
 
 class FunctionalCNN(nn.Module):

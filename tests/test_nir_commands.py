@@ -10,8 +10,8 @@ import pytest
 from trace_examples import random_net
 
 from converters.net_io import load_net, save_net
-from converters.nir_commands import register
 from emu import loihi_reference
+from neuroemu.commands.nir import register
 
 
 def parser() -> argparse.ArgumentParser:

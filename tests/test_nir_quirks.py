@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from converters.net_io import load_net
-from converters.nir_commands import register
 from converters.nir_io import NIRImportError, from_nir, read_nir
 from emu import loihi_reference
+from neuroemu.commands.nir import register
 
 torch = pytest.importorskip("torch")
 

@@ -20,9 +20,9 @@ from emu.trace_access import (
     sample_events,
     select,
 )
-from emu.trace_commands import format_summary
 from emu.trace_store import shard_name
 from emu.traces import FORMAT_VERSION, TraceFormatError, save_traces
+from neuroemu.commands.traces import format_summary
 
 
 @pytest.fixture(scope="module")

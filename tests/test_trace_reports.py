@@ -12,7 +12,7 @@ from converters.chips.akida import AkidaLayer, AkidaNet
 from converters.net_io import save_net
 from emu.traces import save_traces
 from hwmodels.workloads import akida_traces
-from neuroemu.cli import main
+from neuroemu.commands import main
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""The ``neuroemu convert`` and ``neuroemu train`` subcommands of the converters package."""
+"""The ``neuroemu convert`` subcommand: a trained model file to a Loihi or Akida network."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import akida_commands, datasets
+from converters import datasets
+
 from .arguments import float_range, int_range, output_file
 
 __all__ = ["register", "cmd_convert", "model_sample_shape"]
@@ -16,7 +17,7 @@ MODEL_SUFFIXES = (".pt", ".pth", ".onnx", ".xml")
 
 
 def register(subparsers) -> None:
-    """Add ``convert`` and ``train`` to the ``neuroemu`` subcommands."""
+    """Add ``convert`` to the ``neuroemu`` subcommands."""
     conv = subparsers.add_parser(
         "convert", help="convert a trained model into a Loihi or Akida network (.npz)"
     )
@@ -61,7 +62,7 @@ def register(subparsers) -> None:
         "--arch",
         metavar="NAME[:ARG]",
         help="architecture of a state-dict model file, a function of converters.models "
-        "(e.g. lenet5, digits_cnn:16)",
+        "(e.g. lenet5, digits_cnn:16, two_conv_two_fc)",
     )
     conv.add_argument("--mnist-dir", help="directory of the MNIST idx files")
     conv.add_argument(
@@ -83,7 +84,6 @@ def register(subparsers) -> None:
         help="Akida: drop the output layer's bias (the AKD1000 has none there)",
     )
     conv.set_defaults(func=cmd_convert)
-    akida_commands.register(subparsers)
 
 
 ACCEPTED_TORCH = (
@@ -132,10 +132,10 @@ def _read_model(path: Path, arch: str | None = None):
 
 def _architecture(spec: str):
     """A fresh module of ``converters.models``: ``NAME`` or ``NAME:INT`` (its first argument)."""
-    from . import models
+    from converters import models
 
     name, _, arg = spec.partition(":")
-    names = ["digits_cnn", *models.ARCHITECTURES]
+    names = ["digits_cnn", "two_conv_two_fc", *models.ARCHITECTURES]
     if name not in names:
         raise ValueError(f"--arch {spec!r}: the name must be one of {names}")
     if not arg:
@@ -170,7 +170,7 @@ def _fine_tuned(model, x, labels, epochs: int):
     """``model`` with average pooling in place of max pooling, fine-tuned on (x, labels)."""
     import torch
 
-    from . import training
+    from converters import training
 
     if isinstance(model, torch.jit.ScriptModule):
         raise ValueError(

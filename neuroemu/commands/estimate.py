@@ -1,4 +1,4 @@
-"""The ``neuroemu estimate``, ``compare`` and ``validate-models`` commands."""
+"""The ``neuroemu estimate``, ``compare`` and ``validate-models`` subcommands."""
 
 from __future__ import annotations
 
@@ -6,13 +6,15 @@ import argparse
 from pathlib import Path
 
 from converters import datasets
-from converters.arguments import float_range, int_range, output_file
+from hwmodels.accounting import CONVENTIONS, DEFAULT
+
+from .arguments import float_range, int_range, output_file
 
 __all__ = ["register", "cmd_estimate", "cmd_compare", "cmd_validate_models"]
 
 
 def register(subparsers) -> None:
-    """Add ``estimate`` and ``compare`` to the ``neuroemu`` subcommands."""
+    """Add ``estimate``, ``compare`` and ``validate-models`` to the ``neuroemu`` subcommands."""
     est = subparsers.add_parser(
         "estimate", help="energy, power and latency per inference from a trace file"
     )
@@ -67,8 +69,6 @@ def register(subparsers) -> None:
 
 
 def _add_accounting(parser) -> None:
-    from .accounting import CONVENTIONS, DEFAULT
-
     parser.add_argument(
         "--accounting",
         choices=list(CONVENTIONS),
@@ -89,7 +89,7 @@ def _parse_cores(items: list[str]) -> dict[str, int]:
 
 
 def _baseline_samples(args: argparse.Namespace, model: Path):
-    from converters.commands import model_sample_shape
+    from .convert import model_sample_shape
 
     shape = model_sample_shape(model) if model.suffix in (".onnx", ".xml") else None
     x, y = datasets.load_samples(args.data, "test", args.samples, args.mnist_dir, shape)
@@ -103,9 +103,8 @@ def cmd_estimate(args: argparse.Namespace) -> None:
     from converters.net_io import load_net
     from emu import load_traces
     from emu.neurobench_metrics import neurobench_metrics
-
-    from . import akida, loihi
-    from .constants import load_constants
+    from hwmodels import akida, loihi
+    from hwmodels.constants import load_constants
 
     constants = load_constants(args.constants)
     traces = load_traces(args.traces)
@@ -130,9 +129,9 @@ def cmd_estimate(args: argparse.Namespace) -> None:
 
 def cmd_compare(args: argparse.Namespace) -> None:
     """Write the comparison report of saved estimates (and an NCS2 baseline run)."""
-    from . import ncs2, report
-    from .constants import load_constants
-    from .estimate import load_estimate
+    from hwmodels import ncs2, report
+    from hwmodels.constants import load_constants
+    from hwmodels.estimate import load_estimate
 
     estimates = [load_estimate(path) for path in args.estimates]
     if args.ncs2_model:
@@ -152,7 +151,7 @@ def cmd_compare(args: argparse.Namespace) -> None:
 
 def cmd_validate_models(args: argparse.Namespace) -> None:
     """Print the validation table (and write it as JSON)."""
-    from . import validation
+    from hwmodels import validation
 
     rows = validation.rows()
     print(validation.table(rows))

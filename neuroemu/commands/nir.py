@@ -1,4 +1,4 @@
-"""The ``neuroemu nir export`` and ``neuroemu nir import`` commands."""
+"""The ``neuroemu nir export`` and ``neuroemu nir import`` subcommands."""
 
 from __future__ import annotations
 
@@ -7,11 +7,10 @@ import warnings
 
 import numpy as np
 
-from .arguments import float_range, int_range, output_file
-from .chips.loihi import RESETS
-from .net_io import load_net, save_net
-from .nir_activity import silence_warning
-from .nir_io import (
+from converters.chips.loihi import RESETS
+from converters.net_io import load_net, save_net
+from converters.nir_activity import silence_warning
+from converters.nir_io import (
     DEFAULT_EXPORT_DT,
     LIBRARY_IMPORT_DT,
     NEURONS,
@@ -21,6 +20,8 @@ from .nir_io import (
     saturation_risks,
     write_nir,
 )
+
+from .arguments import float_range, int_range, output_file
 
 __all__ = ["register", "cmd_export", "cmd_import"]
 
