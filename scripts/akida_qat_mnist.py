@@ -26,6 +26,7 @@ from converters.training import accuracy, train
 from emu.akida_backend import AkidaBackend
 from emu.akida_reference import simulate
 from emu.backend import RunSettings
+from emu.standalone import DEVICES
 
 
 def main() -> None:
@@ -34,7 +35,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--mnist", default=None, help="MNIST idx directory")
     parser.add_argument("--brian2", type=int, default=200, help="test images for Brian2")
-    parser.add_argument("--device", default="cpp_standalone", choices=("cpp_standalone", "runtime"))
+    parser.add_argument("--device", default="cpp_standalone", choices=DEVICES)
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)

@@ -76,6 +76,15 @@ def test_convert_then_run_writes_traces(tmp_path, digits_model, digits, capsys):
     assert "the network expects (1, 8, 8); pass --data digits" in err
 
 
+def test_convert_reads_the_model_train_writes(tmp_path, capsys):
+    model_path = tmp_path / "m.pt"
+    main(["train", "--data", "digits", "--epochs", "1", "--out", str(model_path)])
+    net_path = tmp_path / "m.npz"
+    main(["convert", str(model_path), "--target", "akida", "--out", str(net_path)]
+         + ["--calibration", "digits", "--calibration-samples", "50"])  # fmt: skip
+    assert f"wrote akida network (4 layers) to {net_path}" in capsys.readouterr().out
+
+
 def test_bad_inputs_exit_with_a_message(tmp_path, small_net, capsys):
     assert "does not exist" in _fails(
         ["convert", str(tmp_path / "none.pt"), "--out", str(tmp_path / "n.npz")], capsys

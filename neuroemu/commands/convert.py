@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from converters import datasets
+from converters.chips.loihi import RESETS
 
 from .arguments import float_range, int_range, output_file
 
@@ -46,9 +47,7 @@ def register(subparsers) -> None:
         help="normalization percentile in (0, 100], 100 = max (default: %(default)s)",
     )
     conv.add_argument("--timesteps", type=int_range(1), default=128, help="Loihi steps per sample")
-    conv.add_argument(
-        "--reset", default="subtract", choices=("subtract", "zero"), help="Loihi reset mode"
-    )
+    conv.add_argument("--reset", default="subtract", choices=RESETS, help="Loihi reset mode")
     conv.add_argument(
         "--encoding", default="bias", choices=("bias", "rate"), help="Loihi input encoding"
     )
