@@ -1,5 +1,5 @@
 """Command-line types that check a number against its accepted range, or an output path, before
-any work, and the ``--device`` choices the engine registry serves."""
+any work, the ``--device`` choices the engine registry serves and the ``--accounting`` option."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from collections.abc import Callable
 from converters.output_paths import check_output_file
 from emu.backend import backend_class, engine_devices
 from emu.standalone import DEVICES
+from hwmodels.accounting import CONVENTIONS, DEFAULT, DESCRIPTION
 
-__all__ = ["int_range", "float_range", "output_file", "device_choices"]
+__all__ = ["int_range", "float_range", "output_file", "device_choices", "add_accounting"]
 
 
 def int_range(low: int, high: int | None = None) -> Callable[[str], int]:
@@ -74,3 +75,15 @@ def _serves(device: str, target: str) -> bool:
     except TypeError:
         return False
     return True
+
+
+def add_accounting(parser: argparse.ArgumentParser) -> None:
+    """Add ``--accounting``: which power parts an energy counts, one of the conventions."""
+    parser.add_argument(
+        "--accounting",
+        choices=list(CONVENTIONS),
+        default=DEFAULT,
+        help="power parts the energy counts: "
+        + "; ".join(f"{name}: {text}" for name, text in DESCRIPTION.items())
+        + " (default: %(default)s)",
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .arguments import device_choices, int_range
+from .arguments import add_accounting, device_choices, int_range
 
 __all__ = ["register", "cmd_demo"]
 
@@ -43,11 +43,5 @@ def register(subparsers) -> None:
     demo.add_argument(
         "--workers", type=int_range(1), default=1, help="worker processes (default: %(default)s)"
     )
-    demo.add_argument(
-        "--accounting",
-        choices=("all", "dynamic", "blouw"),
-        default="all",
-        help="power parts the comparison counts: all (SNN Toolbox's), dynamic (above a loaded "
-        "model's idle), blouw (running minus idle from boot); default: %(default)s",
-    )
+    add_accounting(demo)
     demo.set_defaults(func=cmd_demo)

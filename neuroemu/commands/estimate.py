@@ -6,9 +6,8 @@ import argparse
 from pathlib import Path
 
 from converters import datasets
-from hwmodels.accounting import CONVENTIONS, DEFAULT
 
-from .arguments import float_range, int_range, output_file
+from .arguments import add_accounting, float_range, int_range, output_file
 
 __all__ = ["register", "cmd_estimate", "cmd_compare", "cmd_validate_models"]
 
@@ -34,7 +33,7 @@ def register(subparsers) -> None:
         help="inferences per second, > 0 (default: back to back)",
     )
     est.add_argument("--label", help="name in reports (default: the target chip)")
-    _add_accounting(est)
+    add_accounting(est)
     est.add_argument(
         "--out", type=output_file, help="write the estimate as JSON (input to 'neuroemu compare')"
     )
@@ -58,7 +57,7 @@ def register(subparsers) -> None:
     )
     cmp.add_argument("--measured", help="JSON file of measured NCS2 latency and power")
     cmp.add_argument("--constants", help="JSON or TOML file overriding hardware constants")
-    _add_accounting(cmp)
+    add_accounting(cmp)
     cmp.set_defaults(func=cmd_compare)
 
     val = subparsers.add_parser(
@@ -66,16 +65,6 @@ def register(subparsers) -> None:
     )
     val.add_argument("--json", type=output_file, help="also write the rows as a JSON list")
     val.set_defaults(func=cmd_validate_models)
-
-
-def _add_accounting(parser) -> None:
-    parser.add_argument(
-        "--accounting",
-        choices=list(CONVENTIONS),
-        default=DEFAULT,
-        help="which power parts the energy counts: all (SNN Toolbox's), dynamic (above a "
-        "loaded model's idle), blouw (running minus idle from boot); default: %(default)s",
-    )
 
 
 def _parse_cores(items: list[str]) -> dict[str, int]:
