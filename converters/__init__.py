@@ -53,6 +53,7 @@ __all__ = [
     "to_openvino",
 ]
 
+
 # submodules that import torch or scikit-learn load on first use
 _LAZY_MODULES = {
     "datasets": ".training.datasets",
@@ -83,6 +84,10 @@ keep_old_paths(
         "models": "converters.training.models",
         "quantized_layers": "converters.training.quantized_layers",
         "zero_aware": "converters.training.zero_aware",
+        "commands": "neuroemu.commands.convert",
+        "akida_commands": "converters.training.models",
+        "nir_commands": "neuroemu.commands.nir",
+        "arguments": "neuroemu.commands.arguments",
     },
 )
 

@@ -3,7 +3,6 @@
 from importlib import import_module
 
 from converters.legacy_paths import keep_old_paths
-
 from .traces import TraceFormatError, analysis, load_traces, make_traces, save_traces
 from .traces.access import open_traces
 from .traces.records import BatchRecord
@@ -52,6 +51,8 @@ keep_old_paths(
         "plot": "emu.traces.plot",
         "records": "emu.traces.records",
         "output_lock": "emu.traces.output_lock",
+        "commands": "neuroemu.commands.run",
+        "trace_commands": "neuroemu.commands.traces",
     },
 )
 

@@ -25,7 +25,7 @@ import numpy as np
 import xarray as xr
 from tqdm import tqdm
 
-from converters.arguments import check_output_file
+from converters.output_paths import check_output_file
 
 from .engines import (
     Engine,

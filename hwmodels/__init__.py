@@ -32,7 +32,11 @@ __all__ = [
 
 keep_old_paths(
     __name__,
-    {"registry_entries": "hwmodels.sources", "workloads": "hwmodels.calibration.workloads"},
+    {
+        "registry_entries": "hwmodels.sources",
+        "workloads": "hwmodels.calibration.workloads",
+        "commands": "neuroemu.commands.estimate",
+    },
 )
 
 # imported on first use: the NCS2 baseline needs OpenVINO, the reports matplotlib

@@ -3,9 +3,7 @@ and the limit that binds each layer, for Loihi and the AKD1000 (``neuroemu deplo
 
 from __future__ import annotations
 
-import argparse
-import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -23,7 +21,6 @@ __all__ = [
     "loihi_deployment",
     "akida_deployment",
     "deploy_report",
-    "register",
 ]
 
 
@@ -137,23 +134,3 @@ def akida_deployment(net: AkidaNet, c: Constants) -> Deployment:
 def deploy_report(net: LoihiNet | AkidaNet, constants: Constants | None = None) -> Deployment:
     """The deployment of ``net`` on its target chip (see :class:`Deployment`)."""
     return models_for(net.target).deploy(net, constants or Constants())
-
-
-def cmd_deploy_report(args: argparse.Namespace) -> None:
-    from converters.chips.files import load_net
-
-    report = deploy_report(load_net(args.net))
-    print(report.table())
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(asdict(report) | {"fits": report.fits}, f, indent=2)
-
-
-def register(subparsers) -> None:
-    """Add ``deploy-report`` to the ``neuroemu`` subcommands."""
-    rep = subparsers.add_parser(
-        "deploy-report", help="chips, cores per layer, synaptic memory and binding limits"
-    )
-    rep.add_argument("net", help="converted network (.npz)")
-    rep.add_argument("--json", help="also write the report as JSON")
-    rep.set_defaults(func=cmd_deploy_report)

@@ -18,14 +18,15 @@ import numpy as np
 import torch
 
 import converters
-from converters.akida_commands import two_conv_two_fc
 from converters.chips.akida import AkidaBits
 from converters.exports.akida_export import akida_forward
 from converters.targets.akida import to_akida
+from converters.models import two_conv_two_fc
 from converters.training import accuracy, train
 from emu.engines import RunSettings
 from emu.engines.akida_brian2 import AkidaBackend
 from emu.engines.akida_reference import simulate
+from emu.standalone import DEVICES
 
 
 def main() -> None:
@@ -34,7 +35,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--mnist", default=None, help="MNIST idx directory")
     parser.add_argument("--brian2", type=int, default=200, help="test images for Brian2")
-    parser.add_argument("--device", default="cpp_standalone", choices=("cpp_standalone", "runtime"))
+    parser.add_argument("--device", default="cpp_standalone", choices=DEVICES)
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)

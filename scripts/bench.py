@@ -456,7 +456,7 @@ def akida_net(path: Path):
         return pickle.loads(path.read_bytes()), data
     import torch
 
-    from converters.akida_commands import two_conv_two_fc
+    from converters.training.models import two_conv_two_fc
     from converters.chips.akida import AkidaBits
     from converters.targets.akida import to_akida
     from converters.training import train

@@ -144,6 +144,8 @@ def make_dataset(args) -> Path:
 
 
 def main() -> None:
+    from neuroemu.commands.arguments import device_choices
+
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -155,7 +157,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=90, help="Loihi steps per sample")
     parser.add_argument("--hidden", type=int, default=128)
     parser.add_argument("--epochs", type=int, default=15)
-    parser.add_argument("--device", default="cpp_standalone", choices=("cpp_standalone", "runtime"))
+    parser.add_argument("--device", default="cpp_standalone", choices=device_choices("loihi"))
     parser.add_argument("--out", type=Path, default=Path("event_mnist"))
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)

@@ -21,9 +21,9 @@ import numpy as np
 import torch
 
 import converters
-from converters.akida_commands import two_conv_two_fc
 from converters.chips.akida import AkidaBits
 from converters.targets.akida import to_akida
+from converters.models import two_conv_two_fc
 from converters.training import accuracy, train
 from converters.training.zero_aware import ZeroAware
 from emu.akida_reference import simulate

@@ -15,6 +15,10 @@ from emu.traces import TraceFormatError, analysis, save_traces
 from emu.traces import stats as trace_stats
 from emu.traces.access import open_traces
 from neuroemu.cli import main
+from emu import analysis, trace_stats
+from emu.trace_access import open_traces
+from emu.traces import TraceFormatError, save_traces
+from neuroemu.commands import main
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,7 @@ from converters.chips.loihi_split import FanInSplitError
 from converters.graph import AvgPool2d, Conv2d, Dense, Flatten, Graph, Input
 from hwmodels import loihi
 from hwmodels.deploy import deploy_report
-from neuroemu.cli import main
+from neuroemu.commands import main
 
 
 def _graph(channels: int) -> Graph:

@@ -26,10 +26,10 @@ from trace_examples import random_net
 from converters.chips.akida import AkidaLayer, AkidaNet
 from converters.chips.files import NetworkFormatError, load_net, save_net
 from emu import Emulation, load_traces, save_traces, shard_directory
-from emu.commands import run_summary
 from emu.traces import TraceFormatError
 from emu.traces.store import MANIFEST, file_checksum
-from neuroemu.cli import main
+from neuroemu.commands import main
+from neuroemu.commands.run import run_summary
 
 
 def _fails(argv: list[str], capsys) -> str:

@@ -24,7 +24,7 @@ from converters.chips.files import digest, load_net, save_net
 from emu import Emulation, save_traces
 from emu.engines.run_budget import MAX_SEED, MAX_TIMESTEPS
 from hwmodels.constants import Constants, ConstantsError
-from neuroemu.cli import build_parser, main
+from neuroemu.commands import build_parser, main
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +45,7 @@ def files(tmp_path_factory, cache_dir):
 LIMITED = """
 import resource, sys
 sys.path.insert(0, "tests")
-from neuroemu.cli import main
+from neuroemu.commands import main
 from converters.resources import available_memory
 used = int(open("/proc/self/statm").read().split()[0]) * resource.getpagesize()
 headroom = int(sys.argv[1]) << 20

@@ -10,11 +10,11 @@ import torch
 
 import converters
 from converters import datasets, training
-from converters.akida_commands import two_conv_two_fc
 from converters.chips.akida import AkidaBits, AkidaLayer
 from converters.frontends.akida_import import from_akida_model
 from converters.targets.akida import to_akida
 from converters.training.zero_aware import ZeroAware
+from converters.models import two_conv_two_fc
 from emu import akida_reference, make_traces
 from converters.zero_aware import ZeroAware
 from emu import Emulation

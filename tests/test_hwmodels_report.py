@@ -13,7 +13,7 @@ from emu import loihi_reference, make_traces, save_traces
 from converters.net_io import save_net
 from emu import Emulation, save_traces
 from hwmodels import load_estimate, loihi, ncs2, report
-from neuroemu.cli import main
+from neuroemu.commands import main
 
 
 @pytest.fixture(scope="module")

@@ -141,7 +141,7 @@ def test_cli_runs_on_the_native_device(digits, digits_graph, cache_dir, tmp_path
     import converters
     from converters.chips.files import save_net
     from emu import load_traces
-    from neuroemu.cli import main
+    from neuroemu.commands import main
 
     monkeypatch.setenv("NEUROEMU_CACHE", str(cache_dir))
     with warnings.catch_warnings():

@@ -20,6 +20,7 @@ from converters.net_io import load_net
 from emu.engines import loihi_reference as ref
 from emu.traces.access import open_traces
 from neuroemu.cli import main
+from neuroemu.commands import main
 
 
 class FunctionalCNN(nn.Module):

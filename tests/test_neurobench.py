@@ -13,7 +13,7 @@ from converters.chips.files import save_net
 from converters.chips.loihi import LoihiInput, LoihiLayer, LoihiNet, LoihiProjection
 from emu import analysis
 from emu.traces import make_traces, save_traces
-from neuroemu.cli import main
+from neuroemu.commands import main
 
 
 def _traces(layers, counts, steps, target, net, labels=(1,), saturation=None):

@@ -10,10 +10,10 @@ import pytest
 
 from converters.chips.files import load_net
 from converters.frontends.nir_import import NIRImportError, from_nir, read_nir
-from converters.nir_commands import register
 from emu import loihi_reference
 from converters.nir_io import NIRImportError, from_nir, read_nir
 from emu.engines import loihi_reference
+from neuroemu.commands.nir import register
 
 torch = pytest.importorskip("torch")
 

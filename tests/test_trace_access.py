@@ -23,6 +23,9 @@ from emu.traces.access import (
 )
 from emu.traces.analysis import summary
 from emu.traces.store import shard_name
+from emu.trace_store import shard_name
+from emu.traces import FORMAT_VERSION, TraceFormatError, save_traces
+from neuroemu.commands.traces import format_summary
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ __all__ = [
     "resnet",
     "depthwise_separable",
     "mobilenet",
+    "two_conv_two_fc",
     "ARCHITECTURES",
 ]
 
@@ -143,6 +144,25 @@ def mobilenet(channels: tuple[int, ...] = (16, 32, 64), in_channels: int = 1) ->
         nn.Flatten(),
         nn.Dropout(0.2),
         nn.Linear(channels[-1], 10),
+    )
+
+
+def two_conv_two_fc(channels: int = 1, size: int = 28, classes: int = 10) -> nn.Module:
+    """2-conv + 2-FC CNN Akida can run: conv 3x3 16, max-pool 2, conv 3x3 32, max-pool 2,
+    FC 128, FC ``classes`` (input ``size`` divisible by 4)."""
+    if size % 4:
+        raise ValueError(f"input size must be divisible by 4 (two 2x2 poolings), got {size}")
+    return nn.Sequential(
+        nn.Conv2d(channels, 16, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(32 * (size // 4) ** 2, 128),
+        nn.ReLU(),
+        nn.Linear(128, classes),
     )
 
 

@@ -26,7 +26,7 @@ def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.Argument
 
 def cli_reference() -> str:
     """Markdown: ``neuroemu --help`` and every subcommand's help, as the parsers print them."""
-    from neuroemu.cli import build_parser
+    from neuroemu.commands import build_parser
 
     os.environ["COLUMNS"] = "96"  # argparse wraps help to the terminal width
     parser = build_parser()

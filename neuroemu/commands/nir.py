@@ -1,4 +1,4 @@
-"""The ``neuroemu nir export`` and ``neuroemu nir import`` commands."""
+"""The ``neuroemu nir export`` and ``neuroemu nir import`` subcommands."""
 
 from __future__ import annotations
 
@@ -13,6 +13,21 @@ from .chips.loihi import RESETS
 from .exports.nir_activity import silence_warning
 from .exports.nir_export import DEFAULT_EXPORT_DT, NEURONS, NIRExportError, write_nir
 from .frontends.nir_import import LIBRARY_IMPORT_DT, NIRImportError, read_nir, saturation_risks
+from converters.chips.loihi import RESETS
+from converters.net_io import load_net, save_net
+from converters.nir_activity import silence_warning
+from converters.nir_io import (
+    DEFAULT_EXPORT_DT,
+    LIBRARY_IMPORT_DT,
+    NEURONS,
+    NIRExportError,
+    NIRImportError,
+    read_nir,
+    saturation_risks,
+    write_nir,
+)
+
+from .arguments import float_range, int_range, output_file
 
 __all__ = ["register", "cmd_export", "cmd_import"]
 

@@ -1,4 +1,4 @@
-"""The ``neuroemu inspect`` and ``neuroemu diff`` commands: trace summaries as tables or JSON."""
+"""The ``neuroemu inspect`` and ``neuroemu diff`` subcommands: trace summaries as tables or JSON."""
 
 from __future__ import annotations
 
@@ -9,12 +9,17 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from converters.arguments import int_range
+from emu import analysis
+from emu.neurobench_metrics import NeuroBenchMetrics, neurobench_metrics
+from emu.trace_access import PartialRunWarning, open_traces
+from emu.trace_stats import saturation_lines
+from hwmodels.report import format_cell
 
 from .neurobench_metrics import NeuroBenchMetrics, neurobench_metrics
 from .traces import analysis
 from .traces.access import PartialRunWarning, open_traces
 from .traces.stats import saturation_lines
+from .arguments import int_range
 
 __all__ = [
     "register",
@@ -68,7 +73,7 @@ def cmd_inspect(args: argparse.Namespace) -> None:
     bench = neurobench_metrics(tr, net)
     plots = []
     if args.plots:
-        from .traces.plot import all_plots
+        from emu.plot import all_plots
 
         plots = [str(p) for p in all_plots(tr, args.plots, args.sample)]
     outside = tr["input_out_of_range"].values if "input_out_of_range" in tr else None
@@ -118,7 +123,7 @@ def out_of_range_line(traces) -> str | None:
 
 
 def _table(header: Sequence[str], rows: list[Sequence[object]]) -> str:
-    cells = [[_cell(v) for v in row] for row in rows]
+    cells = [[format_cell(v) for v in row] for row in rows]
     widths = [max(len(h), *(len(r[k]) for r in cells)) for k, h in enumerate(header)]
     lines = [
         "  ".join(
@@ -135,14 +140,6 @@ def _table(header: Sequence[str], rows: list[Sequence[object]]) -> str:
             )
         )
     return "\n".join(lines)
-
-
-def _cell(value: object) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
 
 
 def _percent(value: float | None) -> str:

@@ -1,26 +1,30 @@
-"""The ``neuroemu`` command line: the demo and the subcommands each package registers."""
+"""The ``neuroemu`` command line: the parser of every subcommand, and one-line errors."""
 
 from __future__ import annotations
 
 import argparse
 import importlib
 import sys
-from pathlib import Path
 from typing import NoReturn
 
 from converters.arguments import int_range
 from emu.engines.cuda import CudaSetupError
 from emu.traces.access import SelectionError
+from emu.cuda import CudaSetupError
+from emu.trace_access import SelectionError
 
 __all__ = ["main", "build_parser", "COMMAND_MODULES", "KNOWN_ERRORS"]
 
-# modules that contribute subcommands through ``register(subparsers)``
+# modules that contribute subcommands through ``register(subparsers)``, in the help's order
 COMMAND_MODULES = (
-    "converters.commands",
-    "converters.nir_commands",
-    "emu.commands",
-    "hwmodels.commands",
-    "hwmodels.deploy",
+    "neuroemu.commands.demo",
+    "neuroemu.commands.convert",
+    "neuroemu.commands.train",
+    "neuroemu.commands.nir",
+    "neuroemu.commands.run",
+    "neuroemu.commands.traces",
+    "neuroemu.commands.estimate",
+    "neuroemu.commands.deploy",
 )
 
 # errors a user can fix: printed as one line (a traceback only with --debug)
@@ -36,48 +40,6 @@ KNOWN_ERRORS = (
 )
 
 
-def cmd_demo(args: argparse.Namespace) -> None:
-    """Train or load the digits CNN, convert, emulate and report (see :mod:`neuroemu.demo`)."""
-    from .demo import run_demo
-
-    run_demo(
-        Path(args.out),
-        device=args.device,
-        timesteps=args.timesteps,
-        workers=args.workers,
-        accounting=args.accounting,
-    )
-
-
-def _add_demo(sub) -> None:
-    demo = sub.add_parser(
-        "demo",
-        help="load the shipped small CNN for scikit-learn's digits (trained when missing), "
-        "convert and emulate it",
-    )
-    demo.add_argument(
-        "--out", default="neuroemu-out", help="output directory (default: %(default)s)"
-    )
-    demo.add_argument("--device", default="cpp_standalone", choices=("cpp_standalone", "runtime"))
-    demo.add_argument(
-        "--timesteps",
-        type=int_range(1),
-        default=128,
-        help="steps per sample (default: %(default)s)",
-    )
-    demo.add_argument(
-        "--workers", type=int_range(1), default=1, help="worker processes (default: %(default)s)"
-    )
-    demo.add_argument(
-        "--accounting",
-        choices=("all", "dynamic", "blouw"),
-        default="all",
-        help="power parts the comparison counts: all (SNN Toolbox's), dynamic (above a loaded "
-        "model's idle), blouw (running minus idle from boot); default: %(default)s",
-    )
-    demo.set_defaults(func=cmd_demo)
-
-
 class _Parser(argparse.ArgumentParser):
     """An argument parser whose errors are one line, pointing at ``-h`` for the usage."""
 
@@ -86,7 +48,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with the demo and every package's subcommands."""
+    """The argument parser with every subcommand of :data:`COMMAND_MODULES`."""
     parser = _Parser(
         prog="neuroemu",
         description="Convert DNNs to spiking networks, emulate Loihi and Akida exactly in Brian2, "
@@ -96,7 +58,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--debug", action="store_true", help="show the traceback of an error (anywhere in the line)"
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    _add_demo(sub)
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)
     return parser

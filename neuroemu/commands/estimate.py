@@ -1,4 +1,4 @@
-"""The ``neuroemu estimate``, ``compare`` and ``validate-models`` commands."""
+"""The ``neuroemu estimate``, ``compare`` and ``validate-models`` subcommands."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import argparse
 from pathlib import Path
 
 from converters import datasets
-from converters.arguments import float_range, int_range, output_file
+
+from .arguments import add_accounting, float_range, int_range, output_file
 
 from .accounting import CONVENTIONS, DEFAULT
 
@@ -14,7 +15,7 @@ __all__ = ["register", "cmd_estimate", "cmd_compare", "cmd_validate_models"]
 
 
 def register(subparsers) -> None:
-    """Add ``estimate`` and ``compare`` to the ``neuroemu`` subcommands."""
+    """Add ``estimate``, ``compare`` and ``validate-models`` to the ``neuroemu`` subcommands."""
     est = subparsers.add_parser(
         "estimate", help="energy, power and latency per inference from a trace file"
     )
@@ -34,7 +35,7 @@ def register(subparsers) -> None:
         help="inferences per second, > 0 (default: back to back)",
     )
     est.add_argument("--label", help="name in reports (default: the target chip)")
-    _add_accounting(est)
+    add_accounting(est)
     est.add_argument(
         "--out", type=output_file, help="write the estimate as JSON (input to 'neuroemu compare')"
     )
@@ -58,7 +59,7 @@ def register(subparsers) -> None:
     )
     cmp.add_argument("--measured", help="JSON file of measured NCS2 latency and power")
     cmp.add_argument("--constants", help="JSON or TOML file overriding hardware constants")
-    _add_accounting(cmp)
+    add_accounting(cmp)
     cmp.set_defaults(func=cmd_compare)
 
     val = subparsers.add_parser(
@@ -66,16 +67,6 @@ def register(subparsers) -> None:
     )
     val.add_argument("--json", type=output_file, help="also write the rows as a JSON list")
     val.set_defaults(func=cmd_validate_models)
-
-
-def _add_accounting(parser) -> None:
-    parser.add_argument(
-        "--accounting",
-        choices=list(CONVENTIONS),
-        default=DEFAULT,
-        help="which power parts the energy counts: all (SNN Toolbox's), dynamic (above a "
-        "loaded model's idle), blouw (running minus idle from boot); default: %(default)s",
-    )
 
 
 def _parse_cores(items: list[str]) -> dict[str, int]:
@@ -99,7 +90,7 @@ def _model_options(args: argparse.Namespace, model) -> dict:
 
 
 def _baseline_samples(args: argparse.Namespace, model: Path):
-    from converters.commands import model_sample_shape
+    from .convert import model_sample_shape
 
     shape = model_sample_shape(model) if model.suffix in (".onnx", ".xml") else None
     x, y = datasets.load_samples(args.data, "test", args.samples, args.mnist_dir, shape)
@@ -114,8 +105,8 @@ def cmd_estimate(args: argparse.Namespace) -> None:
     from emu import load_traces
     from emu.neurobench_metrics import neurobench_metrics
 
-    from .constants import load_constants
-    from .models import models_for
+    from hwmodels.constants import load_constants
+    from hwmodels.models import models_for
 
     constants = load_constants(args.constants)
     traces = load_traces(args.traces)
@@ -138,9 +129,9 @@ def cmd_estimate(args: argparse.Namespace) -> None:
 
 def cmd_compare(args: argparse.Namespace) -> None:
     """Write the comparison report of saved estimates (and an NCS2 baseline run)."""
-    from . import ncs2, report
-    from .constants import load_constants
-    from .estimate import load_estimate
+    from hwmodels import ncs2, report
+    from hwmodels.constants import load_constants
+    from hwmodels.estimate import load_estimate
 
     estimates = [load_estimate(path) for path in args.estimates]
     if args.ncs2_model:
@@ -162,7 +153,7 @@ def cmd_compare(args: argparse.Namespace) -> None:
 
 def cmd_validate_models(args: argparse.Namespace) -> None:
     """Print the validation table (and write it as JSON)."""
-    from . import validation
+    from hwmodels import validation
 
     rows = validation.rows()
     print(validation.table(rows))

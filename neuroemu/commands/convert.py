@@ -1,4 +1,4 @@
-"""The ``neuroemu convert`` and ``neuroemu train`` subcommands of the converters package."""
+"""The ``neuroemu convert`` subcommand: a trained model file to a Loihi or Akida network."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import akida_commands, datasets
+from converters import datasets
+from converters.chips.loihi import RESETS
+
 from .arguments import float_range, int_range, output_file
 
 __all__ = ["register", "cmd_convert", "model_sample_shape"]
@@ -16,7 +18,7 @@ MODEL_SUFFIXES = (".pt", ".pth", ".onnx", ".xml")
 
 
 def register(subparsers) -> None:
-    """Add ``convert`` and ``train`` to the ``neuroemu`` subcommands."""
+    """Add ``convert`` to the ``neuroemu`` subcommands."""
     conv = subparsers.add_parser(
         "convert", help="convert a trained model into a Loihi or Akida network (.npz)"
     )
@@ -45,9 +47,7 @@ def register(subparsers) -> None:
         help="normalization percentile in (0, 100], 100 = max (default: %(default)s)",
     )
     conv.add_argument("--timesteps", type=int_range(1), default=128, help="Loihi steps per sample")
-    conv.add_argument(
-        "--reset", default="subtract", choices=("subtract", "zero"), help="Loihi reset mode"
-    )
+    conv.add_argument("--reset", default="subtract", choices=RESETS, help="Loihi reset mode")
     conv.add_argument(
         "--encoding", default="bias", choices=("bias", "rate"), help="Loihi input encoding"
     )
@@ -61,7 +61,7 @@ def register(subparsers) -> None:
         "--arch",
         metavar="NAME[:ARG]",
         help="architecture of a state-dict model file, a function of converters.training.models "
-        "(e.g. lenet5, digits_cnn:16)",
+        "(e.g. lenet5, digits_cnn:16, two_conv_two_fc)",
     )
     conv.add_argument("--mnist-dir", help="directory of the MNIST idx files")
     conv.add_argument(
@@ -83,7 +83,6 @@ def register(subparsers) -> None:
         help="Akida: drop the output layer's bias (the AKD1000 has none there)",
     )
     conv.set_defaults(func=cmd_convert)
-    akida_commands.register(subparsers)
 
 
 ACCEPTED_TORCH = (
@@ -131,12 +130,11 @@ def _read_model(path: Path, arch: str | None = None):
 
 
 def _architecture(spec: str):
-    """A fresh module of ``converters.training.models``: ``NAME`` or ``NAME:INT`` (its first
-    argument)."""
-    from .training import models
+    """A fresh module of ``converters.training.models``: ``NAME`` or ``NAME:INT`` (its first argument)."""
+    from converters.training import models
 
     name, _, arg = spec.partition(":")
-    names = ["digits_cnn", *models.ARCHITECTURES]
+    names = ["digits_cnn", "two_conv_two_fc", *models.ARCHITECTURES]
     if name not in names:
         raise ValueError(f"--arch {spec!r}: the name must be one of {names}")
     if not arg:
@@ -171,7 +169,7 @@ def _fine_tuned(model, x, labels, epochs: int):
     """``model`` with average pooling in place of max pooling, fine-tuned on (x, labels)."""
     import torch
 
-    from . import training
+    from converters import training
 
     if isinstance(model, torch.jit.ScriptModule):
         raise ValueError(

@@ -1,15 +1,18 @@
-"""Command-line types that check a number against its accepted range, or an output path, before any work."""
+"""Command-line types that check a number against its accepted range, or an output path, before
+any work, the ``--device`` choices the engine registry serves and the ``--accounting`` option."""
 
 from __future__ import annotations
 
 import argparse
 import math
-import os
-import stat
 from collections.abc import Callable
-from pathlib import Path
 
-__all__ = ["int_range", "float_range", "check_output_file", "output_file"]
+from converters.output_paths import check_output_file
+from emu.backend import backend_class, engine_devices
+from emu.standalone import DEVICES
+from hwmodels.accounting import CONVENTIONS, DEFAULT, DESCRIPTION
+
+__all__ = ["int_range", "float_range", "output_file", "device_choices", "add_accounting"]
 
 
 def int_range(low: int, high: int | None = None) -> Callable[[str], int]:
@@ -50,27 +53,6 @@ def float_range(
     return parse
 
 
-def check_output_file(path: str | os.PathLike, what: str = "--out") -> Path:
-    """``path`` as a Path when it may be written: absent or a regular file (ValueError else).
-
-    A device node, FIFO, socket or directory is refused: writing through a temporary file
-    renamed into place would replace it.
-    """
-    path = Path(path)
-    try:
-        mode = path.stat().st_mode
-    except FileNotFoundError:
-        return path
-    except OSError as err:
-        raise ValueError(f"{what} {path} cannot be examined ({err.strerror})") from None
-    if not stat.S_ISREG(mode):
-        kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file"
-        raise ValueError(
-            f"{what} {path} is {kind}; give the path of a regular file (existing or new)"
-        )
-    return path
-
-
 def output_file(text: str) -> str:
     """An argparse ``type``: a path that is absent or a regular file (see check_output_file)."""
     try:
@@ -78,3 +60,30 @@ def output_file(text: str) -> str:
     except ValueError as err:
         raise argparse.ArgumentTypeError(str(err)) from None
     return text
+
+
+def device_choices(target: str | None = None) -> tuple[str, ...]:
+    """The device names a run accepts: Brian2's devices, then the registered engines'; with
+    ``target``, only those on which the engine registry emulates that target's networks."""
+    devices = DEVICES + engine_devices()
+    return devices if target is None else tuple(d for d in devices if _serves(d, target))
+
+
+def _serves(device: str, target: str) -> bool:
+    try:
+        backend_class(target, device)
+    except TypeError:
+        return False
+    return True
+
+
+def add_accounting(parser: argparse.ArgumentParser) -> None:
+    """Add ``--accounting``: which power parts an energy counts, one of the conventions."""
+    parser.add_argument(
+        "--accounting",
+        choices=list(CONVENTIONS),
+        default=DEFAULT,
+        help="power parts the energy counts: "
+        + "; ".join(f"{name}: {text}" for name, text in DESCRIPTION.items())
+        + " (default: %(default)s)",
+    )

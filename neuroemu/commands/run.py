@@ -1,4 +1,4 @@
-"""The ``neuroemu run``, ``inspect`` and ``diff`` subcommands of the emulator package."""
+"""The ``neuroemu run`` subcommand: emulate a converted network on samples, write its traces."""
 
 from __future__ import annotations
 
@@ -9,18 +9,22 @@ from pathlib import Path
 import numpy as np
 
 from converters import datasets
-from converters.arguments import int_range, output_file
+from emu.backend import registered_targets
+from emu.run_budget import MAX_BATCH_SIZE, MAX_SEED
+from emu.trace_stats import accuracy, spikes_per_sample
 
 from . import trace_commands
 from .engines.run_budget import MAX_BATCH_SIZE, MAX_SEED
 from .trace_commands import out_of_range_line
 from .traces.stats import accuracy, spikes_per_sample
+from .arguments import device_choices, int_range, output_file
+from .traces import out_of_range_line
 
 __all__ = ["register", "cmd_run", "run_summary", "sample_shape", "parse_probe"]
 
 
 def register(subparsers) -> None:
-    """Add ``run``, ``inspect`` and ``diff`` to the ``neuroemu`` subcommands."""
+    """Add ``run`` to the ``neuroemu`` subcommands."""
     run = subparsers.add_parser(
         "run", help="emulate a converted network on samples and write HDF5 traces"
     )
@@ -37,7 +41,7 @@ def register(subparsers) -> None:
     run.add_argument(
         "--device",
         default="cpp_standalone",
-        choices=("cpp_standalone", "runtime", "cuda_standalone", "tensor", "native"),
+        choices=device_choices(),
         help="Brian2 device, tensor (Akida networks: exact BLAS products, no build) or "
         "native (Loihi networks: a C++ engine compiled once per machine; "
         "default: %(default)s)",
@@ -67,7 +71,6 @@ def register(subparsers) -> None:
     )
     run.add_argument("--mnist-dir", help="directory of the MNIST idx files")
     run.set_defaults(func=cmd_run)
-    trace_commands.register(subparsers)
 
 
 def sample_shape(net) -> tuple[int, ...]:
@@ -106,23 +109,21 @@ def cmd_run(args: argparse.Namespace) -> None:
     """Emulate a saved network on checked samples and print the run summary."""
     from converters.chips.files import load_net
     from converters.chips.loihi_limits import enforce_limits
-
-    from .emulation import Emulation
+    from converters.net_io import load_net
+    from emu.emulation import Emulation
 
     if not Path(args.net).is_file():
         raise FileNotFoundError(
             f"network file {args.net} does not exist (write one with 'neuroemu convert')"
         )
     net = load_net(args.net)
-    if args.device == "tensor" and net.target != "akida":
+    accepted = device_choices(net.target)
+    if args.device not in accepted:
+        served = [t for t in registered_targets() if args.device in device_choices(t)]
+        chips = sorted({t.split("_")[0].capitalize() for t in served})
         raise ValueError(
-            f"--device tensor runs Akida networks; {args.net} is a {net.target} network "
-            "(accepted for it: cpp_standalone, runtime, cuda_standalone, native)"
-        )
-    if args.device == "native" and net.target != "loihi":
-        raise ValueError(
-            f"--device native runs Loihi networks; {args.net} is a {net.target} network "
-            "(accepted for it: tensor, cpp_standalone, runtime, cuda_standalone)"
+            f"--device {args.device} runs {' and '.join(chips)} networks; {args.net} is a "
+            f"{net.target} network (accepted for it: {', '.join(accepted)})"
         )
     if net.target == "loihi":
         enforce_limits(net)  # what Loihi cannot hold is refused, multi-chip noted

@@ -1,4 +1,5 @@
-"""The ``neuroemu train`` subcommand: float, quantization-aware or zero-aware training of a CNN."""
+"""The ``neuroemu train`` subcommand: float, quantization-aware or zero-aware training of a CNN,
+saved as TorchScript, which ``neuroemu convert`` reads as it is."""
 
 from __future__ import annotations
 
@@ -6,37 +7,18 @@ import argparse
 
 from .arguments import float_range, int_range, output_file
 
-__all__ = ["register", "two_conv_two_fc", "cmd_train"]
-
-
-def two_conv_two_fc(channels: int = 1, size: int = 28, classes: int = 10):
-    """2-conv + 2-FC CNN Akida can run: conv 3x3 16, max-pool 2, conv 3x3 32, max-pool 2,
-    FC 128, FC ``classes`` (input ``size`` divisible by 4)."""
-    from torch import nn
-
-    if size % 4:
-        raise ValueError(f"input size must be divisible by 4 (two 2x2 poolings), got {size}")
-    return nn.Sequential(
-        nn.Conv2d(channels, 16, 3, padding=1),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.Conv2d(16, 32, 3, padding=1),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.Flatten(),
-        nn.Linear(32 * (size // 4) ** 2, 128),
-        nn.ReLU(),
-        nn.Linear(128, classes),
-    )
+__all__ = ["register", "cmd_train"]
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    """Train the 2-conv + 2-FC CNN on digits or MNIST and save the whole torch model."""
+    """Train the 2-conv + 2-FC CNN on digits or MNIST and save it as TorchScript."""
     import torch
 
-    from .chips.akida import AkidaBits
-    from .training import datasets, train
-    from .training.zero_aware import ZeroAware
+    from converters import datasets
+    from converters.chips.akida import AkidaBits
+    from converters.models import two_conv_two_fc
+    from converters.training import train
+    from converters.zero_aware import ZeroAware
 
     data = datasets.digits() if args.data == "digits" else datasets.mnist(args.mnist_dir)
     channels, size = data.sample_shape[0], data.sample_shape[1]
@@ -57,7 +39,8 @@ def cmd_train(args: argparse.Namespace) -> None:
         zero_aware=penalty,
         log=print,
     )
-    torch.save(model, args.out)
+    example = torch.zeros(1, *data.sample_shape)
+    torch.jit.save(torch.jit.trace(model.eval(), example), args.out)
     print(f"model: {args.out}")
 
 
@@ -85,6 +68,6 @@ def register(subparsers) -> None:
         "--out",
         default="model.pt",
         type=output_file,
-        help="torch model file (default: %(default)s)",
+        help="TorchScript model file, input to 'neuroemu convert' (default: %(default)s)",
     )
     p.set_defaults(func=cmd_train)
