@@ -3,6 +3,7 @@
 from importlib import import_module
 
 from converters.legacy_paths import keep_old_paths
+
 from .traces import TraceFormatError, analysis, load_traces, make_traces, save_traces
 from .traces.access import open_traces
 from .traces.records import BatchRecord

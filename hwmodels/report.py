@@ -14,16 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import accounting as conventions
-from .constants import Constants
 from .estimate import Estimate
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-
-from . import accounting as conventions  # noqa: E402
-from .estimate import Estimate  # noqa: E402
-from .published import measured  # noqa: E402
+from .published import measured
 
 __all__ = [
     "Report",

@@ -17,8 +17,6 @@ import numpy as np
 
 from converters.chips.akida import weight_range
 from converters.frontends.akida_import import AkidaImportError, from_akida_model
-from emu.akida_reference import simulate
-from emu.akida_import import AkidaImportError, from_akida_model
 from emu.engines.akida_reference import simulate
 
 __all__ = ["random_engine_model", "engine_inputs", "run_cases"]

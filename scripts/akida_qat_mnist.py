@@ -21,12 +21,12 @@ import converters
 from converters.chips.akida import AkidaBits
 from converters.exports.akida_export import akida_forward
 from converters.targets.akida import to_akida
-from converters.models import two_conv_two_fc
 from converters.training import accuracy, train
+from converters.training.models import two_conv_two_fc
 from emu.engines import RunSettings
 from emu.engines.akida_brian2 import AkidaBackend
 from emu.engines.akida_reference import simulate
-from emu.standalone import DEVICES
+from emu.engines.standalone import DEVICES
 
 
 def main() -> None:

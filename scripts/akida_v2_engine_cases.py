@@ -19,9 +19,6 @@ import numpy as np
 
 from converters.chips.akida_v2 import WEIGHT_RANGES, net_forward
 from converters.frontends.akida_v2_import import AkidaV2ImportError, from_akida_v2_model
-from emu.akida_v2_reference import simulate
-from emu.akida_v2_tensor import simulate as tensor_simulate
-from emu.akida_v2_import import AkidaV2ImportError, from_akida_v2_model
 from emu.engines.akida_v2_reference import simulate
 from emu.engines.akida_v2_tensor import simulate as tensor_simulate
 

@@ -27,7 +27,6 @@ from converters.exports.akida_v2_export import akida_v2_forward, to_akida_v2_mod
 from converters.targets.akida import to_akida
 from converters.training import accuracy, train
 from converters.training.datasets import mnist
-from emu.akida_v2_tensor import simulate
 from emu.engines.akida_v2_tensor import simulate
 
 __all__ = ["resnet_v2", "mobilenet_v2", "run"]

@@ -22,7 +22,7 @@ import torch
 import converters
 from converters import datasets, models, training
 from emu import Emulation
-from neuroemu.commands.arguments import device_choices
+from emu.engines.registry import device_names
 
 ARCHS = ("lenet5", "vgg", "resnet", "mobilenet", "lenet5-max")
 
@@ -67,7 +67,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, help="test samples (default: the whole test split)")
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--warm-starts", default="0,0.5", help="to_loihi warm_start values")
-    parser.add_argument("--device", default="cpp_standalone", choices=device_choices("loihi"))
+    parser.add_argument("--device", default="cpp_standalone", choices=device_names("loihi"))
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
 

@@ -456,10 +456,10 @@ def akida_net(path: Path):
         return pickle.loads(path.read_bytes()), data
     import torch
 
-    from converters.training.models import two_conv_two_fc
     from converters.chips.akida import AkidaBits
     from converters.targets.akida import to_akida
     from converters.training import train
+    from converters.training.models import two_conv_two_fc
 
     torch.manual_seed(0)
     model = train(two_conv_two_fc(), data, epochs=4, seed=0, quantization=AkidaBits())
@@ -635,7 +635,7 @@ def vgg_net(timesteps: int, data):
     import torch
 
     import converters
-    from converters import models
+    from converters.training import models
 
     torch.manual_seed(1)
     graph = converters.load(models.vgg((8, 16)).eval(), data.x_train[:1])

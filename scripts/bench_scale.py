@@ -180,7 +180,7 @@ def scale_row(arch: str, args, work: Path) -> dict:
 def lenet_threads(args, work: Path) -> dict:
     """The native engine on MNIST LeNet-5, 1 thread against 2, beside what two concurrent
     compute processes gain on this machine at the moment (2.0 on two free cores)."""
-    from converters import datasets
+    from converters.training import datasets
 
     capacity = parallel_capacity()
     net, _ = lenet_net(args.timesteps_lenet, Path(args.model))

@@ -126,7 +126,7 @@ def mlp(hidden: int):
 
 
 def make_dataset(args) -> Path:
-    from converters import datasets
+    from converters.training import datasets
 
     data = datasets.mnist(args.mnist_dir, n_train=8000, seed=0)
     images = np.concatenate([data.x_train[: args.train], data.x_test[: args.test]])[:, 0]
@@ -144,7 +144,7 @@ def make_dataset(args) -> Path:
 
 
 def main() -> None:
-    from neuroemu.commands.arguments import device_choices
+    from emu.engines.registry import device_names
 
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -157,7 +157,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=90, help="Loihi steps per sample")
     parser.add_argument("--hidden", type=int, default=128)
     parser.add_argument("--epochs", type=int, default=15)
-    parser.add_argument("--device", default="cpp_standalone", choices=device_choices("loihi"))
+    parser.add_argument("--device", default="cpp_standalone", choices=device_names("loihi"))
     parser.add_argument("--out", type=Path, default=Path("event_mnist"))
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)

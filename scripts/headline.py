@@ -23,7 +23,7 @@ import knob_sweep  # scripts/ is on the path when run as a script
 import torch
 
 import hwmodels
-from converters import datasets
+from converters.training import datasets
 from hwmodels import accounting
 
 NETWORKS = {"MNIST LeNet-5": ("mnist", "lenet5"), "digits CNN (demo)": ("digits", "lenet5")}

@@ -31,7 +31,7 @@ def rss_mb(field):
             return int(line.split()[1]) / 1024
 
 t0 = time.perf_counter()
-from emu import analysis
+from emu.traces import analysis
 from emu.traces.access import layer_counts, open_traces, sample_events
 t_import = time.perf_counter() - t0
 base = rss_mb("VmRSS")
@@ -59,6 +59,8 @@ def make_file(path: Path, samples: int, timesteps: int, batch: int = 1000) -> No
     """Simulate the digits demo network on ``samples`` inputs and save the traces."""
     from converters import load, normalize, to_loihi
     from converters.training import train
+    from converters.training.datasets import digits
+    from converters.training.models import digits_cnn
     from emu import Emulation, save_traces
 
     data = digits()

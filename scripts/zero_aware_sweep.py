@@ -23,13 +23,10 @@ import torch
 import converters
 from converters.chips.akida import AkidaBits
 from converters.targets.akida import to_akida
-from converters.models import two_conv_two_fc
 from converters.training import accuracy, train
+from converters.training.models import two_conv_two_fc
 from converters.training.zero_aware import ZeroAware
-from emu.akida_reference import simulate
-from converters.zero_aware import ZeroAware
 from emu.engines.akida_reference import simulate
-from hwmodels import Constants, akida, workloads
 from hwmodels import Constants, akida, akida_constants
 from hwmodels.calibration import workloads
 from hwmodels.published import measured

@@ -12,8 +12,6 @@ import converters.chips.akida as chip
 from converters.chips.akida import AkidaLayer, AkidaNet, potentials
 from converters.exports.akida_export import akida_forward, to_akida_model
 from converters.frontends.akida_import import AkidaImportError, from_akida_model
-from emu.akida_reference import simulate
-from emu.akida_import import AkidaImportError, from_akida_model
 from emu.engines.akida_reference import simulate
 
 akida = pytest.importorskip("akida")

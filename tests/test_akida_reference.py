@@ -5,7 +5,6 @@ import pytest
 
 from converters.chips.akida import AkidaLayer, AkidaNet, activate, same_padding, weight_range
 from converters.exports.akida_export import akida_forward, to_akida_model
-from emu.akida_reference import simulate
 from emu.engines.akida_reference import simulate
 
 akida = pytest.importorskip("akida")

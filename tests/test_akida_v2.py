@@ -10,9 +10,6 @@ from converters.chips.akida_v2 import AkidaV2Layer, AkidaV2Net, shift_round
 from converters.exports.akida_v2_export import akida_v2_forward, to_akida_v2_model
 from converters.frontends.akida_import import AkidaImportError, from_akida_model
 from converters.frontends.akida_v2_import import AkidaV2ImportError, from_akida_v2_model
-from emu import akida_v2_reference, akida_v2_tensor
-from emu.akida_import import AkidaImportError, from_akida_model
-from emu.akida_v2_import import AkidaV2ImportError, from_akida_v2_model
 from emu.engines import akida_v2_reference, akida_v2_tensor
 
 akida = pytest.importorskip("akida")

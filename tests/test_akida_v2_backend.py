@@ -8,10 +8,6 @@ import numpy as np
 import pytest
 
 from converters.frontends.akida_v2_import import from_akida_v2_model
-from emu.akida_v2_backend import AkidaV2Backend
-from emu.akida_v2_reference import simulate
-from emu.backend import RunSettings
-from emu.akida_v2_import import from_akida_v2_model
 from emu.engines import RunSettings
 from emu.engines.akida_v2_brian2 import AkidaV2Backend
 from emu.engines.akida_v2_reference import simulate

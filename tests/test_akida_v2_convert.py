@@ -12,7 +12,6 @@ from converters.graph import Add
 from converters.targets.akida import to_akida
 from converters.targets.akida_v2 import AkidaV2MappingError
 from converters.training.datasets import DEFAULT_MNIST_DIR, mnist
-from emu.akida_v2_tensor import simulate
 from emu.engines.akida_v2_tensor import simulate
 from hwmodels.akida_v2_mapping import map_v2_network
 from hwmodels.constants import Constants

@@ -13,8 +13,6 @@ from converters.targets.akida import to_akida
 from converters.training import train
 from converters.training.quantized_layers import AkidaV2Bits, QuantizedModel
 from converters.training.zero_aware import ZeroAware
-from emu.akida_v2_tensor import simulate
-from converters.zero_aware import ZeroAware
 from emu.engines.akida_v2_tensor import simulate
 
 akida = pytest.importorskip("akida")

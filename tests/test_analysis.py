@@ -14,10 +14,6 @@ from trace_examples import digits_demo_net, random_net, reference_traces
 from emu.traces import TraceFormatError, analysis, save_traces
 from emu.traces import stats as trace_stats
 from emu.traces.access import open_traces
-from neuroemu.cli import main
-from emu import analysis, trace_stats
-from emu.trace_access import open_traces
-from emu.traces import TraceFormatError, save_traces
 from neuroemu.commands import main
 
 

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 import converters
-from converters import models
 from converters.targets.conv_maps import as_matrix
 from converters.targets.populations import populations
+from converters.training import models
 from emu import Emulation
 from emu.engines import loihi_reference as ref
 

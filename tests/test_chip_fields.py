@@ -21,8 +21,8 @@ NOT_RECORDS = {"LayerState", "LimitCheck", "FieldRange"}  # state, a result, a d
 NUMERIC = ("int", "float", "ndarray")
 # cycles through deferred imports that the restructuring of those packages removes
 CYCLES_BEING_REMOVED = {
-    frozenset({"converters.conv_maps", "converters.populations"}),
-    frozenset({"emu.traces", "emu.trace_bounds"}),
+    frozenset({"converters.targets.conv_maps", "converters.targets.populations"}),
+    frozenset({"emu.traces", "emu.traces.bounds"}),
 }
 
 

@@ -15,9 +15,9 @@ import pytest
 import torch
 from loihi_cases import random_net
 
-from converters import datasets
 from converters.chips.files import save_net
 from converters.chips.loihi import LoihiInput
+from converters.training import datasets
 from emu import load_traces
 from neuroemu.commands import build_parser, main
 

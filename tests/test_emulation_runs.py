@@ -22,9 +22,6 @@ from converters.chips.loihi import LoihiInput, input_seeds
 from emu import Emulation, load_traces, shard_directory
 from emu.engines import loihi_reference as ref
 from emu.traces.store import MANIFEST, file_checksum
-from neuroemu.cli import main
-from emu import loihi_reference as ref
-from emu.trace_store import MANIFEST, file_checksum
 from neuroemu.commands import main
 
 BATCH = 2

@@ -79,7 +79,7 @@ def test_a_pickled_whole_model_is_refused(tmp_path, capsys):
 
 
 def test_a_state_dict_needs_a_fitting_architecture(tmp_path, capsys):
-    from converters import models
+    from converters.training import models
 
     path = tmp_path / "sd.pt"
     torch.save(models.digits_cnn(4).state_dict(), path)
@@ -277,10 +277,10 @@ def test_processes_with_the_same_inputs_on_one_cache_do_not_share_input_files(
 DIES_IN_MERGE = """
 import os, signal, sys
 import numpy as np
-import emu.trace_store as store
+import emu.traces.store as store
 from converters.chips.files import load_net
 import emu.traces.store as store
-from converters.net_io import load_net
+from converters.chips.files import load_net
 from emu import Emulation
 net_path, data_path, cache_dir, out = sys.argv[1:]
 save = store.save_traces

@@ -20,10 +20,8 @@ import pytest
 import xarray as xr
 from fault_cases import BATCH, one_line_error, small_data, small_net
 
-import emu.standalone
-from converters.chips.files import save_net
 import emu.engines.standalone
-from converters.net_io import save_net
+from converters.chips.files import save_net
 from emu import Emulation
 from emu.engines.native import engine_library
 

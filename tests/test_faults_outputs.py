@@ -18,10 +18,8 @@ import xarray as xr
 from fault_cases import BATCH, one_line_error, small_data, small_net
 
 import emu.emulation
-import emu.trace_store
-from converters.chips.files import save_net
 import emu.traces.store
-from converters.net_io import save_net
+from converters.chips.files import save_net
 from emu import Emulation, load_traces, shard_directory
 from emu.traces import TraceFormatError
 from emu.traces.output_lock import OutputInUseError, OutputLock, lock_path

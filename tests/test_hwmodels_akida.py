@@ -13,12 +13,9 @@ from converters import datasets, training
 from converters.chips.akida import AkidaBits, AkidaLayer
 from converters.frontends.akida_import import from_akida_model
 from converters.targets.akida import to_akida
+from converters.training.models import two_conv_two_fc
 from converters.training.zero_aware import ZeroAware
-from converters.models import two_conv_two_fc
-from emu import akida_reference, make_traces
-from converters.zero_aware import ZeroAware
 from emu import Emulation
-from emu.akida_import import from_akida_model
 from hwmodels import Constants, TraceMismatchError, akida
 from hwmodels.akida_mapping import map_network, rule_mapping
 from hwmodels.calibration import akida_fit

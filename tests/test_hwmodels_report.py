@@ -9,8 +9,6 @@ import pytest
 import converters
 from converters import datasets, models, training
 from converters.chips.files import save_net
-from emu import loihi_reference, make_traces, save_traces
-from converters.net_io import save_net
 from emu import Emulation, save_traces
 from hwmodels import load_estimate, loihi, ncs2, report
 from neuroemu.commands import main

@@ -14,12 +14,8 @@ import converters
 from converters import datasets, training
 from converters.chips.files import load_net
 from converters.graph import AvgPool2d, MaxPool2d
-from emu import loihi_reference as ref
-from emu.trace_access import open_traces
-from converters.net_io import load_net
 from emu.engines import loihi_reference as ref
 from emu.traces.access import open_traces
-from neuroemu.cli import main
 from neuroemu.commands import main
 
 

@@ -11,8 +11,7 @@ from trace_examples import random_net
 from converters.chips.akida import AkidaLayer, AkidaNet
 from converters.chips.files import save_net
 from converters.chips.loihi import LoihiInput, LoihiLayer, LoihiNet, LoihiProjection
-from emu import analysis
-from emu.traces import make_traces, save_traces
+from emu.traces import analysis, make_traces, save_traces
 from neuroemu.commands import main
 
 

@@ -15,16 +15,6 @@ from converters.exports.nir_export import NIRExportError, to_nir, write_nir
 from converters.frontends.nir_import import NIRImportError, from_nir, read_nir
 from converters.frontends.nir_rate import nir_to_graph
 from converters.graph import AvgPool2d
-from emu import loihi_reference
-from converters.nir_io import (
-    NIRExportError,
-    NIRImportError,
-    from_nir,
-    nir_to_graph,
-    read_nir,
-    to_nir,
-    write_nir,
-)
 from emu.engines import loihi_reference
 
 

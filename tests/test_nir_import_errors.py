@@ -8,8 +8,6 @@ import pytest
 
 from converters.chips.loihi import DECAY_ONE, MANT_SHIFT
 from converters.frontends.nir_import import V_UNITS, NIRImportError, from_nir
-from emu import loihi_reference
-from converters.nir_io import V_UNITS, NIRImportError, from_nir
 from emu.engines import loihi_reference
 
 

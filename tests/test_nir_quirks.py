@@ -10,8 +10,6 @@ import pytest
 
 from converters.chips.files import load_net
 from converters.frontends.nir_import import NIRImportError, from_nir, read_nir
-from emu import loihi_reference
-from converters.nir_io import NIRImportError, from_nir, read_nir
 from emu.engines import loihi_reference
 from neuroemu.commands.nir import register
 

@@ -10,7 +10,6 @@ import pytest
 import xarray as xr
 from trace_examples import random_net, reference_traces
 
-from emu.trace_commands import format_summary
 from emu.traces import FORMAT_VERSION, TraceFormatError, save_traces
 from emu.traces.access import (
     PartialRunWarning,
@@ -23,8 +22,6 @@ from emu.traces.access import (
 )
 from emu.traces.analysis import summary
 from emu.traces.store import shard_name
-from emu.trace_store import shard_name
-from emu.traces import FORMAT_VERSION, TraceFormatError, save_traces
 from neuroemu.commands.traces import format_summary
 
 

@@ -12,8 +12,6 @@ from converters.chips.akida import AkidaLayer, AkidaNet
 from converters.chips.files import save_net
 from emu.traces import save_traces
 from hwmodels.calibration.workloads import akida_traces
-from neuroemu.cli import main
-from hwmodels.workloads import akida_traces
 from neuroemu.commands import main
 
 

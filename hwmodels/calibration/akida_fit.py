@@ -40,7 +40,7 @@ import time
 
 import numpy as np
 
-from emu.trace_stats import accuracy
+from emu.traces.stats import accuracy
 
 from .. import akida
 from ..akida_mapping import map_network

@@ -9,8 +9,6 @@ from torch import nn
 import converters
 from converters import datasets, models, training
 from converters.targets.akida import AkidaBits, to_akida
-from emu import akida_reference, loihi_reference, make_traces
-from converters.akida import AkidaBits, to_akida
 from emu import Emulation
 
 __all__ = [
@@ -223,7 +221,7 @@ def template_akida(samples: int = 1000, epochs: int = 2, seed: int = 0):
 
 def two_conv_two_fc_akida(samples: int = 300, epochs: int = 1, seed: int = 0):
     """The 2-conv + 2-FC MNIST network of the zero-aware comparison (plain training)."""
-    from converters.models import two_conv_two_fc
+    from converters.training.models import two_conv_two_fc
 
     torch.manual_seed(seed)
     return _akida_mnist(two_conv_two_fc(), samples, epochs, AkidaBits(weights=4, activations=4))

@@ -1,5 +1,5 @@
 """Command-line types that check a number against its accepted range, or an output path, before
-any work, the ``--device`` choices the engine registry serves and the ``--accounting`` option."""
+any work, and the ``--accounting`` option."""
 
 from __future__ import annotations
 
@@ -8,11 +8,9 @@ import math
 from collections.abc import Callable
 
 from converters.output_paths import check_output_file
-from emu.backend import backend_class, engine_devices
-from emu.standalone import DEVICES
 from hwmodels.accounting import CONVENTIONS, DEFAULT, DESCRIPTION
 
-__all__ = ["int_range", "float_range", "output_file", "device_choices", "add_accounting"]
+__all__ = ["int_range", "float_range", "output_file", "add_accounting"]
 
 
 def int_range(low: int, high: int | None = None) -> Callable[[str], int]:
@@ -60,21 +58,6 @@ def output_file(text: str) -> str:
     except ValueError as err:
         raise argparse.ArgumentTypeError(str(err)) from None
     return text
-
-
-def device_choices(target: str | None = None) -> tuple[str, ...]:
-    """The device names a run accepts: Brian2's devices, then the registered engines'; with
-    ``target``, only those on which the engine registry emulates that target's networks."""
-    devices = DEVICES + engine_devices()
-    return devices if target is None else tuple(d for d in devices if _serves(d, target))
-
-
-def _serves(device: str, target: str) -> bool:
-    try:
-        backend_class(target, device)
-    except TypeError:
-        return False
-    return True
 
 
 def add_accounting(parser: argparse.ArgumentParser) -> None:

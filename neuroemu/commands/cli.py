@@ -7,11 +7,8 @@ import importlib
 import sys
 from typing import NoReturn
 
-from converters.arguments import int_range
 from emu.engines.cuda import CudaSetupError
 from emu.traces.access import SelectionError
-from emu.cuda import CudaSetupError
-from emu.trace_access import SelectionError
 
 __all__ = ["main", "build_parser", "COMMAND_MODULES", "KNOWN_ERRORS"]
 

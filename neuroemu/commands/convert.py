@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from converters import datasets
 from converters.chips.loihi import RESETS
+from converters.training import datasets
 
 from .arguments import float_range, int_range, output_file
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .arguments import add_accounting, device_choices, int_range
+from emu.engines.registry import device_names
+
+from .arguments import add_accounting, int_range
 
 __all__ = ["register", "cmd_demo"]
 
@@ -33,7 +35,7 @@ def register(subparsers) -> None:
     demo.add_argument(
         "--out", default="neuroemu-out", help="output directory (default: %(default)s)"
     )
-    demo.add_argument("--device", default="cpp_standalone", choices=device_choices("loihi"))
+    demo.add_argument("--device", default="cpp_standalone", choices=device_names("loihi"))
     demo.add_argument(
         "--timesteps",
         type=int_range(1),

@@ -11,7 +11,7 @@ __all__ = ["register", "cmd_deploy_report"]
 
 def cmd_deploy_report(args: argparse.Namespace) -> None:
     """Print the deployment table of a saved network (and write it as JSON)."""
-    from converters.net_io import load_net
+    from converters.chips.files import load_net
     from hwmodels.deploy import deploy_report
 
     report = deploy_report(load_net(args.net))

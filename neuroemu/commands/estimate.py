@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from converters import datasets
+from converters.training import datasets
+from hwmodels.accounting import DEFAULT
 
 from .arguments import add_accounting, float_range, int_range, output_file
-
-from .accounting import CONVENTIONS, DEFAULT
 
 __all__ = ["register", "cmd_estimate", "cmd_compare", "cmd_validate_models"]
 
@@ -104,7 +103,6 @@ def cmd_estimate(args: argparse.Namespace) -> None:
     from converters.chips.files import load_net
     from emu import load_traces
     from emu.neurobench_metrics import neurobench_metrics
-
     from hwmodels.constants import load_constants
     from hwmodels.models import models_for
 

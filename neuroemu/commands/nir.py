@@ -7,24 +7,15 @@ import warnings
 
 import numpy as np
 
-from .arguments import float_range, int_range, output_file
-from .chips.files import load_net, save_net
-from .chips.loihi import RESETS
-from .exports.nir_activity import silence_warning
-from .exports.nir_export import DEFAULT_EXPORT_DT, NEURONS, NIRExportError, write_nir
-from .frontends.nir_import import LIBRARY_IMPORT_DT, NIRImportError, read_nir, saturation_risks
+from converters.chips.files import load_net, save_net
 from converters.chips.loihi import RESETS
-from converters.net_io import load_net, save_net
-from converters.nir_activity import silence_warning
-from converters.nir_io import (
-    DEFAULT_EXPORT_DT,
+from converters.exports.nir_activity import silence_warning
+from converters.exports.nir_export import DEFAULT_EXPORT_DT, NEURONS, NIRExportError, write_nir
+from converters.frontends.nir_import import (
     LIBRARY_IMPORT_DT,
-    NEURONS,
-    NIRExportError,
     NIRImportError,
     read_nir,
     saturation_risks,
-    write_nir,
 )
 
 from .arguments import float_range, int_range, output_file

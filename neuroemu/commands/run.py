@@ -8,16 +8,12 @@ from pathlib import Path
 
 import numpy as np
 
-from converters import datasets
-from emu.backend import registered_targets
-from emu.run_budget import MAX_BATCH_SIZE, MAX_SEED
-from emu.trace_stats import accuracy, spikes_per_sample
+from converters.training import datasets
+from emu.engines.registry import device_names, registered_targets
+from emu.engines.run_budget import MAX_BATCH_SIZE, MAX_SEED
+from emu.traces.stats import accuracy, spikes_per_sample
 
-from . import trace_commands
-from .engines.run_budget import MAX_BATCH_SIZE, MAX_SEED
-from .trace_commands import out_of_range_line
-from .traces.stats import accuracy, spikes_per_sample
-from .arguments import device_choices, int_range, output_file
+from .arguments import int_range, output_file
 from .traces import out_of_range_line
 
 __all__ = ["register", "cmd_run", "run_summary", "sample_shape", "parse_probe"]
@@ -41,7 +37,7 @@ def register(subparsers) -> None:
     run.add_argument(
         "--device",
         default="cpp_standalone",
-        choices=device_choices(),
+        choices=device_names(),
         help="Brian2 device, tensor (Akida networks: exact BLAS products, no build) or "
         "native (Loihi networks: a C++ engine compiled once per machine; "
         "default: %(default)s)",
@@ -109,7 +105,6 @@ def cmd_run(args: argparse.Namespace) -> None:
     """Emulate a saved network on checked samples and print the run summary."""
     from converters.chips.files import load_net
     from converters.chips.loihi_limits import enforce_limits
-    from converters.net_io import load_net
     from emu.emulation import Emulation
 
     if not Path(args.net).is_file():
@@ -117,9 +112,9 @@ def cmd_run(args: argparse.Namespace) -> None:
             f"network file {args.net} does not exist (write one with 'neuroemu convert')"
         )
     net = load_net(args.net)
-    accepted = device_choices(net.target)
+    accepted = device_names(net.target)
     if args.device not in accepted:
-        served = [t for t in registered_targets() if args.device in device_choices(t)]
+        served = [t for t in registered_targets() if args.device in device_names(t)]
         chips = sorted({t.split("_")[0].capitalize() for t in served})
         raise ValueError(
             f"--device {args.device} runs {' and '.join(chips)} networks; {args.net} is a "

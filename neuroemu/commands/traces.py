@@ -9,16 +9,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from emu import analysis
 from emu.neurobench_metrics import NeuroBenchMetrics, neurobench_metrics
-from emu.trace_access import PartialRunWarning, open_traces
-from emu.trace_stats import saturation_lines
+from emu.traces import analysis
+from emu.traces.access import PartialRunWarning, open_traces
+from emu.traces.stats import saturation_lines
 from hwmodels.report import format_cell
 
-from .neurobench_metrics import NeuroBenchMetrics, neurobench_metrics
-from .traces import analysis
-from .traces.access import PartialRunWarning, open_traces
-from .traces.stats import saturation_lines
 from .arguments import int_range
 
 __all__ = [
@@ -73,7 +69,7 @@ def cmd_inspect(args: argparse.Namespace) -> None:
     bench = neurobench_metrics(tr, net)
     plots = []
     if args.plots:
-        from emu.plot import all_plots
+        from emu.traces.plot import all_plots
 
         plots = [str(p) for p in all_plots(tr, args.plots, args.sample)]
     outside = tr["input_out_of_range"].values if "input_out_of_range" in tr else None

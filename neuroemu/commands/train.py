@@ -14,11 +14,10 @@ def cmd_train(args: argparse.Namespace) -> None:
     """Train the 2-conv + 2-FC CNN on digits or MNIST and save it as TorchScript."""
     import torch
 
-    from converters import datasets
     from converters.chips.akida import AkidaBits
-    from converters.models import two_conv_two_fc
-    from converters.training import train
-    from converters.zero_aware import ZeroAware
+    from converters.training import datasets, train
+    from converters.training.models import two_conv_two_fc
+    from converters.training.zero_aware import ZeroAware
 
     data = datasets.digits() if args.data == "digits" else datasets.mnist(args.mnist_dir)
     channels, size = data.sample_shape[0], data.sample_shape[1]
