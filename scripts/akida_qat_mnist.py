@@ -18,10 +18,10 @@ import numpy as np
 import torch
 
 import converters
-from converters.akida import to_akida
 from converters.akida_commands import two_conv_two_fc
 from converters.akida_export import akida_forward
 from converters.chips.akida import AkidaBits
+from converters.pipeline import akida_net
 from converters.training import accuracy, train
 from emu.akida_backend import AkidaBackend
 from emu.akida_reference import simulate
@@ -46,8 +46,7 @@ def main() -> None:
     model = train(
         two_conv_two_fc(), data, epochs=args.epochs, seed=args.seed, quantization=AkidaBits()
     )
-    graph = converters.load(model, torch.zeros(1, *data.sample_shape))
-    net = to_akida(graph, data.x_train[:1000])
+    net = akida_net(model, data.x_train[:1000], example=torch.zeros(1, *data.sample_shape))
     levels = net.levels(data.x_test)
     engine = akida_forward(net, levels).reshape(len(levels), -1)
     reference = simulate(net, levels).counts[net.layer_names[-1]]

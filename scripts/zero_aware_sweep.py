@@ -21,9 +21,9 @@ import numpy as np
 import torch
 
 import converters
-from converters.akida import to_akida
 from converters.akida_commands import two_conv_two_fc
 from converters.chips.akida import AkidaBits
+from converters.pipeline import akida_net
 from converters.training import accuracy, train
 from converters.zero_aware import ZeroAware
 from emu.akida_reference import simulate
@@ -44,8 +44,9 @@ def energies(net, data) -> list[float]:
 
 def akida_figures(model: torch.nn.Module, data, bits: AkidaBits) -> dict:
     """Akida-emulated accuracy, events (non-zero activations) per image, non-zero weights."""
-    graph = converters.load(model, torch.zeros(1, *data.sample_shape))
-    net = to_akida(graph, data.x_train[:1000], bits)
+    net = akida_net(
+        model, data.x_train[:1000], example=torch.zeros(1, *data.sample_shape), bits=bits
+    )
     record = simulate(net, net.levels(data.x_test))
     prediction = record.counts[net.layer_names[-1]].argmax(1)
     hidden = [layer.name for layer in net.layers[:-1]]
