@@ -16,6 +16,7 @@ from converters.chips.akida import AkidaBits, AkidaLayer
 from converters.zero_aware import ZeroAware
 from emu import akida_reference, make_traces
 from emu.akida_import import from_akida_model
+from emu.crosscheck.akida_cases import randomize_layer as _randomize
 from hwmodels import Constants, TraceMismatchError, akida
 from hwmodels.akida_mapping import map_network, rule_mapping
 
@@ -28,9 +29,6 @@ def _script(name: str):
     sys.modules[name] = module  # dataclasses look their module up
     spec.loader.exec_module(module)
     return module
-
-
-_randomize = _script("akida_engine_cases")._randomize
 
 
 def _sparse_weights(shape, seed=0):
