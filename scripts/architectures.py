@@ -18,6 +18,7 @@ import warnings
 
 import numpy as np
 import torch
+from bench_common import device_names
 
 import converters
 from converters import datasets, models, training
@@ -66,7 +67,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, help="test samples (default: the whole test split)")
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--warm-starts", default="0,0.5", help="to_loihi warm_start values")
-    parser.add_argument("--device", default="cpp_standalone", choices=("cpp_standalone", "runtime"))
+    parser.add_argument("--device", default="cpp_standalone", choices=device_names())
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
 

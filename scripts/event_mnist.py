@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from bench_common import device_names
 
 SENSOR = 34  # N-MNIST's sensor is 34 x 34 pixels
 SACCADE_US = 100_000  # each saccade lasts 100 ms
@@ -154,7 +155,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=90, help="Loihi steps per sample")
     parser.add_argument("--hidden", type=int, default=128)
     parser.add_argument("--epochs", type=int, default=15)
-    parser.add_argument("--device", default="cpp_standalone", choices=("cpp_standalone", "runtime"))
+    parser.add_argument("--device", default="cpp_standalone", choices=device_names())
     parser.add_argument("--out", type=Path, default=Path("event_mnist"))
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
