@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import converters
-from converters import datasets, training
+from converters import datasets, pipeline, training
 from converters.akida import to_akida
 from converters.akida_commands import two_conv_two_fc
 from converters.chips.akida import AkidaBits, AkidaLayer
@@ -141,8 +141,7 @@ def test_a_host_layer_costs_host_time_and_no_chip_energy():
         torch.nn.Conv2d(4, 8, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
         torch.nn.Flatten(), torch.nn.Linear(8 * 4, 10),
     )  # fmt: skip
-    graph = converters.load(model, data.x_train[:1])
-    net = to_akida(graph, data.x_train[:100], drop_output_bias=True)
+    net = pipeline.akida_net(model, data.x_train[:100], drop_output_bias=True)
     traces = traces_for(net, data.x_test[:20], data.y_test[:20])
     c = Constants()
     est = akida.estimate(net, traces)
@@ -250,8 +249,8 @@ def test_zero_aware_training_lowers_akida_energy():
         model = training.train(
             two_conv_two_fc(), data, epochs=2, quantization=bits, zero_aware=zero_aware
         )
-        graph = converters.load(model, torch.zeros(1, *data.sample_shape))
-        net = to_akida(graph, data.x_train[:500], bits)
+        example = torch.zeros(1, *data.sample_shape)
+        net = pipeline.akida_net(model, data.x_train[:500], example=example, bits=bits)
         energies[label] = akida.estimate(net, traces_for(net, x, y), label=label)
     plain, sparse = energies["plain"], energies["zero-aware"]
     saving = 1 - sparse.energy / plain.energy
