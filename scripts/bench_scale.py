@@ -20,15 +20,15 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from bench import (
-    _peak_mb,
+from bench_common import (
     in_process,
     lenet_net,
-    native_run,
     parallel_capacity,
+    peak_mb,
     same_counts,
     synaptic_events,
 )
+from bench_native import native_run
 
 INPUT_SHAPES = {"vgg16": (3, 32, 32), "resnet18": (3, 224, 224)}
 VGG16 = (64, 64, "P", 128, 128, "P", 256, 256, 256, "P", 512, 512, 512, "P", 512, 512, 512, "P")
@@ -107,7 +107,7 @@ def convert(arch: str, timesteps: int, calibration: int, out: str) -> dict:
         "neurons": sum(layer.size for layer in net.layers),
         "synapses": synapses,
         "file_mb": Path(out).stat().st_size / 2**20,
-        **_peak_mb(),
+        **peak_mb(),
     }
 
 
@@ -124,7 +124,7 @@ def reference_saved(path: str, arch: str, n: int) -> dict:
     net = load_net(path)
     start = time.perf_counter()
     counts = ref.simulate(net, net.input.levels(images(arch, n, 1))).counts
-    return {"seconds": time.perf_counter() - start, "counts": counts, **_peak_mb()}
+    return {"seconds": time.perf_counter() - start, "counts": counts, **peak_mb()}
 
 
 def events_saved(path: str, counts: dict) -> float:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -171,8 +170,7 @@ def run_pipeline(args, train_events, y_train, test_events, y_test) -> None:
     """Train on event rates, convert for spike-train input, emulate, estimate."""
     import torch
 
-    import converters
-    from converters import training
+    from converters import pipeline, training
     from emu import Emulation
     from emu.engines import loihi_reference as ref
     from hwmodels import loihi
@@ -183,11 +181,9 @@ def run_pipeline(args, train_events, y_train, test_events, y_test) -> None:
     print(
         f"float MLP on binned event rates: {100 * training.accuracy(model, x_test, y_test):.2f} %"
     )
-    graph = converters.load(model, x_train[:1])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        graph = converters.normalize(graph, x_train[:1000], percentile=99.9)
-    net = converters.to_loihi(graph, timesteps=args.steps, input_encoding="spikes")
+    net = pipeline.loihi_net(
+        model, x_train[:1000], warn_dead=False, timesteps=args.steps, input_encoding="spikes"
+    )
     t0 = time.perf_counter()
     traces = Emulation(net, args.device, batch_size=100).run(
         test_events, y_test, out=args.out / "traces.h5"

@@ -21,15 +21,13 @@ from __future__ import annotations
 import argparse
 import json
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 
-import converters
 import hwmodels
-from converters import datasets, models, training
+from converters import datasets, models, pipeline, training
 from emu import Emulation
 
 BASE = {"percentile": 99.9, "reset": "subtract", "encoding": "bias", "timesteps": 128, "cores": 1}
@@ -77,12 +75,11 @@ def emulate(model, data, x, y, setting: dict, args: argparse.Namespace):
     ``--engine reference`` runs the numpy reference, ``brian2`` Brian2's cpp_standalone
     device (one C++ build per topology): the two give the same integers.
     """
-    graph = converters.load(model, data.x_train[:1])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        graph = converters.normalize(graph, data.x_train[:2000], percentile=setting["percentile"])
-    net = converters.to_loihi(
-        graph,
+    net = pipeline.loihi_net(
+        model,
+        data.x_train[:2000],
+        percentile=setting["percentile"],
+        warn_dead=False,
         timesteps=setting["timesteps"],
         reset=setting["reset"],
         input_encoding=setting["encoding"],

@@ -57,7 +57,7 @@ print(json.dumps({
 
 def make_file(path: Path, samples: int, timesteps: int, batch: int = 1000) -> None:
     """Simulate the digits demo network on ``samples`` inputs and save the traces."""
-    from converters import load, normalize, to_loihi
+    from converters.pipeline import loihi_net
     from converters.training import train
     from converters.training.datasets import digits
     from converters.training.models import digits_cnn
@@ -65,8 +65,7 @@ def make_file(path: Path, samples: int, timesteps: int, batch: int = 1000) -> No
 
     data = digits()
     model = train(digits_cnn(), data.x_train, data.y_train, epochs=5, lr=1e-2)
-    graph = normalize(load(model, data.x_train[:4]), data.x_train[:500])
-    net = to_loihi(graph, timesteps=timesteps)
+    net = loihi_net(model, data.x_train[:500], example=data.x_train[:4], timesteps=timesteps)
     index = np.arange(samples) % len(data.x_test)
     x, y = data.x_test[index], data.y_test[index]
     traces = Emulation(net, device="reference", batch_size=batch, record_events=True).run(x, y)

@@ -22,7 +22,7 @@ import torch
 
 import converters
 from converters.chips.akida import AkidaBits
-from converters.targets.akida import to_akida
+from converters.pipeline import akida_net
 from converters.training import accuracy, train
 from converters.training.models import two_conv_two_fc
 from converters.training.zero_aware import ZeroAware
@@ -48,8 +48,9 @@ def energies(net, data) -> list[float]:
 
 def akida_figures(model: torch.nn.Module, data, bits: AkidaBits) -> dict:
     """Akida-emulated accuracy, events (non-zero activations) per image, non-zero weights."""
-    graph = converters.load(model, torch.zeros(1, *data.sample_shape))
-    net = to_akida(graph, data.x_train[:1000], bits)
+    net = akida_net(
+        model, data.x_train[:1000], example=torch.zeros(1, *data.sample_shape), bits=bits
+    )
     record = simulate(net, net.levels(data.x_test))
     prediction = record.counts[net.layer_names[-1]].argmax(1)
     hidden = [layer.name for layer in net.layers[:-1]]

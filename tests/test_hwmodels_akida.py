@@ -9,13 +9,14 @@ import pytest
 import torch
 
 import converters
-from converters import datasets, training
+from converters import datasets, pipeline, training
 from converters.chips.akida import AkidaBits, AkidaLayer
 from converters.frontends.akida_import import from_akida_model
 from converters.targets.akida import to_akida
 from converters.training.models import two_conv_two_fc
 from converters.training.zero_aware import ZeroAware
 from emu import Emulation
+from emu.crosscheck.akida_cases import randomize_layer as _randomize
 from hwmodels import Constants, TraceMismatchError, akida
 from hwmodels.akida_mapping import map_network, rule_mapping
 from hwmodels.calibration import akida_fit
@@ -29,9 +30,6 @@ def _script(name: str):
     sys.modules[name] = module  # dataclasses look their module up
     spec.loader.exec_module(module)
     return module
-
-
-_randomize = _script("akida_engine_cases")._randomize
 
 
 def _sparse_weights(shape, seed=0):
@@ -134,8 +132,7 @@ def test_a_host_layer_costs_host_time_and_no_chip_energy():
         torch.nn.Conv2d(4, 8, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
         torch.nn.Flatten(), torch.nn.Linear(8 * 4, 10),
     )  # fmt: skip
-    graph = converters.load(model, data.x_train[:1])
-    net = to_akida(graph, data.x_train[:100], drop_output_bias=True)
+    net = pipeline.akida_net(model, data.x_train[:100], drop_output_bias=True)
     traces = traces_for(net, data.x_test[:20], data.y_test[:20])
     c = Constants()
     est = akida.estimate(net, traces)
@@ -243,8 +240,8 @@ def test_zero_aware_training_lowers_akida_energy():
         model = training.train(
             two_conv_two_fc(), data, epochs=2, quantization=bits, zero_aware=zero_aware
         )
-        graph = converters.load(model, torch.zeros(1, *data.sample_shape))
-        net = to_akida(graph, data.x_train[:500], bits)
+        example = torch.zeros(1, *data.sample_shape)
+        net = pipeline.akida_net(model, data.x_train[:500], example=example, bits=bits)
         energies[label] = akida.estimate(net, traces_for(net, x, y), label=label)
     plain, sparse = energies["plain"], energies["zero-aware"]
     saving = 1 - sparse.energy / plain.energy

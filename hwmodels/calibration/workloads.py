@@ -7,8 +7,8 @@ import torch
 from torch import nn
 
 import converters
-from converters import datasets, models, training
-from converters.targets.akida import AkidaBits, to_akida
+from converters import datasets, models, pipeline, training
+from converters.targets.akida import AkidaBits
 from emu import Emulation
 
 __all__ = [
@@ -111,8 +111,7 @@ def kws(timesteps: int = 32, seed: int = 0):
     features in [0, 1] (the paper gives neither), rate-coded from the host; 20 inputs."""
     model = kws_model(seed)
     x = np.random.default_rng(seed).random((60, 390)).astype(np.float32)
-    graph = converters.normalize(converters.load(model, x[:1]), x[:40])
-    net = converters.to_loihi(graph, timesteps=timesteps, input_encoding="rate")
+    net = pipeline.loihi_net(model, x[:40], timesteps=timesteps, input_encoding="rate")
     return net, Emulation(net, device="reference").run(x[40:])
 
 
@@ -146,8 +145,7 @@ def blouw_scaled(copies: int, layers: int = 10, timesteps: int = 32, seed: int =
     torch.manual_seed(seed)
     model = _Scaled(copies, layers if copies else 0)
     x = np.random.default_rng(seed).random((60, 390)).astype(np.float32)
-    graph = converters.normalize(converters.load(model, x[:1]), x[:40])
-    net = converters.to_loihi(graph, timesteps=timesteps, input_encoding="rate")
+    net = pipeline.loihi_net(model, x[:40], timesteps=timesteps, input_encoding="rate")
     return net, Emulation(net, device="reference").run(x[40:])
 
 
@@ -170,8 +168,7 @@ def carsnn(timesteps: int = 10, seed: int = 0):
     )
     rng = np.random.default_rng(seed)
     x = (rng.random((40, 2, 32, 32)) < 0.05).astype(np.float32)
-    graph = converters.normalize(converters.load(model, x[:1]), x[:20])
-    net = converters.to_loihi(graph, timesteps=timesteps, input_encoding="rate")
+    net = pipeline.loihi_net(model, x[:20], timesteps=timesteps, input_encoding="rate")
     return net, Emulation(net, device="reference").run(x[20:])
 
 
@@ -179,7 +176,7 @@ def lenet5_mnist(samples: int = 100, epochs: int = 1, timesteps: int = 64):
     """LeNet-5 trained on MNIST, its graph, Loihi net and traces on ``samples`` test images."""
     data = datasets.mnist()
     model = training.train(models.lenet5(), data.x_train, data.y_train, epochs=epochs)
-    graph = converters.normalize(converters.load(model, data.x_train[:1]), data.x_train[:500])
+    graph = pipeline.normalized_graph(model, data.x_train[:500])
     net = converters.to_loihi(graph, timesteps=timesteps)
     x, y = data.x_test[:samples], data.y_test[:samples]
     return model, graph, net, Emulation(net, device="reference").run(x, y), (x, y)
@@ -208,8 +205,7 @@ def akida_traces(net, x: np.ndarray, y: np.ndarray):
 def _akida_mnist(model: nn.Module, samples: int, epochs: int, bits: AkidaBits):
     data = datasets.mnist()
     model = training.train(model, data.x_train, data.y_train, epochs=epochs)
-    graph = converters.load(model, data.x_train[:1])
-    net = to_akida(graph, data.x_train[:1000], bits, drop_output_bias=True)
+    net = pipeline.akida_net(model, data.x_train[:1000], bits=bits, drop_output_bias=True)
     x, y = data.x_test[:samples], data.y_test[:samples]
     return net, akida_traces(net, x, y)
 
