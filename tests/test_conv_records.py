@@ -17,7 +17,7 @@ from converters.chips.files import NetworkFormatError, load_net, save_net
 from converters.chips.loihi import LoihiInput, LoihiNet, LoihiProjection
 from converters.chips.loihi_conv import LoihiConv
 from converters.graph import Add, AvgPool2d, Conv2d, Dense, Flatten, Graph, Input
-from converters.targets.populations import conv_matrix, pool_matrix
+from converters.targets.conv_maps import conv_matrix, pool_matrix
 from emu import Emulation
 from emu.traces.records import concatenate
 from hwmodels.loihi_mapping import synapses_to_cores

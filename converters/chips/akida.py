@@ -117,7 +117,8 @@ class AkidaLayer:
     # int8; conv [kh, kw, C, F]; dense [H*W*C, F], row h + H*(w + W*c)
     weights: np.ndarray = ints_by("weight_bits", WEIGHT_RANGES)
     threshold: np.ndarray = ints(-(2**31), 2**31 - 1)  # int32 [F]
-    act_step: np.ndarray = reals(0.0, float(2**20))  # float32 [F]
+    # float32 [F]; up to 2**58 the step in sixteenths, floor(16 act_step), is exact in int64
+    act_step: np.ndarray = reals(0.0, float(2**58))
     weight_bits: int = ints(min(WEIGHT_BITS), max(WEIGHT_BITS))
     # 1, 2, 4; None: no activation, the layer outputs its potentials
     act_bits: int | None = ints(min(ACT_BITS), max(ACT_BITS))

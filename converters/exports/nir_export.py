@@ -27,7 +27,7 @@ import scipy.sparse as sp
 
 from ..chips.loihi import DECAY_ONE, INPUT_LEVELS, LoihiInput, LoihiLayer, LoihiNet, LoihiProjection
 from ..chips.loihi_conv import LoihiConv
-from ..targets.populations import conv_matrix
+from ..targets.conv_maps import conv_matrix
 
 __all__ = ["NEURONS", "DEFAULT_EXPORT_DT", "NIRExportError", "export_dt", "to_nir", "write_nir"]
 

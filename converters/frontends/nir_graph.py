@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from ..targets.populations import AffineMap, conv_matrix, pool_matrix
+from ..targets.conv_maps import conv_matrix, pool_matrix
+from ..targets.populations import AffineMap
 from .nir_quirks import NIRImportError, input_shape
 
 __all__ = [

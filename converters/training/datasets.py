@@ -26,7 +26,7 @@ __all__ = [
 
 DEFAULT_MNIST_DIR = Path(
     os.environ.get(
-        "NEUROEMU_MNIST", Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
+        "NEUROEMU_MNIST", Path(__file__).resolve().parents[3] / "shared" / "data" / "mnist"
     )
 )
 DIGITS_SHAPE = (1, 8, 8)

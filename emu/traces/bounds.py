@@ -13,7 +13,7 @@ import os
 import h5py
 import numpy as np
 
-from .dataset import TraceFormatError
+from .format_error import TraceFormatError
 
 __all__ = ["MAX_RATIO", "check_declared_sizes"]
 

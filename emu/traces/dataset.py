@@ -29,6 +29,9 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from .bounds import check_declared_sizes
+from .format_error import TraceFormatError
+
 __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
@@ -43,10 +46,6 @@ __all__ = [
 FORMAT = "neuroemu-traces"
 FORMAT_VERSION = 1
 SATURATION_KINDS = ("u_wrap", "v_clip", "input_overflow")
-
-
-class TraceFormatError(ValueError):
-    """A file is not a neuroemu trace file, or one this version cannot read."""
 
 
 def package_versions() -> dict[str, str]:
@@ -156,7 +155,6 @@ def load_traces(path: str | os.PathLike, lazy: bool = False) -> xr.Dataset:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"trace file {path} does not exist")
-    from .bounds import check_declared_sizes  # it imports this module
 
     check_declared_sizes(path)
     try:

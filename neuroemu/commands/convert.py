@@ -61,7 +61,7 @@ def register(subparsers) -> None:
         "--arch",
         metavar="NAME[:ARG]",
         help="architecture of a state-dict model file, a function of converters.training.models "
-        "(e.g. lenet5, digits_cnn:16, two_conv_two_fc)",
+        "(e.g. lenet5, digits_cnn:16)",
     )
     conv.add_argument("--mnist-dir", help="directory of the MNIST idx files")
     conv.add_argument(
@@ -134,7 +134,7 @@ def _architecture(spec: str):
     from converters.training import models
 
     name, _, arg = spec.partition(":")
-    names = ["digits_cnn", "two_conv_two_fc", *models.ARCHITECTURES]
+    names = ["digits_cnn", *models.ARCHITECTURES]
     if name not in names:
         raise ValueError(f"--arch {spec!r}: the name must be one of {names}")
     if not arg:
