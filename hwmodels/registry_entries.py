@@ -177,7 +177,14 @@ _LOIHI_CHIP = (
     ("loihi_compartments_per_core", 1024, "compartments", DAVIES, "compartments per core"),
     ("loihi_synaptic_memory", 131072, "bytes", DAVIES, "synaptic memory per core"),
     ("loihi_max_fan_in", 4096, "synapses", DAVIES, "fan-in per compartment"),
-    ("loihi_max_fan_out", 4096, "synapses", DAVIES, "fan-out per compartment"),
+    (
+        "loihi_max_fan_out",
+        4096,
+        "axons",
+        DAVIES,
+        "output axons per core, one per compartment and destination core (nengo-loihi's "
+        "validate_block counts the same)",
+    ),
     (
         "loihi_synapse_bits",
         16,
