@@ -205,7 +205,8 @@ def place_layers(
     cores_per_layer: Mapping[str, int] | None = None,
 ) -> Placement:
     """Cores for every layer of ``on_chip``: the fewest that hold it (compartments, synaptic
-    memory, output axons), or ``cores_per_layer[name]`` where given and not fewer. Layers are
+    memory, output axons), or ``cores_per_layer[name]`` where given (checked by the caller
+    against ``least``; counts below one are placed on the fewest meanwhile). Layers are
     placed from the last on, each after the layers it sends to; a backward or recurrent
     projection repeats the pass until no count grows."""
     given = {name: k for name, k in (cores_per_layer or {}).items() if k >= 1}
@@ -229,6 +230,7 @@ def place_layers(
                 cores[layer.name], changed = k, True
                 into[layer.name] = _axons_into(layer, k, sizes)
     axons = {name: _sum_axons(into, name, size) for name, size in sizes.items()}
+    cores |= {name: k for name, k in (cores_per_layer or {}).items() if name in cores}
     return Placement(cores, least, binding, axons)
 
 
