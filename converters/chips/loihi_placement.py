@@ -152,16 +152,22 @@ def _axons_into(layer: LoihiLayer, cores: int, sizes: Mapping[str, int]) -> dict
     return out
 
 
+def _load(
+    layer: LoihiLayer, memory: np.ndarray, axons: np.ndarray, k: int, cap: CoreCapacity
+) -> float:
+    """The fullest core's use of its fullest resource over ``k`` cores (1.0: exactly full)."""
+    edges = block_edges(layer.size, k)
+    return max(
+        np.diff(edges).max() * layer.compartments_per_neuron / cap.compartments,
+        np.add.reduceat(memory, edges[:-1]).max() / cap.synaptic_memory,
+        np.add.reduceat(axons, edges[:-1]).max() / cap.output_axons,
+    )
+
+
 def _fits(
     layer: LoihiLayer, memory: np.ndarray, axons: np.ndarray, k: int, cap: CoreCapacity
 ) -> bool:
-    edges = block_edges(layer.size, k)
-    per_core = np.diff(edges) * layer.compartments_per_neuron
-    return bool(
-        per_core.max() <= cap.compartments
-        and np.add.reduceat(memory, edges[:-1]).max() <= cap.synaptic_memory
-        and np.add.reduceat(axons, edges[:-1]).max() <= cap.output_axons
-    )
+    return _load(layer, memory, axons, k, cap) <= 1.0
 
 
 def _least_cores(
@@ -177,8 +183,8 @@ def _least_cores(
     k = min(max(start, 1, *bounds.values()), layer.size)
     if not _fits(layer, memory, axons, layer.size, cap):  # one neuron alone exceeds a core
         return layer.size, max(bounds, key=bounds.get)
-    while k < layer.size and not _fits(layer, memory, axons, k, cap):
-        k += 1
+    while k < layer.size and (load := _load(layer, memory, axons, k, cap)) > 1.0:
+        k = min(layer.size, k + max(1, int(k * (load - 1) / 2)))  # half the gap, or one
     binding = max(bounds, key=bounds.get)
     if k > bounds[binding]:  # the blocks' contents, not the totals, set it
         binding = next(
