@@ -12,7 +12,7 @@ import numpy as np
 from converters.chips.akida import AkidaNet
 from converters.chips.loihi import LoihiNet
 from converters.chips.loihi_limits import check_limits, on_chip
-from converters.chips.loihi_placement import layer_fan_in
+from converters.chips.loihi_placement import layer_fan_in, output_axons
 
 from .akida_mapping import map_network
 from .constants import Constants
@@ -70,6 +70,7 @@ class Deployment:
 def _loihi(net: LoihiNet, c: Constants) -> Deployment:
     check = check_limits(net, limits(c))
     placement = check.placement
+    fan_out = output_axons(net, placement) if placement else {}
     layers = []
     for layer in on_chip(net):
         fan_in = layer_fan_in(layer)
@@ -78,7 +79,7 @@ def _loihi(net: LoihiNet, c: Constants) -> Deployment:
             if placement
             else (0, "not placed: see the problems")
         )
-        axons = placement.output_axons[layer.name] if placement else np.zeros(1, int)
+        axons = fan_out[layer.name] if placement else np.zeros(1, int)
         layers.append(
             LayerDeployment(
                 layer.name,

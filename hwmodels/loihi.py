@@ -3,10 +3,9 @@
 Mapping: each layer takes whole cores, in network order; a neuron takes two compartments
 when it resets by subtraction (the second compartment of the two-compartment soft reset),
 one otherwise, plus K auxiliary compartments where conversion split its fan-in over K
-(their updates, every step, cost the join). A core holds at most ``loihi_compartments_per_core`` compartments,
-``loihi_synaptic_memory`` bytes of incoming synapses (``loihi_synapse_bits`` each) and
-``loihi_max_fan_out`` output axons (one per compartment and destination core); by default a
-layer gets the fewest cores that respect all three
+(their updates, every step, cost the join). A core holds at most ``loihi_compartments_per_core`` compartments and
+``loihi_synaptic_memory`` bytes of incoming synapses (``loihi_synapse_bits`` each); by
+default a layer gets the fewest cores that respect both
 (:func:`converters.chips.loihi_placement.place_layers`), split into equal contiguous
 blocks. Core ``g`` sits in tile ``g // cores_per_tile`` of a mesh ``mesh_columns`` wide.
 
@@ -108,9 +107,7 @@ _RANGED = [n for n in _USED if "energy" in n or "time" in n or "power" in n]
 
 ASSUMPTIONS = [
     "a neuron with reset by subtraction takes two compartments, with reset to zero one",
-    "each layer occupies whole cores, in network order, split into equal contiguous blocks, "
-    "spread over more cores where its compartments' output axons (one per destination core) "
-    "need them",
+    "each layer occupies whole cores, in network order, split into equal contiguous blocks",
     "a compartment's update is 'active' in every step of a sample in which its neuron "
     "fires at least once, 'inactive' otherwise",
     "one spike message per (spike, destination core); routes go |dx| E-W then |dy| N-S",

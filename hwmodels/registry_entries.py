@@ -180,10 +180,10 @@ _LOIHI_CHIP = (
     (
         "loihi_max_fan_out",
         4096,
-        "axons",
+        "cores",
         DAVIES,
-        "output axons per core, one per compartment and destination core (nengo-loihi's "
-        "validate_block counts the same)",
+        "fan-out: destination cores of one compartment, an output axon each (4,096 output "
+        "axons per core)",
     ),
     (
         "loihi_synapse_bits",

@@ -1,6 +1,6 @@
-"""Loihi's fan-out counted as the chip counts it: one output axon per (compartment,
-destination core), at most 4,096 per core; spread where a placement holds it, refused at
-conversion where none does, the same check in convert, run, estimate and deploy-report."""
+"""Loihi's fan-out counted as the chip counts it: one output axon per destination core of a
+compartment, not one per synapse; refused at conversion where a compartment alone needs
+more than a core's 4,096, the same check in convert, run, estimate and deploy-report."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import converters
 from converters.chips.loihi_limits import LoihiLimitError, check_limits, fan_outs
 from converters.graph import Dense, Graph, Input
 from hwmodels import loihi
+from hwmodels.constants import Constants
 from hwmodels.deploy import deploy_report
 
 
@@ -32,19 +33,18 @@ def _convert(widths: list[int]):
     return converters.to_loihi(graph, timesteps=8, input_encoding="rate")
 
 
-def test_a_layer_sending_to_many_cores_is_spread_over_more_cores():
+def test_fan_out_counts_destination_cores_not_synapses():
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
-        net = _convert([16, 256, 5000])  # fc1: 2.56 MB of synapses on 20 cores
+        net = _convert([16, 256, 5000])  # each fc0 neuron: 5000 synapses on 20 cores of fc1
     cores = {m.layer: m for m in loihi.map_cores(net)}
-    assert cores["fc1"].cores == 20
-    axons = fan_outs(net)["fc0"]
-    assert np.all(axons == 20)  # every fc0 neuron sends once to each core of fc1
-    assert cores["fc0"].cores == 2 and cores["fc0"].binding == "output axons"  # 5120 > 4096
+    assert cores["fc1"].cores == 20 and cores["fc1"].binding == "synaptic memory"
+    assert np.all(fan_outs(net)["fc0"] == 20)
     rows = {x.layer: x for x in deploy_report(net).layers}
-    assert rows["fc0"].units == 2 and rows["fc0"].max_fan_out == 20
-    assert rows["fc0"].binding == "output axons"
+    assert rows["fc0"].max_fan_out == 20 and deploy_report(net).fits
     assert check_limits(net).cores == sum(m.cores for m in cores.values())
+    with pytest.raises(loihi.LoihiMappingError, match="'fc0': a compartment sends spikes to 20"):
+        loihi.map_cores(net, constants=Constants({"loihi_max_fan_out": 19}))
 
 
 def test_a_compartment_sending_to_more_cores_than_a_core_has_axons_is_refused():

@@ -1,12 +1,11 @@
 """Every limit of Loihi a converted network must respect, checked in one place.
 
 Per compartment: fan-in (4,096 synapses, after the split of
-:mod:`converters.chips.loihi_split`); per core: 1,024 compartments, 128 KB of synapses and
-4,096 output axons, one per compartment and destination core (the chip's fan-out limit, see
-:mod:`converters.chips.loihi_placement`); per chip: 128 cores; across chips: the largest Loihi
-system (Pohoiki Springs, 768 chips). :func:`check_limits` refuses what no placement can hold
-and places the rest, spreading a layer over more cores where its neurons' output axons need
-them; ``convert``, ``run`` and ``estimate`` all call it.
+:mod:`converters.chips.loihi_split`) and fan-out (4,096 output axons: one per destination
+core, see :mod:`converters.chips.loihi_placement`); per core: 1,024 compartments and 128 KB
+of synapses; per chip: 128 cores; across chips: the largest Loihi system (Pohoiki Springs,
+768 chips). :func:`check_limits` refuses what no placement can hold and notes what the
+placement spreads over chips; ``convert``, ``run`` and ``estimate`` all call it.
 """
 
 from __future__ import annotations
@@ -18,7 +17,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .loihi import MAX_FAN_IN, MAX_FAN_OUT, LoihiLayer, LoihiNet
-from .loihi_placement import CoreCapacity, Placement, crowded_neurons, layer_fan_in, place_layers
+from .loihi_placement import (
+    CoreCapacity,
+    Placement,
+    fan_out_bound,
+    layer_fan_in,
+    output_axons,
+    place_layers,
+)
 
 __all__ = [
     "LoihiLimits",
@@ -40,7 +46,7 @@ class LoihiLimits:
     """Loihi's capacities (Davies et al. 2018; the system size of Pohoiki Springs)."""
 
     fan_in: int = MAX_FAN_IN  # synapses into one compartment
-    fan_out: int = MAX_FAN_OUT  # output axons of one core: (compartment, destination core) pairs
+    fan_out: int = MAX_FAN_OUT  # output axons of one compartment: its destination cores
     compartments_per_core: int = 1024
     synaptic_memory: int = 131072  # bytes per core
     synapse_bits: int = 16
@@ -50,9 +56,7 @@ class LoihiLimits:
     @property
     def core(self) -> CoreCapacity:
         """What one core holds."""
-        return CoreCapacity(
-            self.compartments_per_core, self.synaptic_memory, self.synapse_bits, self.fan_out
-        )
+        return CoreCapacity(self.compartments_per_core, self.synaptic_memory, self.synapse_bits)
 
 
 @dataclass
@@ -75,8 +79,9 @@ def on_chip(net: LoihiNet) -> list[LoihiLayer]:
 
 def fan_outs(net: LoihiNet, limits: LoihiLimits | None = None) -> dict[str, np.ndarray]:
     """Output axons of every neuron of every layer (the input included): the cores it sends
-    spikes to, as placed by :func:`check_limits`."""
-    return place_layers(net, on_chip(net), (limits or LoihiLimits()).core).output_axons
+    spikes to, each layer on the fewest cores that hold it."""
+    placement = place_layers(on_chip(net), (limits or LoihiLimits()).core)
+    return output_axons(net, placement)
 
 
 def _feeds(net: LoihiNet, source: str) -> list[str]:
@@ -118,14 +123,18 @@ def check_limits(
             )
     if out.errors:
         return out
-    placement = place_layers(net, on_chip(net), lim.core, cores_per_layer)
-    for name, most in crowded_neurons(placement, lim.core).items():
-        out.errors.append(
-            f"layer {name!r}: a compartment sends spikes to {most} cores (fan-out: one output "
-            f"axon each), above the {lim.fan_out} output axons of one core; remedy: fewer "
-            f"neurons in the layers it feeds ({', '.join(map(repr, _feeds(net, name)))}), "
-            "so that they take fewer cores"
-        )
+    placement = place_layers(on_chip(net), lim.core, cores_per_layer)
+    chip_layers = set(placement.cores)
+    bound = fan_out_bound(net, placement)
+    suspects = [name for name in chip_layers if bound[name].max(initial=0) > lim.fan_out]
+    for name, axons in output_axons(net, placement, suspects).items():
+        if axons.max(initial=0) > lim.fan_out:
+            out.errors.append(
+                f"layer {name!r}: a compartment sends spikes to {axons.max()} cores (fan-out: "
+                f"one output axon each), above the {lim.fan_out} output axons of one core; "
+                f"remedy: fewer neurons in the layers it feeds "
+                f"({', '.join(map(repr, _feeds(net, name)))}), so that they take fewer cores"
+            )
     if out.errors:
         return out
     out.placement = placement

@@ -1,15 +1,13 @@
 """Where the layers of a LoihiNet sit on Loihi's cores, and to which cores each neuron sends.
 
 Each on-chip layer takes whole cores in network order, its neurons split into equal
-contiguous blocks. A core holds at most ``compartments_per_core`` compartments,
-``synaptic_memory`` bytes of incoming synapses and ``fan_out`` output axons. A spike travels
-once to every core that holds one of its targets, where that core's synapse list fans it out:
-a compartment takes one output axon per destination core, so the chip's fan-out limit counts
-destination cores summed over a core's compartments, not synapses (Davies et al. 2018,
-Table 1: 4,096 fan-out axons per core; nengo-loihi's ``validate_block`` checks the same
-"output axons"). A layer whose neurons send to many cores is spread over more cores than its
-compartments and memory need; a neuron that alone sends to more cores than one core's output
-axons cannot be placed (:func:`crowded_neurons`).
+contiguous blocks: the fewest cores whose blocks hold their compartments (1,024 per core)
+and their incoming synapses (128 KB per core). A spike travels once to every core that holds
+one of its targets, where that core's synapse list fans it out: a compartment takes one
+output axon per destination core (discrete axons: NxSDK's ``createDiscreteAxon`` takes a
+source compartment and a destination core), so the chip's fan-out counts destination cores,
+not synapses (:func:`output_axons`; Davies et al. 2018: 4,096 fan-out axons per core, which
+nengo-loihi's ``validate_block`` checks as "output axons").
 
 Destinations are found block by block, per projection, from the records (convolutions from
 their geometry over the rows a block reaches), in memory proportional to neurons and
@@ -18,7 +16,7 @@ parameters: no source x core table is ever built.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import reduce
 
@@ -35,31 +33,28 @@ __all__ = [
     "reached_sources",
     "destinations",
     "place_layers",
-    "crowded_neurons",
+    "output_axons",
+    "fan_out_bound",
 ]
 
 
 @dataclass(frozen=True)
 class CoreCapacity:
-    """What one core holds: compartments, bytes of synapses (of ``synapse_bits`` each) and
-    output axons (one per compartment and destination core)."""
+    """What one core holds: compartments and bytes of synapses (of ``synapse_bits`` each)."""
 
     compartments: int = 1024
     synaptic_memory: int = 131072
     synapse_bits: int = 16
-    output_axons: int = 4096
 
 
 @dataclass
 class Placement:
-    """Cores per on-chip layer (``least``: the fewest that hold it), the limit that sets the
-    fewest, and the destination cores (output axons) of every neuron of every layer, the
-    input included."""
+    """Cores per on-chip layer (``least``: the fewest that hold it, ``cores``: those used) and
+    the limit that sets the fewest."""
 
     cores: dict[str, int]
     least: dict[str, int]
     binding: dict[str, str]
-    output_axons: dict[str, np.ndarray]
 
 
 def block_edges(size: int, cores: int) -> np.ndarray:
@@ -140,11 +135,11 @@ def destinations(
             yield k, reached
 
 
-def _axons_into(layer: LoihiLayer, cores: int, sizes: Mapping[str, int]) -> dict[str, np.ndarray]:
+def _axons_into(layer: LoihiLayer, cores: int, sizes: Mapping[str, int], sources) -> dict:
     """Destination cores in ``layer`` (over ``cores`` blocks) of every neuron of each source."""
-    edges = block_edges(layer.size, cores)
+    edges = block_edges(layer.size, min(max(cores, 1), layer.size))
     out = {}
-    for source in dict.fromkeys(p.source for p in layer.projections):
+    for source in dict.fromkeys(p.source for p in layer.projections if p.source in sources):
         count = np.zeros(sizes[source], np.int64)
         for _, reached in destinations(layer, source, edges):
             count[reached] += 1
@@ -152,105 +147,62 @@ def _axons_into(layer: LoihiLayer, cores: int, sizes: Mapping[str, int]) -> dict
     return out
 
 
-def _load(
-    layer: LoihiLayer, memory: np.ndarray, axons: np.ndarray, k: int, cap: CoreCapacity
-) -> float:
+def output_axons(
+    net: LoihiNet, placement: Placement, sources: Iterable[str] | None = None
+) -> dict[str, np.ndarray]:
+    """Destination cores (output axons) of every neuron of each layer of ``sources`` (every
+    layer, the input included, when None) under ``placement``."""
+    sizes = {layer.name: layer.size for layer in net.all_layers()}
+    wanted = set(sizes if sources is None else sources)
+    total = {name: np.zeros(sizes[name], np.int64) for name in wanted}
+    for layer in net.layers:
+        for source, count in _axons_into(layer, placement.cores[layer.name], sizes, wanted).items():
+            total[source] += count
+    return total
+
+
+def fan_out_bound(net: LoihiNet, placement: Placement) -> dict[str, np.ndarray]:
+    """An upper bound of :func:`output_axons` from the records alone: per projection, the
+    fewer of a neuron's synapses and its target layer's cores."""
+    sizes = {layer.name: layer.size for layer in net.all_layers()}
+    bound = {name: np.zeros(size, np.int64) for name, size in sizes.items()}
+    for layer in net.layers:
+        cores = placement.cores[layer.name]
+        for p in layer.projections:
+            bound[p.source] += np.minimum(p.fan_out(sizes[p.source]), cores)
+    return bound
+
+
+def _load(layer: LoihiLayer, memory: np.ndarray, k: int, cap: CoreCapacity) -> float:
     """The fullest core's use of its fullest resource over ``k`` cores (1.0: exactly full)."""
     edges = block_edges(layer.size, k)
     return max(
         np.diff(edges).max() * layer.compartments_per_neuron / cap.compartments,
         np.add.reduceat(memory, edges[:-1]).max() / cap.synaptic_memory,
-        np.add.reduceat(axons, edges[:-1]).max() / cap.output_axons,
     )
 
 
-def _fits(
-    layer: LoihiLayer, memory: np.ndarray, axons: np.ndarray, k: int, cap: CoreCapacity
-) -> bool:
-    return _load(layer, memory, axons, k, cap) <= 1.0
-
-
-def _least_cores(
-    layer: LoihiLayer, axons: np.ndarray, cap: CoreCapacity, start: int
-) -> tuple[int, str]:
-    """The fewest cores (from ``start`` on) holding ``layer``, and the limit that sets them."""
+def _least_cores(layer: LoihiLayer, cap: CoreCapacity) -> tuple[int, str]:
+    """The fewest cores holding ``layer`` and the limit that sets them (``"compartments"`` or
+    ``"synaptic memory"``)."""
     memory = layer_fan_in(layer) * cap.synapse_bits / 8
-    bounds = {
-        "compartments": -(-layer.size * layer.compartments_per_neuron // cap.compartments),
-        "synaptic memory": int(np.ceil(memory.sum() / cap.synaptic_memory)),
-        "output axons": -(-int(axons.sum()) // cap.output_axons),
-    }
-    k = min(max(start, 1, *bounds.values()), layer.size)
-    if not _fits(layer, memory, axons, layer.size, cap):  # one neuron alone exceeds a core
-        return layer.size, max(bounds, key=bounds.get)
-    while k < layer.size and (load := _load(layer, memory, axons, k, cap)) > 1.0:
+    by_compartments = -(-layer.size * layer.compartments_per_neuron // cap.compartments)
+    k = min(max(by_compartments, int(np.ceil(memory.sum() / cap.synaptic_memory)), 1), layer.size)
+    while k < layer.size and (load := _load(layer, memory, k, cap)) > 1.0:
         k = min(layer.size, k + max(1, int(k * (load - 1) / 2)))  # half the gap, or one
-    binding = max(bounds, key=bounds.get)
-    if k > bounds[binding]:  # the blocks' contents, not the totals, set it
-        binding = next(
-            (n for n in bounds if not _fits(layer, memory, axons, k - 1, _loosen(cap, n))), binding
-        )
-    return k, binding
-
-
-def _loosen(cap: CoreCapacity, limit: str) -> CoreCapacity:
-    """``cap`` with every limit but ``limit`` lifted."""
-    big = 2**62
-    return CoreCapacity(
-        cap.compartments if limit == "compartments" else big,
-        cap.synaptic_memory if limit == "synaptic memory" else big,
-        cap.synapse_bits,
-        cap.output_axons if limit == "output axons" else big,
-    )
+    return k, "compartments" if k <= max(by_compartments, 1) else "synaptic memory"
 
 
 def place_layers(
-    net: LoihiNet,
     on_chip: list[LoihiLayer],
     cap: CoreCapacity,
     cores_per_layer: Mapping[str, int] | None = None,
 ) -> Placement:
-    """Cores for every layer of ``on_chip``: the fewest that hold it (compartments, synaptic
-    memory, output axons), or ``cores_per_layer[name]`` where given (checked by the caller
-    against ``least``; counts below one are placed on the fewest meanwhile). Layers are
-    placed from the last on, each after the layers it sends to; a backward or recurrent
-    projection repeats the pass until no count grows."""
-    given = {name: k for name, k in (cores_per_layer or {}).items() if k >= 1}
-    sizes = {layer.name: layer.size for layer in net.all_layers()}
-    nothing = {layer.name: np.zeros(layer.size, np.int64) for layer in on_chip}
-    cores = {
-        layer.name: given.get(layer.name) or _least_cores(layer, nothing[layer.name], cap, 1)[0]
-        for layer in on_chip
-    }
-    into = {layer.name: _axons_into(layer, cores[layer.name], sizes) for layer in net.layers}
+    """The fewest cores for every layer of ``on_chip``, or ``cores_per_layer[name]`` where
+    given (checked by the caller against ``least``)."""
+    given = dict(cores_per_layer or {})
     least, binding = {}, {}
-    changed = True
-    while changed:
-        changed = False
-        for layer in reversed(on_chip):
-            axons = _sum_axons(into, layer.name, layer.size)
-            start = 1 if layer.name in given else cores[layer.name]
-            least[layer.name], binding[layer.name] = _least_cores(layer, axons, cap, start)
-            k = given.get(layer.name, least[layer.name])
-            if k != cores[layer.name]:
-                cores[layer.name], changed = k, True
-                into[layer.name] = _axons_into(layer, k, sizes)
-    axons = {name: _sum_axons(into, name, size) for name, size in sizes.items()}
-    cores |= {name: k for name, k in (cores_per_layer or {}).items() if name in cores}
-    return Placement(cores, least, binding, axons)
-
-
-def _sum_axons(into: Mapping[str, dict[str, np.ndarray]], source: str, size: int) -> np.ndarray:
-    total = np.zeros(size, np.int64)
-    for per_source in into.values():
-        if source in per_source:
-            total += per_source[source]
-    return total
-
-
-def crowded_neurons(placement: Placement, cap: CoreCapacity) -> dict[str, int]:
-    """Per on-chip layer, the most destination cores of one neuron where it alone exceeds a
-    core's output axons (no placement holds it; an off-chip input enters through the targets'
-    input axons instead)."""
-    most = {name: int(placement.output_axons[name].max(initial=0)) for name in placement.cores}
-    return {name: m for name, m in most.items() if m > cap.output_axons}
+    for layer in on_chip:
+        least[layer.name], binding[layer.name] = _least_cores(layer, cap)
+    cores = {name: given.get(name, k) for name, k in least.items()}
+    return Placement(cores, least, binding)
