@@ -141,8 +141,8 @@ def routes(net: LoihiNet, mappings: list[CoreMapping], c: Constants) -> dict[str
                 r.tile_messages[reached] += src_tile == dst_tile
                 r.hops_ew[reached] += dx
                 r.hops_ns[reached] += dy
-                pairs = np.unique(np.stack([dx, dy], 1), axis=0)
-                moves.setdefault(source, set()).update(map(tuple, pairs.tolist()))
+                pairs = np.unique(dx * 2**20 + dy)
+                moves.setdefault(source, set()).update(zip(*np.divmod(pairs, 2**20), strict=True))
     for source, r in out.items():
         r.moves = np.array(sorted(moves.get(source, ())), float).reshape(-1, 2)
     return out

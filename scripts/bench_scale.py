@@ -193,6 +193,11 @@ def scale_row(arch: str, args, work: Path) -> dict:
     conversion = in_process(convert, arch, args.timesteps, args.calibration, path)
     estimated = estimate_row(arch, path, args, work) if "estimate" in args.steps else {}
     if "run" not in args.steps:
+        print(
+            f"{arch}: converted in {conversion['convert_s']:.1f} s (to_loihi "
+            f"{conversion['to_loihi_s']:.1f}), peak {conversion['peak_mb']:.0f} MB",
+            flush=True,
+        )
         return {**conversion, **estimated}
     runs = {t: in_process(run_saved, path, arch, args.samples, str(work), t) for t in (1, 2)}
     reference = in_process(reference_saved, path, arch, args.reference_samples)

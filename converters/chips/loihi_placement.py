@@ -98,20 +98,23 @@ def _conv_cells(p: LoihiConv, start: int, stop: int) -> np.ndarray:
         a0, b0 = max(0, -r0), max(0, pl)
         ch, a, b = np.nonzero(hit[:, a0 : max(a0, h - r0), b0 : max(b0, w + pl)])
         cells.append(((out // og * cg + ch) * h + r0 + a0 + a) * w + b0 - pl + b)
-    return np.unique(np.concatenate(cells))
+    return cells[1] if len(cells) == 2 else np.unique(np.concatenate(cells))
 
 
 def reached_sources(p, start: int, stop: int) -> np.ndarray:
-    """Sorted source neurons of projection ``p`` with a synapse into targets start..stop-1."""
+    """The source neurons of projection ``p`` with a synapse into targets start..stop-1, each
+    once (in no particular order)."""
     if not isinstance(p, LoihiConv):
         into = (p.post >= start) & (p.post < stop)
         return np.unique(p.pre[into])
     cells = _conv_cells(p, start, stop)
+    if p.pool == (1, 1):
+        return cells
     (_, h, w), (_, sh, sw), (py, px) = p.in_shape, p.source_shape, p.pool
     ch, r, q = cells // (h * w), cells // w % h, cells % w
     a, b = np.divmod(np.arange(py * px), px)
     source = (ch[:, None] * sh + r[:, None] * py + a) * sw + q[:, None] * px + b
-    return np.sort(source.ravel())
+    return source.ravel()
 
 
 def destinations(
