@@ -33,7 +33,7 @@ class _Forwarding(types.ModuleType):
 
 
 class _MovedModuleFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Finds the old paths of one package after the normal finders did not."""
+    """Finds the old paths of one package, before any other finder."""
 
     def __init__(self, package: str, moves: dict[str, str]) -> None:
         self.moves = {f"{package}.{old}": new for old, new in moves.items()}
@@ -64,4 +64,5 @@ def keep_old_paths(package: str, moves: dict[str, str]) -> None:
             f"{package}.{old}" for old in moves
         }:
             return
-    sys.meta_path.append(_MovedModuleFinder(package, moves))
+    # first: an older copy of the package installed elsewhere must not answer the old paths
+    sys.meta_path.insert(0, _MovedModuleFinder(package, moves))

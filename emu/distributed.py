@@ -23,7 +23,7 @@ from distributed import Client, as_completed
 from distributed.comm import connect as comm_connect
 from distributed.diagnostics.plugin import WorkerPlugin
 
-from .records import BatchRecord
+from .traces.records import BatchRecord
 
 __all__ = ["run_batches", "connect", "ImportBrian2"]
 

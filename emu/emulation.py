@@ -25,27 +25,27 @@ import numpy as np
 import xarray as xr
 from tqdm import tqdm
 
-from converters.arguments import check_output_file
+from converters.output_paths import check_output_file
 
-from .backend import (
-    Backend,
+from .engines import (
+    Engine,
     RunSettings,
     code_digest,
     input_range,
-    make_backend,
+    make_engine,
     out_of_range_counts,
 )
-from .records import BatchRecord, concatenate
-from .run_budget import check_run
-from .trace_store import Manifest, ShardStore, digest_inputs, shard_directory
+from .engines.run_budget import check_run
 from .traces import make_traces, package_versions
+from .traces.records import BatchRecord, concatenate
+from .traces.store import Manifest, ShardStore, digest_inputs, shard_directory
 
 __all__ = ["Emulation", "shard_directory"]
 
 
 @dataclass(frozen=True)
 class _Job:
-    """Everything a worker process needs to rebuild the backend (picklable)."""
+    """Everything a worker process needs to rebuild the engine (picklable)."""
 
     net: object
     settings: RunSettings
@@ -54,8 +54,8 @@ class _Job:
     def batch_size(self) -> int:
         return self.settings.batch_size
 
-    def backend(self) -> Backend:
-        return make_backend(self.net, self.settings)
+    def backend(self) -> Engine:
+        return make_engine(self.net, self.settings)
 
     def digest(self) -> str:
         """A hash of the network and every setting, stable across processes."""
@@ -68,7 +68,7 @@ class Emulation:
 
     Seed, batch size (1..2**20) and steps per sample (at most 2**24) are checked against
     their ranges, and a batch's memory against what is available, before anything is
-    built (:mod:`emu.run_budget`).
+    built (:mod:`emu.engines.run_budget`).
 
     Parameters
     ----------
@@ -78,9 +78,11 @@ class Emulation:
         ``"cpp_standalone"`` (default; compiled once per network topology and cached),
         ``"runtime"`` (Brian2's numpy target; slow, no compiler needed),
         ``"cuda_standalone"`` (needs brian2cuda); for a LoihiNet, ``"native"`` (one C++
-        engine compiled once per machine, :mod:`emu.loihi_native`; the fastest, no build
-        per topology); for an AkidaNet, ``"tensor"`` (exact batched float matrix products,
-        :mod:`emu.akida_tensor`; the fastest, no build).
+        engine compiled once per machine, :mod:`emu.engines.loihi_native`; the fastest, no
+        build per topology); for an AkidaNet, ``"tensor"`` (exact batched float matrix
+        products, :mod:`emu.engines.akida_tensor`; the fastest, no build); for every net,
+        ``"reference"`` (the chip's numpy reference, the tests' oracle; slow). Any device
+        of :func:`emu.engines.device_names` for the net's target.
     batch_size
         Samples per simulation run.
     cache_dir
@@ -114,12 +116,16 @@ class Emulation:
             cache_dir=cache_dir,
         )
         check_run(net, self.settings)
-        self.backend = make_backend(net, self.settings)
+        self.backend = make_engine(net, self.settings)
         self._net = net
 
     @property
     def net(self):
         return self._net
+
+    def close(self) -> None:
+        """Release what the engine holds (a no-op for engines that hold nothing)."""
+        self.backend.close()
 
     def run_batch(self, samples: np.ndarray) -> BatchRecord:
         """Run one batch (at most ``batch_size`` samples) and return its raw recordings."""
@@ -261,8 +267,7 @@ class Emulation:
             return
         if "fork" in get_all_start_methods():
             # forked workers inherit the imported Brian2 and the active build: no start-up
-            if self.backend.build is not None:
-                self.backend.build.activate()
+            self.backend.prepare()
             context, initargs = get_context("fork"), (self.backend, os.getpid())
         else:
             context, initargs = get_context("spawn"), (_Job(self.net, self.settings), os.getpid())
@@ -310,11 +315,11 @@ def _part(labels, start: int, n: int) -> np.ndarray | None:
     return None if labels is None else np.asarray(labels)[start : start + n]
 
 
-_worker_backend: Backend | None = None
+_worker_backend: Engine | None = None
 
 
-def _start_worker(source: Backend | _Job, parent: int) -> None:
-    """Worker initializer: end with the parent, then take (or build) the backend."""
+def _start_worker(source: Engine | _Job, parent: int) -> None:
+    """Worker initializer: end with the parent, then take (or build) the engine."""
     global _worker_backend
     _end_with_parent(parent)
     _worker_backend = source.backend() if isinstance(source, _Job) else source

@@ -37,7 +37,7 @@ import xarray as xr
 from converters.chips.akida import AkidaLayer, AkidaNet, potentials
 from converters.chips.loihi import DECAY_ONE, LoihiNet
 
-from .trace_stats import count_array, labelled_accuracy, layer_names
+from .traces.stats import count_array, labelled_accuracy, layer_names
 
 __all__ = [
     "NeuroBenchMetrics",

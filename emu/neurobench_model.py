@@ -22,7 +22,7 @@ from converters.chips.loihi import LoihiNet
 
 from .emulation import Emulation
 from .neurobench_metrics import loihi_connections
-from .trace_stats import layer_names
+from .traces.stats import layer_names
 
 __all__ = ["NeuroBenchEmulation", "RecordedSpikes", "MAX_VIEW_ENTRIES"]
 

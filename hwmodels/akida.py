@@ -37,8 +37,9 @@ import xarray as xr
 
 from converters.chips.akida import AkidaLayer, AkidaNet, potentials
 from emu.neurobench_metrics import akida_synaptic_ops
-from emu.trace_stats import accuracy, count_array
+from emu.traces.stats import accuracy, count_array
 
+from .akida_constants import BOUNDED, USED
 from .akida_mapping import Mapping, map_network
 from .constants import Constants
 from .estimate import Estimate, LayerEstimate, with_bounds
@@ -56,6 +57,9 @@ __all__ = [
     "neural_processors",
     "MODEL",
     "ASSUMPTIONS",
+    "AKD1000",
+    "Chip",
+    "FrameRun",
     "bounded_estimate",
 ]
 
@@ -64,22 +68,6 @@ MODEL = (
     "weights on the busiest NP (layers pipelined) + host layers in BrainChip's software "
     "engine (BrainChip's mapper); floor over the period (energy = P_avg / fps)"
 )
-
-_USED = [
-    "akida_floor_power",
-    "akida_call_time",
-    "akida_frame_time",
-    "akida_synop_time",
-    "akida_frame_energy",
-    "akida_synop_energy",
-    "akida_fire_energy",
-    "akida_host_output_time",
-    "akida_host_synop_time",
-    "akida_nps",
-    "akida_filters_per_np",
-    "akida_frames_per_call",
-]
-_RANGED = _USED[:9]
 
 ASSUMPTIONS = [
     "a frame costs a fixed time and energy (per call, per frame and hardware sequence) plus "
@@ -96,6 +84,31 @@ ASSUMPTIONS = [
 
 class AkidaMappingError(ValueError):
     """A network that needs more neural processors than the AKD1000 has."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Chip:
+    """Which Akida an estimate describes: its platform name, model and assumptions."""
+
+    platform: str
+    model: str
+    assumptions: tuple[str, ...]
+
+
+AKD1000 = Chip("akida", MODEL, tuple(ASSUMPTIONS))
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class FrameRun:
+    """A frame's per-layer counts (:func:`layer_counts`) placed by ``mapping``, with the
+    caller's options: what every corner of an estimate shares."""
+
+    counted: list[LayerEstimate]
+    mapping: Mapping
+    rate: float | None = None
+    frames_per_call: int | None = None
+    label: str = "akida"
+    chip: Chip = AKD1000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -219,12 +232,10 @@ def frame_load(counted: list[LayerEstimate], mapping: Mapping) -> FrameLoad:
     )
 
 
-def _one(
-    counted, n, mapping, c: Constants, rate, frames_per_call, label, strict, kind=None
-) -> Estimate:
-    platform, model, assumptions = kind or ("akida", MODEL, ASSUMPTIONS)
-    load = frame_load(counted, mapping)
-    latency, dynamic = frame_figures(load, c, frames_per_call)
+def _one(run: FrameRun, samples: int, c: Constants, *, strict: bool = False) -> Estimate:
+    mapping, rate = run.mapping, run.rate
+    load = frame_load(run.counted, mapping)
+    latency, dynamic = frame_figures(load, c, run.frames_per_call)
     if strict and rate is not None and not 0 < rate <= 1 / latency:
         raise ValueError(
             f"rate {rate} frames/s must be positive and at most {1 / latency:.4g} (1 / latency)"
@@ -243,26 +254,26 @@ def _one(
             dict(le.counts, host=float(not on_chip.get(le.name, True))),
             mapping.nps.get(le.name, 0),
         )  # fmt: skip
-        for i, le in enumerate(counted)
+        for i, le in enumerate(run.counted)
     ]
     layers.append(LayerEstimate("frame (fixed)", c["akida_frame_energy"], {"frames": 1.0}, 0))
     return Estimate(
-        platform=platform,
-        label=label,
-        model=model,
+        platform=run.chip.platform,
+        label=run.label,
+        model=run.chip.model,
         latency=latency,
         period=period,
         energy_dynamic=float(dynamic),
         energy_static=c["akida_floor_power"] * period,
         accuracy=None,
-        samples=n,
+        samples=samples,
         layers=layers,
-        constants=c.record(_USED),
+        constants=c.record(USED),
         constants_origin=c.origin,
-        assumptions=list(assumptions),
+        assumptions=list(run.chip.assumptions),
         details={
             "synaptic_ops_per_frame": float(load.synops + load.host_synops),
-            "events_per_frame": float(sum(le.counts["events"] for le in counted[1:])),
+            "events_per_frame": float(sum(le.counts["events"] for le in run.counted[1:])),
             "busiest_np_ops_per_frame": float(load.busiest),
             "serial_np_ops_per_frame": float(load.serial),
             "host_synaptic_ops_per_frame": float(load.host_synops),
@@ -279,6 +290,7 @@ def _one(
 def estimate(
     net: AkidaNet,
     traces: xr.Dataset,
+    *,
     constants: Constants | None = None,
     rate: float | None = None,
     label: str = "akida",
@@ -289,7 +301,7 @@ def estimate(
     Parameters
     ----------
     net
-        The network the traces were recorded from (checked by digest and layer sizes).
+        The Akida network that produced the traces (checked by digest and layer sizes).
     traces
         A trace Dataset with ``target="akida"`` (``spike_count_<layer>`` = activation values).
     constants
@@ -305,23 +317,18 @@ def estimate(
     c = constants or Constants()
     check_traces(net, traces, "akida")
     mapping = _checked(map_network(net, c), c)
-    counted, n = layer_counts(net, traces)
-    return bounded_estimate(net, traces, counted, mapping, c, rate, frames_per_call, label)
-
-
-def bounded_estimate(
-    net, traces, counted, mapping, c: Constants, rate, frames_per_call, label, kind=None
-) -> Estimate:
-    """The estimate of a frame's per-layer counts ``counted`` (:func:`layer_counts`) placed by
-    ``mapping``, with bounds over the constants' ranges; ``kind`` is (platform, model,
-    assumptions), the AKD1000's by default."""
-    n = len(traces["prediction"])
-    _one(counted, n, mapping, c, rate, frames_per_call, label, True, kind)
-    result = with_bounds(
-        lambda k: _one(counted, n, mapping, k, rate, frames_per_call, label, False, kind),
-        c,
-        _RANGED,
+    counted, _ = layer_counts(net, traces)
+    run = FrameRun(
+        counted=counted, mapping=mapping, rate=rate, frames_per_call=frames_per_call, label=label
     )
+    return bounded_estimate(net, traces, run, c)
+
+
+def bounded_estimate(net, traces: xr.Dataset, run: FrameRun, constants) -> Estimate:
+    """The estimate of ``run`` with bounds over the constants' ranges."""
+    samples = len(traces["prediction"])
+    _one(run, samples, constants, strict=True)
+    result = with_bounds(lambda k: _one(run, samples, k), constants, BOUNDED)
     result.accuracy = accuracy(traces)
     result.warnings = saturation_warnings(traces)
     result.details["net_digest"] = net.digest()

@@ -76,7 +76,7 @@ def rule_mapping(net: AkidaNet, constants: Constants | None = None) -> Mapping:
 def _mapper_mapping(net: AkidaNet) -> Mapping:
     import akida
 
-    from converters.akida_export import to_akida_model
+    from converters.exports.akida_export import to_akida_model
 
     model = to_akida_model(net)
     model.map(akida.AKD1000())

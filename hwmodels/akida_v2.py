@@ -22,11 +22,13 @@ import numpy as np
 import xarray as xr
 
 from converters.chips.akida_v2 import AkidaV2Layer, AkidaV2Net, accumulate
-from emu.trace_stats import count_array
+from emu.traces.stats import count_array
 
-from .akida import ASSUMPTIONS, MODEL, bounded_estimate
+from .akida import ASSUMPTIONS, MODEL, Chip, FrameRun, bounded_estimate
+from .akida_v2_constants import CONSTANTS as V2_CONSTANTS
+from .akida_v2_constants import v2_name
 from .akida_v2_mapping import map_v2_network
-from .constants import REGISTRY, Constants
+from .constants import Constants
 from .estimate import Estimate, LayerEstimate
 from .trace_input import check_traces
 
@@ -53,9 +55,13 @@ V2_ASSUMPTIONS = [
 ]
 
 
+_ASSUMED = {c.name for c in V2_CONSTANTS}
+AKIDA_V2 = Chip("akida_v2", V2_MODEL, tuple(V2_ASSUMPTIONS))
+
+
 def _v2_name(name: str) -> str:
-    v2 = name.replace("akida_", "akida_v2_", 1)
-    return v2 if v2 in REGISTRY else name
+    v2 = v2_name(name)
+    return v2 if v2 in _ASSUMED else name
 
 
 class V2Constants(Mapping[str, float]):
@@ -124,6 +130,7 @@ def v2_layer_counts(net: AkidaV2Net, traces: xr.Dataset) -> tuple[list[LayerEsti
 def estimate_v2(
     net: AkidaV2Net,
     traces: xr.Dataset,
+    *,
     device: str = "SixNodesIPv2",
     constants: Constants | None = None,
     rate: float | None = None,
@@ -147,5 +154,6 @@ def estimate_v2(
     check_traces(net, traces, "akida_v2")
     mapping = map_v2_network(net, device)
     counted, _ = v2_layer_counts(net, traces)
-    kind = ("akida_v2", V2_MODEL, V2_ASSUMPTIONS)
-    return bounded_estimate(net, traces, counted, mapping, c, rate, frames_per_call, label, kind)
+    run = FrameRun(counted=counted, mapping=mapping, rate=rate, frames_per_call=frames_per_call,
+                   label=label, chip=AKIDA_V2)  # fmt: skip
+    return bounded_estimate(net, traces, run, c)

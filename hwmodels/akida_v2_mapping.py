@@ -41,7 +41,7 @@ def map_v2_network(net: AkidaV2Net, device: str = "SixNodesIPv2") -> Mapping:
         )
     import akida
 
-    from converters.akida_v2_export import to_akida_v2_model
+    from converters.exports.akida_v2_export import to_akida_v2_model
 
     model = to_akida_v2_model(net)
     with warnings.catch_warnings():

@@ -1,11 +1,15 @@
 """The registry of hardware constants: value, range, unit, source and meaning, overridable from a file.
 
-Every number an energy, power or latency model uses is registered here once, with the
-publication or measurement it comes from, or the script that fitted it ("calibrated by
-scripts/... from ..."), or, where nothing gives it, the word "assumption" and the reasoning.
-Each constant states a ``low``..``high`` range; the models evaluate every estimate at both
-ends (see :mod:`hwmodels.estimate`). A JSON or TOML file of ``name = value`` pairs overrides
-defaults; unknown names and values outside the unit's physical range are refused.
+Every number an energy, power or latency model uses is declared once, as a
+:class:`~hwmodels.constant.Constant` beside the model that reads it (``loihi_constants``,
+``akida_constants``, ``akida_v2_constants``, ``ncs2_constants``), with the publication or
+measurement it comes from, or the script that fitted it ("calibrated by scripts/... from
+..."), or, where nothing gives it, the word "assumption" and the reasoning. A bounded
+constant states a ``low``..``high`` range; the models evaluate every estimate at both ends
+(see :mod:`hwmodels.estimate`). A JSON or TOML file of ``name = value`` pairs overrides
+defaults; unknown names, published measurements (:data:`hwmodels.published.MEASUREMENTS`,
+which :class:`Constants` reads but never overrides) and values outside the unit's physical
+range are refused.
 """
 
 from __future__ import annotations
@@ -15,10 +19,11 @@ import math
 import os
 import tomllib
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
-from .registry_entries import ENTRIES
+from . import akida_constants, akida_v2_constants, loihi_constants, ncs2_constants
+from .constant import Constant
+from .published import MEASUREMENTS
 
 __all__ = [
     "Constant",
@@ -29,25 +34,6 @@ __all__ = [
     "check_physical",
     "load_constants",
 ]
-
-
-@dataclass(frozen=True)
-class Constant:
-    """One registered constant; ``low``..``high`` is its stated range (default: the value)."""
-
-    name: str
-    value: float
-    unit: str
-    source: str
-    description: str
-    low: float | None = None
-    high: float | None = None
-
-    @property
-    def range(self) -> tuple[float, float]:
-        low = self.value if self.low is None else self.low
-        high = self.value if self.high is None else self.high
-        return low, high
 
 
 # accepted (minimum, maximum, integer) per unit: what is physical for one chip or board
@@ -71,7 +57,17 @@ UNIT_LIMITS: dict[str, tuple[float, float, bool]] = {
     "frames": (1.0, 1e9, True),
 }
 
-REGISTRY: dict[str, Constant] = {c[0]: Constant(*c) for c in ENTRIES}
+REGISTRY: dict[str, Constant] = {
+    c.name: c
+    for c in (
+        *loihi_constants.CONSTANTS,
+        *akida_constants.CONSTANTS,
+        *akida_constants.WORKLOAD_CONSTANTS,
+        *ncs2_constants.CONSTANTS,
+        *ncs2_constants.WORKLOAD_CONSTANTS,
+        *akida_v2_constants.CONSTANTS,
+    )
+}
 
 
 class ConstantsError(ValueError):
@@ -88,6 +84,9 @@ def accepted_range(name: str) -> str:
 
 class Constants(Mapping[str, float]):
     """The registry's values, with overrides; read it like a dict of name to value.
+
+    A published measurement is answered by name too (read-only, never iterated): it is a
+    validation target, not a model parameter.
 
     Parameters
     ----------
@@ -108,9 +107,11 @@ class Constants(Mapping[str, float]):
         self.origin = origin
 
     def __getitem__(self, name: str) -> float:
-        if name not in self._values:
-            raise KeyError(_unknown(name))
-        return self._values[name]
+        if name in self._values:
+            return self._values[name]
+        if name in MEASUREMENTS:
+            return MEASUREMENTS[name].value
+        raise KeyError(_unknown(name))
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._values)
@@ -159,6 +160,11 @@ def _unknown(name: str) -> str:
 
 
 def _validate(name: str, value: object, origin: str) -> None:
+    if name in MEASUREMENTS:
+        raise ConstantsError(
+            f"{origin}: {name!r} is a published measurement ({MEASUREMENTS[name].source}), "
+            "a validation target, not a model parameter: it cannot be overridden"
+        )
     if name not in REGISTRY:
         raise ConstantsError(f"{origin}: {_unknown(name)}")
     unit = REGISTRY[name].unit

@@ -3,9 +3,7 @@ and the limit that binds each layer, for Loihi and the AKD1000 (``neuroemu deplo
 
 from __future__ import annotations
 
-import argparse
-import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -17,8 +15,15 @@ from converters.chips.loihi_placement import layer_fan_in, output_axons
 from .akida_mapping import map_network
 from .constants import Constants
 from .loihi_mapping import limits
+from .models import models_for
 
-__all__ = ["LayerDeployment", "Deployment", "deploy_report", "register"]
+__all__ = [
+    "LayerDeployment",
+    "Deployment",
+    "loihi_deployment",
+    "akida_deployment",
+    "deploy_report",
+]
 
 
 @dataclass
@@ -67,7 +72,9 @@ class Deployment:
         return "\n".join(rows + [f"problem: {p}" for p in self.problems])
 
 
-def _loihi(net: LoihiNet, c: Constants) -> Deployment:
+def loihi_deployment(net: LoihiNet, c: Constants) -> Deployment:
+    """Cores per layer of ``net`` on Loihi, with every limit of
+    :func:`converters.chips.loihi_limits.check_limits` checked."""
     check = check_limits(net, limits(c))
     placement = check.placement
     fan_out = output_axons(net, placement) if placement else {}
@@ -98,7 +105,8 @@ def _loihi(net: LoihiNet, c: Constants) -> Deployment:
     )
 
 
-def _akida(net: AkidaNet, c: Constants) -> Deployment:
+def akida_deployment(net: AkidaNet, c: Constants) -> Deployment:
+    """Neural processors per layer of ``net`` on one AKD1000, as BrainChip's mapper places it."""
     mapping = map_network(net, c)
     layers, problems = [], []
     for layer in net.layers:
@@ -118,25 +126,4 @@ def _akida(net: AkidaNet, c: Constants) -> Deployment:
 
 def deploy_report(net: LoihiNet | AkidaNet, constants: Constants | None = None) -> Deployment:
     """The deployment of ``net`` on its target chip (see :class:`Deployment`)."""
-    c = constants or Constants()
-    return _akida(net, c) if net.target == "akida" else _loihi(net, c)
-
-
-def cmd_deploy_report(args: argparse.Namespace) -> None:
-    from converters.net_io import load_net
-
-    report = deploy_report(load_net(args.net))
-    print(report.table())
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(asdict(report) | {"fits": report.fits}, f, indent=2)
-
-
-def register(subparsers) -> None:
-    """Add ``deploy-report`` to the ``neuroemu`` subcommands."""
-    rep = subparsers.add_parser(
-        "deploy-report", help="chips, cores per layer, synaptic memory and binding limits"
-    )
-    rep.add_argument("net", help="converted network (.npz)")
-    rep.add_argument("--json", help="also write the report as JSON")
-    rep.set_defaults(func=cmd_deploy_report)
+    return models_for(net.target).deploy(net, constants or Constants())

@@ -46,11 +46,12 @@ import numpy as np
 import xarray as xr
 
 from converters.chips.loihi import LoihiLayer, LoihiNet
-from emu.trace_stats import accuracy, count_array, step_array
+from emu.traces.stats import accuracy, count_array, step_array
 
 from . import accounting as conventions
 from .constants import Constants
 from .estimate import Estimate, LayerEstimate, with_bounds
+from .loihi_constants import BOUNDED, USED
 from .loihi_mapping import (
     CoreMapping,
     LoihiMappingError,
@@ -68,42 +69,6 @@ MODEL = (
     "counts, measured idle power, x86 active power and step time fitted to Blouw 2019's logs"
 )
 SYSTEM = "system (x86 cores, host I/O)"
-
-_USED = [
-    "loihi_synop_energy",
-    "loihi_synop_time",
-    "loihi_neuron_active_energy",
-    "loihi_neuron_active_time",
-    "loihi_neuron_inactive_energy",
-    "loihi_neuron_inactive_time",
-    "loihi_spike_tile_energy",
-    "loihi_spike_tile_time",
-    "loihi_hop_ew_energy",
-    "loihi_hop_ew_time",
-    "loihi_hop_ns_energy",
-    "loihi_hop_ns_time",
-    "loihi_barrier_time_1",
-    "loihi_barrier_time_32",
-    "loihi_static_power",
-    "loihi_cores_per_chip",
-    "loihi_cores_per_tile",
-    "loihi_mesh_columns",
-    "loihi_compartments_per_core",
-    "loihi_synaptic_memory",
-    "loihi_max_fan_in",
-    "loihi_max_fan_out",
-    "loihi_synapse_bits",
-    "loihi_input_spike_energy",
-    "loihi_input_spike_time",
-    "loihi_output_spike_energy",
-    "loihi_output_spike_time",
-    "loihi_inference_energy",
-    "loihi_inference_time",
-    "loihi_step_energy",
-    "loihi_step_time",
-    "loihi_x86_active_power",
-]
-_RANGED = [n for n in _USED if "energy" in n or "time" in n or "power" in n]
 
 ASSUMPTIONS = [
     "a neuron with reset by subtraction takes two compartments, with reset to zero one",
@@ -245,7 +210,21 @@ def _step_times(act: _Activity, routes: dict[str, Routes], tiles: int, c: Consta
     return busy.max(axis=2) + route_delay + _barrier(tiles, c) + system
 
 
-def _one(net, act, routes, mappings, c: Constants, rate, label, strict, accounting) -> Estimate:
+@dataclass(frozen=True)
+class _Run:
+    """What every corner of an estimate shares: the traces' activity on the mapped cores,
+    their routes, and the caller's options."""
+
+    act: _Activity
+    routes: dict[str, Routes]
+    mappings: list[CoreMapping]
+    rate: float | None
+    label: str
+    accounting: str
+
+
+def _one(run: _Run, c: Constants, *, strict: bool = False) -> Estimate:
+    act, routes, mappings, rate = run.act, run.routes, run.mappings, run.rate
     tiles = int(np.ceil(act.cores / c["loihi_cores_per_tile"]))
     chips = int(np.ceil(act.cores / c["loihi_cores_per_chip"]))
     step_time = _step_times(act, routes, tiles, c)
@@ -274,10 +253,10 @@ def _one(net, act, routes, mappings, c: Constants, rate, label, strict, accounti
     io_spikes = sum(totals[k] * c[_ENERGY_OF[k]] for k in ("injected_spikes", "read_out_spikes"))
     on_chip = sum(le.energy_dynamic for le in layers if le.name != SYSTEM) - io_spikes
     parts = conventions.loihi_parts(on_chip, io_spikes, system["steps"], chips, period, c)
-    static, dynamic = conventions.split("loihi", parts, accounting)
+    static, dynamic = conventions.split("loihi", parts, run.accounting)
     return Estimate(
         platform="loihi",
-        label=label,
+        label=run.label,
         model=MODEL,
         latency=latency,
         period=period,
@@ -286,7 +265,7 @@ def _one(net, act, routes, mappings, c: Constants, rate, label, strict, accounti
         accuracy=None,
         samples=len(act.output_spikes),
         layers=layers,
-        constants=c.record(_USED),
+        constants=c.record(USED),
         constants_origin=c.origin,
         assumptions=list(ASSUMPTIONS),
         details={
@@ -296,7 +275,7 @@ def _one(net, act, routes, mappings, c: Constants, rate, label, strict, accounti
             "tiles": tiles,
             "chips": chips,
             "rate": rate,
-            "accounting": accounting,
+            "accounting": run.accounting,
             "parts": parts,
             **{f"{k}_per_inference": float(v) for k, v in totals.items()},
         },
@@ -306,6 +285,7 @@ def _one(net, act, routes, mappings, c: Constants, rate, label, strict, accounti
 def estimate(
     net: LoihiNet,
     traces: xr.Dataset,
+    *,
     cores_per_layer: Mapping[str, int] | None = None,
     constants: Constants | None = None,
     rate: float | None = None,
@@ -347,10 +327,9 @@ def estimate(
     mappings = map_cores(net, cores_per_layer, c)
     routes_of = routes(net, mappings, c)
     act = _activity(net, traces, mappings, routes_of)
-    _one(net, act, routes_of, mappings, c, rate, label, True, accounting)
-    result = with_bounds(
-        lambda k: _one(net, act, routes_of, mappings, k, rate, label, False, accounting), c, _RANGED
-    )
+    run = _Run(act, routes_of, mappings, rate, label, accounting)
+    _one(run, c, strict=True)
+    result = with_bounds(lambda k: _one(run, k), c, BOUNDED)
     result.accuracy = accuracy(traces)
     result.warnings = saturation_warnings(traces)
     result.details |= {

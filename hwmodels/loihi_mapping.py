@@ -15,7 +15,7 @@ from converters.chips.loihi import LoihiNet
 from converters.chips.loihi_conv import LoihiConv
 from converters.chips.loihi_limits import LoihiLimitError, LoihiLimits, enforce_limits, on_chip
 from converters.chips.loihi_placement import block_edges, destinations, layer_fan_in
-from emu.loihi_reference import conv_input
+from emu.engines.loihi_reference import conv_input
 
 from .constants import Constants
 

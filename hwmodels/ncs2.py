@@ -29,12 +29,13 @@ from typing import Any
 
 import numpy as np
 
+from converters.exports.openvino_graph import graph_to_openvino
 from converters.graph import AvgPool2d, Conv2d, Dense, Graph, MaxPool2d
-from converters.openvino_graph import graph_to_openvino
 
 from . import accounting as conventions
 from .constants import Constants
 from .estimate import Estimate, LayerEstimate, with_bounds
+from .ncs2_constants import BOUNDED, USED
 
 __all__ = ["baseline", "modelled", "layer_costs", "load_measured", "MODEL", "MEASURED_KEYS"]
 
@@ -43,20 +44,6 @@ MODEL = (
     "calibrated on Blouw 2019's NCS2 logs, data rate on prg_prgncs's encoder-decoder"
 )
 MEASURED_KEYS = ("latency", "power", "idle_power", "source")
-
-_USED = [
-    "ncs2_power",
-    "ncs2_tdp",
-    "ncs2_peak_ops",
-    "ncs2_utilization",
-    "ncs2_memory_bandwidth",
-    "ncs2_bytes_per_value",
-    "ncs2_usb_bandwidth",
-    "ncs2_idle_power",
-    "ncs2_call_overhead",
-]
-_RANGED = ["ncs2_power", "ncs2_utilization", "ncs2_memory_bandwidth", "ncs2_usb_bandwidth",
-           "ncs2_call_overhead"]  # fmt: skip
 
 ASSUMPTIONS = [
     "each layer is bound by either its MACs or its bytes (a roofline), not both",
@@ -140,6 +127,7 @@ def baseline(
     model_or_graph: Any,
     images: np.ndarray,
     labels: np.ndarray | None = None,
+    *,
     measured: str | os.PathLike | dict | None = None,
     constants: Constants | None = None,
     label: str = "ncs2",
@@ -180,9 +168,11 @@ def baseline(
     if measured is not None:
         figures = measured if isinstance(measured, dict) else load_measured(measured)
     result = with_bounds(
-        lambda k: modelled(graph, io_values, k, label, figures, accounting),
+        lambda k: modelled(
+            graph, io_values, k, label=label, measured=figures, accounting=accounting
+        ),
         c,
-        [] if figures else _RANGED,
+        [] if figures else BOUNDED,
     )
     result.accuracy, result.samples = acc, len(images)
     result.details |= {"host_latency": host_latency, "host_device": "OpenVINO CPU plugin"}
@@ -193,6 +183,7 @@ def modelled(
     graph: Graph | Mapping[str, tuple[float, float, float]],
     io_values: int,
     constants: Constants | None = None,
+    *,
     label: str = "ncs2",
     measured: dict | None = None,
     accounting: str = conventions.DEFAULT,
@@ -241,7 +232,7 @@ def modelled(
         accuracy=None,
         samples=0,
         layers=layers,
-        constants=c.record(_USED),
+        constants=c.record(USED),
         constants_origin=c.origin,
         assumptions=assumptions,
         details={

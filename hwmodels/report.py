@@ -13,17 +13,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import matplotlib
+from . import accounting as conventions
+from .estimate import Estimate
+from .published import measured
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-
-from . import accounting as conventions  # noqa: E402
-from .constants import Constants  # noqa: E402
-from .estimate import Estimate  # noqa: E402
-
-__all__ = ["Report", "compare", "table_rows", "against_published", "parts_lines", "by_convention"]
+__all__ = [
+    "Report",
+    "compare",
+    "table_rows",
+    "against_published",
+    "parts_lines",
+    "by_convention",
+    "format_cell",
+]
 
 COLUMNS = (
     "label",
@@ -92,13 +94,11 @@ def table_rows(estimates: Sequence[Estimate]) -> list[dict]:
     return rows
 
 
-def against_published(
-    loihi: Estimate, ncs2: Estimate, constants: Constants | None = None
-) -> list[str]:
-    """How far a Loihi estimate's ratios against the NCS2 lie from the published ones, and why."""
-    c = constants or Constants()
+def against_published(loihi: Estimate, ncs2: Estimate) -> list[str]:
+    """How far a Loihi estimate's ratios against the NCS2 lie from the published ones
+    (:data:`hwmodels.published.MEASUREMENTS`), and why."""
     power, energy = ncs2.power / loihi.power, ncs2.energy / loihi.energy
-    pub_p, pub_e = c["published_power_ratio"], c["published_energy_ratio"]
+    pub_p, pub_e = measured("published_power_ratio"), measured("published_energy_ratio")
     p_lo, p_hi = ncs2.low("power") / loihi.high("power"), ncs2.high("power") / loihi.low("power")
     e_lo = ncs2.low("energy") / loihi.high("energy")
     e_hi = ncs2.high("energy") / loihi.low("energy")
@@ -149,7 +149,8 @@ def by_convention(loihi: Estimate, ncs2: Estimate) -> list[str]:
     return lines
 
 
-def _fmt(value) -> str:
+def format_cell(value: object) -> str:
+    """A table cell: ``-`` for None, 4 significant digits for a float, else ``str``."""
     if value is None:
         return "-"
     if isinstance(value, float):
@@ -159,7 +160,7 @@ def _fmt(value) -> str:
 
 def _text(rows: list[dict], estimates: Sequence[Estimate], extra: list[str]) -> str:
     shown = COLUMNS[:-1]
-    cells = [[_fmt(r[k]) for k in shown] for r in rows]
+    cells = [[format_cell(r[k]) for k in shown] for r in rows]
     widths = [max(len(k), *(len(c[i]) for c in cells)) for i, k in enumerate(shown)]
     lines = ["  ".join(k.ljust(w) for k, w in zip(shown, widths, strict=True))]
     lines += ["  ".join(c.ljust(w) for c, w in zip(cell, widths, strict=True)) for cell in cells]
@@ -186,10 +187,21 @@ def _stack(e: Estimate) -> dict[str, float]:
     return {f"{e.platform} {n}": parts[n] for n in conventions.counted(e.platform, accounting)}
 
 
+def _pyplot():
+    """matplotlib's pyplot on the Agg backend (no display), imported on the first plot."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 def _bars(estimates: Sequence[Estimate], path: Path) -> Path:
     labels = [e.label for e in estimates]
     stacks = [_stack(e) for e in estimates]
     names = list(dict.fromkeys(n for stack in stacks for n in stack))
+    plt = _pyplot()
     fig, (ax_e, ax_p) = plt.subplots(1, 2, figsize=(max(8, 1.2 * len(labels) + 4), 4))
     for ax, scale, unit in (
         (ax_e, [1e3] * len(estimates), "energy per inference (mJ)"),
@@ -226,6 +238,7 @@ def _accuracy_vs_timesteps(estimates: Sequence[Estimate], path: Path) -> Path | 
     )
     if len({t for t, _ in points}) < 2:
         return None
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot([t for t, _ in points], [a for _, a in points], "o", label="Loihi settings")
     ref = _reference(estimates)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from emu.trace_stats import layer_names, saturation_lines
+from emu.traces.stats import layer_names, saturation_lines
+
+from .models import models_for
 
 __all__ = ["TraceMismatchError", "check_traces", "saturation_warnings"]
 
@@ -25,13 +27,14 @@ def check_traces(net, traces: xr.Dataset, target: str) -> None:
     got = traces.attrs.get("target")
     if got != target:
         raise TraceMismatchError(f"the traces are for target {got!r}, this model needs {target!r}")
+    kind = models_for(target).traces
     digest = traces.attrs.get("net_digest")
     if digest != net.digest():
         raise TraceMismatchError(
             f"the traces were recorded from network {digest!r}, not from the given network "
             f"{net.digest()!r}: pass the network that produced them"
         )
-    sizes = _layer_sizes(net)
+    sizes = _LAYER_SIZES[kind](net)
     missing = [f"spike_count_{n}" for n in sizes if f"spike_count_{n}" not in traces.variables]
     missing += [v for v in ("spikes_per_step", "prediction", "label") if v not in traces.variables]
     if missing:
@@ -45,7 +48,7 @@ def check_traces(net, traces: xr.Dataset, target: str) -> None:
     layers = layer_names(traces) if "layer" in traces.coords else []
     if layers != list(sizes):
         raise TraceMismatchError(f"the traces hold layers {layers}, the network {list(sizes)}")
-    check = _check_counts if target == "loihi" else _check_activations
+    check = _VALUE_CHECKS[kind]
     for name in [f"spike_count_{n}" for n in sizes] + ["spikes_per_step"]:
         check(traces[name], name)
 
@@ -67,12 +70,21 @@ def _check_counts(values: xr.DataArray, name: str) -> None:
         )
 
 
-def _layer_sizes(net) -> dict[str, int]:
-    if net.target == "loihi":
-        return {layer.name: layer.size for layer in net.all_layers()}
+def _compartment_sizes(net) -> dict[str, int]:
+    """Neurons per layer of a Loihi network, its input included."""
+    return {layer.name: layer.size for layer in net.all_layers()}
+
+
+def _output_sizes(net) -> dict[str, int]:
+    """Outputs of the input and of every layer of an Akida network."""
     sizes = {net.input_name: int(np.prod(net.input_shape))}
     sizes.update({layer.name: int(np.prod(layer.output_shape)) for layer in net.layers})
     return sizes
+
+
+# by what the traces count (:attr:`hwmodels.models.HardwareModel.traces`)
+_LAYER_SIZES = {"spikes": _compartment_sizes, "activations": _output_sizes}
+_VALUE_CHECKS = {"spikes": _check_counts, "activations": _check_activations}
 
 
 def saturation_warnings(traces: xr.Dataset) -> list[str]:
@@ -80,6 +92,6 @@ def saturation_warnings(traces: xr.Dataset) -> list[str]:
 
     The words say which counts are the chip's own arithmetic (v clips, Akida's 20-bit
     potentials) and which mark where the emulation and a chip may part (u wraps, undefined
-    input overflows); see :func:`emu.trace_stats.saturation_lines`.
+    input overflows); see :func:`emu.traces.stats.saturation_lines`.
     """
     return saturation_lines(traces)

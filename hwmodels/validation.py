@@ -8,8 +8,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-from . import akida, loihi, ncs2, published, workloads
+from . import akida, akida_constants, loihi, ncs2, ncs2_constants, published
 from .akida_mapping import map_network
+from .calibration import workloads
+from .constant import bounded_names
 from .constants import Constants
 from .estimate import Estimate, with_bounds
 
@@ -86,8 +88,8 @@ def loihi_rows(c: Constants) -> list[dict]:
     net, traces = workloads.carsnn()
     est = loihi.estimate(net, traces, constants=c)
     out += _est_rows("loihi", "CarSNN, DVS cars (Viale 2021)", est, {
-        "latency": (c["carsnn_latency"], "held-out"),
-        "power": (c["carsnn_power"], "held-out"),
+        "latency": (published.measured("carsnn_latency"), "held-out"),
+        "power": (published.measured("carsnn_power"), "held-out"),
     })  # fmt: skip
     return out
 
@@ -106,14 +108,14 @@ def ncs2_rows(c: Constants) -> list[dict]:
     import converters
 
     graph = converters.load(workloads.kws_model(), np.zeros((1, 390), np.float32))
-    est = with_bounds(lambda k: ncs2.modelled(graph, 390 + 29, k), c, ncs2._RANGED)
+    est = with_bounds(lambda k: ncs2.modelled(graph, 390 + 29, k), c, ncs2_constants.BOUNDED)
     point = published.ncs2_kws()
     out = _est_rows("ncs2", "KWS 390-256-256-29, FP16, batch 1 (Blouw 2019 logs)", est, {
         "latency": (1 / point.rate, "calibration"),
         "power": (point.running_power, "calibration"),
         "power_static": (point.idle_power, "calibration"),
     })  # fmt: skip
-    ranged = [*ncs2._RANGED, "ncs2_usb2_bandwidth"]
+    ranged = [*ncs2_constants.BOUNDED, *bounded_names(ncs2_constants.WORKLOAD_CONSTANTS)]
     for i, timing in enumerate(published.ncs2_timings()):
         est = with_bounds(lambda k, t=timing: encoder_decoder(t, k), c, ranged)
         role = "calibration" if i in NCS2_CALIBRATION else "held-out"
@@ -127,7 +129,7 @@ def ratio_rows(c: Constants, samples: int = 100) -> list[dict]:
     _, graph, net, traces, (x, _) = workloads.lenet5_mnist(samples)
     lo = loihi.estimate(net, traces, constants=c)
     io_values = int(x[0].size + 10)
-    nc = with_bounds(lambda k: ncs2.modelled(graph, io_values, k), c, ncs2._RANGED)
+    nc = with_bounds(lambda k: ncs2.modelled(graph, io_values, k), c, ncs2_constants.BOUNDED)
     note = _ratio_note(lo, nc, c)
     out = []
     for quantity, key in (("power", "published_power_ratio"), ("energy", "published_energy_ratio")):
@@ -145,7 +147,9 @@ def _ratio_note(lo, nc, c: Constants) -> str:
     ops = lo.details["parts"]["neurocore_dynamic"]
     system = lo.energy_dynamic - ops
     p_static = lo.power_static
-    target = nc.power / (c["published_power_ratio"] / 2)  # the 2x band's upper Loihi power
+    target = nc.power / (
+        published.measured("published_power_ratio") / 2
+    )  # the 2x band's upper Loihi power
     text = (
         f"Loihi (model, all parts): {1e3 * lo.latency:.3g} ms per inference, {1e3 * ops:.3g} mJ "
         f"neuro-core dynamic, {1e3 * system:.3g} mJ x86 dynamic and host I/O, "
@@ -160,7 +164,7 @@ def _ratio_note(lo, nc, c: Constants) -> str:
     needed = lo.energy_dynamic / (target - p_static)
     energy = lo.energy_dynamic + p_static * needed
     alone = ops / (target - p_static)
-    ncs2_energy = c["published_energy_ratio"] / 2 * (ops + p_static * alone)
+    ncs2_energy = published.measured("published_energy_ratio") / 2 * (ops + p_static * alone)
     return text + (
         f": with this dynamic energy, {1e3 * needed:.3g} ms per inference or longer "
         f"({needed / lo.latency:.3g}x the modelled latency), where the energy ratio would be "
@@ -176,9 +180,9 @@ def akida_rows(c: Constants, samples: int = 1000) -> list[dict]:
     net, traces = workloads.template_akida(samples)
     est = akida.estimate(net, traces, constants=c)
     out = _est_rows("akida", "MNIST template CNN (course)", est, {
-        "latency": (1 / c["akida_calibration_fps"], "calibration"),
-        "power": (c["akida_calibration_power"], "calibration"),
-        "energy": (c["akida_calibration_power"] / c["akida_calibration_fps"], "calibration"),
+        "latency": (1 / published.measured("akida_calibration_fps"), "calibration"),
+        "power": (published.measured("akida_calibration_power"), "calibration"),
+        "energy": (published.measured("akida_calibration_power") / published.measured("akida_calibration_fps"), "calibration"),
     })  # fmt: skip
     out += _akidanet_rows(c)
     out += _sparsity_rows(c)
@@ -193,18 +197,18 @@ def _akidanet_rows(c: Constants) -> list[dict]:
         f = k["akidanet_event_fraction"]
         load = akida.FrameLoad(macs * f, outputs * f, *(f * v for v in loads))
         t, e = akida.frame_figures(load, k, frames)
-        floor = k["akidanet_guide_floor"]
+        floor = published.measured("akidanet_guide_floor")
         return t, floor + e / t, floor * t + e
 
     out = []
     for workload, frames, fps, power, energy, role in (
-        ("AkidaNet 0.5 224, 1 frame (docs)", 1, c["akidanet_docs_fps_1"], None, None, "calibration"),
-        ("AkidaNet 0.5 224, 10 frames (docs)", 10, c["akidanet_docs_fps_10"],
-         c["akidanet_docs_power"], c["akidanet_docs_energy"], "held-out"),
-        ("AkidaNet 0.5 224, 10 frames (guide)", 10, c["akidanet_guide_fps"],
-         c["akidanet_guide_power"], c["akidanet_guide_energy"], "held-out"),
+        ("AkidaNet 0.5 224, 1 frame (docs)", 1, published.measured("akidanet_docs_fps_1"), None, None, "calibration"),
+        ("AkidaNet 0.5 224, 10 frames (docs)", 10, published.measured("akidanet_docs_fps_10"),
+         published.measured("akidanet_docs_power"), published.measured("akidanet_docs_energy"), "held-out"),
+        ("AkidaNet 0.5 224, 10 frames (guide)", 10, published.measured("akidanet_guide_fps"),
+         published.measured("akidanet_guide_power"), published.measured("akidanet_guide_energy"), "held-out"),
     ):  # fmt: skip
-        central, *ends = (frame(k, frames) for k in _corners(c, akida._RANGED))
+        central, *ends = (frame(k, frames) for k in _corners(c, akida_constants.BOUNDED))
         for i, (quantity, value) in enumerate((("latency", 1 / fps), ("power", power),
                                                 ("energy", energy))):  # fmt: skip
             if value is None:
@@ -222,7 +226,7 @@ def _akidanet_rows(c: Constants) -> list[dict]:
 
 
 def _corners(c: Constants, names: list[str]) -> list[Constants]:
-    names = [*names, "akidanet_event_fraction"]
+    names = [*names, *bounded_names(akida_constants.WORKLOAD_CONSTANTS)]
     return [c, c.corner("low", names), c.corner("high", names)]
 
 
@@ -239,14 +243,19 @@ def _sparsity_rows(c: Constants) -> list[dict]:
         ("2-conv + 2-FC (Habara 2024)", "habara"),
         ("same, ISCAS 2025 change", "iscas"),
     ):
-        act, wt = c[f"{key}_activation_reduction"], c[f"{key}_weight_reduction"]
+        act, wt = (
+            published.measured(f"{key}_activation_reduction"),
+            published.measured(f"{key}_weight_reduction"),
+        )
         sparse = load.sparser(1 - act, 1 - wt)
         vals = [1 - _frame_energy(sparse, k) / _frame_energy(load, k)
-                for k in _corners(c, akida._RANGED)[:3]]  # fmt: skip
+                for k in _corners(c, akida_constants.BOUNDED)[:3]]  # fmt: skip
         out.append(_row("akida", f"{name}: {100 * act:.1f}% / {100 * wt:.1f}% sparser",
-                        "energy reduction", c[f"{key}_energy_reduction"], vals[0], min(vals),
+                        "energy reduction", published.measured(f"{key}_energy_reduction"), vals[0], min(vals),
                         max(vals), "held-out"))  # fmt: skip
-        out[-1]["note"] = _sparsity_note(c, load, c[f"{key}_energy_reduction"], act, wt)
+        out[-1]["note"] = _sparsity_note(
+            c, load, published.measured(f"{key}_energy_reduction"), act, wt
+        )
     return out
 
 

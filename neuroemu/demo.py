@@ -8,12 +8,11 @@ from pathlib import Path
 
 import xarray as xr
 
-import converters
 import hwmodels
-from converters import datasets, models, training
-from converters.net_io import save_net
+from converters import datasets, models, pipeline, training
+from converters.chips.files import save_net
 from emu import Emulation, analysis
-from emu.trace_stats import accuracy, spikes_per_sample
+from emu.traces.stats import accuracy, spikes_per_sample
 
 __all__ = ["run_demo", "demo_model"]
 
@@ -40,9 +39,14 @@ def demo_model(out_dir: Path):
 
 
 def _convert(model, data: datasets.Dataset, timesteps: int, out_dir: Path):
-    graph = converters.load(model, data.x_train[:1])
-    graph = converters.normalize(graph, data.x_train, percentile=99.9)
-    net = converters.to_loihi(graph, timesteps=timesteps, reset="subtract", input_encoding="bias")
+    net = pipeline.loihi_net(
+        model,
+        data.x_train,
+        percentile=99.9,
+        timesteps=timesteps,
+        reset="subtract",
+        input_encoding="bias",
+    )
     save_net(net, out_dir / "digits_loihi.npz")
     compartments = sum(layer.size for layer in net.layers)
     print(f"converted: {len(net.layers)} Loihi layers, {compartments} compartments")

@@ -18,14 +18,15 @@ import numpy as np
 import torch
 
 import converters
-from converters.akida import to_akida
-from converters.akida_commands import two_conv_two_fc
-from converters.akida_export import akida_forward
 from converters.chips.akida import AkidaBits
+from converters.exports.akida_export import akida_forward
+from converters.pipeline import akida_net
 from converters.training import accuracy, train
-from emu.akida_backend import AkidaBackend
-from emu.akida_reference import simulate
-from emu.backend import RunSettings
+from converters.training.models import two_conv_two_fc
+from emu.engines import RunSettings
+from emu.engines.akida_brian2 import AkidaBackend
+from emu.engines.akida_reference import simulate
+from emu.engines.registry import BRIAN2_DEVICES
 
 
 def main() -> None:
@@ -34,11 +35,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--mnist", default=None, help="MNIST idx directory")
     parser.add_argument("--brian2", type=int, default=200, help="test images for Brian2")
-    parser.add_argument("--device", default="cpp_standalone", choices=("cpp_standalone", "runtime"))
+    parser.add_argument("--device", default="cpp_standalone", choices=BRIAN2_DEVICES)
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    data = converters.datasets.mnist(args.mnist)
+    data = converters.training.datasets.mnist(args.mnist)
     torch.manual_seed(args.seed)
     float_model = train(two_conv_two_fc(), data, epochs=args.epochs, seed=args.seed)
     float_accuracy = accuracy(float_model, data.x_test, data.y_test)
@@ -46,8 +47,7 @@ def main() -> None:
     model = train(
         two_conv_two_fc(), data, epochs=args.epochs, seed=args.seed, quantization=AkidaBits()
     )
-    graph = converters.load(model, torch.zeros(1, *data.sample_shape))
-    net = to_akida(graph, data.x_train[:1000])
+    net = akida_net(model, data.x_train[:1000], example=torch.zeros(1, *data.sample_shape))
     levels = net.levels(data.x_test)
     engine = akida_forward(net, levels).reshape(len(levels), -1)
     reference = simulate(net, levels).counts[net.layer_names[-1]]

@@ -1,7 +1,7 @@
 """Loihi conversion of standard architectures on MNIST: DNN against SNN per timestep budget.
 
 Trains LeNet-5, a VGG-style stack, a ResNet (identity and downsample blocks, global
-average pooling) and a MobileNet-style depthwise-separable net (``converters.models``)
+average pooling) and a MobileNet-style depthwise-separable net (``converters.training.models``)
 on 8,000 MNIST images, converts each for Loihi (reset by subtraction, bias-current input),
 emulates one run of the largest budget per setting and reads the accuracy at every smaller
 budget from the per-step output spikes of that run. ``lenet5-max`` is LeNet-5 with max
@@ -22,6 +22,7 @@ import torch
 import converters
 from converters import datasets, models, training
 from emu import Emulation
+from emu.engines.registry import device_names
 
 ARCHS = ("lenet5", "vgg", "resnet", "mobilenet", "lenet5-max")
 
@@ -66,7 +67,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, help="test samples (default: the whole test split)")
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--warm-starts", default="0,0.5", help="to_loihi warm_start values")
-    parser.add_argument("--device", default="cpp_standalone", choices=("cpp_standalone", "runtime"))
+    parser.add_argument("--device", default="cpp_standalone", choices=device_names("loihi"))
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
 

@@ -24,15 +24,15 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from bench import (
-    _peak_mb,
+from bench_common import (
     in_process,
     lenet_net,
-    native_run,
     parallel_capacity,
+    peak_mb,
     same_counts,
     synaptic_events,
 )
+from bench_native import native_run
 
 INPUT_SHAPES = {"vgg16": (3, 32, 32), "resnet18": (3, 224, 224)}
 VGG16 = (64, 64, "P", 128, 128, "P", 256, 256, 256, "P", 512, 512, 512, "P", 512, 512, 512, "P")
@@ -58,7 +58,7 @@ def resnet18():
     two basic blocks (64 to 512 channels), global average pooling, 1000 classes."""
     from torch import nn
 
-    from converters.models import BasicBlock
+    from converters.training.models import BasicBlock
 
     blocks, c_in = [], 64
     for c, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
@@ -85,7 +85,7 @@ def convert(arch: str, timesteps: int, calibration: int, out: str) -> dict:
     import torch
 
     import converters
-    from converters.net_io import save_net
+    from converters.chips.files import save_net
 
     torch.manual_seed(0)
     torch.set_num_threads(1)
@@ -111,42 +111,42 @@ def convert(arch: str, timesteps: int, calibration: int, out: str) -> dict:
         "neurons": sum(layer.size for layer in net.layers),
         "synapses": synapses,
         "file_mb": Path(out).stat().st_size / 2**20,
-        **_peak_mb(),
+        **peak_mb(),
     }
 
 
 def run_saved(path: str, arch: str, n: int, cache: str, threads: int) -> dict:
-    from converters.net_io import load_net
+    from converters.chips.files import load_net
 
     return native_run(load_net(path), images(arch, n, 1), cache, threads, n)
 
 
 def reference_saved(path: str, arch: str, n: int) -> dict:
-    from converters.net_io import load_net
-    from emu import loihi_reference as ref
+    from converters.chips.files import load_net
+    from emu.engines import loihi_reference as ref
 
     net = load_net(path)
     start = time.perf_counter()
     counts = ref.simulate(net, net.input.levels(images(arch, n, 1))).counts
-    return {"seconds": time.perf_counter() - start, "counts": counts, **_peak_mb()}
+    return {"seconds": time.perf_counter() - start, "counts": counts, **peak_mb()}
 
 
 def traces_saved(path: str, arch: str, n: int, cache: str, out: str) -> dict:
     """Record the traces of ``n`` samples on the native engine (one thread) into ``out``."""
     os.environ["NEUROEMU_NATIVE_THREADS"] = "1"
-    from converters.net_io import load_net
+    from converters.chips.files import load_net
     from emu import Emulation
     from emu.traces import save_traces
 
     sim = Emulation(load_net(path), "native", batch_size=n, cache_dir=cache)
     save_traces(sim.run(images(arch, n, 1), progress=False), out)
-    return _peak_mb()
+    return peak_mb()
 
 
 def estimate_saved(path: str, traces: str) -> dict:
     """``hwmodels.loihi.estimate`` of saved traces, as ``neuroemu estimate`` runs it: seconds,
     peak memory and the placement it chose."""
-    from converters.net_io import load_net
+    from converters.chips.files import load_net
     from emu.traces import load_traces
     from hwmodels import loihi
 
@@ -158,7 +158,7 @@ def estimate_saved(path: str, traces: str) -> dict:
         "cores": est.details["cores"],
         "chips": est.details["chips"],
         "energy_j": est.energy_dynamic + est.energy_static,
-        **_peak_mb(),
+        **peak_mb(),
     }
 
 
@@ -182,7 +182,7 @@ def estimate_row(arch: str, path: str, args, work: Path) -> dict:
 
 
 def events_saved(path: str, counts: dict) -> float:
-    from converters.net_io import load_net
+    from converters.chips.files import load_net
 
     return synaptic_events(load_net(path), counts)
 
@@ -243,7 +243,7 @@ def scale_row(arch: str, args, work: Path) -> dict:
 def lenet_threads(args, work: Path) -> dict:
     """The native engine on MNIST LeNet-5, 1 thread against 2, beside what two concurrent
     compute processes gain on this machine at the moment (2.0 on two free cores)."""
-    from converters import datasets
+    from converters.training import datasets
 
     capacity = parallel_capacity()
     net, _ = lenet_net(args.timesteps_lenet, Path(args.model))

@@ -1,12 +1,13 @@
 """Sweep the deployment choices of DNN-to-SNN conversion for Loihi on MNIST LeNet-5.
 
-Trains LeNet-5 on the MNIST split of ``converters.datasets.mnist``, runs it through OpenVINO
+Trains LeNet-5 on the MNIST split of ``converters.training.datasets.mnist``, runs it through OpenVINO
 as the NCS2 baseline, then converts it for Loihi under each setting (timesteps,
 normalization percentile, threshold scaling, reset mode, input encoding, cores per layer),
 emulates the test images and estimates Loihi's accuracy, latency, power and energy per
 inference. A setting is marked ``+`` when it improves on the plain conversion (higher
 accuracy, or lower energy at no lower accuracy). Settings vary one choice at a time from
-the plain conversion, then combine the best value of each.
+the plain conversion, then combine the best value of each
+(:mod:`hwmodels.calibration.deployment_sweep`).
 
 Run: ``python scripts/deployment_sweep.py [--samples 500] [--epochs 10] [--engine reference]
 [--out sweep-out] [--workers 2]``; ``--engine brian2`` emulates with Brian2's cpp_standalone
@@ -16,120 +17,21 @@ device instead of the bit-identical numpy reference (slower: one build per netwo
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import multiprocessing
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-import numpy as np
-
-import converters
 import hwmodels
 from converters import datasets, models, training
-from emu import Emulation, loihi_reference
-
-PLAIN = {
-    "timesteps": 64,
-    "percentile": 100.0,
-    "threshold_scale": 1.0,
-    "reset": "zero",
-    "encoding": "rate",
-    "spread": 1,
-}
-CHOICES = {
-    "timesteps": [16, 32, 128],
-    "percentile": [99.0, 99.9, 99.99],
-    "threshold_scale": [0.8, 1.25],
-    "reset": ["subtract"],
-    "encoding": ["bias"],
-    "spread": [2],
-}
-
-
-@dataclasses.dataclass
-class Context:
-    """What every setting shares: the trained model and the data."""
-
-    model: object
-    calibration: np.ndarray
-    x: np.ndarray
-    y: np.ndarray
-    engine: str
-
-
-def convert(ctx: Context, setting: dict):
-    """The LoihiNet of one setting (thresholds scaled after quantization)."""
-    graph = converters.load(ctx.model, ctx.calibration[:1])
-    graph = converters.normalize(graph, ctx.calibration, percentile=setting["percentile"])
-    net = converters.to_loihi(
-        graph,
-        timesteps=setting["timesteps"],
-        reset=setting["reset"],
-        input_encoding=setting["encoding"],
-    )
-    if setting["threshold_scale"] != 1.0:
-        net.layers = [
-            dataclasses.replace(
-                layer, vth_mant=int(round(layer.vth_mant * setting["threshold_scale"]))
-            )
-            for layer in net.layers
-        ]
-    return net
-
-
-def traces_of(ctx: Context, net):
-    """Emulate the test images on ``net`` and return the trace Dataset."""
-    if ctx.engine == "brian2":
-        return Emulation(net, device="cpp_standalone", batch_size=len(ctx.x)).run(ctx.x, ctx.y)
-    return loihi_reference.reference_traces(net, ctx.x, ctx.y)
-
-
-def name_of(setting: dict) -> str:
-    changed = [f"{k}={v}" for k, v in setting.items() if PLAIN[k] != v]
-    return ", ".join(changed) or "plain"
-
-
-def run_setting(
-    ctx: Context, setting: dict, constants: hwmodels.Constants | None = None
-) -> hwmodels.Estimate:
-    """Convert, emulate and estimate one setting (``spread`` multiplies the fewest cores)."""
-    net = convert(ctx, setting)
-    traces = traces_of(ctx, net)
-    cores = {
-        m.layer: min(m.cores * setting["spread"], len(m.core))
-        for m in hwmodels.loihi.map_cores(net)
-    }
-    result = hwmodels.loihi.estimate(net, traces, cores, constants, label=name_of(setting))
-    result.details["setting"] = setting
-    return result
-
-
-def settings_one_at_a_time() -> list[dict]:
-    out = [dict(PLAIN)]
-    for key, values in CHOICES.items():
-        out += [PLAIN | {key: v} for v in values]
-    return out
-
-
-def improves(e: hwmodels.Estimate, plain: hwmodels.Estimate) -> bool:
-    return e.accuracy > plain.accuracy or (e.accuracy >= plain.accuracy and e.energy < plain.energy)
-
-
-def combine(results: list[hwmodels.Estimate], dnn_accuracy: float) -> dict:
-    """Per choice, the value whose one-at-a-time setting was best (energy within 1 point)."""
-    combined = dict(PLAIN)
-    for key in CHOICES:
-        group = [
-            r
-            for r in results
-            if all(v == PLAIN[k] for k, v in r.details["setting"].items() if k != key)
-        ]
-        ok = [r for r in group if r.accuracy >= dnn_accuracy - 0.01] or group
-        best = min(ok, key=lambda r: (r.energy, -r.accuracy))
-        combined[key] = best.details["setting"][key]
-    return combined
+from hwmodels.calibration.deployment_sweep import (
+    Context,
+    combine,
+    improves,
+    run_setting,
+    settings_one_at_a_time,
+)
 
 
 def main() -> None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -126,7 +125,7 @@ def mlp(hidden: int):
 
 
 def make_dataset(args) -> Path:
-    from converters import datasets
+    from converters.training import datasets
 
     data = datasets.mnist(args.mnist_dir, n_train=8000, seed=0)
     images = np.concatenate([data.x_train[: args.train], data.x_test[: args.test]])[:, 0]
@@ -144,6 +143,8 @@ def make_dataset(args) -> Path:
 
 
 def main() -> None:
+    from emu.engines.registry import device_names
+
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -155,7 +156,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=90, help="Loihi steps per sample")
     parser.add_argument("--hidden", type=int, default=128)
     parser.add_argument("--epochs", type=int, default=15)
-    parser.add_argument("--device", default="cpp_standalone", choices=("cpp_standalone", "runtime"))
+    parser.add_argument("--device", default="cpp_standalone", choices=device_names("loihi"))
     parser.add_argument("--out", type=Path, default=Path("event_mnist"))
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -169,10 +170,9 @@ def run_pipeline(args, train_events, y_train, test_events, y_test) -> None:
     """Train on event rates, convert for spike-train input, emulate, estimate."""
     import torch
 
-    import converters
-    from converters import training
+    from converters import pipeline, training
     from emu import Emulation
-    from emu import loihi_reference as ref
+    from emu.engines import loihi_reference as ref
     from hwmodels import loihi
 
     torch.manual_seed(0)
@@ -181,11 +181,9 @@ def run_pipeline(args, train_events, y_train, test_events, y_test) -> None:
     print(
         f"float MLP on binned event rates: {100 * training.accuracy(model, x_test, y_test):.2f} %"
     )
-    graph = converters.load(model, x_train[:1])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        graph = converters.normalize(graph, x_train[:1000], percentile=99.9)
-    net = converters.to_loihi(graph, timesteps=args.steps, input_encoding="spikes")
+    net = pipeline.loihi_net(
+        model, x_train[:1000], warn_dead=False, timesteps=args.steps, input_encoding="spikes"
+    )
     t0 = time.perf_counter()
     traces = Emulation(net, args.device, batch_size=100).run(
         test_events, y_test, out=args.out / "traces.h5"

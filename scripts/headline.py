@@ -23,7 +23,7 @@ import knob_sweep  # scripts/ is on the path when run as a script
 import torch
 
 import hwmodels
-from converters import datasets
+from converters.training import datasets
 from hwmodels import accounting
 
 NETWORKS = {"MNIST LeNet-5": ("mnist", "lenet5"), "digits CNN (demo)": ("digits", "lenet5")}
@@ -64,7 +64,7 @@ def sweep(label: str, args: argparse.Namespace) -> dict:
                 m.layer: min(m.cores * setting["cores"], len(m.core))
                 for m in hwmodels.loihi.map_cores(net)
             }
-            est = hwmodels.loihi.estimate(net, traces, cores)
+            est = hwmodels.loihi.estimate(net, traces, cores_per_layer=cores)
         except ValueError as err:
             settings.append({"setting": setting, "error": f"{type(err).__name__}: {err}"})
             continue

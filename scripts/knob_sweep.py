@@ -3,7 +3,7 @@
 Starts from one base conversion (the demo's: percentile 99.9, reset by subtraction, bias
 input, 128 steps, fewest cores) and varies one knob at a time: normalization percentile,
 reset mode, input encoding, timesteps, cores per layer. The network is the demo's digits
-CNN, or on MNIST one of ``converters.models.ARCHITECTURES`` trained now. Every setting is
+CNN, or on MNIST one of ``converters.training.models.ARCHITECTURES`` trained now. Every setting is
 emulated (the numpy reference by default, Brian2's cpp_standalone device with ``--engine
 brian2``, the same integers) and estimated with :func:`hwmodels.loihi.estimate`; the NCS2
 baseline of the same network gives the ratios. A setting the converter or the core mapper
@@ -21,16 +21,14 @@ from __future__ import annotations
 import argparse
 import json
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 
-import converters
 import hwmodels
-from converters import datasets, models, training
-from emu import Emulation, loihi_reference
+from converters import datasets, models, pipeline, training
+from emu import Emulation
 
 BASE = {"percentile": 99.9, "reset": "subtract", "encoding": "bias", "timesteps": 128, "cores": 1}
 KNOBS = {
@@ -77,12 +75,11 @@ def emulate(model, data, x, y, setting: dict, args: argparse.Namespace):
     ``--engine reference`` runs the numpy reference, ``brian2`` Brian2's cpp_standalone
     device (one C++ build per topology): the two give the same integers.
     """
-    graph = converters.load(model, data.x_train[:1])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        graph = converters.normalize(graph, data.x_train[:2000], percentile=setting["percentile"])
-    net = converters.to_loihi(
-        graph,
+    net = pipeline.loihi_net(
+        model,
+        data.x_train[:2000],
+        percentile=setting["percentile"],
+        warn_dead=False,
         timesteps=setting["timesteps"],
         reset=setting["reset"],
         input_encoding=setting["encoding"],
@@ -93,7 +90,7 @@ def emulate(model, data, x, y, setting: dict, args: argparse.Namespace):
             x, y, workers=args.workers
         )
     else:
-        traces = loihi_reference.reference_traces(net, x, y)
+        traces = Emulation(net, device="reference").run(x, y)
     return net, traces, time.perf_counter() - start
 
 
@@ -102,7 +99,7 @@ def figures_of(net, traces, seconds: float, setting: dict) -> dict:
     cores = {  # at most one neuron per core
         m.layer: min(m.cores * setting["cores"], len(m.core)) for m in hwmodels.loihi.map_cores(net)
     }
-    est = hwmodels.loihi.estimate(net, traces, cores)
+    est = hwmodels.loihi.estimate(net, traces, cores_per_layer=cores)
     return {
         "setting": setting,
         "accuracy": est.accuracy,

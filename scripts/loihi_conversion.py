@@ -18,6 +18,7 @@ import numpy as np
 import converters
 from converters import datasets, models, training
 from emu import Emulation
+from emu.engines.registry import device_names
 
 
 def main() -> None:
@@ -30,7 +31,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, help="test samples (default: the whole test split)")
     parser.add_argument("--epochs", type=int, default=None, help="training epochs")
     parser.add_argument("--percentile", type=float, default=99.9)
-    parser.add_argument("--device", default="cpp_standalone", choices=("cpp_standalone", "runtime"))
+    parser.add_argument("--device", default="cpp_standalone", choices=device_names("loihi"))
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--resets", default="subtract,zero")
     parser.add_argument("--encodings", default="bias,rate")

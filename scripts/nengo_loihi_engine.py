@@ -1,4 +1,4 @@
-"""Run a Loihi network exported by scripts/bench.py in nengo-loihi's emulator: spike counts, seconds.
+"""Run a Loihi network exported by scripts/bench_nengo.py in nengo-loihi's emulator: spike counts, seconds.
 
 nengo-loihi 1.1 needs ``numpy<2``, so this script runs in its own virtual environment and
 imports nothing of neuroemu::
@@ -119,7 +119,9 @@ def run(model, blocks: dict, spike_input, arrays, n_samples: int, steps: int) ->
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("net", help="the network and input spikes (npz from scripts/bench.py)")
+    parser.add_argument(
+        "net", help="the network and input spikes (npz from scripts/bench_nengo.py)"
+    )
     parser.add_argument("out", help="where to write counts_<layer>, seconds and build_s (npz)")
     args = parser.parse_args()
     arrays = np.load(args.net, allow_pickle=False)

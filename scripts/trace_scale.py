@@ -31,8 +31,8 @@ def rss_mb(field):
             return int(line.split()[1]) / 1024
 
 t0 = time.perf_counter()
-from emu import analysis
-from emu.trace_access import layer_counts, open_traces, sample_events
+from emu.traces import analysis
+from emu.traces.access import layer_counts, open_traces, sample_events
 t_import = time.perf_counter() - t0
 base = rss_mb("VmRSS")
 t0 = time.perf_counter()
@@ -57,36 +57,18 @@ print(json.dumps({
 
 def make_file(path: Path, samples: int, timesteps: int, batch: int = 1000) -> None:
     """Simulate the digits demo network on ``samples`` inputs and save the traces."""
-    from converters import load, normalize, to_loihi
-    from converters.datasets import digits
-    from converters.models import digits_cnn
+    from converters.pipeline import loihi_net
     from converters.training import train
-    from emu import loihi_reference
-    from emu.records import concatenate
-    from emu.traces import make_traces, save_traces
+    from converters.training.datasets import digits
+    from converters.training.models import digits_cnn
+    from emu import Emulation, save_traces
 
     data = digits()
     model = train(digits_cnn(), data.x_train, data.y_train, epochs=5, lr=1e-2)
-    graph = normalize(load(model, data.x_train[:4]), data.x_train[:500])
-    net = to_loihi(graph, timesteps=timesteps)
+    net = loihi_net(model, data.x_train[:500], example=data.x_train[:4], timesteps=timesteps)
     index = np.arange(samples) % len(data.x_test)
     x, y = data.x_test[index], data.y_test[index]
-    records = []
-    for start in range(0, samples, batch):
-        levels = net.input.levels(x[start : start + batch])
-        records.append(loihi_reference.simulate(net, levels, record_events=True))
-    rec = concatenate(records)
-    traces = make_traces(
-        layers=net.layer_names,
-        counts=rec.counts,
-        spikes_per_step=rec.spikes_per_step,
-        output_per_step=rec.output_per_step,
-        predictions=rec.counts[net.output.name].argmax(axis=1),
-        labels=y,
-        saturation=rec.saturation,
-        attrs={"target": "loihi", "net_digest": net.digest(), "timesteps": timesteps},
-        events=dict(zip(("sample", "step", "layer", "neuron"), rec.events, strict=True)),
-    )
+    traces = Emulation(net, device="reference", batch_size=batch, record_events=True).run(x, y)
     save_traces(traces, path)
 
 

@@ -21,13 +21,15 @@ import numpy as np
 import torch
 
 import converters
-from converters.akida import to_akida
-from converters.akida_commands import two_conv_two_fc
 from converters.chips.akida import AkidaBits
+from converters.pipeline import akida_net
 from converters.training import accuracy, train
-from converters.zero_aware import ZeroAware
-from emu.akida_reference import simulate
-from hwmodels import Constants, akida, workloads
+from converters.training.models import two_conv_two_fc
+from converters.training.zero_aware import ZeroAware
+from emu.engines.akida_reference import simulate
+from hwmodels import Constants, akida, akida_constants
+from hwmodels.calibration import workloads
+from hwmodels.published import measured
 
 CORNERS = (None, "low", "high")  # the registry's values, then every ranged constant at an end
 
@@ -37,15 +39,18 @@ def energies(net, data) -> list[float]:
     traces = workloads.akida_traces(net, data.x_test, data.y_test)
     c = Constants()
     return [
-        akida.estimate(net, traces, c if side is None else c.corner(side, akida._RANGED)).energy
+        akida.estimate(
+            net, traces, constants=c if side is None else c.corner(side, akida_constants.BOUNDED)
+        ).energy
         for side in CORNERS
     ]
 
 
 def akida_figures(model: torch.nn.Module, data, bits: AkidaBits) -> dict:
     """Akida-emulated accuracy, events (non-zero activations) per image, non-zero weights."""
-    graph = converters.load(model, torch.zeros(1, *data.sample_shape))
-    net = to_akida(graph, data.x_train[:1000], bits)
+    net = akida_net(
+        model, data.x_train[:1000], example=torch.zeros(1, *data.sample_shape), bits=bits
+    )
     record = simulate(net, net.levels(data.x_test))
     prediction = record.counts[net.layer_names[-1]].argmax(1)
     hidden = [layer.name for layer in net.layers[:-1]]
@@ -82,7 +87,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    data = converters.datasets.mnist(args.mnist)
+    data = converters.training.datasets.mnist(args.mnist)
     bits = AkidaBits(weights=4, activations=4)
     settings = [tuple(float(v) for v in s.split(":")) for s in args.settings.split(",")]
     if len(settings) < 4 or any(len(s) != 2 for s in settings):
@@ -163,13 +168,12 @@ def main() -> None:
         "targets (vs plain QAT): >= 50% fewer non-zero activations, >= 10% fewer non-zero "
         "weights, Akida accuracy at most 1 point lower"
     )
-    c = Constants()
     print(
-        f"measured on an AKD1000 (Habara et al. 2024): {100 * c['habara_energy_reduction']:.1f}% "
-        f"less energy per frame for {100 * c['habara_activation_reduction']:.1f}% fewer "
-        f"non-zero activations and {100 * c['habara_weight_reduction']:.1f}% fewer non-zero "
-        f"weights (ISCAS 2025: {100 * c['iscas_energy_reduction']:.1f}% for "
-        f"{100 * c['iscas_activation_reduction']:.1f}% / {100 * c['iscas_weight_reduction']:.1f}%)"
+        f"measured on an AKD1000 (Habara et al. 2024): {100 * measured('habara_energy_reduction'):.1f}% "
+        f"less energy per frame for {100 * measured('habara_activation_reduction'):.1f}% fewer "
+        f"non-zero activations and {100 * measured('habara_weight_reduction'):.1f}% fewer non-zero "
+        f"weights (ISCAS 2025: {100 * measured('iscas_energy_reduction'):.1f}% for "
+        f"{100 * measured('iscas_activation_reduction'):.1f}% / {100 * measured('iscas_weight_reduction'):.1f}%)"
     )
     if args.json:
         with open(args.json, "w") as f:

@@ -21,7 +21,7 @@ def cache_dir(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def digits():
-    from converters import datasets
+    from converters.training import datasets
 
     return datasets.digits()
 

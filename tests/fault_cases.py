@@ -9,7 +9,7 @@ import pytest
 from trace_examples import random_net
 
 from converters.chips.loihi import LoihiInput
-from neuroemu.cli import main
+from neuroemu.commands import main
 
 __all__ = ["SAMPLES", "BATCH", "small_net", "small_data", "one_line_error"]
 

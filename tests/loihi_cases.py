@@ -95,7 +95,7 @@ def _add_recurrent(rng, layers: list[LoihiLayer], sources: list, shared_rows: bo
 
 def in_range_nets(rng, count: int, **kwargs) -> list[LoihiNet]:
     """Random networks whose reference run on full-scale inputs never wraps, clips or overflows."""
-    from emu import loihi_reference as ref
+    from emu.engines import loihi_reference as ref
 
     nets = []
     while len(nets) < count:

@@ -6,12 +6,12 @@ import dataclasses
 import numpy as np
 import pytest
 
-from converters.akida_export import akida_forward
 from converters.chips.akida import AkidaLayer, AkidaNet, weight_range
+from converters.exports.akida_export import akida_forward
 from emu import Emulation
-from emu.akida_backend import AkidaBackend
-from emu.akida_reference import simulate
-from emu.backend import RunSettings
+from emu.engines import RunSettings
+from emu.engines.akida_brian2 import AkidaBackend
+from emu.engines.akida_reference import simulate
 
 pytest.importorskip("akida")
 

@@ -6,14 +6,14 @@ import torch
 from torch import nn
 
 import converters
-from converters.akida import AkidaMappingError, to_akida
-from converters.akida_export import akida_forward
 from converters.chips.akida import AkidaBits, AkidaLayer, AkidaNet
+from converters.exports.akida_export import akida_forward
+from converters.targets.akida import AkidaMappingError, to_akida
 from converters.training import train
 from emu import Emulation
-from emu.akida_backend import AkidaBackend
-from emu.akida_reference import simulate
-from emu.backend import RunSettings
+from emu.engines import RunSettings
+from emu.engines.akida_brian2 import AkidaBackend
+from emu.engines.akida_reference import simulate
 
 pytest.importorskip("akida")
 
@@ -35,7 +35,7 @@ def digits_net() -> nn.Module:
 
 @pytest.fixture(scope="module")
 def digits():
-    return converters.datasets.digits()
+    return converters.training.datasets.digits()
 
 
 @pytest.fixture(scope="module")

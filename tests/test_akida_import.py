@@ -1,7 +1,6 @@
 """Akida v1's whole layer set against BrainChip's engine: randomized engine models imported and
 simulated, the refused 'same_upper' cases, and export and import both ways."""
 
-import importlib.util
 import sys
 from pathlib import Path
 
@@ -9,27 +8,17 @@ import numpy as np
 import pytest
 
 import converters.chips.akida as chip
-from converters.akida_export import akida_forward, to_akida_model
 from converters.chips.akida import AkidaLayer, AkidaNet, potentials
-from emu.akida_import import AkidaImportError, from_akida_model
-from emu.akida_reference import simulate
+from converters.exports.akida_export import akida_forward, to_akida_model
+from converters.frontends.akida_import import AkidaImportError, from_akida_model
+from emu.crosscheck import akida_cases as cases
+from emu.engines.akida_reference import simulate
 
 akida = pytest.importorskip("akida")
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_akida_reference import draw, random_inputs  # noqa: E402
 
-
-def _script(name: str):
-    path = Path(__file__).parents[1] / "scripts" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-cases = _script("akida_engine_cases")
 NEW_OPTIONS = ("separable", "padding same_upper", "padding_value > 0", "input stride > kernel",
                "8-bit weights")  # fmt: skip
 
@@ -68,7 +57,7 @@ def _same_upper_model(rng, kind: str):
         layer = akida.Convolutional(kernel, 3, **options)
     try:
         model.add(layer)
-        cases._randomize(layer, rng, 8 if kind == "input_conv" else 4)
+        cases.randomize_layer(layer, rng, 8 if kind == "input_conv" else 4)
         model.forward(np.zeros((1, *model.input_shape), np.uint8))
     except (RuntimeError, ValueError):
         return None

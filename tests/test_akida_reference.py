@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from converters.akida_export import akida_forward, to_akida_model
 from converters.chips.akida import AkidaLayer, AkidaNet, activate, same_padding, weight_range
-from emu.akida_reference import simulate
+from converters.exports.akida_export import akida_forward, to_akida_model
+from emu.engines.akida_reference import simulate
 
 akida = pytest.importorskip("akida")
 

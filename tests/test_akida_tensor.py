@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from converters.akida_export import akida_forward
 from converters.chips.akida import AkidaLayer, AkidaNet
+from converters.exports.akida_export import akida_forward
 from emu import Emulation
-from emu.akida_reference import simulate as reference
-from emu.akida_tensor import plan, simulate
+from emu.engines.akida_reference import simulate as reference
+from emu.engines.akida_tensor import plan, simulate
 
 pytest.importorskip("akida")
 

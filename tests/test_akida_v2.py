@@ -1,47 +1,31 @@
 """Akida 2.0 records, numpy reference and tensor device against BrainChip's engine, and interchange."""
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-from converters.akida_v2_export import akida_v2_forward, to_akida_v2_model
 from converters.chips.akida_v2 import AkidaV2Layer, AkidaV2Net, shift_round
-from emu import akida_v2_reference, akida_v2_tensor
-from emu.akida_import import AkidaImportError, from_akida_model
-from emu.akida_v2_import import AkidaV2ImportError, from_akida_v2_model
+from converters.exports.akida_v2_export import akida_v2_forward, to_akida_v2_model
+from converters.frontends.akida_import import AkidaImportError, from_akida_model
+from converters.frontends.akida_v2_import import AkidaV2ImportError, from_akida_v2_model
+from emu.crosscheck import akida_v2_cases as cases
+from emu.engines import akida_v2_reference, akida_v2_tensor
 
 akida = pytest.importorskip("akida")
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _cases():
-    spec = importlib.util.spec_from_file_location(
-        "akida_v2_engine_cases", ROOT / "scripts" / "akida_v2_engine_cases.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-CASES = _cases()
 
 
 def _models(seed: int, count: int, blocks=(1, 4)):
     rng = np.random.default_rng(seed)
     out = []
     while len(out) < count:
-        model = CASES.random_engine_model(akida, rng, int(rng.integers(*blocks)))
+        model = cases.random_engine_model(akida, rng, int(rng.integers(*blocks)))
         if model is not None:
-            out.append((model, CASES.engine_inputs(rng, model, 3)))
+            out.append((model, cases.engine_inputs(rng, model, 3)))
     return out
 
 
 @pytest.mark.slow
 def test_randomized_engine_cases_match_on_reference_and_tensor_device():
-    result = CASES.run_cases(520, seed=26)
+    result = cases.run_cases(520, seed=26)
     assert result["built"] >= 500
     assert result["matched"] == result["built"], result["mismatches"]
     assert result["tensor_matched"] == result["built"], result["mismatches"]
@@ -68,7 +52,7 @@ def test_outputs_spread_over_their_range():
 def test_tensor_device_runs_large_batches_exactly():
     for model, _ in _models(4, 10, blocks=(2, 4)):
         net = from_akida_v2_model(model)
-        x = CASES.engine_inputs(np.random.default_rng(0), model, 64)
+        x = cases.engine_inputs(np.random.default_rng(0), model, 64)
         assert all(akida_v2_tensor.exact_in_float(net).values())
         ours = akida_v2_tensor.simulate(net, x, probe=True)
         ref = akida_v2_reference.simulate(net, x, probe=True)

@@ -1,32 +1,18 @@
 """Brian2 emulation of Akida 2.0 graphs (runtime and cpp_standalone) against the numpy reference
 and BrainChip's engine, on randomized engine models."""
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-from emu.akida_v2_backend import AkidaV2Backend
-from emu.akida_v2_import import from_akida_v2_model
-from emu.akida_v2_reference import simulate
-from emu.backend import RunSettings
+from converters.frontends.akida_v2_import import from_akida_v2_model
+from emu.crosscheck import akida_v2_cases as cases
+from emu.engines import RunSettings
+from emu.engines.akida_v2_brian2 import AkidaV2Backend
+from emu.engines.akida_v2_reference import simulate
 
 akida = pytest.importorskip("akida")
 
-ROOT = Path(__file__).resolve().parents[1]
 COVER = ("input_conv", "conv", "depthwise", "dense", "add", "concat", "max", "global_avg")
-
-
-def _cases():
-    path = ROOT / "scripts" / "akida_v2_engine_cases.py"
-    spec = importlib.util.spec_from_file_location("akida_v2_engine_cases", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-CASES = _cases()
 
 
 def _features(net) -> set[str]:
@@ -37,9 +23,9 @@ def _draw(seed: int, count: int, blocks=(1, 4)):
     rng = np.random.default_rng(seed)
     out = []
     while len(out) < count:
-        model = CASES.random_engine_model(akida, rng, int(rng.integers(*blocks)))
+        model = cases.random_engine_model(akida, rng, int(rng.integers(*blocks)))
         if model is not None:
-            out.append((model, from_akida_v2_model(model), CASES.engine_inputs(rng, model, 3)))
+            out.append((model, from_akida_v2_model(model), cases.engine_inputs(rng, model, 3)))
     return out
 
 
@@ -71,9 +57,9 @@ def _covering_model(rng):
     for layer in built.values():
         kind = layer.parameters.layer_type.name
         if kind != "Concatenate":
-            CASES._randomize(layer, rng, 255 if layer is first else 127)
+            cases.randomize_layer(layer, rng, 255 if layer is first else 127)
         if kind not in ("Add", "Concatenate"):
-            CASES._calibrate(model, layer, rng)
+            cases.calibrate_layer(model, layer, rng)
     return model
 
 
@@ -108,7 +94,7 @@ def test_cpp_standalone_covering_graph_matches_the_engine(tmp_path):
             settings = RunSettings("cpp_standalone", batch_size=4, cache_dir=tmp_path)
             backend = AkidaV2Backend(net, settings)
         backend.load(net)
-        x = CASES.engine_inputs(rng, model, 4)
+        x = cases.engine_inputs(rng, model, 4)
         record = backend.run_batch(x.reshape(len(x), -1).astype(np.int64))
         reference = simulate(net, x)
         for name in net.layer_names:
@@ -126,7 +112,7 @@ def test_runtime_covering_graph_matches_the_engine(tmp_path):
             (
                 model,
                 from_akida_v2_model(model),
-                CASES.engine_inputs(np.random.default_rng(8), model, 3),
+                cases.engine_inputs(np.random.default_rng(8), model, 3),
             )
         ],
         tmp_path,

@@ -1,37 +1,22 @@
 """Float graphs (residual, depthwise-separable) to Akida 2.0: conversion, engine agreement, mapping."""
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 import converters
-from converters.akida import to_akida
-from converters.akida_v2 import AkidaV2MappingError
-from converters.akida_v2_export import akida_v2_forward
-from converters.datasets import DEFAULT_MNIST_DIR, mnist
+from converters.exports.akida_v2_export import akida_v2_forward
 from converters.graph import Add
-from emu.akida_v2_tensor import simulate
+from converters.targets.akida import to_akida
+from converters.targets.akida_v2 import AkidaV2MappingError
+from converters.training.akida_v2_models import ARCHITECTURES
+from converters.training.datasets import DEFAULT_MNIST_DIR, mnist
+from emu.crosscheck import akida_v2_mnist
+from emu.engines.akida_v2_tensor import simulate
 from hwmodels.akida_v2_mapping import map_v2_network
 from hwmodels.constants import Constants
 
 akida = pytest.importorskip("akida")
 torch = pytest.importorskip("torch")
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _script():
-    spec = importlib.util.spec_from_file_location(
-        "akida_v2_mnist", ROOT / "scripts" / "akida_v2_mnist.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-SCRIPT = _script()
 
 
 def _images(n: int, seed: int = 0) -> np.ndarray:
@@ -43,7 +28,7 @@ def _images(n: int, seed: int = 0) -> np.ndarray:
 @pytest.fixture(scope="module", params=["resnet", "mobilenet"])
 def converted(request):
     torch.manual_seed(0)
-    model = SCRIPT.ARCHITECTURES[request.param]().eval()
+    model = ARCHITECTURES[request.param]().eval()
     x = _images(200)
     graph = converters.load(model, x[:1])
     return request.param, graph, to_akida(graph, x[:100], version="v2"), x[100:]
@@ -105,7 +90,7 @@ def test_devices_that_cannot_hold_v2_are_refused(converted, device):
 def test_mnist_networks_trained_converted_and_emulated(arch):
     torch.set_num_threads(1)
     data = mnist(n_train=6000)
-    result = SCRIPT.run(arch, data, epochs=4, test=2000)
+    result = akida_v2_mnist.run(arch, data, epochs=4, test=2000)
     assert result["equal"] and result["emulated"] == result["engine"]
     assert result["float"] > 0.9 and abs(result["emulated"] - result["float"]) <= 0.01
 

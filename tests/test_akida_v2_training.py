@@ -8,12 +8,12 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 import converters
-from converters.akida import to_akida
-from converters.akida_v2_export import akida_v2_forward, to_akida_v2_model
-from converters.quantized_layers import AkidaV2Bits, QuantizedModel
+from converters.exports.akida_v2_export import akida_v2_forward, to_akida_v2_model
+from converters.pipeline import akida_net
 from converters.training import train
-from converters.zero_aware import ZeroAware
-from emu.akida_v2_tensor import simulate
+from converters.training.quantized_layers import AkidaV2Bits, QuantizedModel
+from converters.training.zero_aware import ZeroAware
+from emu.engines.akida_v2_tensor import simulate
 
 akida = pytest.importorskip("akida")
 
@@ -49,7 +49,7 @@ def residual_net() -> nn.Module:
 
 @pytest.fixture(scope="module")
 def digits():
-    return converters.datasets.digits()
+    return converters.training.datasets.digits()
 
 
 def test_v2_fake_quantization_is_per_channel_8_bit_on_power_of_two_steps():
@@ -79,8 +79,7 @@ def test_v2_qat_network_converts_to_what_it_learned(digits):
     torch.manual_seed(0)
     model = train(small_net(), digits, epochs=10, lr=5e-3, quantization=AkidaV2Bits())
     qat = model.training_report.accuracy
-    graph = converters.load(model, digits.x_test[:1])
-    net = to_akida(graph, digits.x_train[:500], version="v2")
+    net = akida_net(model, digits.x_train[:500], example=digits.x_test[:1], version="v2")
     levels = net.levels(digits.x_test)
     ours = simulate(net, levels).counts[net.layers[-1].name]
     theirs = akida_v2_forward(net, levels, to_akida_v2_model(net)).reshape(len(levels), -1)

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from trace_examples import digits_demo_net, random_net, reference_traces
 
-from emu import analysis, trace_stats
-from emu.trace_access import open_traces
-from emu.traces import TraceFormatError, save_traces
-from neuroemu.cli import main
+from emu.traces import TraceFormatError, analysis, save_traces
+from emu.traces import stats as trace_stats
+from emu.traces.access import open_traces
+from neuroemu.commands import main
 
 
 @pytest.fixture(scope="module")
@@ -205,5 +205,5 @@ def test_accuracy_vs_steps_from_the_emulation_equals_separate_emulated_runs(tmp_
     traces = emu.Emulation(net, device="cpp_standalone", cache_dir=tmp_path / "cache").run(x, y)
     curve = analysis.accuracy_vs_steps(traces)
     for steps in (32, 64, 128):  # the reference gives the devices' integers (test_loihi_exactness)
-        separate = emu.loihi_reference.reference_traces(digits_demo_net(timesteps=steps)[0], x, y)
+        separate = reference_traces(digits_demo_net(timesteps=steps)[0], x, y)
         assert curve.sel(steps=steps) == np.mean(separate.prediction.values == y)

@@ -9,11 +9,11 @@ import pytest
 import torch
 
 import converters
-from converters import models
-from converters.conv_maps import as_matrix
-from converters.populations import populations
+from converters.targets.conv_maps import as_matrix
+from converters.targets.populations import populations
+from converters.training import models
 from emu import Emulation
-from emu import loihi_reference as ref
+from emu.engines import loihi_reference as ref
 
 SMALL = {
     "lenet5": lambda: models.lenet5(),

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from converters import Dense, Graph, Input, to_loihi
-from converters.net_io import save_net
+from converters.chips.files import save_net
 
 BLOCKED = ("torch", "openvino", "sklearn", "matplotlib")
 
@@ -31,11 +31,11 @@ CHILD = textwrap.dedent(
 
     import numpy as np
 
-    import converters.net_io
+    import converters.chips.files
     import emu
     import hwmodels
 
-    net = converters.net_io.load_net({path!r})
+    net = converters.chips.files.load_net({path!r})
     samples = np.random.default_rng(0).random((2, *net.input.shape))
     traces = emu.Emulation(net, device="runtime", batch_size=2).run(
         samples, np.array([0, 1]), progress=False

@@ -15,11 +15,11 @@ import pytest
 import torch
 from loihi_cases import random_net
 
-from converters import datasets
+from converters.chips.files import save_net
 from converters.chips.loihi import LoihiInput
-from converters.net_io import save_net
+from converters.training import datasets
 from emu import load_traces
-from neuroemu.cli import build_parser, main
+from neuroemu.commands import build_parser, main
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -74,6 +74,15 @@ def test_convert_then_run_writes_traces(tmp_path, digits_model, digits, capsys):
     assert "the network expects (1, 8, 8); pass --calibration digits" in err
     err = _fails(["run", str(net_path), "--data", "mnist", "--samples", "2"], capsys)
     assert "the network expects (1, 8, 8); pass --data digits" in err
+
+
+def test_convert_reads_the_model_train_writes(tmp_path, capsys):
+    model_path = tmp_path / "m.pt"
+    main(["train", "--data", "digits", "--epochs", "1", "--out", str(model_path)])
+    net_path = tmp_path / "m.npz"
+    main(["convert", str(model_path), "--target", "akida", "--out", str(net_path)]
+         + ["--calibration", "digits", "--calibration-samples", "50"])  # fmt: skip
+    assert f"wrote akida network (4 layers) to {net_path}" in capsys.readouterr().out
 
 
 def test_bad_inputs_exit_with_a_message(tmp_path, small_net, capsys):

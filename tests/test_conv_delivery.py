@@ -7,9 +7,9 @@ import pytest
 from test_loihi_exactness import _assert_same, _probe_all, _reference
 
 from converters.chips.loihi import LoihiInput, LoihiLayer, LoihiNet, LoihiProjection
-from converters.populations import conv_matrix, pool_matrix
+from converters.targets.populations import conv_matrix, pool_matrix
 from emu import Emulation
-from emu.conv_geometry import conv_kernel
+from emu.engines.conv_geometry import conv_kernel
 
 IN_SHAPE = (2, 9, 11)
 

@@ -13,14 +13,14 @@ from test_conv_delivery import _layer
 from test_loihi_exactness import _assert_same, _probe_all, _reference
 
 import converters
+from converters.chips.files import NetworkFormatError, load_net, save_net
 from converters.chips.loihi import LoihiInput, LoihiNet, LoihiProjection
 from converters.chips.loihi_conv import LoihiConv
 from converters.chips.loihi_placement import reached_sources
 from converters.graph import Add, AvgPool2d, Conv2d, Dense, Flatten, Graph, Input
-from converters.net_io import NetworkFormatError, load_net, save_net
-from converters.populations import conv_matrix, pool_matrix
+from converters.targets.populations import conv_matrix, pool_matrix
 from emu import Emulation
-from emu.records import concatenate
+from emu.traces.records import concatenate
 
 
 def explicit(net: LoihiNet) -> LoihiNet:

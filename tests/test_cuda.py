@@ -23,7 +23,7 @@ def _build_skip() -> str | None:
         import brian2cuda  # noqa: F401
     except ImportError:
         return "brian2cuda not installed (needs Python >= 3.12; see README, GPU (brian2cuda))"
-    from emu.cuda import CudaSetupError, cuda_toolkit
+    from emu.engines.cuda import CudaSetupError, cuda_toolkit
 
     try:
         cuda_toolkit()

@@ -12,6 +12,7 @@ from test_cli import _fails
 
 import converters
 import emu
+from converters.chips.files import load_net, save_net
 from converters.chips.loihi import LoihiInput, LoihiLayer, LoihiNet, LoihiProjection
 from converters.chips.loihi_limits import (
     LoihiLimitError,
@@ -21,10 +22,9 @@ from converters.chips.loihi_limits import (
 )
 from converters.chips.loihi_split import FanInSplitError
 from converters.graph import AvgPool2d, Conv2d, Dense, Flatten, Graph, Input
-from converters.net_io import load_net, save_net
 from hwmodels import loihi
 from hwmodels.deploy import deploy_report
-from neuroemu.cli import main
+from neuroemu.commands import main
 
 
 def _graph(channels: int) -> Graph:

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from converters.chips.akida import AkidaLayer, AkidaNet
+from converters.chips.files import digest
 from converters.chips.loihi import LoihiInput, LoihiLayer, LoihiNet, LoihiProjection
-from converters.net_io import digest
 
 
 def _loihi() -> LoihiNet:

@@ -17,12 +17,12 @@ import pytest
 import xarray as xr
 from trace_examples import random_net
 
+from converters.chips.files import save_net
 from converters.chips.loihi import LoihiInput, input_seeds
-from converters.net_io import save_net
 from emu import Emulation, load_traces, shard_directory
-from emu import loihi_reference as ref
-from emu.trace_store import MANIFEST, file_checksum
-from neuroemu.cli import main
+from emu.engines import loihi_reference as ref
+from emu.traces.store import MANIFEST, file_checksum
+from neuroemu.commands import main
 
 BATCH = 2
 SAMPLES = 16
@@ -31,7 +31,7 @@ SAMPLES = 16
 CHILD = """
 import sys
 import numpy as np
-from converters.net_io import load_net
+from converters.chips.files import load_net
 from emu import Emulation
 net_path, data_path, cache_dir, out = sys.argv[1:]
 data = np.load(data_path)
@@ -215,7 +215,7 @@ def test_runs_leave_no_results_directories(net, data, cache_dir):
 CONCURRENT = """
 import sys
 import numpy as np
-from converters.net_io import load_net
+from converters.chips.files import load_net
 from emu import Emulation, save_traces
 net_path, data_path, cache_dir, out = sys.argv[1:]
 data = np.load(data_path)
@@ -258,7 +258,7 @@ def test_two_processes_on_one_cache_each_get_their_own_results(
 WORKERS = """
 import sys
 import numpy as np
-from converters.net_io import load_net
+from converters.chips.files import load_net
 from emu import Emulation
 net_path, data_path, cache_dir = sys.argv[1:]
 data = np.load(data_path)

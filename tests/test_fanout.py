@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from emu.fanout import share_fanout
+from emu.engines.fanout import share_fanout
 
 
 def _sorted_synapses(rng, n_pre: int, n_post: int, rows: int):

@@ -24,12 +24,12 @@ import xarray as xr
 from trace_examples import random_net
 
 from converters.chips.akida import AkidaLayer, AkidaNet
-from converters.net_io import NetworkFormatError, load_net, save_net
+from converters.chips.files import NetworkFormatError, load_net, save_net
 from emu import Emulation, load_traces, save_traces, shard_directory
-from emu.commands import run_summary
-from emu.trace_store import MANIFEST, file_checksum
 from emu.traces import TraceFormatError
-from neuroemu.cli import main
+from emu.traces.store import MANIFEST, file_checksum
+from neuroemu.commands import main
+from neuroemu.commands.run import run_summary
 
 
 def _fails(argv: list[str], capsys) -> str:
@@ -79,7 +79,7 @@ def test_a_pickled_whole_model_is_refused(tmp_path, capsys):
 
 
 def test_a_state_dict_needs_a_fitting_architecture(tmp_path, capsys):
-    from converters import models
+    from converters.training import models
 
     path = tmp_path / "sd.pt"
     torch.save(models.digits_cnn(4).state_dict(), path)
@@ -248,7 +248,7 @@ def alone(run_case, cache_dir):
 SAME_INPUTS = """
 import sys
 import numpy as np
-from converters.net_io import load_net
+from converters.chips.files import load_net
 from emu import Emulation, save_traces
 net_path, data_path, cache_dir, out = sys.argv[1:]
 data = np.load(data_path)
@@ -277,8 +277,10 @@ def test_processes_with_the_same_inputs_on_one_cache_do_not_share_input_files(
 DIES_IN_MERGE = """
 import os, signal, sys
 import numpy as np
-import emu.trace_store as store
-from converters.net_io import load_net
+import emu.traces.store as store
+from converters.chips.files import load_net
+import emu.traces.store as store
+from converters.chips.files import load_net
 from emu import Emulation
 net_path, data_path, cache_dir, out = sys.argv[1:]
 save = store.save_traces

@@ -20,10 +20,10 @@ import pytest
 import xarray as xr
 from fault_cases import BATCH, one_line_error, small_data, small_net
 
-import emu.standalone
-from converters.net_io import save_net
+import emu.engines.standalone
+from converters.chips.files import save_net
 from emu import Emulation
-from emu.native import engine_library
+from emu.engines.native import engine_library
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +49,7 @@ def _native(net, cache) -> Emulation:
 
 @pytest.mark.slow
 def test_a_truncated_native_library_is_rebuilt(net, data, clean, tmp_path, capsys):
-    build = "import sys; from emu.native import engine_library; engine_library(sys.argv[1])"
+    build = "import sys; from emu.engines.native import engine_library; engine_library(sys.argv[1])"
     subprocess.run([sys.executable, "-c", build, str(tmp_path)], check=True)  # not mapped here
     (library,) = (tmp_path / "native").glob("*.so")
     library.write_bytes(library.read_bytes()[:4096])
@@ -123,7 +123,7 @@ wait
 BUILDS = {
     "native": """
 import sys
-from emu.native import engine_library
+from emu.engines.native import engine_library
 engine_library(sys.argv[1])
 """,
     "cpp_standalone": """
@@ -226,7 +226,7 @@ def standalone(net, data, tmp_path_factory):
 
 
 def _standalone(net, cache) -> Emulation:
-    emu.standalone._checked.clear()  # as a new process would: check the parameter files again
+    emu.engines.standalone._checked.clear()  # as a new process would: check the parameter files again
     return Emulation(net, "cpp_standalone", batch_size=BATCH, cache_dir=cache)
 
 

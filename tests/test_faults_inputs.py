@@ -20,11 +20,11 @@ import numpy as np
 import pytest
 from fault_cases import one_line_error, small_data, small_net
 
-from converters.net_io import digest, load_net, save_net
+from converters.chips.files import digest, load_net, save_net
 from emu import Emulation, save_traces
-from emu.run_budget import MAX_SEED, MAX_TIMESTEPS
+from emu.engines.run_budget import MAX_SEED, MAX_TIMESTEPS
 from hwmodels.constants import Constants, ConstantsError
-from neuroemu.cli import build_parser, main
+from neuroemu.commands import build_parser, main
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +45,7 @@ def files(tmp_path_factory, cache_dir):
 LIMITED = """
 import resource, sys
 sys.path.insert(0, "tests")
-from neuroemu.cli import main
+from neuroemu.commands import main
 from converters.resources import available_memory
 used = int(open("/proc/self/statm").read().split()[0]) * resource.getpagesize()
 headroom = int(sys.argv[1]) << 20
@@ -97,7 +97,7 @@ def _rewrite(src, dst, zeros: dict[str, int], edit=None) -> None:
 
 
 LOAD = """
-from converters.net_io import digest, load_net
+from converters.chips.files import digest, load_net
 print(digest(load_net(sys.argv[2])))
 """
 

@@ -18,11 +18,11 @@ import xarray as xr
 from fault_cases import BATCH, one_line_error, small_data, small_net
 
 import emu.emulation
-import emu.trace_store
-from converters.net_io import save_net
+import emu.traces.store
+from converters.chips.files import save_net
 from emu import Emulation, load_traces, shard_directory
-from emu.output_lock import OutputInUseError, OutputLock, lock_path
 from emu.traces import TraceFormatError
+from emu.traces.output_lock import OutputInUseError, OutputLock, lock_path
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +55,7 @@ def files(net, data, tmp_path):
 
 HOLDER = """
 import sys, time
-from emu.output_lock import OutputLock
+from emu.traces.output_lock import OutputLock
 OutputLock(sys.argv[1]).acquire()
 print("locked", flush=True)
 time.sleep(600)
@@ -90,9 +90,9 @@ def test_a_second_run_on_a_held_output_is_refused_naming_the_owner(
 RACER = """
 import sys
 import numpy as np
-from converters.net_io import load_net
+from converters.chips.files import load_net
 from emu import Emulation
-from emu.output_lock import OutputInUseError
+from emu.traces.output_lock import OutputInUseError
 net, data, cache, out = sys.argv[1:]
 d = np.load(data)
 try:
@@ -134,14 +134,14 @@ def test_a_shard_changed_before_the_merge_is_found_and_kept(
     net, data, clean, cache_dir, tmp_path, monkeypatch
 ):
     out = tmp_path / "run.h5"
-    check = emu.trace_store.ShardStore._check_before_merge
+    check = emu.traces.store.ShardStore._check_before_merge
 
     def damage_then_check(store, starts):
         shard = sorted(store.directory.glob("shard_*.h5"))[1]
         shard.write_bytes(shard.read_bytes()[:-100])
         return check(store, starts)
 
-    monkeypatch.setattr(emu.trace_store.ShardStore, "_check_before_merge", damage_then_check)
+    monkeypatch.setattr(emu.traces.store.ShardStore, "_check_before_merge", damage_then_check)
     with pytest.raises(TraceFormatError, match="does not match its recorded checksum"):
         _sim(net, cache_dir).run(*data, out=out)
     assert not out.exists() and len(list(shard_directory(out).glob("shard_*.h5"))) == 4
@@ -153,7 +153,7 @@ def test_a_shard_changed_before_the_merge_is_found_and_kept(
 def _interrupted(net, data, cache_dir, out, monkeypatch) -> None:
     """A run that stops before the merge, as if killed, its shards on disk."""
     with monkeypatch.context() as m:
-        m.setattr(emu.trace_store.ShardStore, "finish", lambda self: (_ for _ in ()).throw(
+        m.setattr(emu.traces.store.ShardStore, "finish", lambda self: (_ for _ in ()).throw(
             KeyboardInterrupt()))  # fmt: skip
         with pytest.raises(KeyboardInterrupt):
             _sim(net, cache_dir).run(*data, out=out)

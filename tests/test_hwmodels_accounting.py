@@ -12,6 +12,7 @@ from test_hwmodels_loihi import tiny_net, tiny_traces
 
 import converters
 from hwmodels import REGISTRY, Constants, accounting, loihi, ncs2, published, validation
+from hwmodels.calibration import ncs2_fit, power_logs
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -134,7 +135,7 @@ def test_the_data_file_holds_the_logs_figures():
 
 
 def test_extraction_reads_a_log_tree(tmp_path):
-    module = _script("extract_power_benchmarks")
+    module = power_logs
     logs = tmp_path / "logs"
     (logs / "running").mkdir(parents=True)
     (logs / "idle").mkdir()
@@ -153,13 +154,13 @@ def test_extraction_reads_a_log_tree(tmp_path):
 
 
 def test_ncs2_calibration_reproduces_the_registered_constants():
-    values = _script("calibrate_ncs2").fit()
+    values = ncs2_fit.fit()
     c = Constants()
     for name, (value, low, high) in values.items():
         assert value == pytest.approx(c[name], rel=1e-3), name
         if low != high:
             assert (low, high) == pytest.approx(REGISTRY[name].range, rel=1e-3), name
-    residuals = _script("calibrate_ncs2").residuals({n: v[0] for n, v in values.items()})
+    residuals = ncs2_fit.residuals({n: v[0] for n, v in values.items()})
     assert residuals == pytest.approx(dict.fromkeys(residuals, 1.0), rel=1e-6)
     assert {"period", "running power", "idle power"} < set(residuals)
     assert len(residuals) == 3 + len(validation.NCS2_CALIBRATION)

@@ -9,15 +9,17 @@ import pytest
 import torch
 
 import converters
-from converters import datasets, training
-from converters.akida import to_akida
-from converters.akida_commands import two_conv_two_fc
+from converters import datasets, pipeline, training
 from converters.chips.akida import AkidaBits, AkidaLayer
-from converters.zero_aware import ZeroAware
-from emu import akida_reference, make_traces
-from emu.akida_import import from_akida_model
+from converters.frontends.akida_import import from_akida_model
+from converters.targets.akida import to_akida
+from converters.training.models import two_conv_two_fc
+from converters.training.zero_aware import ZeroAware
+from emu import Emulation
+from emu.crosscheck.akida_cases import randomize_layer as _randomize
 from hwmodels import Constants, TraceMismatchError, akida
 from hwmodels.akida_mapping import map_network, rule_mapping
+from hwmodels.calibration import akida_fit
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,9 +30,6 @@ def _script(name: str):
     sys.modules[name] = module  # dataclasses look their module up
     spec.loader.exec_module(module)
     return module
-
-
-_randomize = _script("akida_engine_cases")._randomize
 
 
 def _sparse_weights(shape, seed=0):
@@ -85,17 +84,7 @@ def digits_akida():
 
 
 def traces_for(net, x, y):
-    record = akida_reference.simulate(net, net.levels(x))
-    return make_traces(
-        layers=net.layer_names,
-        counts=record.counts,
-        spikes_per_step=record.spikes_per_step,
-        output_per_step=record.output_per_step,
-        predictions=record.counts[net.layer_names[-1]].argmax(1),
-        labels=y,
-        saturation=record.saturation,
-        attrs={"target": "akida", "net_digest": net.digest(), "timesteps": 1, "dt": 1.0},
-    )
+    return Emulation(net, device="reference").run(x, y)
 
 
 def test_energy_is_the_documented_formula(digits_akida):
@@ -143,8 +132,7 @@ def test_a_host_layer_costs_host_time_and_no_chip_energy():
         torch.nn.Conv2d(4, 8, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
         torch.nn.Flatten(), torch.nn.Linear(8 * 4, 10),
     )  # fmt: skip
-    graph = converters.load(model, data.x_train[:1])
-    net = to_akida(graph, data.x_train[:100], drop_output_bias=True)
+    net = pipeline.akida_net(model, data.x_train[:100], drop_output_bias=True)
     traces = traces_for(net, data.x_test[:20], data.y_test[:20])
     c = Constants()
     est = akida.estimate(net, traces)
@@ -216,7 +204,7 @@ def test_neural_processor_limit_and_mismatched_traces(digits_akida):
         akida.neural_processors(net) == rule_mapping(net).nps == {n: 1 for n in net.layer_names[1:]}
     )
     with pytest.raises(akida.AkidaMappingError, match="neural processors"):
-        akida.estimate(net, traces, Constants({"akida_nps": 1}))
+        akida.estimate(net, traces, constants=Constants({"akida_nps": 1}))
     loihi_like = traces.copy()
     loihi_like.attrs["target"] = "loihi"
     with pytest.raises(TraceMismatchError, match="target"):
@@ -227,7 +215,7 @@ def test_neural_processor_limit_and_mismatched_traces(digits_akida):
 
 @pytest.mark.slow
 def test_calibration_script_reproduces_the_registered_constants():
-    script = _script("calibrate_akida")
+    script = akida_fit
     values = script.fit(samples=300, epochs=2)
     c = Constants()
     for name, (value, low, high) in values.items():  # the registry holds the script's result
@@ -252,8 +240,8 @@ def test_zero_aware_training_lowers_akida_energy():
         model = training.train(
             two_conv_two_fc(), data, epochs=2, quantization=bits, zero_aware=zero_aware
         )
-        graph = converters.load(model, torch.zeros(1, *data.sample_shape))
-        net = to_akida(graph, data.x_train[:500], bits)
+        example = torch.zeros(1, *data.sample_shape)
+        net = pipeline.akida_net(model, data.x_train[:500], example=example, bits=bits)
         energies[label] = akida.estimate(net, traces_for(net, x, y), label=label)
     plain, sparse = energies["plain"], energies["zero-aware"]
     saving = 1 - sparse.energy / plain.energy
@@ -265,7 +253,7 @@ def test_zero_aware_training_lowers_akida_energy():
 
 
 def test_akidanet_neural_processor_loads_by_hand():
-    from hwmodels.workloads import AKIDANET, akidanet_counts, akidanet_np_loads
+    from hwmodels.calibration.workloads import AKIDANET, akidanet_counts, akidanet_np_loads
 
     busiest, serial = akidanet_np_loads()
     assert busiest == 56 * 56 * 64 * 9 * 64 / 3  # the fourth conv: 64 filters on 3 NPs
@@ -275,7 +263,7 @@ def test_akidanet_neural_processor_loads_by_hand():
 
 
 def test_akidanet_neural_processors_are_brainchips_mapping():
-    from hwmodels.workloads import AKIDANET, akidanet_mapped_nps
+    from hwmodels.calibration.workloads import AKIDANET, akidanet_mapped_nps
 
     assert akidanet_mapped_nps() == [nps for *_, nps in AKIDANET]
 

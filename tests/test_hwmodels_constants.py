@@ -97,3 +97,21 @@ def test_replace_keeps_earlier_overrides():
     assert c["ncs2_power"] == 1.2 and c["ncs2_tdp"] == 2.0
     with pytest.raises(KeyError, match="accepted names"):
         c["nope"]
+
+
+def test_published_measurements_are_read_but_never_overridden():
+    from hwmodels.published import MEASUREMENTS
+
+    assert not set(MEASUREMENTS) & set(REGISTRY)
+    assert Constants()["carsnn_latency"] == MEASUREMENTS["carsnn_latency"].value
+    with pytest.raises(ConstantsError, match="published measurement"):
+        Constants({"carsnn_latency": 1e-3})
+
+
+def test_each_model_is_bounded_over_the_constants_that_state_a_range():
+    from hwmodels import akida_constants, loihi_constants, ncs2_constants
+
+    for module in (loihi_constants, akida_constants, ncs2_constants):
+        assert set(module.USED) <= set(REGISTRY)
+        for name in module.USED:
+            assert (name in module.BOUNDED) == (REGISTRY[name].low is not None), name

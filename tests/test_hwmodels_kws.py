@@ -1,23 +1,18 @@
 """The Loihi model against the keyword-spotting measurement on silicon (Blouw et al. 2019).
 
-The workload is hwmodels.workloads.kws: 390 -> 256 -> 256 -> 29, random weights
+The workload is hwmodels.calibration.workloads.kws: 390 -> 256 -> 256 -> 29, random weights
 normalized on uniform features, 32 steps, rate-coded from the host (the paper gives
 neither weights nor inputs nor steps). It is a Loihi calibration point
-(with the scaled sweep's N=0): scripts/calibrate_loihi.py fits the x86 parts to Blouw's
+(with the scaled sweep's N=0): hwmodels.calibration.loihi_fit fits the x86 parts to Blouw's
 logs (data/published_power.json), so each component must land near the measurement:
 neuro-core static power (idle from boot), running power, running-minus-idle energy per
 inference and period.
 """
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 
-from hwmodels import Constants, loihi, published, workloads
-
-ROOT = Path(__file__).resolve().parents[1]
+from hwmodels import Constants, loihi, published
+from hwmodels.calibration import loihi_fit, workloads
 
 
 @pytest.fixture(scope="module")
@@ -49,18 +44,14 @@ def test_the_network_is_active_and_per_op_energies_alone_fall_short(kws):
 
 
 def test_calibration_script_reproduces_the_registered_constants():
-    spec = importlib.util.spec_from_file_location("cal", ROOT / "scripts" / "calibrate_loihi.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["cal"] = module
-    spec.loader.exec_module(module)
-    values = module.fit()
+    values = loihi_fit.fit()
     c = Constants()
     for name, (value, low, high) in values.items():
         assert value == pytest.approx(c[name], rel=1e-3), name
         from hwmodels import REGISTRY
 
         assert (low, high) == pytest.approx(REGISTRY[name].range, rel=1e-3), name
-    residuals = module.residuals({n: v[0] for n, v in values.items()})
+    residuals = loihi_fit.residuals({n: v[0] for n, v in values.items()})
     assert residuals["KWS period"] == pytest.approx(1.0, rel=1e-6)
     assert residuals["KWS dynamic energy"] == pytest.approx(1.0, rel=0.05)
     assert residuals["N=0 dynamic energy"] == pytest.approx(1.0, rel=0.05)

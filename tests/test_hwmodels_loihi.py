@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import converters
-from converters import datasets, models, training
+from converters import datasets, models, pipeline, training
 from converters.chips.loihi import LoihiInput, LoihiLayer, LoihiNet, LoihiProjection
 from emu import Emulation, load_traces, make_traces, save_traces
 from hwmodels import Constants, TraceMismatchError, load_estimate, loihi
@@ -132,8 +132,7 @@ def test_overridden_constant_changes_energy_by_its_count():
 def digits_case(tmp_path_factory):
     data = datasets.digits()
     model = training.train(models.digits_cnn(), data.x_train, data.y_train, epochs=8)
-    graph = converters.normalize(converters.load(model, data.x_train[:1]), data.x_train[:300])
-    net = converters.to_loihi(graph, timesteps=32)
+    net = pipeline.loihi_net(model, data.x_train[:300], timesteps=32)
     x, y = data.x_test[:40], data.y_test[:40]
     path = tmp_path_factory.mktemp("traces") / "digits.h5"
     traces = Emulation(net, device="cpp_standalone", record_events=True, batch_size=40).run(x, y)

@@ -1,28 +1,15 @@
 """MNIST LeNet-5: Loihi settings against the NCS2, set beside the published ratios (slow)."""
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 
 import hwmodels
 from converters import datasets, models, training
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _sweep():
-    spec = importlib.util.spec_from_file_location("sweep", ROOT / "scripts" / "deployment_sweep.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["sweep"] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+from hwmodels.calibration import deployment_sweep
 
 
 @pytest.mark.slow
 def test_best_setting_near_the_dnn_uses_less_power_and_energy_than_the_ncs2(tmp_path):
-    sweep = _sweep()
+    sweep = deployment_sweep
     data = datasets.mnist()
     model = training.train(models.lenet5(), data.x_train, data.y_train, epochs=10)
     x, y = data.x_test[:200], data.y_test[:200]

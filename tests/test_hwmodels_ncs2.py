@@ -87,7 +87,8 @@ def test_bad_measured_files_are_refused(tmp_path, figures, message):
 
 
 def test_encoder_decoder_counts_match_the_published_params_and_flops():
-    from hwmodels import published, workloads
+    from hwmodels import published
+    from hwmodels.calibration import workloads
 
     for timing in published.ncs2_timings():
         counts = workloads.encoder_decoder_counts(

@@ -8,10 +8,10 @@ import pytest
 
 import converters
 from converters import datasets, models, training
-from converters.net_io import save_net
-from emu import loihi_reference, make_traces, save_traces
+from converters.chips.files import save_net
+from emu import Emulation, save_traces
 from hwmodels import load_estimate, loihi, ncs2, report
-from neuroemu.cli import main
+from neuroemu.commands import main
 
 
 @pytest.fixture(scope="module")
@@ -24,18 +24,7 @@ def case(tmp_path_factory):
     results = []
     for steps in (16, 48):
         net = converters.to_loihi(graph, timesteps=steps)
-        record = loihi_reference.simulate(net, net.input.levels(x), record_events=True)
-        traces = make_traces(
-            layers=net.layer_names,
-            counts=record.counts,
-            spikes_per_step=record.spikes_per_step,
-            output_per_step=record.output_per_step,
-            predictions=record.counts[net.output.name].argmax(1),
-            labels=y,
-            saturation=record.saturation,
-            attrs={"target": "loihi", "net_digest": net.digest(), "timesteps": steps, "dt": 1.0},
-            events=dict(zip(("sample", "step", "layer", "neuron"), record.events, strict=True)),
-        )
+        traces = Emulation(net, device="reference", record_events=True).run(x, y)
         path = save_traces(traces, out / f"t{steps}.h5")
         results.append((net, path, loihi.estimate(net, traces, label=f"loihi T={steps}")))
     baseline = ncs2.baseline(model, x, y)

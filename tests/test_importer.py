@@ -101,7 +101,7 @@ def _export(model: nn.Module, path, **kwargs) -> None:
 def test_static_onnx_file_and_ir_load_alone_with_the_torch_layer_names(tmp_path):
     import openvino as ov
 
-    from converters import models
+    from converters.training import models
 
     model = _trained_like(models.resnet((4, 8)))
     x = torch.rand(3, 1, 28, 28)

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 import converters
-from converters.conv_maps import as_matrix
 from converters.graph import Dense, Graph, Input
-from converters.populations import populations
+from converters.targets.conv_maps import as_matrix
+from converters.targets.populations import populations
 from emu import Emulation
-from emu import loihi_reference as ref
+from emu.engines import loihi_reference as ref
 
 
 def test_populations_compose_linear_layers_exactly(digits_graph, digits):

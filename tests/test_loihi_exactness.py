@@ -9,7 +9,7 @@ from loihi_cases import in_range_nets, random_net, random_projection, union
 
 from converters.chips.loihi import LoihiInput, LoihiLayer, LoihiNet, input_seeds
 from emu import Emulation
-from emu import loihi_reference as ref
+from emu.engines import loihi_reference as ref
 
 N_NETWORKS = 200
 # brian2-loihi generates numpy code for every group and monitor (about 0.5 s per network):
@@ -245,7 +245,7 @@ def test_standalone_matches_reference_with_biases_and_resets(encoding, cache_dir
         record_events=True,
     )
     records = [sim.backend.run_batch(levels[:4], 0), sim.backend.run_batch(levels[4:], 4)]
-    from emu.records import concatenate
+    from emu.traces.records import concatenate
 
     _assert_same(_reference(net, levels), concatenate(records), f"cpp_standalone {encoding}")
 

@@ -12,9 +12,9 @@ from test_loihi_exactness import _assert_same, _edge_net, _probe_all, _reference
 
 from converters.chips.loihi import LoihiInput, LoihiLayer, LoihiNet, LoihiProjection, input_seeds
 from emu import Emulation
-from emu import loihi_reference as ref
-from emu.native import engine_library
-from emu.records import concatenate
+from emu.engines import loihi_reference as ref
+from emu.engines.native import engine_library
+from emu.traces.records import concatenate
 
 
 def _native(net: LoihiNet, cache_dir, batch_size: int = 3) -> Emulation:
@@ -129,7 +129,7 @@ def test_converted_digits_network_matches_reference(digits, digits_graph, cache_
     sim = Emulation(net, "native", batch_size=16, cache_dir=cache_dir)
     assert "conv" in sim.backend.plan.kinds
     traces = sim.run(x, labels=digits.y_test[:40])
-    expected = ref.reference_traces(net, x)
+    expected = Emulation(net, "reference", batch_size=40).run(x)
     for name in net.layer_names:
         key = f"spike_count_{name}"
         np.testing.assert_array_equal(traces[key].values, expected[key].values, err_msg=name)
@@ -139,9 +139,9 @@ def test_converted_digits_network_matches_reference(digits, digits_graph, cache_
 
 def test_cli_runs_on_the_native_device(digits, digits_graph, cache_dir, tmp_path, monkeypatch):
     import converters
-    from converters.net_io import save_net
+    from converters.chips.files import save_net
     from emu import load_traces
-    from neuroemu.cli import main
+    from neuroemu.commands import main
 
     monkeypatch.setenv("NEUROEMU_CACHE", str(cache_dir))
     with warnings.catch_warnings():
@@ -169,7 +169,7 @@ def test_engine_is_compiled_once_per_cache(cache_dir):
 
 
 def test_a_failing_flag_set_falls_back_with_a_warning_and_is_retried(tmp_path, monkeypatch, capsys):
-    from emu.native import library
+    from emu.engines.native import library
 
     monkeypatch.setattr(library, "FLAG_SETS", (("-O2", "--no-such-flag"), ("-O2",)))
     _, build = engine_library(tmp_path)

@@ -15,8 +15,8 @@ from test_loihi_exactness import (
 
 from converters.chips.loihi import LoihiInput, LoihiLayer, LoihiNet, LoihiProjection
 from emu import Emulation
-from emu import loihi_reference as ref
-from emu.records import concatenate
+from emu.engines import loihi_reference as ref
+from emu.traces.records import concatenate
 
 N_REFERENCE_CASES = 100  # brian2-loihi generates code per group: ~0.5 s a network
 

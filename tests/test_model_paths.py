@@ -12,11 +12,11 @@ from torch.nn import functional as F
 
 import converters
 from converters import datasets, training
+from converters.chips.files import load_net
 from converters.graph import AvgPool2d, MaxPool2d
-from converters.net_io import load_net
-from emu import loihi_reference as ref
-from emu.trace_access import open_traces
-from neuroemu.cli import main
+from emu.engines import loihi_reference as ref
+from emu.traces.access import open_traces
+from neuroemu.commands import main
 
 
 class FunctionalCNN(nn.Module):

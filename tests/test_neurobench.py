@@ -9,11 +9,10 @@ import pytest
 from trace_examples import random_net
 
 from converters.chips.akida import AkidaLayer, AkidaNet
+from converters.chips.files import save_net
 from converters.chips.loihi import LoihiInput, LoihiLayer, LoihiNet, LoihiProjection
-from converters.net_io import save_net
-from emu import analysis
-from emu.traces import make_traces, save_traces
-from neuroemu.cli import main
+from emu.traces import analysis, make_traces, save_traces
+from neuroemu.commands import main
 
 
 def _traces(layers, counts, steps, target, net, labels=(1,), saturation=None):

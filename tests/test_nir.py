@@ -11,17 +11,11 @@ from trace_examples import digits_demo_net, random_net
 
 from converters import Conv2d, Dense, Flatten, Graph, Input, normalize, to_loihi
 from converters.chips.loihi import LoihiNet
+from converters.exports.nir_export import NIRExportError, to_nir, write_nir
+from converters.frontends.nir_import import NIRImportError, from_nir, read_nir
+from converters.frontends.nir_rate import nir_to_graph
 from converters.graph import AvgPool2d
-from converters.nir_io import (
-    NIRExportError,
-    NIRImportError,
-    from_nir,
-    nir_to_graph,
-    read_nir,
-    to_nir,
-    write_nir,
-)
-from emu import loihi_reference
+from emu.engines import loihi_reference
 
 
 def conv_graph(seed: int = 0) -> Graph:

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from trace_examples import random_net
 
-from converters.net_io import load_net, save_net
-from converters.nir_commands import register
-from emu import loihi_reference
+from converters.chips.files import load_net, save_net
+from emu.engines import loihi_reference
+from neuroemu.commands.nir import register
 
 
 def parser() -> argparse.ArgumentParser:

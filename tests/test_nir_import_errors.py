@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from converters.chips.loihi import DECAY_ONE, MANT_SHIFT
-from converters.nir_io import V_UNITS, NIRImportError, from_nir
-from emu import loihi_reference
+from converters.frontends.nir_import import V_UNITS, NIRImportError, from_nir
+from emu.engines import loihi_reference
 
 
 def chain(*stages, n_in: int = 4, **meta) -> nir.NIRGraph:

@@ -17,8 +17,9 @@ import pytest
 
 from converters import Dense, Graph, Input, normalize, to_loihi
 from converters.chips.loihi import INPUT_LEVELS
-from converters.datasets import digits
-from converters.nir_io import from_nir, read_nir, to_nir
+from converters.exports.nir_export import to_nir
+from converters.frontends.nir_import import from_nir, read_nir
+from converters.training.datasets import digits
 
 torch = pytest.importorskip("torch")
 
@@ -90,7 +91,7 @@ def set_weights(first, second, weights) -> None:
 def emulate(net, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """neuroemu's predictions: the Brian2 runtime device, checked against the numpy reference."""
     import emu
-    from emu import loihi_reference
+    from emu.engines import loihi_reference
 
     cache = os.environ.get("NEUROEMU_CACHE")
     run = emu.Emulation(net, device="runtime", cache_dir=cache).run(x, y)
@@ -353,7 +354,7 @@ def test_export_silence_check_matches_snntorch_running_the_export(case, dt, sile
     import snntorch.utils
     from snntorch.import_nir import import_from_nir
 
-    from converters.nir_activity import output_spikes, silence_warning
+    from converters.exports.nir_activity import output_spikes, silence_warning
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)

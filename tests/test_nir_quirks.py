@@ -8,10 +8,10 @@ import nir
 import numpy as np
 import pytest
 
-from converters.net_io import load_net
-from converters.nir_commands import register
-from converters.nir_io import NIRImportError, from_nir, read_nir
-from emu import loihi_reference
+from converters.chips.files import load_net
+from converters.frontends.nir_import import NIRImportError, from_nir, read_nir
+from emu.engines import loihi_reference
+from neuroemu.commands.nir import register
 
 torch = pytest.importorskip("torch")
 

@@ -7,9 +7,8 @@ import pytest
 from matplotlib.image import imread
 from trace_examples import random_net, reference_traces
 
-from emu import plot
-from emu.trace_access import SelectionError, open_traces
-from emu.traces import save_traces
+from emu.traces import plot, save_traces
+from emu.traces.access import SelectionError, open_traces
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,8 @@ import pytest
 import xarray as xr
 from trace_examples import random_net, reference_traces
 
-from emu.analysis import summary
-from emu.trace_access import (
+from emu.traces import FORMAT_VERSION, TraceFormatError, save_traces
+from emu.traces.access import (
     PartialRunWarning,
     SelectionError,
     layer_counts,
@@ -20,9 +20,9 @@ from emu.trace_access import (
     sample_events,
     select,
 )
-from emu.trace_commands import format_summary
-from emu.trace_store import shard_name
-from emu.traces import FORMAT_VERSION, TraceFormatError, save_traces
+from emu.traces.analysis import summary
+from emu.traces.store import shard_name
+from neuroemu.commands.traces import format_summary
 
 
 @pytest.fixture(scope="module")

@@ -9,10 +9,10 @@ import pytest
 from matplotlib.image import imread
 
 from converters.chips.akida import AkidaLayer, AkidaNet
-from converters.net_io import save_net
+from converters.chips.files import save_net
 from emu.traces import save_traces
-from hwmodels.workloads import akida_traces
-from neuroemu.cli import main
+from hwmodels.calibration.workloads import akida_traces
+from neuroemu.commands import main
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +72,7 @@ def test_estimate_json_holds_neurobench_metrics(akida_run, tmp_path, capsys):
 
 
 def test_comparison_text_names_the_saturations(akida_run, tmp_path):
-    from converters.net_io import load_net
+    from converters.chips.files import load_net
     from emu import load_traces
     from hwmodels import akida, report
 

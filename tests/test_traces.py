@@ -69,7 +69,7 @@ def test_labels_and_samples_must_match():
 
 
 def test_probed_u_and_v_are_stored_per_step(tmp_path):
-    from emu import loihi_reference as ref
+    from emu.engines import loihi_reference as ref
 
     rng = np.random.default_rng(8)
     net = random_net(rng, "bias", timesteps=10, sizes=(5, 3), n_in=4)

@@ -8,9 +8,9 @@ from torch.nn.utils import parametrize
 
 import converters
 from converters.chips.akida import AkidaBits
-from converters.quantized_layers import round_ste
 from converters.training import train
-from converters.zero_aware import ActivationRecorder, ZeroAware, sparsity
+from converters.training.quantized_layers import round_ste
+from converters.training.zero_aware import ActivationRecorder, ZeroAware, sparsity
 
 
 def small_net() -> nn.Module:
@@ -27,7 +27,7 @@ def small_net() -> nn.Module:
 
 @pytest.fixture(scope="module")
 def digits():
-    return converters.datasets.digits()
+    return converters.training.datasets.digits()
 
 
 @pytest.fixture(scope="module")

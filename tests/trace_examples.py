@@ -10,8 +10,7 @@ import numpy as np
 import xarray as xr
 
 from converters.chips.loihi import LoihiInput, LoihiLayer, LoihiNet, LoihiProjection
-from emu import loihi_reference
-from emu.traces import make_traces
+from emu import Emulation
 
 __all__ = ["random_net", "reference_traces", "digits_demo_net"]
 
@@ -34,30 +33,16 @@ def random_net(seed: int = 0, timesteps: int = 32, sizes=(24, 16, 5)) -> LoihiNe
 def reference_traces(
     net: LoihiNet, images: np.ndarray, labels: np.ndarray | None, events: bool = True
 ) -> xr.Dataset:
-    """Simulate ``net`` with the numpy reference and assemble the trace Dataset."""
-    rec = loihi_reference.simulate(net, net.input.levels(images), record_events=events)
-    predictions = rec.counts[net.output.name].argmax(axis=1)
-    return make_traces(
-        layers=net.layer_names,
-        counts=rec.counts,
-        spikes_per_step=rec.spikes_per_step,
-        output_per_step=rec.output_per_step,
-        predictions=predictions,
-        labels=labels,
-        saturation=rec.saturation,
-        attrs={"target": "loihi", "net_digest": net.digest(), "timesteps": net.timesteps},
-        events=dict(zip(("sample", "step", "layer", "neuron"), rec.events, strict=True))
-        if events
-        else None,
-    )
+    """The trace Dataset of ``net`` on ``images`` from the numpy reference device."""
+    return Emulation(net, device="reference", record_events=events).run(images, labels)
 
 
 @lru_cache(maxsize=1)
 def _digits_graph():
     from converters import load, normalize
-    from converters.datasets import digits
-    from converters.models import digits_cnn
     from converters.training import train
+    from converters.training.datasets import digits
+    from converters.training.models import digits_cnn
 
     data = digits()
     with warnings.catch_warnings():

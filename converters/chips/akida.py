@@ -24,16 +24,20 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..net_io import digest
+from .fields import INDEX_MAX, check_ranges, ints, ints_by, reals
+from .tree import digest
 
 __all__ = [
     "AkidaBits",
     "AkidaLayer",
+    "AkidaGraph",
     "AkidaNet",
     "weight_range",
     "effective_step",
     "same_padding",
     "pad_before",
+    "window_count",
+    "pooled_shape",
     "input_levels",
     "same_upper_defect",
     "correlation_kernel",
@@ -78,29 +82,14 @@ def effective_step(act_step: np.ndarray, act_bits: int) -> np.ndarray:
     return step * 2.0 ** (STEP_SHIFT - act_bits) / STEP_SCALE
 
 
-def _check_int(name: str, arr: np.ndarray, low: int, high: int) -> None:
-    if arr.size and (
-        not np.issubdtype(arr.dtype, np.integer) or arr.min() < low or arr.max() > high
-    ):
-        raise ValueError(
-            f"{name} must be integers in [{low}, {high}], got {arr.dtype} in [{arr.min()}, {arr.max()}]"
-        )
-
-
-def _int8(name: str, arr: np.ndarray, bits: int) -> np.ndarray:
-    arr = np.asarray(arr)
-    _check_int(name, arr, *weight_range(bits))
-    return arr.astype(np.int8)
-
-
 @dataclass(frozen=True)
 class AkidaBits:
     """Bit widths of an Akida deployment: weights and activations of every layer but the
     input convolution, which reads 8-bit pixels with ``input_weights``-bit weights."""
 
-    weights: int = 4
-    activations: int = 4
-    input_weights: int = 8
+    weights: int = ints(min(WEIGHT_BITS), max(WEIGHT_BITS), default=4)
+    activations: int = ints(min(ACT_BITS), max(ACT_BITS), default=4)
+    input_weights: int = ints(min(WEIGHT_BITS), max(WEIGHT_BITS), default=8)
 
     def __post_init__(self) -> None:
         if self.weights not in WEIGHT_BITS:
@@ -124,19 +113,24 @@ class AkidaLayer:
 
     name: str
     kind: str  # one of LAYER_KINDS
-    input_shape: tuple[int, int, int]  # (H, W, C) of one sample
-    weights: np.ndarray  # int8; conv [kh, kw, C, F]; dense [H*W*C, F], row h + H*(w + W*c)
-    threshold: np.ndarray  # int32 [F]
-    act_step: np.ndarray  # float32 [F]
-    weight_bits: int
-    act_bits: int | None  # 1, 2, 4; None: no activation, the layer outputs its potentials
+    input_shape: tuple[int, int, int] = ints(1, INDEX_MAX)  # (H, W, C) of one sample
+    # int8; conv [kh, kw, C, F]; dense [H*W*C, F], row h + H*(w + W*c)
+    weights: np.ndarray = ints_by("weight_bits", WEIGHT_RANGES)
+    threshold: np.ndarray = ints(-(2**31), 2**31 - 1)  # int32 [F]
+    act_step: np.ndarray = reals(0.0, float(2**20))  # float32 [F]
+    weight_bits: int = ints(min(WEIGHT_BITS), max(WEIGHT_BITS))
+    # 1, 2, 4; None: no activation, the layer outputs its potentials
+    act_bits: int | None = ints(min(ACT_BITS), max(ACT_BITS))
     padding: str = "same"  # one of PADDINGS
-    stride: tuple[int, int] = (1, 1)
+    stride: tuple[int, int] = ints(1, INDEX_MAX, default=(1, 1))
     pool: str = "none"  # one of POOLS
-    pool_size: tuple[int, int] = (1, 1)  # canonical: (1, 1) unpooled, the map for global_avg
-    pool_stride: tuple[int, int] = (1, 1)
-    padding_value: int = 0  # the input convolution's padded cells, 0..255
-    pointwise: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.int8))  # [C, F]
+    # canonical: (1, 1) unpooled, the map for global_avg
+    pool_size: tuple[int, int] = ints(1, INDEX_MAX, default=(1, 1))
+    pool_stride: tuple[int, int] = ints(1, INDEX_MAX, default=(1, 1))
+    padding_value: int = ints(0, 255, default=0)  # the input convolution's padded cells
+    pointwise: np.ndarray = ints_by(  # [C, F]
+        "weight_bits", WEIGHT_RANGES, default_factory=lambda: np.zeros((0, 0), np.int8)
+    )
 
     def __post_init__(self) -> None:
         where = f"layer {self.name!r}"
@@ -149,12 +143,13 @@ class AkidaLayer:
             raise ValueError(f"{where}: padding {self.padding!r} or pool {self.pool!r} unknown")
         if self.act_bits is not None and self.act_bits not in ACT_BITS:
             raise ValueError(f"{where}: act_bits must be one of {ACT_BITS} or None")
-        self.weights = _int8(f"{where}: weights", self.weights, self.weight_bits)
-        self.pointwise = _int8(f"{where}: pointwise", self.pointwise, self.weight_bits)
+        check_ranges(self, where)
+        self.weights = np.asarray(self.weights).astype(np.int8)
+        self.pointwise = np.asarray(self.pointwise).astype(np.int8)
         if (self.pointwise.size > 0) != (self.kind == "separable"):
             raise ValueError(f"{where}: pointwise weights belong to a separable layer only")
         self.padding_value = int(self.padding_value)
-        if self.padding_value and self.kind != "input_conv" or not 0 <= self.padding_value < 256:
+        if self.padding_value and self.kind != "input_conv":
             raise ValueError(f"{where}: padding_value (0..255) is the input convolution's only")
         if self.kind == "dense":
             self._check_dense(where)
@@ -199,9 +194,7 @@ class AkidaLayer:
 
     def _check_neurons(self, where: str) -> None:
         f = self.filters
-        self.threshold = np.asarray(self.threshold)
-        _check_int(f"{where}: threshold", self.threshold, -(2**31), 2**31 - 1)
-        self.threshold = self.threshold.astype(np.int32)
+        self.threshold = np.asarray(self.threshold).astype(np.int32)
         self.act_step = np.asarray(self.act_step, np.float32)
         if self.threshold.shape != (f,) or self.act_step.shape != (f,):
             raise ValueError(f"{where}: threshold and act_step need shape ({f},)")
@@ -220,21 +213,14 @@ class AkidaLayer:
         if self.kind == "dense":
             return (1, 1, self.filters)
         kh, kw = self.weights.shape[:2]
-        if self.padding != "valid":
-            return (-(-h // self.stride[0]), -(-w // self.stride[1]), self.filters)
-        return ((h - kh) // self.stride[0] + 1, (w - kw) // self.stride[1] + 1, self.filters)
+        (sh, sw), pad = self.stride, self.padding
+        return (window_count(pad, h, kh, sh), window_count(pad, w, kw, sw), self.filters)
 
     @property
     def output_shape(self) -> tuple[int, int, int]:
-        h, w, f = self.conv_shape
-        if self.pool == "global_avg":
-            return (1, 1, f)
-        if self.pool == "max":
-            (ph, pw), (sh, sw) = self.pool_size, self.pool_stride
-            if self.padding != "valid":
-                return (-(-h // sh), -(-w // sw), f)
-            return ((h - ph) // sh + 1, (w - pw) // sw + 1, f)
-        return (h, w, f)
+        return pooled_shape(
+            self.conv_shape, self.pool, self.padding, self.pool_size, self.pool_stride
+        )
 
 
 def input_levels(
@@ -253,23 +239,50 @@ def input_levels(
 
 
 @dataclass
-class AkidaNet:
-    """An Akida v1 network: integer inputs of ``input_bits`` bits (H, W, C), then layers.
+class AkidaGraph:
+    """What the networks of both Akida generations hold: integer inputs of ``input_bits``
+    bits (H, W, C), then layers, the last one the output.
 
     A float sample x (C, H, W) enters as ``round(clip(x / input_scale, 0, 1) (2**bits - 1))``.
     """
 
-    input_shape: tuple[int, int, int]  # (H, W, C)
-    input_bits: int
-    layers: list[AkidaLayer]
-    input_scale: float = 1.0
+    input_shape: tuple[int, int, int] = ints(1, INDEX_MAX)  # (H, W, C)
+    input_bits: int = ints(1, INPUT_CONV_BITS)
+    layers: list  # AkidaLayer or AkidaV2Layer records
+    input_scale: float = reals(1e-30, 1e30, default=1.0)
     input_name: str = "input"
-    target: str = field(default="akida", init=False)
 
     def __post_init__(self) -> None:
         self.input_shape = tuple(int(s) for s in self.input_shape)
+        check_ranges(self)
         if not self.layers:
-            raise ValueError("an AkidaNet needs at least one layer")
+            raise ValueError(f"an {type(self).__name__} needs at least one layer")
+
+    @property
+    def layer_names(self) -> list[str]:
+        return [self.input_name] + [layer.name for layer in self.layers]
+
+    def levels(self, samples: np.ndarray) -> np.ndarray:
+        """Integer inputs (N, H, W, C) for float samples (N, C, H, W) or (N, features)."""
+        x = np.asarray(samples, dtype=np.float64)
+        h, w, c = self.input_shape
+        if x.ndim == 2 and x.shape[1] == h * w * c and h == w == 1:
+            x = x[:, :, None, None]
+        return input_levels(x, self.input_shape, self.input_bits, self.input_scale)
+
+    def digest(self) -> str:
+        """A hash of every field, stable across processes."""
+        return digest(self)
+
+
+@dataclass
+class AkidaNet(AkidaGraph):
+    """An Akida v1 network: a chain of :class:`AkidaLayer` records (see :class:`AkidaGraph`)."""
+
+    target: str = field(default="akida", init=False)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
         first = self.layers[0].kind == "input_conv"
         allowed = (INPUT_CONV_BITS,) if first else ACT_BITS
         if self.input_bits not in allowed:
@@ -289,22 +302,6 @@ class AkidaNet:
                 raise ValueError(f"layer name {layer.name!r} is used twice")
             names.add(layer.name)
             shape = layer.output_shape
-
-    @property
-    def layer_names(self) -> list[str]:
-        return [self.input_name] + [layer.name for layer in self.layers]
-
-    def levels(self, samples: np.ndarray) -> np.ndarray:
-        """Integer inputs (N, H, W, C) for float samples (N, C, H, W) or (N, features)."""
-        x = np.asarray(samples, dtype=np.float64)
-        h, w, c = self.input_shape
-        if x.ndim == 2 and x.shape[1] == h * w * c and h == w == 1:
-            x = x[:, :, None, None]
-        return input_levels(x, self.input_shape, self.input_bits, self.input_scale)
-
-    def digest(self) -> str:
-        """A hash of every field, stable across processes."""
-        return digest(self)
 
 
 # --- the arithmetic, as pure functions on integer inputs and a layer -------------------
@@ -328,6 +325,35 @@ def pad_before(padding: str, size: int, kernel: int, stride: int) -> int:
     if padding == "same_upper":
         return (kernel - 1) // 2
     return same_padding(size, kernel, stride)[0]
+
+
+def window_count(padding: str, size: int, window: int, stride: int) -> int:
+    """Positions of a window sliding over ``size`` cells: ``ceil(size / stride)`` when
+    padded ("same", "same_upper"), ``(size - window) // stride + 1`` when "valid"."""
+    if padding == "valid":
+        return (size - window) // stride + 1
+    return -(-size // stride)
+
+
+def pooled_shape(
+    shape: tuple[int, int, int],
+    pool: str,
+    padding: str,
+    size: tuple[int, int],
+    stride: tuple[int, int],
+) -> tuple[int, int, int]:
+    """(H, W, F) of a (H, W, F) map after pooling ``pool`` (one of POOLS) with windows of
+    ``size`` moved by ``stride``, placed as ``padding`` places them."""
+    h, w, f = shape
+    if pool == "global_avg":
+        return (1, 1, f)
+    if pool == "max":
+        return (
+            window_count(padding, h, size[0], stride[0]),
+            window_count(padding, w, size[1], stride[1]),
+            f,
+        )
+    return shape
 
 
 def _upper_row_defect(size: int, stride: int) -> bool:

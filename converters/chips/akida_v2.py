@@ -39,8 +39,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..net_io import digest
-from .akida import input_levels, pad_before
+from .akida import AkidaGraph, pad_before, pooled_shape, window_count
+from .fields import (
+    INDEX_MAX,
+    check_ranges,
+    declared_range,
+    describe,
+    ints,
+    ints_by,
+    offending,
+)
 
 __all__ = [
     "AkidaV2Layer",
@@ -84,6 +92,11 @@ ENGINE_VARIABLES = (
 MAX_SHIFT = 31  # the engine crashes on shifts of 32..127; int64 holds every result below
 
 
+def _none(dtype: type = np.int64):
+    """A factory of empty parameter arrays (fields a layer kind does not use)."""
+    return lambda: np.zeros(0, dtype)
+
+
 def saturate(x: np.ndarray, bits: int) -> np.ndarray:
     """Signed saturation of int64 ``x`` to ``bits`` bits."""
     top = 2 ** (bits - 1)
@@ -106,18 +119,6 @@ def output_range(bits: int, signed: bool) -> tuple[int, int]:
     return 0, 2**bits - 1
 
 
-def _u8(name: str, arr, size: int) -> np.ndarray:
-    """Unsigned parameters; shifts below 32 (the engine crashes on 32..127)."""
-    arr = np.asarray(arr)
-    top = MAX_SHIFT if name.endswith("shift") else 255
-    if arr.shape != (size,) or (
-        arr.size and (not np.issubdtype(arr.dtype, np.integer) or arr.min() < 0 or arr.max() > top)
-    ):
-        span = f" in [{arr.min()}, {arr.max()}]" if arr.size else ""
-        raise ValueError(f"{name} must be {size} integers in 0..{top}, got shape {arr.shape}{span}")
-    return arr.astype(np.int64)
-
-
 @dataclass
 class AkidaV2Layer:
     """One Akida 2.0 layer: integer parameters as the engine holds them, and its options.
@@ -131,32 +132,37 @@ class AkidaV2Layer:
     name: str
     kind: str  # one of LAYER_KINDS
     inbounds: tuple[str, ...]
-    input_shapes: tuple[tuple[int, int, int], ...]  # (H, W, C) of each inbound
-    weights: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8))
-    weight_bits: int = 8
-    bias: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # int8 [F]
-    bias_shift: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    input_shift: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    max_value: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    max_value_shift: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    output_scales: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    output_shift: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # int8
-    padding_value: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    a_shift: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    b_shift: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    input_shapes: tuple[tuple[int, int, int], ...] = ints(1, INDEX_MAX)  # (H, W, C) of each
+    weights: np.ndarray = ints_by("weight_bits", WEIGHT_RANGES, default_factory=_none(np.int8))
+    weight_bits: int = ints(min(WEIGHT_RANGES), max(WEIGHT_RANGES), default=8)
+    bias: np.ndarray = ints(-128, 127, default_factory=_none())  # int8 [F]
+    bias_shift: np.ndarray = ints(0, MAX_SHIFT, default_factory=_none())
+    input_shift: np.ndarray = ints(0, MAX_SHIFT, default_factory=_none())
+    max_value: np.ndarray = ints(0, 255, default_factory=_none())
+    max_value_shift: np.ndarray = ints(0, MAX_SHIFT, default_factory=_none())
+    output_scales: np.ndarray = ints(0, 255, default_factory=_none())
+    output_shift: np.ndarray = ints(-2 * MAX_SHIFT, MAX_SHIFT, default_factory=_none())  # int8
+    padding_value: np.ndarray = ints(0, 255, default_factory=_none())
+    a_shift: np.ndarray = ints(0, MAX_SHIFT, default_factory=_none())
+    b_shift: np.ndarray = ints(0, MAX_SHIFT, default_factory=_none())
     activation: bool = False
-    output_bits: int = 8
-    buffer_bits: int = 28
-    post_op_buffer_bits: int = 32
-    kernel_size: int = 1
-    stride: int = 1
+    output_bits: int = ints(1, 32, default=8)
+    buffer_bits: int = ints(1, 32, default=28)
+    post_op_buffer_bits: int = ints(1, 32, default=32)
+    kernel_size: int = ints(1, INDEX_MAX, default=1)
+    stride: int = ints(1, INDEX_MAX, default=1)
     padding: str = "same"
     pool: str = "none"
-    pool_size: int = 1
-    pool_stride: int = 1
+    pool_size: int = ints(1, INDEX_MAX, default=1)
+    pool_stride: int = ints(1, INDEX_MAX, default=1)
 
     def __post_init__(self) -> None:
         where = f"layer {self.name!r}"
+        self._check_structure(where)
+        check_ranges(self, where)
+
+    def _check_structure(self, where: str) -> None:
+        """Kind, inbounds, shapes and widths; each kind's parameter arrays, cast to int64."""
         self.inbounds = tuple(self.inbounds)
         self.input_shapes = tuple(tuple(int(s) for s in shape) for shape in self.input_shapes)
         if self.kind not in LAYER_KINDS:
@@ -170,9 +176,11 @@ class AkidaV2Layer:
                 f"got {self.padding!r}, {self.pool!r}"
             )
         widths = (self.output_bits, self.buffer_bits, self.post_op_buffer_bits)
-        if not all(1 <= int(b) <= 32 for b in widths):
+        width = declared_range(AkidaV2Layer, "output_bits")
+        if not all(width.low <= int(b) <= width.high for b in widths):
             raise ValueError(
-                f"{where}: output, buffer and post-op widths must be 1..32 bits, got {widths}"
+                f"{where}: output, buffer and post-op widths must be "
+                f"{width.low}..{width.high} bits, got {widths}"
             )
         if self.kind == "concat":
             (h, w, _), (h2, w2, _) = self.input_shapes
@@ -183,31 +191,31 @@ class AkidaV2Layer:
             if self.input_shapes[0] != self.input_shapes[1]:
                 raise ValueError(f"{where}: added maps differ: {self.input_shapes}")
             c = self.input_shapes[0][2]
-            for name in ("a_shift", "b_shift"):
-                setattr(self, name, _u8(f"{where}: {name}", getattr(self, name), c))
-            self.output_shift = self._int8("output_shift", c, -2 * MAX_SHIFT, MAX_SHIFT)
+            for name in ("a_shift", "b_shift", "output_shift"):
+                self._per_channel(where, name, c)
             return
         self._check_weighted(where)
 
-    def _int8(self, name: str, size: int, low: int, high: int) -> np.ndarray:
+    def _per_channel(self, where: str, name: str, size: int) -> None:
+        """Field ``name`` as ``size`` int64 integers in its declared range, or ValueError."""
         arr = np.asarray(getattr(self, name))
-        if arr.shape != (size,) or (
-            arr.size
-            and (not np.issubdtype(arr.dtype, np.integer) or arr.min() < low or arr.max() > high)
-        ):
+        rng = declared_range(AkidaV2Layer, name)
+        if arr.shape != (size,) or offending(arr, rng.kind, rng.low, rng.high) is not None:
+            accepted = describe(rng.kind, rng.low, rng.high)
+            span = f" in [{arr.min()}, {arr.max()}]" if arr.size else ""
             raise ValueError(
-                f"layer {self.name!r}: {name} must be {size} integers in {low}..{high}, got shape {arr.shape}"
+                f"{where}: {name} must be {size} {accepted}, got shape {arr.shape}{span}"
             )
-        return arr.astype(np.int64)
+        setattr(self, name, arr.astype(np.int64))
 
     def _check_weighted(self, where: str) -> None:
         h, w, c = self.input_shapes[0]
-        low, high = WEIGHT_RANGES.get(self.weight_bits, (None, None))
-        if low is None:
-            raise ValueError(f"{where}: weight bits must be one of {tuple(WEIGHT_RANGES)}")
+        rng = declared_range(AkidaV2Layer, "weights")
+        if self.weight_bits not in rng.choices:
+            raise ValueError(f"{where}: weight bits must be one of {rng.choices}")
+        low, high = rng.bounds(self.weight_bits)
         weights = np.asarray(self.weights)
-        if weights.size and (not np.issubdtype(weights.dtype, np.integer) or weights.min() < low
-                             or weights.max() > high):  # fmt: skip
+        if offending(weights, rng.kind, low, high) is not None:
             raise ValueError(f"{where}: {self.weight_bits}-bit weights must be in {low}..{high}")
         self.weights = weights.astype(np.int64)
         k = self.kernel_size
@@ -226,18 +234,16 @@ class AkidaV2Layer:
         if self.kind == "dense" and self.pool != "none":
             raise ValueError(f"{where}: a dense layer has no pooling")
         f = self.filters
-        self.bias = self._int8("bias", f, -128, 127)
-        self.output_shift = self._int8("output_shift", f, -2 * MAX_SHIFT, MAX_SHIFT)
-        for name in ("bias_shift", "output_scales"):
-            setattr(self, name, _u8(f"{where}: {name}", getattr(self, name), f))
+        for name in ("bias", "output_shift", "bias_shift", "output_scales"):
+            self._per_channel(where, name, f)
         if self.activation or np.size(self.max_value):
             for name in ("max_value", "max_value_shift"):
-                setattr(self, name, _u8(f"{where}: {name}", getattr(self, name), f))
+                self._per_channel(where, name, f)
         if self.kind == "input_conv":
-            self.padding_value = _u8(f"{where}: padding_value", self.padding_value, c)
+            self._per_channel(where, "padding_value", c)
         else:
             size = h * w * c if self.kind == "dense" else c
-            self.input_shift = _u8(f"{where}: input_shift", self.input_shift, size)
+            self._per_channel(where, "input_shift", size)
         if min(self.output_shape) < 1:
             raise ValueError(f"{where}: input {self.input_shapes[0]} too small for kernel or pool")
 
@@ -260,22 +266,13 @@ class AkidaV2Layer:
             return (1, 1, self.filters)
         if self.kind in ("add", "concat"):
             return (h, w, self.filters)
-        k, s = self.kernel_size, self.stride
-        if self.padding == "same":
-            return (-(-h // s), -(-w // s), self.filters)
-        return ((h - k) // s + 1, (w - k) // s + 1, self.filters)
+        k, s, pad = self.kernel_size, self.stride, self.padding
+        return (window_count(pad, h, k, s), window_count(pad, w, k, s), self.filters)
 
     @property
     def output_shape(self) -> tuple[int, int, int]:
-        h, w, f = self.conv_shape
-        if self.pool == "global_avg":
-            return (1, 1, f)
-        if self.pool == "max":
-            p, s = self.pool_size, self.pool_stride
-            if self.padding == "same":
-                return (-(-h // s), -(-w // s), f)
-            return ((h - p) // s + 1, (w - p) // s + 1, f)
-        return (h, w, f)
+        size, stride = (self.pool_size,) * 2, (self.pool_stride,) * 2
+        return pooled_shape(self.conv_shape, self.pool, self.padding, size, stride)
 
     @property
     def output_signed(self) -> bool:
@@ -284,24 +281,14 @@ class AkidaV2Layer:
 
 
 @dataclass
-class AkidaV2Net:
-    """An Akida 2.0 graph: integer inputs (H, W, C) of ``input_bits`` bits, then layers in
-    topological order, each naming its inbounds; the last layer is the output.
+class AkidaV2Net(AkidaGraph):
+    """An Akida 2.0 graph: layers in topological order, each naming its inbounds (see
+    :class:`~converters.chips.akida.AkidaGraph`)."""
 
-    A float sample x (C, H, W) enters as ``round(clip(x / input_scale, 0, 1) (2**bits - 1))``.
-    """
-
-    input_shape: tuple[int, int, int]
-    input_bits: int
-    layers: list[AkidaV2Layer]
-    input_scale: float = 1.0
-    input_name: str = "input"
     target: str = field(default="akida_v2", init=False)
 
     def __post_init__(self) -> None:
-        self.input_shape = tuple(int(s) for s in self.input_shape)
-        if not self.layers:
-            raise ValueError("an AkidaV2Net needs at least one layer")
+        super().__post_init__()
         allowed = (8,) if self.layers[0].kind == "input_conv" else (1, 2, 3, 4)
         if self.input_bits not in allowed:  # the engine's InputData is signed from 5 bits on
             raise ValueError(
@@ -322,19 +309,6 @@ class AkidaV2Net:
             if got != layer.input_shapes:
                 raise ValueError(f"{where} expects inputs {layer.input_shapes}, gets {got}")
             shapes[layer.name] = layer.output_shape
-
-    @property
-    def layer_names(self) -> list[str]:
-        return [self.input_name] + [layer.name for layer in self.layers]
-
-    def levels(self, samples: np.ndarray) -> np.ndarray:
-        """Integer inputs (N, H, W, C) for float samples (N, C, H, W)."""
-        x = np.asarray(samples, dtype=np.float64)
-        return input_levels(x, self.input_shape, self.input_bits, self.input_scale)
-
-    def digest(self) -> str:
-        """A hash of every field, stable across processes."""
-        return digest(self)
 
 
 # --- the arithmetic, as pure functions on integer inputs and a layer -------------------

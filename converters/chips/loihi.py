@@ -35,7 +35,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..net_io import digest
+from .fields import INDEX_MAX, check_ranges, check_value, ints, reals
+from .tree import digest
 
 __all__ = [
     "LoihiProjection",
@@ -95,16 +96,6 @@ LCG_MULTIPLIER, LCG_INCREMENT, LCG_MODULUS = 1103515245, 12345, 2**31
 RATE_BIN = -(-LCG_MODULUS // INPUT_LEVELS)  # 8421505: r // RATE_BIN lies in 0..254
 
 
-def _check(name: str, value, low: int, high: int) -> None:
-    arr = np.asarray(value)
-    if arr.size and (
-        not np.issubdtype(arr.dtype, np.integer) or arr.min() < low or arr.max() > high
-    ):
-        raise ValueError(
-            f"{name} must be integers in [{low}, {high}], got range [{arr.min()}, {arr.max()}]"
-        )
-
-
 def effective_weights(mant: np.ndarray, exp: int) -> np.ndarray:
     """``mant * 2**(6 + exp)`` as int64, floored per weight where 6 + exp < 0."""
     shift = MANT_SHIFT + exp
@@ -122,10 +113,10 @@ class LoihiProjection:
     """
 
     source: str
-    pre: np.ndarray  # [S] int32, index into the source layer
-    post: np.ndarray  # [S] int32, index into the target layer
-    weight_mant: np.ndarray  # [S] int16
-    weight_exp: int = 0
+    pre: np.ndarray = ints(0, INDEX_MAX)  # [S] int32, index into the source layer
+    post: np.ndarray = ints(0, INDEX_MAX)  # [S] int32, index into the target layer
+    weight_mant: np.ndarray = ints(*WEIGHT_MANT_RANGE)  # [S] int16
+    weight_exp: int = ints(*WEIGHT_EXP_RANGE, default=0)
 
     def __post_init__(self) -> None:
         self.pre = np.asarray(self.pre, dtype=np.int32)
@@ -133,8 +124,7 @@ class LoihiProjection:
         self.weight_mant = np.asarray(self.weight_mant, dtype=np.int16)
         if not (len(self.pre) == len(self.post) == len(self.weight_mant)):
             raise ValueError("pre, post and weight_mant must have one entry per synapse")
-        _check("weight_exp", self.weight_exp, *WEIGHT_EXP_RANGE)
-        _check("weight_mant", self.weight_mant, *WEIGHT_MANT_RANGE)
+        check_ranges(self)
 
     @property
     def weight_eff(self) -> np.ndarray:
@@ -178,17 +168,19 @@ class LoihiLayer:
     """A population of identical-parameter compartments and the projections into it."""
 
     name: str
-    size: int
+    size: int = ints(0, INDEX_MAX)
     projections: list  # LoihiProjection or LoihiConv records
-    vth_mant: int
-    bias_mant: np.ndarray | None = None  # [size] int, zeros if None
-    bias_exp: int = 0
-    decay_u: int = DECAY_ONE
-    decay_v: int = 0
-    refractory: int = 1  # v held at 0 for refractory - 1 steps after a spike
+    vth_mant: int = ints(0, VTH_MANT_MAX)
+    bias_mant: np.ndarray | None = ints(*BIAS_MANT_RANGE, default=None)  # [size], None: zeros
+    bias_exp: int = ints(*BIAS_EXP_RANGE, default=0)
+    decay_u: int = ints(0, DECAY_ONE, default=DECAY_ONE)
+    decay_v: int = ints(0, DECAY_ONE, default=0)
+    # v held at 0 for refractory - 1 steps after a spike
+    refractory: int = ints(1, REFRACTORY_MAX, default=1)
     reset: str = "zero"
-    shape: tuple[int, ...] = ()
-    fan_in_split: int = 1  # auxiliary compartments joined into each neuron (1: none)
+    shape: tuple[int, ...] = ints(0, INDEX_MAX, default=())
+    # auxiliary compartments joined into each neuron (1: none)
+    fan_in_split: int = ints(1, INDEX_MAX, default=1)
 
     def __post_init__(self) -> None:
         self.bias_mant = (
@@ -199,13 +191,7 @@ class LoihiLayer:
         self.bias_mant = self.bias_mant.astype(np.int32)
         self.shape = tuple(self.shape) or (self.size,)
         where = f"layer {self.name!r}"
-        _check(f"{where}: vth_mant", self.vth_mant, 0, VTH_MANT_MAX)
-        _check(f"{where}: bias_mant", self.bias_mant, *BIAS_MANT_RANGE)
-        _check(f"{where}: bias_exp", self.bias_exp, *BIAS_EXP_RANGE)
-        _check(f"{where}: decay_u", self.decay_u, 0, DECAY_ONE)
-        _check(f"{where}: decay_v", self.decay_v, 0, DECAY_ONE)
-        _check(f"{where}: refractory", self.refractory, 1, REFRACTORY_MAX)
-        _check(f"{where}: fan_in_split", self.fan_in_split, 1, 2**31 - 1)
+        check_ranges(self, where)
         if self.reset not in RESETS:
             raise ValueError(f"{where}: reset must be one of {RESETS}, got {self.reset!r}")
         for k, p in enumerate(self.projections):
@@ -236,15 +222,17 @@ class LoihiLayer:
 class LoihiInput:
     """The input population: one compartment (or generator) per input value."""
 
-    shape: tuple[int, ...]
+    shape: tuple[int, ...] = ints(1, INDEX_MAX)
     encoding: str = "bias"
-    scale: float = 1.0  # an input x is coded as level round(clip(x / scale, 0, 1) * 255)
+    # an input x is coded as level round(clip(x / scale, 0, 1) * 255)
+    scale: float = reals(1e-30, 1e30, default=1.0)
     name: str = "input"
 
     def __post_init__(self) -> None:
         if self.encoding not in ENCODINGS:
             raise ValueError(f"input encoding must be one of {ENCODINGS}, got {self.encoding!r}")
         self.shape = tuple(int(s) for s in self.shape)
+        check_ranges(self, "input")
 
     @property
     def size(self) -> int:
@@ -282,8 +270,8 @@ class LoihiInput:
                 pairs = np.asarray(events).reshape(-1, 2)
                 step, neuron = pairs[:, 0], pairs[:, 1]
             where = f"spike-train input, sample {k}"
-            _check(f"{where}: event steps", step, 0, steps - 1)
-            _check(f"{where}: event neurons", neuron, 0, self.size - 1)
+            check_value(f"{where}: event steps", step, "int", 0, steps - 1)
+            check_value(f"{where}: event neurons", neuron, "int", 0, self.size - 1)
             if step.shape != neuron.shape:
                 raise ValueError(f"{where}: {step.size} event steps but {neuron.size} neurons")
             out[k, step, neuron] = True
@@ -338,12 +326,11 @@ class LoihiNet:
     target = "loihi"
     input: LoihiInput
     layers: list[LoihiLayer]
-    timesteps: int
+    timesteps: int = ints(1, INDEX_MAX)
     report: QuantizationReport = field(default_factory=QuantizationReport)
 
     def __post_init__(self) -> None:
-        if self.timesteps < 1:
-            raise ValueError(f"timesteps must be >= 1, got {self.timesteps}")
+        check_ranges(self)
         sizes = {self.input.name: self.input.size}
         for layer in self.layers:
             if layer.name in sizes:

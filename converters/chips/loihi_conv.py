@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .fields import INDEX_MAX, check_ranges, ints
 from .loihi import WEIGHT_EXP_RANGE, WEIGHT_MANT_RANGE, effective_weights
 
 __all__ = ["LoihiConv", "reach"]
@@ -40,43 +41,35 @@ class LoihiConv:
     """Synapses from one layer into another as a 2-d convolution (see the module)."""
 
     source: str
-    kernel_mant: np.ndarray  # [O, C / groups, KH, KW] int16
-    weight_exp: int
-    source_shape: tuple[int, int, int]  # C, H, W of the source layer
-    out_shape: tuple[int, int, int]  # O, OH, OW: the target layer's shape
-    stride: tuple[int, int] = (1, 1)
-    padding: tuple[int, int] = (0, 0)  # top, left
-    dilation: tuple[int, int] = (1, 1)
-    groups: int = 1
-    pool: tuple[int, int] = (1, 1)
+    kernel_mant: np.ndarray = ints(*WEIGHT_MANT_RANGE)  # [O, C / groups, KH, KW] int16
+    weight_exp: int = ints(*WEIGHT_EXP_RANGE)
+    source_shape: tuple[int, int, int] = ints(0, INDEX_MAX)  # C, H, W of the source layer
+    out_shape: tuple[int, int, int] = ints(0, INDEX_MAX)  # O, OH, OW: the target layer's shape
+    stride: tuple[int, int] = ints(1, INDEX_MAX, default=(1, 1))
+    padding: tuple[int, int] = ints(0, INDEX_MAX, default=(0, 0))  # top, left
+    dilation: tuple[int, int] = ints(1, INDEX_MAX, default=(1, 1))
+    groups: int = ints(1, INDEX_MAX, default=1)
+    pool: tuple[int, int] = ints(1, INDEX_MAX, default=(1, 1))
 
     def __post_init__(self) -> None:
         self.kernel_mant = np.asarray(self.kernel_mant, dtype=np.int16)
         for name in ("source_shape", "out_shape", "stride", "padding", "dilation", "pool"):
             setattr(self, name, tuple(int(v) for v in getattr(self, name)))
         self.groups = int(self.groups)
-        low, high = WEIGHT_MANT_RANGE
+        check_ranges(self)
         if self.kernel_mant.ndim != 4 or self.kernel_mant.shape[0] != self.out_shape[0]:
             raise ValueError(
                 f"kernel_mant must have shape (O={self.out_shape[0]}, C/groups, KH, KW), "
                 f"got {self.kernel_mant.shape}"
             )
-        if self.kernel_mant.size and (
-            self.kernel_mant.min() < low or self.kernel_mant.max() > high
-        ):
-            raise ValueError(f"kernel_mant must be integers in [{low}, {high}]")
-        if not WEIGHT_EXP_RANGE[0] <= self.weight_exp <= WEIGHT_EXP_RANGE[1]:
-            raise ValueError(f"weight_exp must be in {WEIGHT_EXP_RANGE}, got {self.weight_exp}")
         c = self.source_shape[0]
-        if self.groups < 1 or c % self.groups or self.out_shape[0] % self.groups:
+        if c % self.groups or self.out_shape[0] % self.groups:
             raise ValueError(f"groups = {self.groups} must divide C = {c} and O")
         if self.kernel_mant.shape[1] * self.groups != c:
             raise ValueError(
                 f"kernel_mant has {self.kernel_mant.shape[1]} input channels per group, "
                 f"the source has {c} channels in {self.groups} groups"
             )
-        if min(self.stride + self.dilation + self.pool) < 1 or min(self.padding) < 0:
-            raise ValueError("stride, dilation and pool must be >= 1, padding >= 0")
 
     # --- sizes and shapes ---------------------------------------------------------
 

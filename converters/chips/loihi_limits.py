@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .fields import INDEX_MAX, check_ranges, ints
 from .loihi import MAX_FAN_IN, MAX_FAN_OUT, LoihiLayer, LoihiNet
 from .loihi_placement import (
     CoreCapacity,
@@ -45,13 +46,16 @@ class LoihiLimitError(ValueError):
 class LoihiLimits:
     """Loihi's capacities (Davies et al. 2018; the system size of Pohoiki Springs)."""
 
-    fan_in: int = MAX_FAN_IN  # synapses into one compartment
-    fan_out: int = MAX_FAN_OUT  # output axons of one compartment: its destination cores
-    compartments_per_core: int = 1024
-    synaptic_memory: int = 131072  # bytes per core
-    synapse_bits: int = 16
-    cores_per_chip: int = 128
-    chips: int = 768
+    fan_in: int = ints(1, INDEX_MAX, default=MAX_FAN_IN)  # synapses into one compartment
+    fan_out: int = ints(1, INDEX_MAX, default=MAX_FAN_OUT)  # destination cores of one compartment
+    compartments_per_core: int = ints(1, INDEX_MAX, default=1024)
+    synaptic_memory: int = ints(1, INDEX_MAX, default=131072)  # bytes per core
+    synapse_bits: int = ints(1, INDEX_MAX, default=16)
+    cores_per_chip: int = ints(1, INDEX_MAX, default=128)
+    chips: int = ints(1, INDEX_MAX, default=768)
+
+    def __post_init__(self) -> None:
+        check_ranges(self)
 
     @property
     def core(self) -> CoreCapacity:

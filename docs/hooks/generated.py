@@ -26,7 +26,7 @@ def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.Argument
 
 def cli_reference() -> str:
     """Markdown: ``neuroemu --help`` and every subcommand's help, as the parsers print them."""
-    from neuroemu.cli import build_parser
+    from neuroemu.commands import build_parser
 
     os.environ["COLUMNS"] = "96"  # argparse wraps help to the terminal width
     parser = build_parser()
@@ -40,20 +40,32 @@ def _cell(text: str) -> str:
     return str(text).replace("|", "\\|")
 
 
+def _records_table(records, noun: str) -> str:
+    """Markdown: name, value, unit, meaning and source of each record, then their count."""
+    lines = ["| name | value | unit | meaning | source |", "|---|---|---|---|---|"]
+    for r in records:
+        lines.append(
+            f"| `{r.name}` | {r.value:.4g} | {_cell(r.unit)} | {_cell(r.description)} "
+            f"| {_cell(r.source)} |"
+        )
+    return "\n".join(lines) + f"\n\n{len(lines) - 2} {noun}.\n"
+
+
 def constants_table() -> str:
     """Markdown: every registered hardware constant with its value, unit, meaning and source."""
     from hwmodels.constants import REGISTRY
 
-    lines = ["| name | value | unit | meaning | source |", "|---|---|---|---|---|"]
-    for c in REGISTRY.values():
-        lines.append(
-            f"| `{c.name}` | {c.value:.4g} | {_cell(c.unit)} | {_cell(c.description)} "
-            f"| {_cell(c.source)} |"
-        )
-    return "\n".join(lines) + f"\n\n{len(REGISTRY)} constants.\n"
+    return _records_table(REGISTRY.values(), "constants")
 
 
-SECTIONS = {"cli": cli_reference, "constants": constants_table}
+def measurements_table() -> str:
+    """Markdown: every published measurement the models are checked against, with its source."""
+    from hwmodels.published import MEASUREMENTS
+
+    return _records_table(MEASUREMENTS.values(), "measurements")
+
+
+SECTIONS = {"cli": cli_reference, "constants": constants_table, "measurements": measurements_table}
 
 
 def on_page_markdown(markdown: str, page, config, files) -> str:
