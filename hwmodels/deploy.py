@@ -9,10 +9,12 @@ import numpy as np
 
 from converters.chips.akida import AkidaNet
 from converters.chips.loihi import LoihiNet
+from converters.chips.loihi_limits import check_limits, on_chip
+from converters.chips.loihi_placement import layer_fan_in, output_axons
 
 from .akida_mapping import map_network
 from .constants import Constants
-from .loihi_mapping import compartment_fan_in, fan_outs, layer_fan_in, least_cores, on_chip
+from .loihi_mapping import limits
 from .models import models_for
 
 __all__ = [
@@ -27,8 +29,8 @@ __all__ = [
 @dataclass
 class LayerDeployment:
     """One layer: its neurons, the cores (Loihi) or NPs (Akida, 0 on the host) it takes, its
-    synaptic memory in bytes (Loihi), largest fan-in of one compartment and fan-out, the
-    binding limit, and the compartments each neuron splits its fan-in over (1: no split)."""
+    synaptic memory in bytes (Loihi), largest fan-in of one compartment and fan-out (Loihi:
+    destination cores of one compartment, each an output axon of its core), the binding limit, and the compartments each neuron splits its fan-in over (1: no split)."""
 
     layer: str
     neurons: int
@@ -71,44 +73,35 @@ class Deployment:
 
 
 def loihi_deployment(net: LoihiNet, c: Constants) -> Deployment:
-    """Cores per layer of ``net`` on Loihi, with the fan-in and fan-out limits checked."""
-    outs = fan_outs(net)
-    layers, problems = [], []
-    fan_in_limit, fan_out_limit = int(c["loihi_max_fan_in"]), int(c["loihi_max_fan_out"])
+    """Cores per layer of ``net`` on Loihi, with every limit of
+    :func:`converters.chips.loihi_limits.check_limits` checked."""
+    check = check_limits(net, limits(c))
+    placement = check.placement
+    fan_out = output_axons(net, placement) if placement else {}
+    layers = []
     for layer in on_chip(net):
         fan_in = layer_fan_in(layer)
-        cores, binding = least_cores(layer, fan_in, c)
-        fan_out = int(outs[layer.name].max(initial=0))
-        per_compartment = compartment_fan_in(layer, fan_in)
-        if binding == "fan-in":
-            binding = f"fan-in {per_compartment} > {fan_in_limit} per compartment"
-            problems.append(
-                f"layer {layer.name!r}: a compartment has fan-in {per_compartment}, above "
-                f"Loihi's {fan_in_limit}; remedy: convert the network again (conversion splits "
-                "the fan-in over auxiliary compartments)"
-            )
-        if fan_out > fan_out_limit:
-            binding += f"; fan-out {fan_out} > {fan_out_limit}"
-            problems.append(
-                f"layer {layer.name!r}: a compartment has fan-out {fan_out}, above Loihi's "
-                f"{fan_out_limit}; remedy: fewer output channels of the layers it feeds"
-            )
-        memory = float(fan_in.sum() * c["loihi_synapse_bits"] / 8)
+        rows = (
+            (placement.cores[layer.name], placement.binding[layer.name])
+            if placement
+            else (0, "not placed: see the problems")
+        )
+        axons = fan_out[layer.name] if placement else np.zeros(1, int)
         layers.append(
             LayerDeployment(
                 layer.name,
                 layer.size,
-                cores,
-                memory,
-                per_compartment,
-                fan_out,
-                binding,
+                rows[0],
+                float(fan_in.sum() * c["loihi_synapse_bits"] / 8),
+                -(-int(fan_in.max(initial=0)) // layer.fan_in_split),
+                int(axons.max(initial=0)),
+                rows[1],
                 layer.fan_in_split,
             )
         )
     cores = sum(x.units for x in layers)
     return Deployment(
-        "Loihi", "cores", int(np.ceil(cores / c["loihi_cores_per_chip"])), layers, problems
+        "Loihi", "cores", int(np.ceil(cores / c["loihi_cores_per_chip"])), layers, check.errors
     )
 
 

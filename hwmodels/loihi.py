@@ -5,7 +5,8 @@ when it resets by subtraction (the second compartment of the two-compartment sof
 one otherwise, plus K auxiliary compartments where conversion split its fan-in over K
 (their updates, every step, cost the join). A core holds at most ``loihi_compartments_per_core`` compartments and
 ``loihi_synaptic_memory`` bytes of incoming synapses (``loihi_synapse_bits`` each); by
-default a layer gets the fewest cores that respect both, split into equal contiguous
+default a layer gets the fewest cores that respect both
+(:func:`converters.chips.loihi_placement.place_layers`), split into equal contiguous
 blocks. Core ``g`` sits in tile ``g // cores_per_tile`` of a mesh ``mesh_columns`` wide.
 
 Per inference, from the traces::
@@ -42,7 +43,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
 import xarray as xr
 
 from converters.chips.loihi import LoihiLayer, LoihiNet
@@ -52,7 +52,14 @@ from . import accounting as conventions
 from .constants import Constants
 from .estimate import Estimate, LayerEstimate, with_bounds
 from .loihi_constants import BOUNDED, USED
-from .loihi_mapping import CoreMapping, LoihiMappingError, map_cores, synapses_to_cores
+from .loihi_mapping import (
+    CoreMapping,
+    LoihiMappingError,
+    Routes,
+    map_cores,
+    routes,
+    synaptic_events,
+)
 from .trace_input import check_traces, saturation_warnings
 
 __all__ = ["LoihiMappingError", "CoreMapping", "map_cores", "estimate", "MODEL", "SYSTEM"]
@@ -80,46 +87,6 @@ ASSUMPTIONS = [
     "the embedded cores' per-step management costs loihi_step_energy per chip in use and "
     "loihi_step_time per step; host I/O costs a fixed amount per inference",
 ]
-
-
-@dataclass
-class _Routes:
-    """Per source neuron: synapses landing on each core, and the cost of its messages."""
-
-    to_core: sp.csr_matrix  # [source size, cores] synapses
-    tile_messages: np.ndarray  # [source size]
-    hops_ew: np.ndarray
-    hops_ns: np.ndarray
-    moves: np.ndarray  # [k, 2] distinct (E-W, N-S) hop counts of this source's messages
-
-
-def _routes(net: LoihiNet, mappings: list[CoreMapping], c: Constants) -> dict[str, _Routes]:
-    cores = sum(m.cores for m in mappings)
-    where = {m.layer: m.core for m in mappings}
-    sizes = {layer.name: layer.size for layer in net.all_layers()}
-    per_tile, columns = int(c["loihi_cores_per_tile"]), int(c["loihi_mesh_columns"])
-    synapses: dict[str, sp.csr_matrix] = {}
-    for layer in net.layers:
-        for p in layer.projections:
-            m = synapses_to_cores(p, where[layer.name], sizes[p.source], cores)
-            synapses[p.source] = synapses[p.source] + m if p.source in synapses else m
-    routes = {}
-    for source, m in synapses.items():
-        coo = m.tocoo()
-        src_core = where[source][coo.row] if source in where else np.zeros(len(coo.row), int)
-        src_tile, dst_tile = src_core // per_tile, coo.col // per_tile
-        same = src_tile == dst_tile
-        dx = np.abs(src_tile % columns - dst_tile % columns)
-        dy = np.abs(src_tile // columns - dst_tile // columns)
-        n = sizes[source]
-        routes[source] = _Routes(
-            m,
-            np.bincount(coo.row, weights=same, minlength=n),
-            np.bincount(coo.row, weights=dx, minlength=n),
-            np.bincount(coo.row, weights=dy, minlength=n),
-            np.unique(np.stack([dx, dy], 1).reshape(-1, 2), axis=0),
-        )
-    return routes
 
 
 def _barrier(tiles: int, c: Constants) -> float:
@@ -155,13 +122,12 @@ def _neuron_work(act: _Activity, layer: LoihiLayer, m: CoreMapping, counts: np.n
     act.per_layer[m.layer]["neuron_updates_inactive"] = inactive.sum(1).mean() * act.timesteps
 
 
-def _spike_work(act, source, r, cnt, layer_spikes, mappings) -> None:
+def _spike_work(act, source, r: Routes, cnt, synops_per_core, layer_spikes, mappings) -> None:
     total = cnt.sum(1, keepdims=True)
     share = np.divide(1.0, total, out=np.zeros_like(total), where=total > 0)
-    synops_per_core = np.asarray(r.to_core.T @ cnt.T).T  # sample, core
     act.work["synop"] += layer_spikes[:, :, None] * (synops_per_core * share)[:, None]
     act.routed[source] = layer_spikes > 0
-    messages = np.asarray((r.to_core > 0).sum(1)).ravel()
+    messages = r.messages
     m = next((m for m in mappings if m.layer == source), None)
     if m is not None:
         sent = np.stack(
@@ -206,8 +172,10 @@ def _activity(net, traces, mappings, routes) -> _Activity:
     )
     for m in mappings:
         _neuron_work(act, layers[names.index(m.layer)], m, counts[m.layer])
+    events = synaptic_events(net, mappings, counts)
     for source, r in routes.items():
-        _spike_work(act, source, r, counts[source], steps[:, :, names.index(source)], mappings)
+        layer_spikes = steps[:, :, names.index(source)]
+        _spike_work(act, source, r, counts[source], events[source], layer_spikes, mappings)
     if off_chip:
         act.per_layer[names[0]]["injected_spikes"] = float(act.input_spikes.sum(1).mean())
     act.per_layer[names[-1]]["read_out_spikes"] = float(act.output_spikes.mean())
@@ -232,7 +200,7 @@ _ENERGY_OF = {
 }
 
 
-def _step_times(act: _Activity, routes: dict[str, _Routes], tiles: int, c: Constants) -> np.ndarray:
+def _step_times(act: _Activity, routes: dict[str, Routes], tiles: int, c: Constants) -> np.ndarray:
     busy = sum(act.work[k] * c[name] for k, name in _WORK_TIME.items())
     route_delay = np.zeros(busy.shape[:2])
     for source, r in routes.items():
@@ -248,7 +216,7 @@ class _Run:
     their routes, and the caller's options."""
 
     act: _Activity
-    routes: dict[str, _Routes]
+    routes: dict[str, Routes]
     mappings: list[CoreMapping]
     rate: float | None
     label: str
@@ -357,8 +325,9 @@ def estimate(
     if rate is not None and not rate > 0:
         raise ValueError(f"rate must be a positive number of inferences per second, got {rate}")
     mappings = map_cores(net, cores_per_layer, c)
-    routes = _routes(net, mappings, c)
-    run = _Run(_activity(net, traces, mappings, routes), routes, mappings, rate, label, accounting)
+    routes_of = routes(net, mappings, c)
+    act = _activity(net, traces, mappings, routes_of)
+    run = _Run(act, routes_of, mappings, rate, label, accounting)
     _one(run, c, strict=True)
     result = with_bounds(lambda k: _one(run, k), c, BOUNDED)
     result.accuracy = accuracy(traces)

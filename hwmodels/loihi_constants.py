@@ -189,9 +189,10 @@ _CHIP = (
     Constant(
         name="loihi_max_fan_out",
         value=4096,
-        unit="synapses",
+        unit="cores",
         source=DAVIES,
-        description="fan-out per compartment",
+        description="fan-out: destination cores of one compartment, an output axon each "
+        "(4,096 output axons per core)",
     ),
     Constant(
         name="loihi_synapse_bits",

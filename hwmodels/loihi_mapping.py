@@ -1,39 +1,32 @@
-"""Where each layer of a LoihiNet sits on Loihi: cores per layer, compartments and synaptic
-memory per core, fan-in and fan-out per compartment, all from the projections' records
+"""Where each layer of a LoihiNet sits on Loihi and where its spikes travel: cores per layer,
+compartments and synaptic memory per core, and per source neuron its messages (one per
+destination core) and their hops, all from the projections' records, layer by layer
 (convolutions counted from their geometry, never written out as synapses).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
-import scipy.sparse as sp
 
-from converters.chips.loihi import LoihiLayer, LoihiNet
+from converters.chips.loihi import LoihiNet
 from converters.chips.loihi_conv import LoihiConv
-from converters.chips.loihi_limits import (
-    LoihiLimitError,
-    LoihiLimits,
-    enforce_limits,
-    fan_outs,
-    on_chip,
-)
+from converters.chips.loihi_limits import LoihiLimitError, LoihiLimits, enforce_limits, on_chip
+from converters.chips.loihi_placement import block_edges, destinations, layer_fan_in
+from emu.engines.loihi_reference import conv_input
 
 from .constants import Constants
 
 __all__ = [
     "LoihiMappingError",
     "CoreMapping",
+    "Routes",
     "map_cores",
-    "least_cores",
-    "layer_fan_in",
-    "compartment_fan_in",
-    "fan_outs",
-    "on_chip",
     "limits",
-    "synapses_to_cores",
+    "routes",
+    "synaptic_events",
 ]
 
 
@@ -51,6 +44,7 @@ class CoreMapping:
     core: np.ndarray  # [size] int, global core index
     compartments: np.ndarray  # [cores] compartments per core
     memory: np.ndarray  # [cores] bytes of synapses per core
+    binding: str = ""  # the limit that sets the fewest cores of the layer
 
 
 def limits(c: Constants) -> LoihiLimits:
@@ -65,10 +59,6 @@ def limits(c: Constants) -> LoihiLimits:
     )
 
 
-def _blocks(n: int, k: int) -> np.ndarray:
-    return np.repeat(np.arange(k), [len(b) for b in np.array_split(np.arange(n), k)])
-
-
 def map_cores(
     net: LoihiNet,
     cores_per_layer: Mapping[str, int] | None = None,
@@ -76,8 +66,9 @@ def map_cores(
 ) -> list[CoreMapping]:
     """Place the on-chip layers of ``net`` onto cores (the fewest that fit, unless given).
 
-    Raises LoihiMappingError when a compartment's fan-in or fan-out exceeds the limits, or
-    when a requested core count is too small for a layer or larger than its neuron count.
+    Raises LoihiMappingError when a limit of :mod:`converters.chips.loihi_limits` refuses
+    the network, or when a requested core count is too small for a layer or larger than its
+    neuron count.
     """
     c = constants or Constants()
     cores_per_layer = dict(cores_per_layer or {})
@@ -89,89 +80,96 @@ def map_cores(
             f"on-chip layers: {[layer.name for layer in layers]}"
         )
     try:
-        enforce_limits(net, limits(c), refuse_fan_out=True)
+        placement = enforce_limits(net, limits(c), cores_per_layer).placement
     except LoihiLimitError as err:
         raise LoihiMappingError(str(err)) from None
     mappings, first = [], 0
     for layer in layers:
-        fan_in = layer_fan_in(layer)
-        least, _ = least_cores(layer, fan_in, c)
-        k = cores_per_layer.get(layer.name, least)
-        mem = fan_in * c["loihi_synapse_bits"] / 8
+        k, least = placement.cores[layer.name], placement.least[layer.name]
+        mem = layer_fan_in(layer) * c["loihi_synapse_bits"] / 8
         if not least <= k <= layer.size:
             raise LoihiMappingError(
-                f"layer {layer.name!r} ({layer.size} neurons, {_per_neuron(layer)} compartments "
-                f"each, {mem.sum():.0f} bytes of synapses) needs between {least} and "
-                f"{layer.size} cores, got {k}"
+                f"layer {layer.name!r} ({layer.size} neurons, {layer.compartments_per_neuron} "
+                f"compartments each, {mem.sum():.0f} bytes of synapses) needs between {least} "
+                f"and {layer.size} cores, got {k}"
             )
-        block, comps, memory = _usage(layer, mem, k)
-        mappings.append(CoreMapping(layer.name, k, first, block + first, comps, memory))
+        edges = block_edges(layer.size, k)
+        block = np.repeat(np.arange(k), np.diff(edges))
+        comps = np.diff(edges) * layer.compartments_per_neuron
+        memory = np.add.reduceat(mem, edges[:-1])
+        binding = placement.binding[layer.name]
+        mappings.append(CoreMapping(layer.name, k, first, block + first, comps, memory, binding))
         first += k
     return mappings
 
 
-def _per_neuron(layer: LoihiLayer) -> int:
-    """Compartments per neuron: the soma's (two with reset by subtraction) and the fan-in
-    split's auxiliary compartments."""
-    return layer.compartments_per_neuron
+@dataclass
+class Routes:
+    """Per neuron of one source layer: its messages (one per destination core), those within
+    its own tile, their east-west and north-south hops; and the distinct (E-W, N-S) hop
+    counts of all its messages."""
+
+    messages: np.ndarray  # [source size]
+    tile_messages: np.ndarray
+    hops_ew: np.ndarray
+    hops_ns: np.ndarray
+    moves: np.ndarray  # [k, 2]
 
 
-def compartment_fan_in(layer: LoihiLayer, fan_in: np.ndarray) -> int:
-    """The largest fan-in of one compartment: a neuron's fan-in over its split's slices."""
-    return -(-int(fan_in.max(initial=0)) // layer.fan_in_split)
+def routes(net: LoihiNet, mappings: list[CoreMapping], c: Constants) -> dict[str, Routes]:
+    """The :class:`Routes` of every layer that sends spikes, block by block of its targets
+    (off-chip inputs enter at core 0)."""
+    per_tile, columns = int(c["loihi_cores_per_tile"]), int(c["loihi_mesh_columns"])
+    where = {m.layer: m for m in mappings}
+    sizes = {layer.name: layer.size for layer in net.all_layers()}
+    out: dict[str, Routes] = {}
+    moves: dict[str, set] = {}
+    for layer in net.layers:
+        m = where[layer.name]
+        edges = block_edges(layer.size, m.cores)
+        for source in dict.fromkeys(p.source for p in layer.projections):
+            n = sizes[source]
+            r = out.setdefault(source, Routes(*(np.zeros(n) for _ in range(4)), np.zeros((0, 2))))
+            for k, reached in destinations(layer, source, edges):
+                src = (
+                    where[source].core[reached] if source in where else np.zeros(len(reached), int)
+                )
+                src_tile, dst_tile = src // per_tile, (m.first_core + k) // per_tile
+                dx = np.abs(src_tile % columns - dst_tile % columns)
+                dy = np.abs(src_tile // columns - dst_tile // columns)
+                r.messages[reached] += 1
+                r.tile_messages[reached] += src_tile == dst_tile
+                r.hops_ew[reached] += dx
+                r.hops_ns[reached] += dy
+                pairs = np.unique(dx * 2**20 + dy)
+                moves.setdefault(source, set()).update(zip(*np.divmod(pairs, 2**20), strict=True))
+    for source, r in out.items():
+        r.moves = np.array(sorted(moves.get(source, ())), float).reshape(-1, 2)
+    return out
 
 
-def layer_fan_in(layer: LoihiLayer) -> np.ndarray:
-    """Synapses into every compartment of ``layer``, from the projections' records."""
-    fan_in = np.zeros(layer.size, np.int64)
-    for p in layer.projections:
-        fan_in += p.fan_in(layer.size)
-    return fan_in
+def _events_into(p, counts: np.ndarray, size: int) -> np.ndarray:
+    """[sample, target] synaptic events of projection ``p`` for source spike counts
+    [sample, source]: every spike once per synapse it crosses."""
+    if isinstance(p, LoihiConv):
+        ones = replace(p, kernel_mant=(p.kernel_mant != 0).astype(np.int16), weight_exp=-6)
+        return conv_input(ones, counts).astype(float)
+    pre, post, _ = p.synapses()
+    return np.stack([np.bincount(post, weights=row[pre], minlength=size) for row in counts])
 
 
-def _usage(layer: LoihiLayer, mem: np.ndarray, k: int):
-    """(core of each neuron, compartments per core, bytes per core) over ``k`` cores."""
-    block = _blocks(layer.size, k)
-    comps = np.bincount(block, minlength=k) * _per_neuron(layer)
-    return block, comps, np.bincount(block, weights=mem, minlength=k)
-
-
-def least_cores(layer: LoihiLayer, fan_in: np.ndarray, c: Constants) -> tuple[int, str]:
-    """The fewest cores that hold ``layer`` and the limit that sets it: ``"compartments"``
-    or ``"synaptic memory"`` per core (``"fan-in"`` when a compartment exceeds it)."""
-    mem = fan_in * c["loihi_synapse_bits"] / 8
-    by_compartments = int(
-        np.ceil(layer.size * _per_neuron(layer) / c["loihi_compartments_per_core"])
-    )
-    least = max(by_compartments, int(np.ceil(mem.sum() / c["loihi_synaptic_memory"])), 1)
-
-    def fits(k: int) -> bool:
-        _, comps, memory = _usage(layer, mem, k)
-        return bool(
-            comps.max() <= c["loihi_compartments_per_core"]
-            and memory.max() <= c["loihi_synaptic_memory"]
-        )
-
-    while least < layer.size and not fits(least):
-        least += 1
-    if compartment_fan_in(layer, fan_in) > c["loihi_max_fan_in"]:
-        return least, "fan-in"
-    return least, "compartments" if least <= max(by_compartments, 1) else "synaptic memory"
-
-
-def synapses_to_cores(p, core: np.ndarray, source_size: int, cores: int) -> sp.csr_matrix:
-    """[source size, cores] synapses of projection ``p`` from each source neuron onto each
-    core, ``core[i]`` being the core of target neuron ``i`` (convolutions from their
-    geometry, core by core, never written out as synapses)."""
-    if not isinstance(p, LoihiConv):
-        ones = np.ones(len(p.pre))
-        return sp.csr_matrix((ones, (p.pre, core[p.post])), shape=(source_size, cores))
-    rows, cols, counts = [], [], []
-    for k in np.unique(core):
-        fan = p.fan_out_to(core == k)
-        hit = np.flatnonzero(fan)
-        rows.append(hit)
-        cols.append(np.full(len(hit), k))
-        counts.append(fan[hit])
-    data = (np.concatenate(counts), (np.concatenate(rows), np.concatenate(cols)))
-    return sp.csr_matrix(data, shape=(source_size, cores))
+def synaptic_events(
+    net: LoihiNet, mappings: list[CoreMapping], counts: Mapping[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """Per source layer, [sample, core] synaptic events its spike counts make on every core."""
+    cores = sum(m.cores for m in mappings)
+    where = {m.layer: m for m in mappings}
+    out: dict[str, np.ndarray] = {}
+    for layer in net.layers:
+        m = where[layer.name]
+        for p in layer.projections:
+            events = _events_into(p, counts[p.source], layer.size)
+            landed = out.setdefault(p.source, np.zeros((len(events), cores)))
+            for s, row in enumerate(events):
+                landed[s] += np.bincount(m.core, weights=row, minlength=cores)
+    return out

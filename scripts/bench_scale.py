@@ -6,15 +6,19 @@ average pool in place of the stem's max pooling), both untrained from a fixed se
 normalization on random calibration images, ``to_loihi``), timed with its peak memory;
 then the native engine runs random images on 1 and 2 threads (samples/s, ns per synaptic
 event per core) and its spike counts are checked against the numpy reference on the first
-samples. LeNet-5 on MNIST gives the native engine's 2-thread speed-up.
+samples; ``hwmodels.loihi.estimate`` (placement, routes, energy) runs on the traces of a few
+samples in a fresh process, timed with its peak memory. LeNet-5 on MNIST gives the native
+engine's 2-thread speed-up.
 
     python scripts/bench_scale.py [--samples 4] [--timesteps 32] [--json scale.json]
+    python scripts/bench_scale.py --archs resnet18 --steps convert,estimate --timesteps 8
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 import warnings
 from pathlib import Path
@@ -127,6 +131,56 @@ def reference_saved(path: str, arch: str, n: int) -> dict:
     return {"seconds": time.perf_counter() - start, "counts": counts, **peak_mb()}
 
 
+def traces_saved(path: str, arch: str, n: int, cache: str, out: str) -> dict:
+    """Record the traces of ``n`` samples on the native engine (one thread) into ``out``."""
+    os.environ["NEUROEMU_NATIVE_THREADS"] = "1"
+    from converters.chips.files import load_net
+    from emu import Emulation
+    from emu.traces import save_traces
+
+    sim = Emulation(load_net(path), "native", batch_size=n, cache_dir=cache)
+    save_traces(sim.run(images(arch, n, 1), progress=False), out)
+    return peak_mb()
+
+
+def estimate_saved(path: str, traces: str) -> dict:
+    """``hwmodels.loihi.estimate`` of saved traces, as ``neuroemu estimate`` runs it: seconds,
+    peak memory and the placement it chose."""
+    from converters.chips.files import load_net
+    from emu.traces import load_traces
+    from hwmodels import loihi
+
+    net, recorded = load_net(path), load_traces(traces)
+    start = time.perf_counter()
+    est = loihi.estimate(net, recorded)
+    return {
+        "estimate_s": time.perf_counter() - start,
+        "cores": est.details["cores"],
+        "chips": est.details["chips"],
+        "energy_j": est.energy_dynamic + est.energy_static,
+        **peak_mb(),
+    }
+
+
+def estimate_row(arch: str, path: str, args, work: Path) -> dict:
+    """The energy model on ``args.estimate_samples`` samples of a converted network."""
+    traces = str(work / f"{arch}-traces.h5")
+    in_process(traces_saved, path, arch, args.estimate_samples, str(work), traces)
+    est = in_process(estimate_saved, path, traces)
+    print(
+        f"{arch}: estimate of {args.estimate_samples} samples in {est['estimate_s']:.1f} s, "
+        f"peak {est['peak_mb']:.0f} MB; {est['cores']} cores on {est['chips']} chips",
+        flush=True,
+    )
+    return {
+        "estimate_s": est["estimate_s"],
+        "estimate_peak_mb": est["peak_mb"],
+        "estimate_samples": args.estimate_samples,
+        "cores": est["cores"],
+        "chips": est["chips"],
+    }
+
+
 def events_saved(path: str, counts: dict) -> float:
     from converters.chips.files import load_net
 
@@ -137,6 +191,14 @@ def scale_row(arch: str, args, work: Path) -> dict:
     """Conversion, native runs on 1 and 2 threads, and the reference check of one network."""
     path = str(work / f"{arch}.npz")
     conversion = in_process(convert, arch, args.timesteps, args.calibration, path)
+    estimated = estimate_row(arch, path, args, work) if "estimate" in args.steps else {}
+    if "run" not in args.steps:
+        print(
+            f"{arch}: converted in {conversion['convert_s']:.1f} s (to_loihi "
+            f"{conversion['to_loihi_s']:.1f}), peak {conversion['peak_mb']:.0f} MB",
+            flush=True,
+        )
+        return {**conversion, **estimated}
     runs = {t: in_process(run_saved, path, arch, args.samples, str(work), t) for t in (1, 2)}
     reference = in_process(reference_saved, path, arch, args.reference_samples)
     events = in_process(events_saved, path, runs[1]["counts"])
@@ -147,6 +209,7 @@ def scale_row(arch: str, args, work: Path) -> dict:
         "timesteps": args.timesteps,
         "synaptic_events_per_sample": events,
         "run_peak_mb": runs[1]["peak_mb"],
+        **estimated,
     }
     for t, run in runs.items():
         row[f"samples_per_s_{t}_threads"] = n / run["seconds"]
@@ -189,16 +252,23 @@ def lenet_threads(args, work: Path) -> dict:
     events = synaptic_events(net, runs[1]["counts"])
     speedup = runs[1]["seconds"] / runs[2]["seconds"]
     ns = runs[1]["cpu_seconds"] / (len(x) * events) * 1e9
+    # samples split across threads, no barrier between them: on free cores the speed-up is
+    # the threads times the CPU seconds one thread needs over those two threads need
+    projected = 2 * runs[1]["cpu_seconds"] / runs[2]["cpu_seconds"]
     print(
         f"lenet5: native 1 thread {len(x) / runs[1]['seconds']:.0f} samples/s ({ns:.3f} ns per "
         f"synaptic event), 2 threads {speedup:.2f}x (target >= 1.8; two concurrent processes "
-        f"gain {capacity:.2f}x on this machine now)",
+        f"gain {capacity:.2f}x on this machine now; from CPU seconds, {projected:.2f}x on two "
+        "free cores)",
         flush=True,
     )
     return {
         "samples": len(x),
         "ns_per_synaptic_event_1_thread": ns,
         "thread_speedup": speedup,
+        "cpu_seconds_1_thread": runs[1]["cpu_seconds"],
+        "cpu_seconds_2_threads": runs[2]["cpu_seconds"],
+        "thread_speedup_on_free_cores": projected,
         "parallel_capacity": capacity,
         "checks": {
             "2 threads = 1 thread": same_counts(runs[1]["counts"], runs[2]["counts"]),
@@ -214,6 +284,12 @@ def main() -> None:
     parser.add_argument("--reference-samples", type=int, default=2)
     parser.add_argument("--timesteps", type=int, default=32)
     parser.add_argument("--calibration", type=int, default=8, help="normalization images")
+    parser.add_argument("--estimate-samples", type=int, default=2)
+    parser.add_argument(
+        "--steps",
+        default="convert,run,estimate",
+        help="after convert: run (and the reference), estimate",
+    )
     parser.add_argument("--lenet-samples", type=int, default=1000)
     parser.add_argument("--timesteps-lenet", type=int, default=128)
     parser.add_argument("--model", default=str(Path.home() / ".cache/neuroemu/lenet5_mnist.pt"))

@@ -16,11 +16,11 @@ import converters
 from converters.chips.files import NetworkFormatError, load_net, save_net
 from converters.chips.loihi import LoihiInput, LoihiNet, LoihiProjection
 from converters.chips.loihi_conv import LoihiConv
+from converters.chips.loihi_placement import reached_sources
 from converters.graph import Add, AvgPool2d, Conv2d, Dense, Flatten, Graph, Input
 from converters.targets.conv_maps import conv_matrix, pool_matrix
 from emu import Emulation
 from emu.traces.records import concatenate
-from hwmodels.loihi_mapping import synapses_to_cores
 
 
 def explicit(net: LoihiNet) -> LoihiNet:
@@ -265,15 +265,15 @@ def test_spike_train_input_scales_the_records():
 
 
 def test_routes_count_records_from_their_geometry():
-    """Synapses per (source neuron, core), from each record core by core, equal the counts
-    of its explicit synapses, for random blocks of targets per core."""
+    """The source neurons with a synapse into a block of targets, from each record's
+    geometry, equal those of its explicit synapses, for random blocks of targets."""
     rng = np.random.default_rng(11)
     for _ in range(20):
         record = _random_record(rng, "a", (4, 12, 12))
-        cores = int(rng.integers(1, 6))
-        core = np.sort(rng.integers(0, cores, record.target_size))
+        cuts = np.sort(rng.integers(0, record.target_size, 2))
+        start, stop = int(cuts[0]), int(cuts[1]) + 1
         pre, post, _ = record.synapses()
         explicit_p = LoihiProjection("a", pre, post, np.ones(len(pre), np.int16))
-        got = synapses_to_cores(record, core, record.source_size, cores)
-        want = synapses_to_cores(explicit_p, core, record.source_size, cores)
-        assert (got != want).nnz == 0 and got.sum() == len(pre)
+        got = np.sort(reached_sources(record, start, stop))
+        want = reached_sources(explicit_p, start, stop)
+        np.testing.assert_array_equal(got, want)

@@ -116,7 +116,11 @@ def _dense_net(n_in: int, n_out: int, split: int = 1) -> LoihiNet:
     ("limits", "split", "message"),
     [
         (LoihiLimits(fan_in=4), 1, r"'dense': a compartment has fan-in 6 \(split 1\)"),
-        (LoihiLimits(fan_out=2), 1, r"'input': a compartment has fan-out 3"),
+        (
+            LoihiLimits(fan_out=1, compartments_per_core=2),
+            1,
+            r"'input': a compartment sends spikes to 2 cores",
+        ),
         (LoihiLimits(compartments_per_core=3), 3, r"a neuron takes 4 compartments"),
         (LoihiLimits(synaptic_memory=8), 1, r"one neuron's synapses take 12 bytes"),
         (LoihiLimits(compartments_per_core=2, cores_per_chip=1, chips=2), 1, r"8 cores on 8 chips"),
@@ -124,10 +128,10 @@ def _dense_net(n_in: int, n_out: int, split: int = 1) -> LoihiNet:
 )
 def test_every_loihi_limit_is_refused_in_one_line(limits, split, message):
     check = check_limits(_dense_net(6, 3, split), limits)
-    (error,) = check.errors + check.fan_out
+    (error,) = check.errors
     assert "\n" not in error and re.search(message, error) and "remedy" in error
     with pytest.raises(LoihiLimitError, match=message):
-        enforce_limits(_dense_net(6, 3, split), limits, refuse_fan_out=True)
+        enforce_limits(_dense_net(6, 3, split), limits)
 
 
 def test_spreading_over_chips_is_noted_not_refused():
@@ -147,9 +151,3 @@ def test_convert_run_and_estimate_refuse_what_loihi_cannot_hold(tmp_path, capsys
     assert "fan-in 4097 (split 2), above Loihi's 4096" in err
     with pytest.raises(loihi.LoihiMappingError, match="fan-in 4097"):
         loihi.map_cores(net)
-    wide = Graph([Input("x", (1,)), Dense("fc", ["x"], np.ones((5000, 1)), np.zeros(5000))], "fc")
-    wide = converters.normalize(wide, np.random.default_rng(1).random((8, 1)))
-    with pytest.warns(UserWarning, match="'x': a compartment has fan-out 5000.*refuse it"):
-        wide_net = converters.to_loihi(wide, timesteps=8)
-    with pytest.raises(loihi.LoihiMappingError, match="fan-out 5000"):
-        loihi.map_cores(wide_net)

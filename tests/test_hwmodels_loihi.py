@@ -162,8 +162,6 @@ def test_mapping_refusals_name_the_layer(digits_case):
         loihi.map_cores(net, {"nope": 2})
     with pytest.raises(loihi.LoihiMappingError, match="fan-in"):
         loihi.map_cores(net, constants=Constants({"loihi_max_fan_in": 8}))
-    with pytest.raises(loihi.LoihiMappingError, match="fan-out"):
-        loihi.map_cores(net, constants=Constants({"loihi_max_fan_out": 8}))
 
 
 def test_brian2_traces_give_the_independently_counted_ops(digits_case):

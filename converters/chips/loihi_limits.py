@@ -1,21 +1,31 @@
 """Every limit of Loihi a converted network must respect, checked in one place.
 
-Per compartment: fan-in and fan-out (4,096 synapses each, the fan-in after the split of
-:mod:`converters.chips.loihi_split`); per core: 1,024 compartments and 128 KB of synapses;
-per chip: 128 cores; across chips: the largest Loihi system (Pohoiki Springs, 768 chips).
-:func:`check_limits` refuses what cannot be mapped and notes what the mapping spreads over
-cores or chips; ``convert``, ``run`` and ``estimate`` all call it.
+Per compartment: fan-in (4,096 synapses, after the split of
+:mod:`converters.chips.loihi_split`) and fan-out (4,096 output axons: one per destination
+core, see :mod:`converters.chips.loihi_placement`); per core: 1,024 compartments and 128 KB
+of synapses; per chip: 128 cores; across chips: the largest Loihi system (Pohoiki Springs,
+768 chips). :func:`check_limits` refuses what no placement can hold and notes what the
+placement spreads over chips; ``convert``, ``run`` and ``estimate`` all call it.
 """
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .fields import INDEX_MAX, check_ranges, ints
 from .loihi import MAX_FAN_IN, MAX_FAN_OUT, LoihiLayer, LoihiNet
+from .loihi_placement import (
+    CoreCapacity,
+    Placement,
+    fan_out_bound,
+    layer_fan_in,
+    output_axons,
+    place_layers,
+)
 
 __all__ = [
     "LoihiLimits",
@@ -37,7 +47,7 @@ class LoihiLimits:
     """Loihi's capacities (Davies et al. 2018; the system size of Pohoiki Springs)."""
 
     fan_in: int = ints(1, INDEX_MAX, default=MAX_FAN_IN)  # synapses into one compartment
-    fan_out: int = ints(1, INDEX_MAX, default=MAX_FAN_OUT)  # synapses out of one compartment
+    fan_out: int = ints(1, INDEX_MAX, default=MAX_FAN_OUT)  # destination cores of one compartment
     compartments_per_core: int = ints(1, INDEX_MAX, default=1024)
     synaptic_memory: int = ints(1, INDEX_MAX, default=131072)  # bytes per core
     synapse_bits: int = ints(1, INDEX_MAX, default=16)
@@ -47,18 +57,22 @@ class LoihiLimits:
     def __post_init__(self) -> None:
         check_ranges(self)
 
+    @property
+    def core(self) -> CoreCapacity:
+        """What one core holds."""
+        return CoreCapacity(self.compartments_per_core, self.synaptic_memory, self.synapse_bits)
+
 
 @dataclass
 class LimitCheck:
-    """What does not fit (``errors``; ``fan_out``, compartments sending to more synapses
-    than Loihi's limit, which no split in neuroemu holds yet) and what the mapping spreads
-    (``notes``), one line each."""
+    """What does not fit (``errors``) and what the placement spreads (``notes``), one line
+    each; the placement itself where every neuron fits one core (None otherwise)."""
 
     errors: list[str] = field(default_factory=list)
-    fan_out: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     cores: int = 0
     chips: int = 0
+    placement: Placement | None = None
 
 
 def on_chip(net: LoihiNet) -> list[LoihiLayer]:
@@ -67,30 +81,31 @@ def on_chip(net: LoihiNet) -> list[LoihiLayer]:
     return layers if net.input.encoding == "bias" else layers[1:]
 
 
-def fan_outs(net: LoihiNet) -> dict[str, np.ndarray]:
-    """Synapses out of every neuron of every layer (the input included)."""
-    sizes = {layer.name: layer.size for layer in net.all_layers()}
-    fan_out = {name: np.zeros(size, np.int64) for name, size in sizes.items()}
-    for layer in net.layers:
-        for p in layer.projections:
-            fan_out[p.source] += p.fan_out(sizes[p.source])
-    return fan_out
+def fan_outs(net: LoihiNet, limits: LoihiLimits | None = None) -> dict[str, np.ndarray]:
+    """Output axons of every neuron of every layer (the input included): the cores it sends
+    spikes to, each layer on the fewest cores that hold it."""
+    placement = place_layers(on_chip(net), (limits or LoihiLimits()).core)
+    return output_axons(net, placement)
 
 
-def check_limits(net: LoihiNet, limits: LoihiLimits | None = None) -> LimitCheck:
-    """Check every limit of :class:`LoihiLimits` on ``net`` from its records."""
+def _feeds(net: LoihiNet, source: str) -> list[str]:
+    return [
+        layer.name for layer in net.layers if any(p.source == source for p in layer.projections)
+    ]
+
+
+def check_limits(
+    net: LoihiNet,
+    limits: LoihiLimits | None = None,
+    cores_per_layer: Mapping[str, int] | None = None,
+) -> LimitCheck:
+    """Check every limit of :class:`LoihiLimits` on ``net`` from its records, and place it
+    (the fewest cores per layer, or ``cores_per_layer`` where given)."""
     lim = limits or LoihiLimits()
     out = LimitCheck()
-    for name, f in fan_outs(net).items():
-        if f.max(initial=0) > lim.fan_out:
-            out.fan_out.append(
-                f"layer {name!r}: a compartment has fan-out {f.max()}, above Loihi's "
-                f"{lim.fan_out}; remedy: fewer output channels or smaller kernels in the "
-                "layers it feeds"
-            )
     for layer in on_chip(net):
         where = f"layer {layer.name!r}"
-        fan_in = sum((p.fan_in(layer.size) for p in layer.projections), np.zeros(layer.size))
+        fan_in = layer_fan_in(layer)
         per_compartment = -(-int(np.max(fan_in, initial=0)) // layer.fan_in_split)
         if per_compartment > lim.fan_in:
             out.errors.append(
@@ -110,11 +125,24 @@ def check_limits(net: LoihiNet, limits: LoihiLimits | None = None) -> LimitCheck
                 f"{where}: one neuron's synapses take {memory.max():.0f} bytes, above the "
                 f"{lim.synaptic_memory} of one core; remedy: fewer inputs into this layer"
             )
-        out.cores += max(
-            1,
-            int(np.ceil(layer.size * per_neuron / lim.compartments_per_core)),
-            int(np.ceil(memory.sum() / lim.synaptic_memory)),
-        )
+    if out.errors:
+        return out
+    placement = place_layers(on_chip(net), lim.core, cores_per_layer)
+    chip_layers = set(placement.cores)
+    bound = fan_out_bound(net, placement)
+    suspects = [name for name in chip_layers if bound[name].max(initial=0) > lim.fan_out]
+    for name, axons in output_axons(net, placement, suspects).items():
+        if axons.max(initial=0) > lim.fan_out:
+            out.errors.append(
+                f"layer {name!r}: a compartment sends spikes to {axons.max()} cores (fan-out: "
+                f"one output axon each), above the {lim.fan_out} output axons of one core; "
+                f"remedy: fewer neurons in the layers it feeds "
+                f"({', '.join(map(repr, _feeds(net, name)))}), so that they take fewer cores"
+            )
+    if out.errors:
+        return out
+    out.placement = placement
+    out.cores = sum(placement.cores.values())
     out.chips = -(-out.cores // lim.cores_per_chip)
     if out.chips > lim.chips:
         out.errors.append(
@@ -131,23 +159,13 @@ def check_limits(net: LoihiNet, limits: LoihiLimits | None = None) -> LimitCheck
 
 
 def enforce_limits(
-    net: LoihiNet, limits: LoihiLimits | None = None, refuse_fan_out: bool = False
+    net: LoihiNet,
+    limits: LoihiLimits | None = None,
+    cores_per_layer: Mapping[str, int] | None = None,
 ) -> LimitCheck:
     """:func:`check_limits`, raising LoihiLimitError with the first error (and how many
-    more) and warning with every note; fan-out beyond the limit is refused with
-    ``refuse_fan_out`` (the energy model), warned about otherwise (conversion and emulation,
-    which stay exact)."""
-    result = check_limits(net, limits)
-    if refuse_fan_out:
-        result.errors[:0] = result.fan_out
-    elif result.fan_out:
-        more = len(result.fan_out) - 1
-        warnings.warn(
-            result.fan_out[0]
-            + (f" (and {more} more)" if more else "")
-            + "; emulated exactly, but the energy model and deploy-report refuse it",
-            stacklevel=2,
-        )
+    more) and warning with every note."""
+    result = check_limits(net, limits, cores_per_layer)
     if result.errors:
         more = len(result.errors) - 1
         raise LoihiLimitError(result.errors[0] + (f" (and {more} more)" if more else ""))
