@@ -15,7 +15,7 @@ import sys
 import types
 import warnings
 
-__all__ = ["keep_old_paths"]
+__all__ = ["keep_old_paths", "moved_modules"]
 
 
 class _Forwarding(types.ModuleType):
@@ -66,3 +66,13 @@ def keep_old_paths(package: str, moves: dict[str, str]) -> None:
             return
     # first: an older copy of the package installed elsewhere must not answer the old paths
     sys.meta_path.insert(0, _MovedModuleFinder(package, moves))
+
+
+def moved_modules() -> dict[str, str]:
+    """Every old module path kept importable, with the path of the module that replaced it."""
+    return {
+        old: new
+        for finder in sys.meta_path
+        if isinstance(finder, _MovedModuleFinder)
+        for old, new in finder.moves.items()
+    }

@@ -112,3 +112,21 @@ def test_reference_device_serves_akida_like_its_tensor_device():
     settings = dict(batch_size=4, record_events=True, probe={net.layers[-1].name: [0]})
     reference = Emulation(net, device="reference", **settings).run(x)
     _assert_same_traces(Emulation(net, device="tensor", **settings).run(x), reference)
+
+
+def test_the_command_line_runs_a_registered_toy_device(toy_device, tmp_path, capsys):
+    from converters.chips.files import save_net
+    from emu import load_traces
+    from neuroemu.commands import main
+
+    net, x = random_net(seed=5), _images(6)
+    net_path, data_path, out = tmp_path / "n.npz", tmp_path / "x.npz", tmp_path / "t.h5"
+    save_net(net, net_path)
+    np.savez(data_path, x=x, y=np.arange(6) % 5)
+    main(
+        ["run", str(net_path), "--data", str(data_path), "--device", toy_device, "--out", str(out)]
+    )
+    traces = load_traces(out)
+    assert traces.attrs["device"] == toy_device
+    expected = Emulation(net, device="reference").run(x, np.arange(6) % 5)
+    np.testing.assert_array_equal(traces["prediction"].values, expected["prediction"].values)

@@ -1,28 +1,18 @@
 """Loihi's power in NxSDK's parts and the accounting conventions, on hand-computed cases;
 the calibration data file and scripts against the published logs' figures."""
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 from test_hwmodels_loihi import tiny_net, tiny_traces
 
 import converters
-from hwmodels import REGISTRY, Constants, accounting, loihi, ncs2, published, validation
+from hwmodels import REGISTRY, Constants, accounting, headline, loihi, ncs2, published, validation
 from hwmodels.calibration import ncs2_fit, power_logs
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _script(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+# the demo's base deployment setting (scripts/knob_sweep.py)
+BASE = {"percentile": 99.9, "reset": "subtract", "encoding": "bias", "timesteps": 128, "cores": 1}
 
 
 @pytest.fixture(scope="module")
@@ -189,15 +179,13 @@ def test_the_demo_prints_the_parts_and_every_convention(tiny):
         assert f"{ratio:.3g}x" in text
 
 
-def test_the_headline_takes_the_best_setting_within_one_point(monkeypatch):
-    monkeypatch.syspath_prepend(str(ROOT / "scripts"))  # it imports knob_sweep beside it
-    module = _script("headline")
+def test_the_headline_takes_the_best_setting_within_one_point():
     conventions = {name: {"power": 1.0, "energy": 1.0} for name in accounting.CONVENTIONS}
 
     def setting(acc, power, energy, steps):
         ratios = {k: dict(v) for k, v in conventions.items()}
         ratios["all"] = {"power": power, "energy": energy}
-        base = module.knob_sweep.BASE | {"timesteps": steps}
+        base = BASE | {"timesteps": steps}
         return {"setting": base, "accuracy": acc, "ratios": ratios}
 
     record = {
@@ -207,12 +195,12 @@ def test_the_headline_takes_the_best_setting_within_one_point(monkeypatch):
             setting(0.97, 10.0, 3.0, 128),
             setting(0.965, 20.0, 6.0, 64),  # within 1 point: the best
             setting(0.90, 50.0, 40.0, 16),  # more than 1 point below the DNN: left out
-            {"setting": module.knob_sweep.BASE, "error": "ValueError: refused"},
+            {"setting": BASE, "error": "ValueError: refused"},
         ],
     }
-    top, low, high = module.best(record, "all", "power")
+    top, low, high = headline.best(record, "all", "power")
     assert top["setting"]["timesteps"] == 64 and (low, high) == (10.0, 20.0)
-    table = module.markdown({"net": record}, "cmd")
+    table = headline.markdown({"net": record}, "cmd", BASE)
     assert (
         "| all | net | 20x (timesteps 64) | 10-20x | yes | 6x (timesteps 64) | 3-6x | yes |"
         in table

@@ -1,9 +1,5 @@
 """The Akida model: synaptic-op counts, the energy formula, calibration, zero-aware training."""
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
@@ -20,16 +16,6 @@ from emu.crosscheck.akida_cases import randomize_layer as _randomize
 from hwmodels import Constants, TraceMismatchError, akida
 from hwmodels.akida_mapping import map_network, rule_mapping
 from hwmodels.calibration import akida_fit
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _script(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
 
 
 def _sparse_weights(shape, seed=0):

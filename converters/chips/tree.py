@@ -18,7 +18,7 @@ import numpy as np
 
 from .checks import NetworkFormatError, check_fields
 
-__all__ = ["encode", "decode", "digest", "array_digest"]
+__all__ = ["encode", "decode", "digest", "array_digest", "hash_arrays"]
 
 
 def encode(value: Any, path: str, arrays: dict[str, np.ndarray]) -> Any:
@@ -97,9 +97,13 @@ def _feed(h: Any, array: np.ndarray, *key: str) -> None:
     h.update(a.tobytes())
 
 
-def array_digest(*arrays: np.ndarray) -> str:
-    """A hash of arrays' dtypes, shapes and contents, in order (20 hex digits)."""
-    h = hashlib.sha256()
+def hash_arrays(h: Any, *arrays: np.ndarray) -> Any:
+    """Feed each array's dtype, shape and bytes to the hash ``h``, in order; return ``h``."""
     for a in arrays:
         _feed(h, a)
-    return h.hexdigest()[:20]
+    return h
+
+
+def array_digest(*arrays: np.ndarray) -> str:
+    """A hash of arrays' dtypes, shapes and contents, in order (20 hex digits)."""
+    return hash_arrays(hashlib.sha256(), *arrays).hexdigest()[:20]

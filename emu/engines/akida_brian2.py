@@ -27,8 +27,8 @@ from converters.chips.akida import (
     correlation_kernel,
     pad_before,
 )
+from converters.chips.tree import array_digest
 
-from ..array_digest import digest_arrays
 from ..traces.records import BatchRecord
 from .akida_engine import AkidaEngine
 from .brian2_engine import Brian2Engine
@@ -213,7 +213,7 @@ class AkidaBackend(AkidaEngine, Brian2Engine):
         return (
             self.frame,
             [(s.name, s.size, s.step, s.code, s.fires_all) for s in self.stages],
-            [(name, digest_arrays(pre, post), on_pre)
+            [(name, array_digest(pre, post), on_pre)
              for name, (_, _, pre, post, _, on_pre) in self.synapses.items()],
         )  # fmt: skip
 

@@ -23,8 +23,8 @@ import brian2
 import numpy as np
 
 from converters.chips.loihi import MANT_SCALE, LoihiNet, effective_weights, input_seeds
+from converters.chips.tree import array_digest
 
-from ..array_digest import digest_arrays
 from ..traces.records import BatchRecord
 from . import loihi_equations as eq
 from .brian2_engine import Brian2Engine
@@ -63,7 +63,7 @@ class LoihiBackend(LoihiEngine, Brian2Engine):
             self.net.input.encoding,
             self.net.timesteps,
             [(layer.name, layer.size, layer.reset) for layer in self.layers],
-            digest_arrays(
+            array_digest(
                 *self.synapses[:2],
                 self.fanout.direct,
                 self.fanout.members,
@@ -71,7 +71,7 @@ class LoihiBackend(LoihiEngine, Brian2Engine):
                 self.fanout.cell_pre,
                 self.fanout.cell_post,
             ),
-            digest_arrays(*self.conv.tables.values()) if self.conv else None,
+            array_digest(*self.conv.tables.values()) if self.conv else None,
         )
 
     # --- Brian2 objects -------------------------------------------------------------

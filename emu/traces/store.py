@@ -37,7 +37,8 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from ..array_digest import hash_arrays
+from converters.chips.tree import hash_arrays
+
 from .bounds import check_declared_sizes
 from .dataset import TraceFormatError, check_format, load_traces, save_traces
 from .output_lock import OutputLock
