@@ -14,6 +14,7 @@ writes a plot of Akida accuracy against non-zero activations (events) per image.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 
@@ -76,6 +77,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--mnist", default=None, help="MNIST idx directory")
+    parser.add_argument("--train", type=int, default=8000, help="MNIST training images")
+    parser.add_argument("--test", type=int, default=None, help="test images (default: the rest)")
     parser.add_argument(
         "--settings",
         default="0.3:0.02,1:0.02,2:0.02,4:0.02,1:0.05",
@@ -87,7 +90,10 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    data = converters.training.datasets.mnist(args.mnist)
+    data = converters.training.datasets.mnist(args.mnist, n_train=args.train)
+    data = dataclasses.replace(
+        data, x_test=data.x_test[: args.test], y_test=data.y_test[: args.test]
+    )
     bits = AkidaBits(weights=4, activations=4)
     settings = [tuple(float(v) for v in s.split(":")) for s in args.settings.split(",")]
     if len(settings) < 4 or any(len(s) != 2 for s in settings):

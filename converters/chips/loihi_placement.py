@@ -22,6 +22,7 @@ from functools import reduce
 
 import numpy as np
 
+from .fields import INDEX_MAX, check_ranges, ints
 from .loihi import LoihiLayer, LoihiNet
 from .loihi_conv import LoihiConv
 
@@ -42,9 +43,12 @@ __all__ = [
 class CoreCapacity:
     """What one core holds: compartments and bytes of synapses (of ``synapse_bits`` each)."""
 
-    compartments: int = 1024
-    synaptic_memory: int = 131072
-    synapse_bits: int = 16
+    compartments: int = ints(1, INDEX_MAX, default=1024)
+    synaptic_memory: int = ints(1, INDEX_MAX, default=131072)  # bytes
+    synapse_bits: int = ints(1, INDEX_MAX, default=16)
+
+    def __post_init__(self) -> None:
+        check_ranges(self)
 
 
 @dataclass

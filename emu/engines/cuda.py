@@ -45,7 +45,7 @@ NVCC_FLAGS = ("-std=c++17",)
 NVCC_DROPPED = ("-use_fast_math",)
 NVCC_EXACT = ("--fmad=false",)
 SUPPORT_CODE = """\
-// written by neuroemu (emu/cuda.py): exact int64 arithmetic that brian2cuda 1.0b1 lacks.
+// written by neuroemu (emu/engines/cuda.py): exact int64 arithmetic that brian2cuda 1.0b1 lacks.
 // Non-template overloads win over brian2cuda's templates, which compute in double.
 #pragma once
 #include <stdint.h>
